@@ -1,0 +1,8 @@
+/* AstraWeave-C umbrella header: includes every public module header. */
+#ifndef AW_AW_H
+#define AW_AW_H
+
+#include "aw/core.h"
+#include "aw/ecs.h"
+
+#endif /* AW_AW_H */
