@@ -1,0 +1,154 @@
+/* Command buffers: structural changes recorded as a compact byte stream and applied later, in
+ * recording order, at an explicit flush point. */
+#include "ecs/ecs_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { CMD_CREATE = 1, CMD_DESTROY, CMD_ADD, CMD_REMOVE, CMD_SET };
+
+typedef struct cmd_header {
+    uint32_t op;
+    aw_component component;
+    aw_entity entity;
+    uint32_t size; /* payload bytes following the header */
+    uint32_t stride; /* header + payload, rounded up to 8 */
+} cmd_header;
+
+struct aw_cmd_buffer {
+    aw_world *world;
+    uint8_t *data;
+    uint32_t size;
+    uint32_t capacity;
+    uint32_t count;
+};
+
+aw_cmd_buffer *aw_cmd_buffer_create(aw_world *w) {
+    if (ecs_check_world(w, "aw_cmd_buffer_create")) return NULL;
+    aw_cmd_buffer *b = aw_alloc(&w->allocator, sizeof *b, _Alignof(aw_cmd_buffer));
+    if (!b) {
+        aw_error(AW_ERR_OUT_OF_MEMORY, "aw_cmd_buffer_create: out of memory");
+        return NULL;
+    }
+    *b = (aw_cmd_buffer){.world = w};
+    return b;
+}
+
+void aw_cmd_buffer_destroy(aw_cmd_buffer *b) {
+    if (!b) return;
+    aw_cmd_buffer_reset(b);
+    aw_free(&b->world->allocator, b->data, b->capacity);
+    aw_free(&b->world->allocator, b, sizeof *b);
+}
+
+static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data, size_t size) {
+    uint64_t stride = (sizeof(cmd_header) + size + 7) & ~(uint64_t)7;
+    if ((uint64_t)b->size + stride > UINT32_MAX)
+        return aw_error(AW_ERR_CAPACITY, "command buffer exceeds 4 GiB");
+    aw_status s = ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, b->size + (uint32_t)stride, 1);
+    if (s) return s;
+    cmd_header h = {.op = op, .component = c, .entity = e, .size = (uint32_t)size, .stride = (uint32_t)stride};
+    memcpy(b->data + b->size, &h, sizeof h);
+    if (size) memcpy(b->data + b->size + sizeof h, data, size);
+    b->size += (uint32_t)stride;
+    b->count++;
+    return AW_OK;
+}
+
+aw_entity aw_cmd_create(aw_cmd_buffer *b) {
+    if (!b) {
+        aw_error(AW_ERR_INVALID_ARG, "aw_cmd_create: buffer is NULL");
+        return AW_ENTITY_NULL;
+    }
+    aw_entity e = ecs_reserve_id(b->world);
+    if (push(b, CMD_CREATE, e, 0, NULL, 0)) {
+        ecs_release_reserved(b->world, e);
+        return AW_ENTITY_NULL;
+    }
+    return e;
+}
+
+static aw_status record(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data, size_t size,
+                        const char *fn) {
+    if (!b) return aw_error(AW_ERR_INVALID_ARG, "%s: buffer is NULL", fn);
+    if (e == AW_ENTITY_NULL) return ecs_stale(e, fn);
+    if (op != CMD_DESTROY) {
+        aw_status s = ecs_check_component(b->world, c, fn);
+        if (s) return s;
+    }
+    if (op == CMD_SET) {
+        const ecs_component_info *info = &b->world->components[c];
+        if (size != info->size)
+            return aw_error(AW_ERR_SIZE_MISMATCH, "%s: '%s' is %u bytes, got %zu", fn, info->name, info->size, size);
+        if (size && !data) return aw_error(AW_ERR_INVALID_ARG, "%s: data is NULL", fn);
+    }
+    return push(b, op, e, c, data, size);
+}
+
+aw_status aw_cmd_destroy(aw_cmd_buffer *b, aw_entity e) {
+    return record(b, CMD_DESTROY, e, 0, NULL, 0, "aw_cmd_destroy");
+}
+aw_status aw_cmd_add(aw_cmd_buffer *b, aw_entity e, aw_component c) {
+    return record(b, CMD_ADD, e, c, NULL, 0, "aw_cmd_add");
+}
+aw_status aw_cmd_remove(aw_cmd_buffer *b, aw_entity e, aw_component c) {
+    return record(b, CMD_REMOVE, e, c, NULL, 0, "aw_cmd_remove");
+}
+aw_status aw_cmd_set(aw_cmd_buffer *b, aw_entity e, aw_component c, const void *data, size_t size) {
+    return record(b, CMD_SET, e, c, data, size, "aw_cmd_set");
+}
+
+uint32_t aw_cmd_buffer_count(const aw_cmd_buffer *b) {
+    return b ? b->count : 0;
+}
+
+static aw_status apply_one(aw_world *w, const cmd_header *h, const void *payload) {
+    switch (h->op) {
+    case CMD_CREATE: {
+        aw_status s = ecs_realize(w, h->entity);
+        if (s == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, h->entity);
+        return s;
+    }
+    case CMD_DESTROY: return aw_entity_destroy(w, h->entity);
+    case CMD_ADD: return aw_entity_add(w, h->entity, h->component);
+    case CMD_REMOVE: return aw_entity_remove(w, h->entity, h->component);
+    default: return aw_entity_set(w, h->entity, h->component, payload, h->size);
+    }
+}
+
+aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
+    if (!b) return aw_error(AW_ERR_INVALID_ARG, "aw_cmd_buffer_apply: buffer is NULL");
+    aw_world *w = b->world;
+    if (w->iter_depth) return aw_error(AW_ERR_LOCKED, "aw_cmd_buffer_apply: a query is iterating");
+    aw_status first = AW_OK;
+    char first_message[256] = "";
+    uint32_t failed = 0, total = b->count;
+    for (uint32_t at = 0; at < b->size;) {
+        cmd_header h;
+        memcpy(&h, b->data + at, sizeof h);
+        aw_status s = apply_one(w, &h, b->data + at + sizeof h);
+        if (s != AW_OK && failed++ == 0) {
+            first = s;
+            snprintf(first_message, sizeof first_message, "%s", aw_last_error());
+        }
+        at += h.stride;
+    }
+    b->size = 0;
+    b->count = 0;
+    if (failed)
+        return aw_error(first, "aw_cmd_buffer_apply: %u of %u commands skipped; first: %s", failed, total,
+                        first_message);
+    return AW_OK;
+}
+
+void aw_cmd_buffer_reset(aw_cmd_buffer *b) {
+    if (!b) return;
+    for (uint32_t at = 0; at < b->size;) {
+        cmd_header h;
+        memcpy(&h, b->data + at, sizeof h);
+        if (h.op == CMD_CREATE) ecs_release_reserved(b->world, h.entity);
+        at += h.stride;
+    }
+    b->size = 0;
+    b->count = 0;
+}

@@ -1,0 +1,237 @@
+/* Internal ECS data structures shared by the files of src/ecs: the world, component registry,
+ * archetype tables with chunked SoA columns, the entity index, queries. */
+#ifndef AW_ECS_INTERNAL_H
+#define AW_ECS_INTERNAL_H
+
+#include "aw/ecs.h"
+
+#include <stdatomic.h>
+
+#define ECS_DEFAULT_CHUNK_SIZE (16u * 1024u)
+#define ECS_MIN_CHUNK_SIZE 1024u
+#define ECS_MIN_ROWS_PER_CHUNK 8u
+#define ECS_NO_TABLE UINT32_MAX
+#define ECS_COLUMN_ALIGN 64u
+#define ECS_TAG_PRESENT INT16_MAX /* column_of value for a tag: present, no column */
+
+typedef struct ecs_component_info {
+    char *name;
+    uint64_t name_hash;
+    uint32_t size;
+    uint32_t align;
+    aw_ctor_fn ctor;
+    aw_dtor_fn dtor;
+    aw_move_fn move;
+    aw_copy_fn copy;
+    void *hook_user;
+} ecs_component_info;
+
+typedef struct ecs_column {
+    aw_component component;
+    uint32_t size;
+    uint32_t offset; /* byte offset of the column inside every chunk (64-byte aligned) */
+} ecs_column;
+
+/* An archetype: all entities with exactly this component set. Rows live in fixed-size chunks;
+ * chunk k holds rows [k*rows_per_chunk, (k+1)*rows_per_chunk). Each chunk starts with the
+ * entity ids, then one column per non-tag component. */
+typedef struct ecs_table {
+    uint32_t id;
+    uint32_t type_count;
+    aw_component *type;        /* sorted component ids, tags included */
+    uint32_t column_count;
+    ecs_column *columns;       /* non-tag components, in type order */
+    int16_t *column_of;        /* by component id < column_of_len: column, ECS_TAG_PRESENT or -1 */
+    uint32_t column_of_len;
+    uint64_t type_hash;
+    bool has_hooks;
+
+    uint32_t rows_per_chunk;
+    uint32_t chunk_bytes;
+    bool pooled_chunks;        /* chunk_bytes == world chunk size: chunks come from the world pool */
+    uint32_t count;            /* live rows */
+    void **chunks;
+    uint32_t chunk_count;      /* chunks held (may include one spare beyond the rows in use) */
+    uint32_t chunk_capacity;
+
+    aw_map edges;              /* (component << 1 | removing) -> target table id + 1 */
+} ecs_table;
+
+typedef struct ecs_record {
+    uint32_t generation;
+    uint32_t table; /* ECS_NO_TABLE: not alive (free, or reserved by a command buffer) */
+    uint32_t chunk;
+    uint32_t row;   /* row inside the chunk */
+} ecs_record;
+
+typedef struct ecs_query_match {
+    uint32_t table;
+    int16_t column[AW_QUERY_MAX_TERMS]; /* column index per term, -1 for none */
+} ecs_query_match;
+
+struct aw_query {
+    aw_world *world;
+    uint32_t index; /* position in world->queries */
+    uint32_t term_count;
+    aw_term terms[AW_QUERY_MAX_TERMS];
+    ecs_query_match *matches;
+    uint32_t match_count;
+    uint32_t match_capacity;
+};
+
+typedef struct ecs_resource_info {
+    char *name;
+    uint32_t size;
+    uint32_t align;
+    void *data;
+    aw_dtor_fn dtor;
+    void *hook_user;
+} ecs_resource_info;
+
+typedef struct ecs_event_buffer {
+    uint8_t *data;
+    uint32_t count;
+    uint32_t capacity;
+} ecs_event_buffer;
+
+typedef struct ecs_event_info {
+    char *name;
+    uint32_t size; /* stride, rounded up to align */
+    uint32_t align;
+    ecs_event_buffer buffers[2]; /* [older] = previous frame, [older ^ 1] = current frame */
+    uint32_t older;
+    uint64_t older_seq;          /* sequence number of the first event in the older buffer */
+} ecs_event_info;
+
+typedef struct ecs_alloc_counters {
+    _Atomic uint64_t allocs, reallocs, frees, failures, live_bytes, peak_bytes, total_bytes;
+} ecs_alloc_counters;
+
+struct aw_world {
+    const aw_allocator *user_allocator;
+    aw_allocator allocator; /* counts, then forwards to user_allocator */
+    ecs_alloc_counters counters;
+    aw_pool chunk_pool;
+    uint32_t chunk_size;
+
+    ecs_component_info *components; /* index = component id; [0] unused */
+    uint32_t component_count;       /* highest id + 1 */
+    uint32_t component_capacity;
+    aw_map component_names;         /* name hash -> id (names are checked on lookup) */
+
+    ecs_table **tables;
+    uint32_t table_count;
+    uint32_t table_capacity;
+    aw_map table_index;             /* type hash -> table id + 1 */
+
+    ecs_record *records;            /* index = entity index; [0] unused so id 0 is never alive */
+    uint32_t record_count;          /* indices handed out so far (fresh ones come after) */
+    uint32_t record_capacity;
+    uint32_t *free_indices;         /* stack of destroyed indices */
+    uint32_t free_capacity;         /* kept >= record_count so destroy never allocates */
+    _Atomic int64_t free_top;       /* may go negative while command buffers reserve ids */
+    _Atomic uint32_t next_index;    /* next fresh index for reservations */
+    uint32_t alive_count;
+
+    aw_query **queries;
+    uint32_t query_count;
+    uint32_t query_capacity;
+    int iter_depth;                 /* active iterators: structural changes are refused */
+
+    ecs_resource_info *resources;   /* [0] unused */
+    uint32_t resource_count;
+    uint32_t resource_capacity;
+    ecs_event_info *events;         /* [0] unused */
+    uint32_t event_count;
+    uint32_t event_capacity;
+};
+
+/* ---- shared helpers (src/ecs only) */
+
+static inline uint32_t ecs_align_up(uint32_t v, uint32_t a) {
+    return (v + a - 1) & ~(a - 1);
+}
+
+static inline bool ecs_is_pow2(size_t v) {
+    return v && !(v & (v - 1));
+}
+
+/* Grows *array (element size elem) to hold at least `needed` elements; doubling. */
+aw_status ecs_grow(const aw_allocator *a, void **array, uint32_t *capacity, uint32_t needed, size_t elem);
+char *ecs_strdup(const aw_allocator *a, const char *s);
+void ecs_strfree(const aw_allocator *a, char *s);
+
+static inline const ecs_component_info *ecs_component(const aw_world *w, aw_component c) {
+    return (c > 0 && c < w->component_count) ? &w->components[c] : NULL;
+}
+
+aw_status ecs_check_world(const aw_world *w, const char *fn);
+aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn);
+
+/* ---- tables (table.c) */
+
+ecs_table *ecs_table_for_type(aw_world *w, const aw_component *type, uint32_t count);
+ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing);
+void ecs_table_free(aw_world *w, ecs_table *t);
+/* Makes room for `rows` more rows (acquiring chunks); all or nothing. */
+aw_status ecs_table_reserve(aw_world *w, ecs_table *t, uint32_t rows);
+/* Releases chunks no longer needed by t->count (keeping one spare). */
+void ecs_table_trim(aw_world *w, ecs_table *t);
+/* Removes a row by moving the last row into it; does not run dtors on the removed row. */
+void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row);
+void ecs_table_destruct_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row);
+/* Appends a row for entity e (room must be reserved); returns its place. Columns are left
+ * uninitialised. */
+void ecs_table_append_row(ecs_table *t, aw_entity e, uint32_t *chunk, uint32_t *row);
+/* Destroys every row (dtors) and releases all chunks. Records are not touched. */
+void ecs_table_clear(aw_world *w, ecs_table *t);
+
+static inline int ecs_table_column(const ecs_table *t, aw_component c) {
+    return c < t->column_of_len ? t->column_of[c] : -1;
+}
+static inline uint8_t *ecs_column_ptr(const ecs_table *t, uint32_t col, uint32_t chunk, uint32_t row) {
+    return (uint8_t *)t->chunks[chunk] + t->columns[col].offset + (size_t)row * t->columns[col].size;
+}
+static inline aw_entity *ecs_chunk_entities(const ecs_table *t, uint32_t chunk) {
+    return (aw_entity *)t->chunks[chunk];
+}
+static inline uint32_t ecs_chunk_rows(const ecs_table *t, uint32_t chunk) {
+    uint32_t start = chunk * t->rows_per_chunk;
+    if (t->count <= start) return 0;
+    uint32_t left = t->count - start;
+    return left < t->rows_per_chunk ? left : t->rows_per_chunk;
+}
+
+/* ---- entity index (entity.c) */
+
+static inline ecs_record *ecs_record_of(const aw_world *w, aw_entity e) {
+    uint32_t index = AW_ENTITY_INDEX(e);
+    if (index == 0 || index >= w->record_count) return NULL;
+    ecs_record *r = &w->records[index];
+    if (r->generation != AW_ENTITY_GENERATION(e) || r->table == ECS_NO_TABLE) return NULL;
+    return r;
+}
+aw_status ecs_stale(aw_entity e, const char *fn);
+/* Marks an index dead: bumps its generation and pushes it on the free stack. */
+void ecs_free_entity(aw_world *w, uint32_t index);
+/* Reserves an id (thread-safe against other reservations). */
+aw_entity ecs_reserve_id(aw_world *w);
+/* Returns a reserved, never realised id to the free list with a new generation. */
+void ecs_release_reserved(aw_world *w, aw_entity e);
+/* Makes a reserved id alive in the empty table. */
+aw_status ecs_realize(aw_world *w, aw_entity e);
+aw_status ecs_entity_add_data(aw_world *w, aw_entity e, aw_component c, const void *data);
+
+/* ---- queries (query.c) */
+
+aw_status ecs_queries_prepare(aw_world *w);
+void ecs_queries_match_table(aw_world *w, ecs_table *t);
+void ecs_query_free(aw_query *q);
+
+/* ---- resources and events */
+
+void ecs_resources_free(aw_world *w);
+void ecs_events_free(aw_world *w);
+void ecs_events_clear(aw_world *w);
+
+#endif /* AW_ECS_INTERNAL_H */

@@ -1,0 +1,371 @@
+/* Entities: the id index (generations, recycling, lock-free reservation) and the per-entity API
+ * (create, destroy, add, remove, set, get, has, bulk create). */
+#include "ecs/ecs_internal.h"
+
+#include <string.h>
+
+#define TYPE_STACK_MAX 128
+
+static aw_entity make_id(uint32_t index, uint32_t generation) {
+    return ((aw_entity)generation << 32) | index;
+}
+
+aw_status ecs_stale(aw_entity e, const char *fn) {
+    if (e == AW_ENTITY_NULL) return aw_error(AW_ERR_STALE_ENTITY, "%s: entity is null", fn);
+    return aw_error(AW_ERR_STALE_ENTITY, "%s: entity %u (generation %u) is not alive", fn, AW_ENTITY_INDEX(e),
+                    AW_ENTITY_GENERATION(e));
+}
+
+static aw_status check_locked(const aw_world *w, const char *fn) {
+    if (AW_UNLIKELY(w->iter_depth))
+        return aw_error(AW_ERR_LOCKED, "%s: structural change while a query iterates (use a command buffer)", fn);
+    return AW_OK;
+}
+
+/* ---- the id index */
+
+/* Makes records[0, count) exist, and the free list able to hold every index. */
+static aw_status ensure_records(aw_world *w, uint32_t count) {
+    if (count > w->record_capacity &&
+        ecs_grow(&w->allocator, (void **)&w->records, &w->record_capacity, count, sizeof(ecs_record)))
+        return AW_ERR_OUT_OF_MEMORY;
+    if (count > w->free_capacity &&
+        ecs_grow(&w->allocator, (void **)&w->free_indices, &w->free_capacity, w->record_capacity, sizeof(uint32_t)))
+        return AW_ERR_OUT_OF_MEMORY;
+    for (uint32_t i = w->record_count; i < count; i++)
+        w->records[i] = (ecs_record){.generation = 1, .table = ECS_NO_TABLE};
+    if (count > w->record_count) w->record_count = count;
+    return AW_OK;
+}
+
+static int64_t free_top(aw_world *w) {
+    int64_t top = atomic_load_explicit(&w->free_top, memory_order_relaxed);
+    return top > 0 ? top : 0;
+}
+
+static void free_push(aw_world *w, uint32_t index) {
+    int64_t top = free_top(w);
+    w->free_indices[top] = index;
+    atomic_store_explicit(&w->free_top, top + 1, memory_order_relaxed);
+}
+
+void ecs_free_entity(aw_world *w, uint32_t index) {
+    ecs_record *rec = &w->records[index];
+    rec->table = ECS_NO_TABLE;
+    rec->generation = rec->generation == UINT32_MAX ? 1 : rec->generation + 1;
+    free_push(w, index);
+}
+
+/* Any thread may reserve while no structural change runs: the free stack is only read here,
+ * and each reservation claims a distinct slot or a distinct fresh index. */
+aw_entity ecs_reserve_id(aw_world *w) {
+    int64_t top = atomic_fetch_sub_explicit(&w->free_top, 1, memory_order_relaxed);
+    if (top > 0) {
+        uint32_t index = w->free_indices[top - 1];
+        return make_id(index, w->records[index].generation);
+    }
+    uint32_t index = atomic_fetch_add_explicit(&w->next_index, 1, memory_order_relaxed);
+    return make_id(index, 1);
+}
+
+/* The single-threaded form of ecs_reserve_id, without atomic read-modify-writes. */
+static aw_entity take_id(aw_world *w) {
+    int64_t top = free_top(w);
+    if (top > 0) {
+        atomic_store_explicit(&w->free_top, top - 1, memory_order_relaxed);
+        uint32_t index = w->free_indices[top - 1];
+        return make_id(index, w->records[index].generation);
+    }
+    uint32_t index = atomic_load_explicit(&w->next_index, memory_order_relaxed);
+    atomic_store_explicit(&w->next_index, index + 1, memory_order_relaxed);
+    return make_id(index, 1);
+}
+
+void ecs_release_reserved(aw_world *w, aw_entity e) {
+    uint32_t index = AW_ENTITY_INDEX(e);
+    if (index == 0 || ensure_records(w, index + 1)) return; /* out of memory: the index is lost */
+    ecs_record *rec = &w->records[index];
+    if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e)) return;
+    atomic_store_explicit(&w->free_top, free_top(w), memory_order_relaxed);
+    ecs_free_entity(w, index);
+}
+
+static void place(aw_entity e, ecs_record *rec, ecs_table *t) {
+    rec->table = t->id;
+    ecs_table_append_row(t, e, &rec->chunk, &rec->row);
+}
+
+aw_status ecs_realize(aw_world *w, aw_entity e) {
+    uint32_t index = AW_ENTITY_INDEX(e);
+    if (index == 0 || index >= atomic_load_explicit(&w->next_index, memory_order_relaxed))
+        return ecs_stale(e, "create");
+    if (ensure_records(w, index + 1) || ecs_table_reserve(w, w->tables[0], 1)) return AW_ERR_OUT_OF_MEMORY;
+    ecs_record *rec = &w->records[index];
+    if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e)) return ecs_stale(e, "create");
+    atomic_store_explicit(&w->free_top, free_top(w), memory_order_relaxed);
+    place(e, rec, w->tables[0]);
+    w->alive_count++;
+    return AW_OK;
+}
+
+/* ---- row moves between tables */
+
+static void init_column(const ecs_component_info *info, void *dst, const void *data) {
+    if (data) {
+        if (info->copy) {
+            if (info->ctor) info->ctor(dst, 1, info->hook_user);
+            info->copy(dst, data, 1, info->hook_user);
+        } else {
+            memcpy(dst, data, info->size);
+        }
+    } else if (info->ctor) {
+        info->ctor(dst, 1, info->hook_user);
+    } else {
+        memset(dst, 0, info->size);
+    }
+}
+
+/* Moves entity e from its table to dst (room already reserved): shared columns move, new ones
+ * are initialised (from `data` for `added`), dropped ones are destroyed. */
+static void move_entity(aw_world *w, aw_entity e, ecs_record *rec, ecs_table *dst, aw_component added,
+                        const void *data) {
+    ecs_table *src = w->tables[rec->table];
+    uint32_t sk = rec->chunk, sr = rec->row, dk, dr;
+    ecs_table_append_row(dst, e, &dk, &dr);
+    uint32_t i = 0, j = 0;
+    while (i < dst->column_count || j < src->column_count) {
+        aw_component dc = i < dst->column_count ? dst->columns[i].component : UINT32_MAX;
+        aw_component sc = j < src->column_count ? src->columns[j].component : UINT32_MAX;
+        const ecs_component_info *info = &w->components[dc < sc ? dc : sc];
+        if (dc == sc) {
+            void *to = ecs_column_ptr(dst, i, dk, dr), *from = ecs_column_ptr(src, j, sk, sr);
+            if (info->move)
+                info->move(to, from, 1, info->hook_user);
+            else
+                memcpy(to, from, info->size);
+            i++, j++;
+        } else if (dc < sc) {
+            init_column(info, ecs_column_ptr(dst, i, dk, dr), dc == added ? data : NULL);
+            i++;
+        } else {
+            if (info->dtor) info->dtor(ecs_column_ptr(src, j, sk, sr), 1, info->hook_user);
+            j++;
+        }
+    }
+    ecs_table_delete_row(w, src, sk, sr);
+    rec->table = dst->id;
+    rec->chunk = dk;
+    rec->row = dr;
+}
+
+aw_status ecs_entity_add_data(aw_world *w, aw_entity e, aw_component c, const void *data) {
+    ecs_record *rec = ecs_record_of(w, e);
+    ecs_table *dst = ecs_table_traverse(w, w->tables[rec->table], c, false);
+    if (!dst || ecs_table_reserve(w, dst, 1)) return AW_ERR_OUT_OF_MEMORY;
+    move_entity(w, e, rec, dst, c, data);
+    return AW_OK;
+}
+
+/* ---- public API */
+
+aw_entity aw_entity_create(aw_world *w) {
+    if (ecs_check_world(w, "aw_entity_create") || check_locked(w, "aw_entity_create")) return AW_ENTITY_NULL;
+    uint32_t next = atomic_load_explicit(&w->next_index, memory_order_relaxed);
+    if (AW_UNLIKELY(next == UINT32_MAX)) {
+        aw_error(AW_ERR_CAPACITY, "aw_entity_create: entity index space exhausted");
+        return AW_ENTITY_NULL;
+    }
+    if (ensure_records(w, free_top(w) ? w->record_count : next + 1) || ecs_table_reserve(w, w->tables[0], 1)) {
+        aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create: out of memory");
+        return AW_ENTITY_NULL;
+    }
+    aw_entity e = take_id(w);
+    place(e, &w->records[AW_ENTITY_INDEX(e)], w->tables[0]);
+    w->alive_count++;
+    return e;
+}
+
+bool aw_entity_alive(const aw_world *w, aw_entity e) {
+    return w && ecs_record_of(w, e) != NULL;
+}
+
+aw_status aw_entity_destroy(aw_world *w, aw_entity e) {
+    aw_status s = ecs_check_world(w, "aw_entity_destroy");
+    if (s) return s;
+    ecs_record *rec = ecs_record_of(w, e);
+    if (!rec) return ecs_stale(e, "aw_entity_destroy");
+    if ((s = check_locked(w, "aw_entity_destroy"))) return s;
+    ecs_table *t = w->tables[rec->table];
+    ecs_table_destruct_row(w, t, rec->chunk, rec->row);
+    ecs_table_delete_row(w, t, rec->chunk, rec->row);
+    ecs_free_entity(w, AW_ENTITY_INDEX(e));
+    w->alive_count--;
+    return AW_OK;
+}
+
+/* Common checks of the per-entity calls: world, live entity, registered component. */
+static ecs_record *entity_checks(const aw_world *w, aw_entity e, aw_component c, const char *fn) {
+    if (ecs_check_world(w, fn)) return NULL;
+    ecs_record *rec = ecs_record_of(w, e);
+    if (!rec) {
+        ecs_stale(e, fn);
+        return NULL;
+    }
+    if (ecs_check_component(w, c, fn)) return NULL;
+    return rec;
+}
+
+aw_status aw_entity_add(aw_world *w, aw_entity e, aw_component c) {
+    ecs_record *rec = entity_checks(w, e, c, "aw_entity_add");
+    if (!rec) return aw_last_status();
+    if (ecs_table_column(w->tables[rec->table], c) >= 0)
+        return aw_error(AW_ERR_ALREADY_PRESENT, "aw_entity_add: entity already has '%s'", w->components[c].name);
+    aw_status s = check_locked(w, "aw_entity_add");
+    return s ? s : ecs_entity_add_data(w, e, c, NULL);
+}
+
+aw_status aw_entity_remove(aw_world *w, aw_entity e, aw_component c) {
+    ecs_record *rec = entity_checks(w, e, c, "aw_entity_remove");
+    if (!rec) return aw_last_status();
+    ecs_table *src = w->tables[rec->table];
+    if (ecs_table_column(src, c) < 0)
+        return aw_error(AW_ERR_NOT_PRESENT, "aw_entity_remove: entity lacks '%s'", w->components[c].name);
+    aw_status s = check_locked(w, "aw_entity_remove");
+    if (s) return s;
+    ecs_table *dst = ecs_table_traverse(w, src, c, true);
+    if (!dst || ecs_table_reserve(w, dst, 1)) return AW_ERR_OUT_OF_MEMORY;
+    move_entity(w, e, rec, dst, 0, NULL);
+    return AW_OK;
+}
+
+aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *data, size_t size) {
+    ecs_record *rec = entity_checks(w, e, c, "aw_entity_set");
+    if (!rec) return aw_last_status();
+    const ecs_component_info *info = &w->components[c];
+    if (size != info->size)
+        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_entity_set: '%s' is %u bytes, got %zu", info->name, info->size, size);
+    if (!data && size)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_entity_set: data is NULL for '%s'", info->name);
+    ecs_table *t = w->tables[rec->table];
+    int col = ecs_table_column(t, c);
+    if (col == ECS_TAG_PRESENT) return AW_OK;
+    if (col >= 0) {
+        void *dst = ecs_column_ptr(t, (uint32_t)col, rec->chunk, rec->row);
+        if (info->copy)
+            info->copy(dst, data, 1, info->hook_user);
+        else
+            memcpy(dst, data, size);
+        return AW_OK;
+    }
+    aw_status s = check_locked(w, "aw_entity_set");
+    return s ? s : ecs_entity_add_data(w, e, c, data);
+}
+
+const void *aw_entity_get_const(const aw_world *w, aw_entity e, aw_component c) {
+    ecs_record *rec = entity_checks(w, e, c, "aw_entity_get");
+    if (!rec) return NULL;
+    const ecs_table *t = w->tables[rec->table];
+    int col = ecs_table_column(t, c);
+    if (AW_UNLIKELY(col < 0 || col == ECS_TAG_PRESENT)) {
+        if (col < 0)
+            aw_error(AW_ERR_NOT_PRESENT, "aw_entity_get: entity lacks '%s'", w->components[c].name);
+        else
+            aw_error(AW_ERR_INVALID_ARG, "aw_entity_get: '%s' is a tag and has no data", w->components[c].name);
+        return NULL;
+    }
+    return ecs_column_ptr(t, (uint32_t)col, rec->chunk, rec->row);
+}
+
+void *aw_entity_get(aw_world *w, aw_entity e, aw_component c) {
+    return (void *)aw_entity_get_const(w, e, c);
+}
+
+bool aw_entity_has(const aw_world *w, aw_entity e, aw_component c) {
+    if (!w) return false;
+    const ecs_record *rec = ecs_record_of(w, e);
+    return rec && ecs_table_column(w->tables[rec->table], c) >= 0;
+}
+
+/* ---- bulk creation */
+
+static aw_status sort_type(const aw_world *w, const aw_bulk_desc *d, aw_component *type) {
+    for (uint32_t i = 0; i < d->component_count; i++) {
+        aw_component c = d->components[i];
+        aw_status s = ecs_check_component(w, c, "aw_entity_create_bulk");
+        if (s) return s;
+        uint32_t k = i;
+        while (k > 0 && type[k - 1] > c) {
+            type[k] = type[k - 1];
+            k--;
+        }
+        if (k > 0 && type[k - 1] == c)
+            return aw_error(AW_ERR_INVALID_ARG, "aw_entity_create_bulk: component '%s' listed twice",
+                            w->components[c].name);
+        type[k] = c;
+    }
+    return AW_OK;
+}
+
+static void bulk_fill(aw_world *w, ecs_table *t, uint32_t first_row, const aw_bulk_desc *d) {
+    for (uint32_t i = 0; i < d->component_count; i++) {
+        aw_component c = d->components[i];
+        const ecs_component_info *info = &w->components[c];
+        if (!info->size) continue;
+        uint32_t col = (uint32_t)ecs_table_column(t, c);
+        const uint8_t *src = d->data ? d->data[i] : NULL;
+        for (uint32_t done = 0; done < d->count;) {
+            uint32_t row = first_row + done;
+            uint32_t k = row / t->rows_per_chunk, r = row - k * t->rows_per_chunk;
+            uint32_t n = t->rows_per_chunk - r;
+            if (n > d->count - done) n = d->count - done;
+            uint8_t *dst = ecs_column_ptr(t, col, k, r);
+            if (src && info->copy) {
+                if (info->ctor) info->ctor(dst, n, info->hook_user);
+                info->copy(dst, src + (size_t)done * info->size, n, info->hook_user);
+            } else if (src) {
+                memcpy(dst, src + (size_t)done * info->size, (size_t)n * info->size);
+            } else if (info->ctor) {
+                info->ctor(dst, n, info->hook_user);
+            } else {
+                memset(dst, 0, (size_t)n * info->size);
+            }
+            done += n;
+        }
+    }
+}
+
+aw_status aw_entity_create_bulk(aw_world *w, const aw_bulk_desc *d) {
+    aw_status s = ecs_check_world(w, "aw_entity_create_bulk");
+    if (s) return s;
+    if (!d || d->count == 0 || (d->component_count && !d->components))
+        return aw_error(AW_ERR_INVALID_ARG, "aw_entity_create_bulk: needs a count and a component list");
+    if ((s = check_locked(w, "aw_entity_create_bulk"))) return s;
+    int64_t recycled = free_top(w);
+    uint32_t fresh = d->count > recycled ? (uint32_t)(d->count - recycled) : 0;
+    uint32_t next = atomic_load_explicit(&w->next_index, memory_order_relaxed);
+    if ((uint64_t)next + fresh >= UINT32_MAX)
+        return aw_error(AW_ERR_CAPACITY, "aw_entity_create_bulk: entity index space exhausted");
+
+    aw_component stack[TYPE_STACK_MAX];
+    aw_component *type = stack;
+    if (d->component_count > TYPE_STACK_MAX) {
+        type = aw_alloc(&w->allocator, d->component_count * sizeof *type, _Alignof(aw_component));
+        if (!type) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create_bulk: out of memory");
+    }
+    s = sort_type(w, d, type);
+    ecs_table *t = s ? NULL : ecs_table_for_type(w, type, d->component_count);
+    if (type != stack) aw_free(&w->allocator, type, d->component_count * sizeof *type);
+    if (s) return s;
+    if (!t || ensure_records(w, fresh ? next + fresh : w->record_count) || ecs_table_reserve(w, t, d->count))
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create_bulk: out of memory creating %u entities", d->count);
+
+    uint32_t first_row = t->count;
+    for (uint32_t i = 0; i < d->count; i++) {
+        aw_entity e = take_id(w);
+        place(e, &w->records[AW_ENTITY_INDEX(e)], t);
+        if (d->out_entities) d->out_entities[i] = e;
+    }
+    bulk_fill(w, t, first_row, d);
+    w->alive_count += d->count;
+    return AW_OK;
+}
