@@ -26,7 +26,9 @@ typedef struct aw_world aw_world;
 
 typedef struct aw_world_desc {
     const aw_allocator *allocator;  /* NULL: aw_heap_allocator() */
-    uint32_t chunk_size;            /* bytes per table chunk, 0: 16 KiB (power of two, >= 1 KiB) */
+    uint32_t chunk_size;            /* bytes per small table chunk, 0: 16 KiB (power of two, >= 1 KiB) */
+    uint32_t large_chunk_size;      /* bytes per large chunk, used once a table outgrows its first
+                                       four small chunks; 0: 256 KiB (power of two) */
     uint32_t entity_capacity;       /* entity records to reserve up front (0: grow on demand) */
     uint32_t threads;               /* worker threads for the job system (0: one per hardware thread) */
 } aw_world_desc;

@@ -8,11 +8,15 @@
 #include <stdatomic.h>
 
 #define ECS_DEFAULT_CHUNK_SIZE (16u * 1024u)
+#define ECS_DEFAULT_LARGE_CHUNK_SIZE (256u * 1024u)
+#define ECS_SMALL_CHUNKS 4u /* a table's first chunks are small; the rest are large */
 #define ECS_MIN_CHUNK_SIZE 1024u
 #define ECS_MIN_ROWS_PER_CHUNK 8u
 #define ECS_NO_TABLE UINT32_MAX
 #define ECS_COLUMN_ALIGN 64u
 #define ECS_TAG_PRESENT INT16_MAX /* column_of value for a tag: present, no column */
+#define ECS_RECORD_PAGE_BITS 12u  /* 4096 records (64 KiB) per page */
+#define ECS_RECORD_PAGE_SIZE (1u << ECS_RECORD_PAGE_BITS)
 
 typedef struct ecs_component_info {
     char *name;
@@ -29,12 +33,13 @@ typedef struct ecs_component_info {
 typedef struct ecs_column {
     aw_component component;
     uint32_t size;
-    uint32_t offset; /* byte offset of the column inside every chunk (64-byte aligned) */
+    uint32_t offset[2]; /* byte offset inside a small [0] and a large [1] chunk (64-byte aligned) */
 } ecs_column;
 
-/* An archetype: all entities with exactly this component set. Rows live in fixed-size chunks;
- * chunk k holds rows [k*rows_per_chunk, (k+1)*rows_per_chunk). Each chunk starts with the
- * entity ids, then one column per non-tag component. */
+/* An archetype: all entities with exactly this component set. Rows live in fixed-size chunks:
+ * the first ECS_SMALL_CHUNKS are small (the world's chunk_size, so the many small tables stay
+ * small), the rest large (long column runs keep hardware prefetchers streaming). Each chunk
+ * starts with the entity ids, then one column per non-tag component. */
 typedef struct ecs_table {
     uint32_t id;
     uint32_t type_count;
@@ -46,10 +51,12 @@ typedef struct ecs_table {
     uint64_t type_hash;
     bool has_hooks;
 
-    uint32_t rows_per_chunk;
-    uint32_t chunk_bytes;
-    bool pooled_chunks;        /* chunk_bytes == world chunk size: chunks come from the world pool */
+    uint32_t rows[2];          /* rows per small [0] and large [1] chunk */
+    uint32_t small_chunks;     /* ECS_SMALL_CHUNKS, or 0 when rows are too wide for small chunks */
+    uint32_t large_bytes;      /* bytes per large chunk */
+    bool large_pooled;         /* large_bytes is the world's large chunk size: from its pool */
     uint32_t count;            /* live rows */
+    uint32_t row_capacity;     /* rows the held chunks can store */
     void **chunks;
     uint32_t chunk_count;      /* chunks held (may include one spare beyond the rows in use) */
     uint32_t chunk_capacity;
@@ -111,8 +118,10 @@ struct aw_world {
     const aw_allocator *user_allocator;
     aw_allocator allocator; /* counts, then forwards to user_allocator */
     ecs_alloc_counters counters;
-    aw_pool chunk_pool;
+    aw_pool chunk_pool;             /* small chunks */
+    aw_pool large_pool;             /* large chunks */
     uint32_t chunk_size;
+    uint32_t large_chunk_size;
 
     ecs_component_info *components; /* index = component id; [0] unused */
     uint32_t component_count;       /* highest id + 1 */
@@ -124,9 +133,11 @@ struct aw_world {
     uint32_t table_capacity;
     aw_map table_index;             /* type hash -> table id + 1 */
 
-    ecs_record *records;            /* index = entity index; [0] unused so id 0 is never alive */
-    uint32_t record_count;          /* indices handed out so far (fresh ones come after) */
-    uint32_t record_capacity;
+    aw_pool record_pool;            /* record pages, 2 MiB slabs (huge-page friendly) */
+    ecs_record **record_pages;      /* records in fixed pages that never move; index 0 unused */
+    uint32_t record_page_count;
+    uint32_t record_page_capacity;
+    uint32_t record_count;          /* records that exist (fresh indices come after) */
     uint32_t *free_indices;         /* stack of destroyed indices */
     uint32_t free_capacity;         /* kept >= record_count so destroy never allocates */
     _Atomic int64_t free_top;       /* may go negative while command buffers reserve ids */
@@ -174,7 +185,11 @@ ecs_table *ecs_table_for_type(aw_world *w, const aw_component *type, uint32_t co
 ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing);
 void ecs_table_free(aw_world *w, ecs_table *t);
 /* Makes room for `rows` more rows (acquiring chunks); all or nothing. */
-aw_status ecs_table_reserve(aw_world *w, ecs_table *t, uint32_t rows);
+aw_status ecs_table_grow(aw_world *w, ecs_table *t, uint32_t rows);
+static inline aw_status ecs_table_reserve(aw_world *w, ecs_table *t, uint32_t rows) {
+    return AW_LIKELY(t->count + (uint64_t)rows <= t->row_capacity) ? AW_OK : ecs_table_grow(w, t, rows);
+}
+uint64_t ecs_table_chunk_bytes(const aw_world *w, const ecs_table *t);
 /* Releases chunks no longer needed by t->count (keeping one spare). */
 void ecs_table_trim(aw_world *w, ecs_table *t);
 /* Removes a row by moving the last row into it; does not run dtors on the removed row. */
@@ -189,29 +204,56 @@ void ecs_table_clear(aw_world *w, ecs_table *t);
 static inline int ecs_table_column(const ecs_table *t, aw_component c) {
     return c < t->column_of_len ? t->column_of[c] : -1;
 }
+static inline uint32_t ecs_chunk_tier(const ecs_table *t, uint32_t chunk) {
+    return chunk >= t->small_chunks;
+}
+/* First row held by chunk k. */
+static inline uint32_t ecs_chunk_start(const ecs_table *t, uint32_t k) {
+    return k < t->small_chunks ? k * t->rows[0] : t->small_chunks * t->rows[0] + (k - t->small_chunks) * t->rows[1];
+}
+static inline void ecs_table_locate(const ecs_table *t, uint32_t index, uint32_t *chunk, uint32_t *row) {
+    uint32_t small_total = t->small_chunks * t->rows[0];
+    if (index < small_total) {
+        *chunk = index / t->rows[0];
+        *row = index - *chunk * t->rows[0];
+    } else {
+        uint32_t k = (index - small_total) / t->rows[1];
+        *chunk = t->small_chunks + k;
+        *row = index - small_total - k * t->rows[1];
+    }
+}
 static inline uint8_t *ecs_column_ptr(const ecs_table *t, uint32_t col, uint32_t chunk, uint32_t row) {
-    return (uint8_t *)t->chunks[chunk] + t->columns[col].offset + (size_t)row * t->columns[col].size;
+    const ecs_column *c = &t->columns[col];
+    return (uint8_t *)t->chunks[chunk] + c->offset[ecs_chunk_tier(t, chunk)] + (size_t)row * c->size;
 }
 static inline aw_entity *ecs_chunk_entities(const ecs_table *t, uint32_t chunk) {
     return (aw_entity *)t->chunks[chunk];
 }
 static inline uint32_t ecs_chunk_rows(const ecs_table *t, uint32_t chunk) {
-    uint32_t start = chunk * t->rows_per_chunk;
+    uint32_t start = ecs_chunk_start(t, chunk);
     if (t->count <= start) return 0;
-    uint32_t left = t->count - start;
-    return left < t->rows_per_chunk ? left : t->rows_per_chunk;
+    uint32_t left = t->count - start, cap = t->rows[ecs_chunk_tier(t, chunk)];
+    return left < cap ? left : cap;
 }
 
 /* ---- entity index (entity.c) */
 
+static inline ecs_record *ecs_record_at(const aw_world *w, uint32_t index) {
+    return &w->record_pages[index >> ECS_RECORD_PAGE_BITS][index & (ECS_RECORD_PAGE_SIZE - 1)];
+}
 static inline ecs_record *ecs_record_of(const aw_world *w, aw_entity e) {
     uint32_t index = AW_ENTITY_INDEX(e);
     if (index == 0 || index >= w->record_count) return NULL;
-    ecs_record *r = &w->records[index];
+    ecs_record *r = ecs_record_at(w, index);
     if (r->generation != AW_ENTITY_GENERATION(e) || r->table == ECS_NO_TABLE) return NULL;
     return r;
 }
 aw_status ecs_stale(aw_entity e, const char *fn);
+/* Makes records[0, count) exist, and the free list able to hold every index. */
+aw_status ecs_grow_records(aw_world *w, uint32_t count);
+static inline aw_status ecs_ensure_records(aw_world *w, uint32_t count) {
+    return AW_LIKELY(count <= w->record_count) ? AW_OK : ecs_grow_records(w, count);
+}
 /* Marks an index dead: bumps its generation and pushes it on the free stack. */
 void ecs_free_entity(aw_world *w, uint32_t index);
 /* Reserves an id (thread-safe against other reservations). */

@@ -24,16 +24,22 @@ static aw_status check_locked(const aw_world *w, const char *fn) {
 
 /* ---- the id index */
 
-/* Makes records[0, count) exist, and the free list able to hold every index. */
-static aw_status ensure_records(aw_world *w, uint32_t count) {
-    if (count > w->record_capacity &&
-        ecs_grow(&w->allocator, (void **)&w->records, &w->record_capacity, count, sizeof(ecs_record)))
-        return AW_ERR_OUT_OF_MEMORY;
+aw_status ecs_grow_records(aw_world *w, uint32_t count) {
+    uint32_t pages = (uint32_t)(((uint64_t)count + ECS_RECORD_PAGE_SIZE - 1) >> ECS_RECORD_PAGE_BITS);
+    if (pages > w->record_page_count) {
+        if (ecs_grow(&w->allocator, (void **)&w->record_pages, &w->record_page_capacity, pages, sizeof(ecs_record *)))
+            return AW_ERR_OUT_OF_MEMORY;
+        while (w->record_page_count < pages) {
+            ecs_record *page = aw_pool_acquire(&w->record_pool);
+            if (!page) return AW_ERR_OUT_OF_MEMORY;
+            w->record_pages[w->record_page_count++] = page;
+        }
+    }
     if (count > w->free_capacity &&
-        ecs_grow(&w->allocator, (void **)&w->free_indices, &w->free_capacity, w->record_capacity, sizeof(uint32_t)))
+        ecs_grow(&w->allocator, (void **)&w->free_indices, &w->free_capacity, count, sizeof(uint32_t)))
         return AW_ERR_OUT_OF_MEMORY;
     for (uint32_t i = w->record_count; i < count; i++)
-        w->records[i] = (ecs_record){.generation = 1, .table = ECS_NO_TABLE};
+        *ecs_record_at(w, i) = (ecs_record){.generation = 1, .table = ECS_NO_TABLE};
     if (count > w->record_count) w->record_count = count;
     return AW_OK;
 }
@@ -50,7 +56,7 @@ static void free_push(aw_world *w, uint32_t index) {
 }
 
 void ecs_free_entity(aw_world *w, uint32_t index) {
-    ecs_record *rec = &w->records[index];
+    ecs_record *rec = ecs_record_at(w, index);
     rec->table = ECS_NO_TABLE;
     rec->generation = rec->generation == UINT32_MAX ? 1 : rec->generation + 1;
     free_push(w, index);
@@ -62,7 +68,7 @@ aw_entity ecs_reserve_id(aw_world *w) {
     int64_t top = atomic_fetch_sub_explicit(&w->free_top, 1, memory_order_relaxed);
     if (top > 0) {
         uint32_t index = w->free_indices[top - 1];
-        return make_id(index, w->records[index].generation);
+        return make_id(index, ecs_record_at(w, index)->generation);
     }
     uint32_t index = atomic_fetch_add_explicit(&w->next_index, 1, memory_order_relaxed);
     return make_id(index, 1);
@@ -74,7 +80,7 @@ static aw_entity take_id(aw_world *w) {
     if (top > 0) {
         atomic_store_explicit(&w->free_top, top - 1, memory_order_relaxed);
         uint32_t index = w->free_indices[top - 1];
-        return make_id(index, w->records[index].generation);
+        return make_id(index, ecs_record_at(w, index)->generation);
     }
     uint32_t index = atomic_load_explicit(&w->next_index, memory_order_relaxed);
     atomic_store_explicit(&w->next_index, index + 1, memory_order_relaxed);
@@ -83,8 +89,8 @@ static aw_entity take_id(aw_world *w) {
 
 void ecs_release_reserved(aw_world *w, aw_entity e) {
     uint32_t index = AW_ENTITY_INDEX(e);
-    if (index == 0 || ensure_records(w, index + 1)) return; /* out of memory: the index is lost */
-    ecs_record *rec = &w->records[index];
+    if (index == 0 || ecs_ensure_records(w, index + 1)) return; /* out of memory: the index is lost */
+    ecs_record *rec = ecs_record_at(w, index);
     if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e)) return;
     atomic_store_explicit(&w->free_top, free_top(w), memory_order_relaxed);
     ecs_free_entity(w, index);
@@ -99,8 +105,8 @@ aw_status ecs_realize(aw_world *w, aw_entity e) {
     uint32_t index = AW_ENTITY_INDEX(e);
     if (index == 0 || index >= atomic_load_explicit(&w->next_index, memory_order_relaxed))
         return ecs_stale(e, "create");
-    if (ensure_records(w, index + 1) || ecs_table_reserve(w, w->tables[0], 1)) return AW_ERR_OUT_OF_MEMORY;
-    ecs_record *rec = &w->records[index];
+    if (ecs_ensure_records(w, index + 1) || ecs_table_reserve(w, w->tables[0], 1)) return AW_ERR_OUT_OF_MEMORY;
+    ecs_record *rec = ecs_record_at(w, index);
     if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e)) return ecs_stale(e, "create");
     atomic_store_explicit(&w->free_top, free_top(w), memory_order_relaxed);
     place(e, rec, w->tables[0]);
@@ -175,12 +181,12 @@ aw_entity aw_entity_create(aw_world *w) {
         aw_error(AW_ERR_CAPACITY, "aw_entity_create: entity index space exhausted");
         return AW_ENTITY_NULL;
     }
-    if (ensure_records(w, free_top(w) ? w->record_count : next + 1) || ecs_table_reserve(w, w->tables[0], 1)) {
+    if (ecs_ensure_records(w, free_top(w) ? w->record_count : next + 1) || ecs_table_reserve(w, w->tables[0], 1)) {
         aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create: out of memory");
         return AW_ENTITY_NULL;
     }
     aw_entity e = take_id(w);
-    place(e, &w->records[AW_ENTITY_INDEX(e)], w->tables[0]);
+    place(e, ecs_record_at(w, AW_ENTITY_INDEX(e)), w->tables[0]);
     w->alive_count++;
     return e;
 }
@@ -315,8 +321,9 @@ static void bulk_fill(aw_world *w, ecs_table *t, uint32_t first_row, const aw_bu
         const uint8_t *src = d->data ? d->data[i] : NULL;
         for (uint32_t done = 0; done < d->count;) {
             uint32_t row = first_row + done;
-            uint32_t k = row / t->rows_per_chunk, r = row - k * t->rows_per_chunk;
-            uint32_t n = t->rows_per_chunk - r;
+            uint32_t k, r;
+            ecs_table_locate(t, row, &k, &r);
+            uint32_t n = t->rows[ecs_chunk_tier(t, k)] - r;
             if (n > d->count - done) n = d->count - done;
             uint8_t *dst = ecs_column_ptr(t, col, k, r);
             if (src && info->copy) {
@@ -356,13 +363,13 @@ aw_status aw_entity_create_bulk(aw_world *w, const aw_bulk_desc *d) {
     ecs_table *t = s ? NULL : ecs_table_for_type(w, type, d->component_count);
     if (type != stack) aw_free(&w->allocator, type, d->component_count * sizeof *type);
     if (s) return s;
-    if (!t || ensure_records(w, fresh ? next + fresh : w->record_count) || ecs_table_reserve(w, t, d->count))
+    if (!t || ecs_ensure_records(w, fresh ? next + fresh : w->record_count) || ecs_table_reserve(w, t, d->count))
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create_bulk: out of memory creating %u entities", d->count);
 
     uint32_t first_row = t->count;
     for (uint32_t i = 0; i < d->count; i++) {
         aw_entity e = take_id(w);
-        place(e, &w->records[AW_ENTITY_INDEX(e)], t);
+        place(e, ecs_record_at(w, AW_ENTITY_INDEX(e)), t);
         if (d->out_entities) d->out_entities[i] = e;
     }
     bulk_fill(w, t, first_row, d);

@@ -122,10 +122,11 @@ bool aw_iter_next(aw_iter *it) {
         uint32_t rows = ecs_chunk_rows(t, it->chunk_);
         if (!rows) continue;
         uint8_t *chunk = t->chunks[it->chunk_];
+        uint32_t tier = ecs_chunk_tier(t, it->chunk_);
         it->count = rows;
         it->entities = (const aw_entity *)chunk;
         for (uint32_t i = 0; i < q->term_count; i++)
-            it->columns[i] = m->column[i] >= 0 ? chunk + t->columns[m->column[i]].offset : NULL;
+            it->columns[i] = m->column[i] >= 0 ? chunk + t->columns[m->column[i]].offset[tier] : NULL;
         return true;
     }
     aw_iter_fini(it);

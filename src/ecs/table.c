@@ -37,25 +37,33 @@ static uint32_t rows_fitting(const ecs_table *t, uint64_t chunk_bytes) {
     return (uint32_t)rows;
 }
 
-/* Tables whose rows are too wide for the world's chunk size get larger chunks of their own
- * (allocated directly, not from the pool) so every chunk holds at least a few rows. */
+static void layout_tier(ecs_table *t, uint32_t tier, uint32_t rows) {
+    t->rows[tier] = rows;
+    uint32_t offset = ecs_align_up(rows * (uint32_t)sizeof(aw_entity), ECS_COLUMN_ALIGN);
+    for (uint32_t i = 0; i < t->column_count; i++) {
+        offset = ecs_align_up(offset, ECS_COLUMN_ALIGN);
+        t->columns[i].offset[tier] = offset;
+        offset += rows * t->columns[i].size;
+    }
+}
+
+/* Small chunks come from the world's small pool, large ones from its large pool. Rows too wide
+ * for a small chunk skip that tier; rows too wide for a large one get bigger chunks of their own,
+ * allocated directly, so every chunk holds at least a few rows. */
 static aw_status table_layout(aw_world *w, ecs_table *t) {
-    uint64_t bytes = w->chunk_size;
+    uint32_t small_rows = rows_fitting(t, w->chunk_size);
+    t->small_chunks = small_rows >= ECS_MIN_ROWS_PER_CHUNK ? ECS_SMALL_CHUNKS : 0;
+    uint64_t bytes = w->large_chunk_size;
     uint32_t rows = rows_fitting(t, bytes);
     while (rows < ECS_MIN_ROWS_PER_CHUNK) {
         bytes *= 2;
         if (bytes > (1ull << 31)) return aw_error(AW_ERR_CAPACITY, "component set too large for a table chunk");
         rows = rows_fitting(t, bytes);
     }
-    t->rows_per_chunk = rows;
-    t->chunk_bytes = (uint32_t)bytes;
-    t->pooled_chunks = bytes == w->chunk_size;
-    uint32_t offset = ecs_align_up(rows * (uint32_t)sizeof(aw_entity), ECS_COLUMN_ALIGN);
-    for (uint32_t i = 0; i < t->column_count; i++) {
-        offset = ecs_align_up(offset, ECS_COLUMN_ALIGN);
-        t->columns[i].offset = offset;
-        offset += rows * t->columns[i].size;
-    }
+    t->large_bytes = (uint32_t)bytes;
+    t->large_pooled = bytes == w->large_chunk_size;
+    layout_tier(t, 0, t->small_chunks ? small_rows : rows);
+    layout_tier(t, 1, rows);
     return AW_OK;
 }
 
@@ -168,48 +176,67 @@ ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool
     return to;
 }
 
-static void *chunk_acquire(aw_world *w, ecs_table *t) {
-    return t->pooled_chunks ? aw_pool_acquire(&w->chunk_pool) : aw_alloc(&w->allocator, t->chunk_bytes, 64);
+static void *chunk_acquire(aw_world *w, ecs_table *t, uint32_t k) {
+    if (k < t->small_chunks) return aw_pool_acquire(&w->chunk_pool);
+    return t->large_pooled ? aw_pool_acquire(&w->large_pool) : aw_alloc(&w->allocator, t->large_bytes, 64);
 }
 
-static void chunk_release(aw_world *w, ecs_table *t, void *chunk) {
-    if (t->pooled_chunks)
-        aw_pool_release(&w->chunk_pool, chunk);
+static uint32_t chunk_rows_capacity(const ecs_table *t, uint32_t k) {
+    return t->rows[ecs_chunk_tier(t, k)];
+}
+
+static void chunk_release(aw_world *w, ecs_table *t) {
+    uint32_t k = --t->chunk_count;
+    t->row_capacity -= chunk_rows_capacity(t, k);
+    if (k < t->small_chunks)
+        aw_pool_release(&w->chunk_pool, t->chunks[k]);
+    else if (t->large_pooled)
+        aw_pool_release(&w->large_pool, t->chunks[k]);
     else
-        aw_free(&w->allocator, chunk, t->chunk_bytes);
+        aw_free(&w->allocator, t->chunks[k], t->large_bytes);
 }
 
-aw_status ecs_table_reserve(aw_world *w, ecs_table *t, uint32_t rows) {
+/* Number of chunks needed to hold `rows` rows. */
+static uint32_t chunks_for(const ecs_table *t, uint64_t rows) {
+    uint64_t small_total = (uint64_t)t->small_chunks * t->rows[0];
+    if (rows <= small_total) return (uint32_t)((rows + t->rows[0] - 1) / t->rows[0]);
+    return t->small_chunks + (uint32_t)((rows - small_total + t->rows[1] - 1) / t->rows[1]);
+}
+
+uint64_t ecs_table_chunk_bytes(const aw_world *w, const ecs_table *t) {
+    uint32_t small = t->chunk_count < t->small_chunks ? t->chunk_count : t->small_chunks;
+    return (uint64_t)small * w->chunk_size + (uint64_t)(t->chunk_count - small) * t->large_bytes;
+}
+
+aw_status ecs_table_grow(aw_world *w, ecs_table *t, uint32_t rows) {
     uint64_t total = (uint64_t)t->count + rows;
     if (total > UINT32_MAX) return aw_error(AW_ERR_CAPACITY, "table row count would exceed 2^32");
-    uint32_t needed = (uint32_t)((total + t->rows_per_chunk - 1) / t->rows_per_chunk);
+    uint32_t needed = chunks_for(t, total);
     if (needed <= t->chunk_count) return AW_OK;
     if (ecs_grow(&w->allocator, (void **)&t->chunks, &t->chunk_capacity, needed, sizeof(void *)))
         return AW_ERR_OUT_OF_MEMORY;
     uint32_t before = t->chunk_count;
     while (t->chunk_count < needed) {
-        void *chunk = chunk_acquire(w, t);
+        void *chunk = chunk_acquire(w, t, t->chunk_count);
         if (!chunk) {
-            while (t->chunk_count > before) chunk_release(w, t, t->chunks[--t->chunk_count]);
+            while (t->chunk_count > before) chunk_release(w, t);
             return aw_error(AW_ERR_OUT_OF_MEMORY, "out of memory allocating a table chunk");
         }
+        t->row_capacity += chunk_rows_capacity(t, t->chunk_count);
         t->chunks[t->chunk_count++] = chunk;
     }
     return AW_OK;
 }
 
 void ecs_table_trim(aw_world *w, ecs_table *t) {
-    uint32_t needed = (t->count + t->rows_per_chunk - 1) / t->rows_per_chunk;
-    /* One spare chunk stays so a table oscillating around a chunk boundary does not churn. */
-    while (t->chunk_count > needed + 1) chunk_release(w, t, t->chunks[--t->chunk_count]);
+    /* One spare chunk stays so a table oscillating around a chunk boundary does not churn:
+     * release only while the last two chunks are both empty. */
+    while (t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2)) chunk_release(w, t);
 }
 
 void ecs_table_append_row(ecs_table *t, aw_entity e, uint32_t *chunk, uint32_t *row) {
-    uint32_t index = t->count++;
-    uint32_t k = index / t->rows_per_chunk;
-    *chunk = k;
-    *row = index - k * t->rows_per_chunk;
-    ecs_chunk_entities(t, k)[*row] = e;
+    ecs_table_locate(t, t->count++, chunk, row);
+    ecs_chunk_entities(t, *chunk)[*row] = e;
 }
 
 void ecs_table_destruct_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row) {
@@ -221,9 +248,8 @@ void ecs_table_destruct_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t 
 }
 
 void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row) {
-    uint32_t last = t->count - 1;
-    uint32_t lk = last / t->rows_per_chunk;
-    uint32_t lr = last - lk * t->rows_per_chunk;
+    uint32_t lk, lr;
+    ecs_table_locate(t, t->count - 1, &lk, &lr);
     if (lk != chunk || lr != row) {
         aw_entity moved = ecs_chunk_entities(t, lk)[lr];
         ecs_chunk_entities(t, chunk)[row] = moved;
@@ -236,7 +262,7 @@ void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t ro
             else
                 memcpy(dst, src, t->columns[i].size);
         }
-        ecs_record *rec = &w->records[AW_ENTITY_INDEX(moved)];
+        ecs_record *rec = ecs_record_at(w, AW_ENTITY_INDEX(moved));
         rec->chunk = chunk;
         rec->row = row;
     }
@@ -256,5 +282,5 @@ void ecs_table_clear(aw_world *w, ecs_table *t) {
         }
     }
     t->count = 0;
-    while (t->chunk_count) chunk_release(w, t, t->chunks[--t->chunk_count]);
+    while (t->chunk_count) chunk_release(w, t);
 }

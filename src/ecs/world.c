@@ -91,9 +91,13 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     aw_world_desc d = desc ? *desc : (aw_world_desc){0};
     const aw_allocator *ua = d.allocator ? d.allocator : aw_heap_allocator();
     uint32_t chunk_size = d.chunk_size ? d.chunk_size : ECS_DEFAULT_CHUNK_SIZE;
-    if (!ecs_is_pow2(chunk_size) || chunk_size < ECS_MIN_CHUNK_SIZE) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_world_create: chunk_size %u must be a power of two >= %u", chunk_size,
-                 ECS_MIN_CHUNK_SIZE);
+    uint32_t large_size = d.large_chunk_size ? d.large_chunk_size : ECS_DEFAULT_LARGE_CHUNK_SIZE;
+    if (large_size < chunk_size) large_size = chunk_size;
+    if (!ecs_is_pow2(chunk_size) || chunk_size < ECS_MIN_CHUNK_SIZE || !ecs_is_pow2(large_size) ||
+        large_size > (1u << 30)) {
+        aw_error(AW_ERR_INVALID_ARG,
+                 "aw_world_create: chunk sizes %u and %u must be powers of two, >= %u and <= 1 GiB", chunk_size,
+                 large_size, ECS_MIN_CHUNK_SIZE);
         return NULL;
     }
     if (!ua->alloc || !ua->realloc || !ua->free) {
@@ -109,30 +113,27 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     w->user_allocator = ua;
     w->allocator = (aw_allocator){.alloc = world_alloc, .realloc = world_realloc, .free = world_free, .user = w};
     w->chunk_size = chunk_size;
+    w->large_chunk_size = large_size;
     w->component_count = 1;
     w->resource_count = 1;
     w->event_count = 1;
-    w->record_count = 1;
     atomic_init(&w->next_index, 1);
     atomic_init(&w->free_top, 0);
     aw_map_init(&w->component_names, &w->allocator);
     aw_map_init(&w->table_index, &w->allocator);
 
     aw_status s = aw_pool_init(&w->chunk_pool, &w->allocator, chunk_size, 64);
+    if (s == AW_OK) s = aw_pool_init(&w->record_pool, &w->allocator, ECS_RECORD_PAGE_SIZE * sizeof(ecs_record), 32);
+    if (s == AW_OK) s = aw_pool_init(&w->large_pool, &w->allocator, large_size, large_size >= (2u << 20) ? 1 : (2u << 20) / large_size);
     if (s == AW_OK) s = ecs_grow(&w->allocator, (void **)&w->components, &w->component_capacity, 16,
                                  sizeof(ecs_component_info));
-    uint32_t records = d.entity_capacity ? d.entity_capacity + 1 : 1024;
-    if (s == AW_OK) s = ecs_grow(&w->allocator, (void **)&w->records, &w->record_capacity, records, sizeof(ecs_record));
-    if (s == AW_OK)
-        s = ecs_grow(&w->allocator, (void **)&w->free_indices, &w->free_capacity, w->record_capacity, sizeof(uint32_t));
+    if (s == AW_OK) s = ecs_ensure_records(w, d.entity_capacity ? d.entity_capacity + 1 : 1);
     if (s == AW_OK && !ecs_table_for_type(w, NULL, 0)) s = aw_last_status();
     if (s != AW_OK) {
         aw_world_destroy(w);
         aw_error(AW_ERR_OUT_OF_MEMORY, "aw_world_create: out of memory");
         return NULL;
     }
-    memset(&w->records[0], 0, sizeof(ecs_record));
-    w->records[0].table = ECS_NO_TABLE;
     return w;
 }
 
@@ -146,11 +147,13 @@ void aw_world_destroy(aw_world *w) {
     aw_free(&w->allocator, w->components, (size_t)w->component_capacity * sizeof(ecs_component_info));
     aw_free(&w->allocator, w->tables, (size_t)w->table_capacity * sizeof(ecs_table *));
     aw_free(&w->allocator, w->queries, (size_t)w->query_capacity * sizeof(aw_query *));
-    aw_free(&w->allocator, w->records, (size_t)w->record_capacity * sizeof(ecs_record));
+    aw_free(&w->allocator, w->record_pages, (size_t)w->record_page_capacity * sizeof(ecs_record *));
     aw_free(&w->allocator, w->free_indices, (size_t)w->free_capacity * sizeof(uint32_t));
     aw_map_destroy(&w->component_names);
     aw_map_destroy(&w->table_index);
     aw_pool_destroy(&w->chunk_pool);
+    aw_pool_destroy(&w->large_pool);
+    aw_pool_destroy(&w->record_pool);
     const aw_allocator *ua = w->user_allocator;
     ua->free(ua->user, w, sizeof *w);
 }
@@ -200,7 +203,7 @@ aw_world_stats aw_world_get_stats(const aw_world *w) {
     s.queries = w->query_count;
     for (uint32_t t = 0; t < w->table_count; t++) {
         s.chunks_in_use += w->tables[t]->chunk_count;
-        s.chunk_bytes += (uint64_t)w->tables[t]->chunk_count * w->tables[t]->chunk_bytes;
+        s.chunk_bytes += ecs_table_chunk_bytes(w, w->tables[t]);
     }
     return s;
 }
