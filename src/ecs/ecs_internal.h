@@ -6,9 +6,11 @@
 #include "aw/ecs.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 #define ECS_DEFAULT_CHUNK_SIZE (16u * 1024u)
 #define ECS_DEFAULT_LARGE_CHUNK_SIZE (256u * 1024u)
+#define ECS_LOW_EDGES 32u  /* components below this id get direct-indexed transition edges */
 #define ECS_SMALL_CHUNKS 4u /* a table's first chunks are small; the rest are large */
 #define ECS_MIN_CHUNK_SIZE 1024u
 #define ECS_MIN_ROWS_PER_CHUNK 8u
@@ -61,7 +63,12 @@ typedef struct ecs_table {
     uint32_t chunk_count;      /* chunks held (may include one spare beyond the rows in use) */
     uint32_t chunk_capacity;
 
-    aw_map edges;              /* (component << 1 | removing) -> target table id + 1 */
+    /* Transition cache: low component ids index an array directly (no hashing on the common
+     * path); the rest go through a map keyed by (component << 1 | removing). Values are
+     * target table id + 1. */
+    uint32_t low_edges[ECS_LOW_EDGES][2];
+    aw_map edges;
+    uint32_t tail_chunk, tail_row; /* where row `count` goes: appends and deletes never divide */
 } ecs_table;
 
 typedef struct ecs_record {
@@ -103,7 +110,8 @@ typedef struct ecs_event_buffer {
 
 typedef struct ecs_event_info {
     char *name;
-    uint32_t size; /* stride, rounded up to align */
+    uint32_t size;   /* registered size */
+    uint32_t stride; /* size rounded up to align */
     uint32_t align;
     ecs_event_buffer buffers[2]; /* [older] = previous frame, [older ^ 1] = current frame */
     uint32_t older;
@@ -161,6 +169,21 @@ struct aw_world {
 
 static inline uint32_t ecs_align_up(uint32_t v, uint32_t a) {
     return (v + a - 1) & ~(a - 1);
+}
+
+/* Copies a component value; small sizes (the common case) are inlined instead of calling memcpy. */
+static inline void ecs_copy(void *dst, const void *src, uint32_t size) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (size >= 8 && size <= 16) {
+        memcpy(d, s, 8);
+        memcpy(d + size - 8, s + size - 8, 8);
+    } else if (size >= 4 && size < 8) {
+        memcpy(d, s, 4);
+        memcpy(d + size - 4, s + size - 4, 4);
+    } else {
+        memcpy(d, s, size);
+    }
 }
 
 static inline bool ecs_is_pow2(size_t v) {

@@ -122,7 +122,7 @@ static void init_column(const ecs_component_info *info, void *dst, const void *d
             if (info->ctor) info->ctor(dst, 1, info->hook_user);
             info->copy(dst, data, 1, info->hook_user);
         } else {
-            memcpy(dst, data, info->size);
+            ecs_copy(dst, data, info->size);
         }
     } else if (info->ctor) {
         info->ctor(dst, 1, info->hook_user);
@@ -148,7 +148,7 @@ static void move_entity(aw_world *w, aw_entity e, ecs_record *rec, ecs_table *ds
             if (info->move)
                 info->move(to, from, 1, info->hook_user);
             else
-                memcpy(to, from, info->size);
+                ecs_copy(to, from, info->size);
             i++, j++;
         } else if (dc < sc) {
             init_column(info, ecs_column_ptr(dst, i, dk, dr), dc == added ? data : NULL);
@@ -260,7 +260,7 @@ aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *da
         if (info->copy)
             info->copy(dst, data, 1, info->hook_user);
         else
-            memcpy(dst, data, size);
+            ecs_copy(dst, data, (uint32_t)size);
         return AW_OK;
     }
     aw_status s = check_locked(w, "aw_entity_set");

@@ -39,7 +39,8 @@ aw_event_type aw_event_register(aw_world *w, const aw_event_desc *d) {
         return 0;
     }
     w->events[w->event_count] = (ecs_event_info){
-        .name = name, .size = ecs_align_up((uint32_t)d->size, (uint32_t)align), .align = (uint32_t)align};
+        .name = name, .size = (uint32_t)d->size, .stride = ecs_align_up((uint32_t)d->size, (uint32_t)align),
+        .align = (uint32_t)align};
     return w->event_count++;
 }
 
@@ -47,19 +48,18 @@ aw_status aw_event_send(aw_world *w, aw_event_type type, const void *data, size_
     ecs_event_info *ev = event_type(w, type, "aw_event_send");
     if (!ev) return aw_last_status();
     if (!data) return aw_error(AW_ERR_INVALID_ARG, "aw_event_send: data is NULL");
-    if (size > ev->size || ecs_align_up((uint32_t)size, ev->align) != ev->size)
+    if (size != ev->size)
         return aw_error(AW_ERR_SIZE_MISMATCH, "aw_event_send: '%s' events are %u bytes, got %zu", ev->name, ev->size,
                         size);
     ecs_event_buffer *b = &ev->buffers[ev->older ^ 1];
     if (b->count == b->capacity) {
         uint32_t cap = b->capacity ? b->capacity * 2 : 16;
-        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->size, (size_t)cap * ev->size, 16);
+        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride, (size_t)cap * ev->stride, 16);
         if (!p) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_event_send: out of memory queueing '%s'", ev->name);
         b->data = p;
         b->capacity = cap;
     }
-    memcpy(b->data + (size_t)b->count * ev->size, data, size);
-    if (size < ev->size) memset(b->data + (size_t)b->count * ev->size + size, 0, ev->size - size);
+    memcpy(b->data + (size_t)b->count * ev->stride, data, size);
     b->count++;
     return AW_OK;
 }
@@ -74,9 +74,9 @@ const void *aw_event_get(const aw_world *w, aw_event_type type, uint32_t index) 
     const ecs_event_info *ev = event_type(w, type, "aw_event_get");
     if (!ev) return NULL;
     const ecs_event_buffer *older = &ev->buffers[ev->older], *current = &ev->buffers[ev->older ^ 1];
-    if (index < older->count) return older->data + (size_t)index * ev->size;
+    if (index < older->count) return older->data + (size_t)index * ev->stride;
     index -= older->count;
-    if (index < current->count) return current->data + (size_t)index * ev->size;
+    if (index < current->count) return current->data + (size_t)index * ev->stride;
     aw_error(AW_ERR_INVALID_ARG, "aw_event_get: index out of range");
     return NULL;
 }
@@ -113,7 +113,7 @@ void ecs_events_free(aw_world *w) {
     for (uint32_t i = 1; i < w->event_count; i++) {
         ecs_event_info *ev = &w->events[i];
         for (int k = 0; k < 2; k++)
-            aw_free(&w->allocator, ev->buffers[k].data, (size_t)ev->buffers[k].capacity * ev->size);
+            aw_free(&w->allocator, ev->buffers[k].data, (size_t)ev->buffers[k].capacity * ev->stride);
         ecs_strfree(&w->allocator, ev->name);
     }
     aw_free(&w->allocator, w->events, (size_t)w->event_capacity * sizeof(ecs_event_info));

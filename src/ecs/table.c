@@ -147,7 +147,11 @@ ecs_table *ecs_table_for_type(aw_world *w, const aw_component *type, uint32_t co
 
 ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing) {
     uint64_t key = ((uint64_t)c << 1) | removing, v;
-    if (aw_map_get(&from->edges, key, &v)) return w->tables[v - 1];
+    if (c < ECS_LOW_EDGES) {
+        if (from->low_edges[c][removing]) return w->tables[from->low_edges[c][removing] - 1];
+    } else if (aw_map_get(&from->edges, key, &v)) {
+        return w->tables[v - 1];
+    }
 
     aw_component stack[TYPE_STACK_MAX];
     uint32_t n = from->type_count + (removing ? 0 : 1);
@@ -171,8 +175,12 @@ ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool
     if (type != stack) aw_free(&w->allocator, type, n * sizeof *type);
     if (!to) return NULL;
     /* Edges are a cache: if recording them fails the transition still works, only slower. */
-    if (aw_map_set(&from->edges, key, (uint64_t)to->id + 1) == AW_OK)
+    if (c < ECS_LOW_EDGES) {
+        from->low_edges[c][removing] = to->id + 1;
+        to->low_edges[c][!removing] = from->id + 1;
+    } else if (aw_map_set(&from->edges, key, (uint64_t)to->id + 1) == AW_OK) {
         aw_map_set(&to->edges, ((uint64_t)c << 1) | !removing, (uint64_t)from->id + 1);
+    }
     return to;
 }
 
@@ -235,8 +243,25 @@ void ecs_table_trim(aw_world *w, ecs_table *t) {
 }
 
 void ecs_table_append_row(ecs_table *t, aw_entity e, uint32_t *chunk, uint32_t *row) {
-    ecs_table_locate(t, t->count++, chunk, row);
+    *chunk = t->tail_chunk;
+    *row = t->tail_row;
     ecs_chunk_entities(t, *chunk)[*row] = e;
+    t->count++;
+    if (++t->tail_row == t->rows[ecs_chunk_tier(t, t->tail_chunk)]) {
+        t->tail_chunk++;
+        t->tail_row = 0;
+    }
+}
+
+/* Steps the tail back by one row; returns the location of the (old) last row. */
+static void retreat_tail(ecs_table *t, uint32_t *chunk, uint32_t *row) {
+    if (t->tail_row == 0) {
+        t->tail_chunk--;
+        t->tail_row = t->rows[ecs_chunk_tier(t, t->tail_chunk)];
+    }
+    *chunk = t->tail_chunk;
+    *row = --t->tail_row;
+    t->count--;
 }
 
 void ecs_table_destruct_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row) {
@@ -249,7 +274,7 @@ void ecs_table_destruct_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t 
 
 void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t row) {
     uint32_t lk, lr;
-    ecs_table_locate(t, t->count - 1, &lk, &lr);
+    retreat_tail(t, &lk, &lr);
     if (lk != chunk || lr != row) {
         aw_entity moved = ecs_chunk_entities(t, lk)[lr];
         ecs_chunk_entities(t, chunk)[row] = moved;
@@ -260,13 +285,12 @@ void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t ro
             if (info->move)
                 info->move(dst, src, 1, info->hook_user);
             else
-                memcpy(dst, src, t->columns[i].size);
+                ecs_copy(dst, src, t->columns[i].size);
         }
         ecs_record *rec = ecs_record_at(w, AW_ENTITY_INDEX(moved));
         rec->chunk = chunk;
         rec->row = row;
     }
-    t->count--;
     ecs_table_trim(w, t);
 }
 
@@ -282,5 +306,6 @@ void ecs_table_clear(aw_world *w, ecs_table *t) {
         }
     }
     t->count = 0;
+    t->tail_chunk = t->tail_row = 0;
     while (t->chunk_count) chunk_release(w, t);
 }
