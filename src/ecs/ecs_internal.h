@@ -186,6 +186,14 @@ static inline void ecs_copy(void *dst, const void *src, uint32_t size) {
     }
 }
 
+static inline void ecs_zero(void *dst, uint32_t size) {
+    static const uint8_t zeros[16];
+    if (size <= 16)
+        ecs_copy(dst, zeros, size);
+    else
+        memset(dst, 0, size);
+}
+
 static inline bool ecs_is_pow2(size_t v) {
     return v && !(v & (v - 1));
 }
@@ -199,13 +207,24 @@ static inline const ecs_component_info *ecs_component(const aw_world *w, aw_comp
     return (c > 0 && c < w->component_count) ? &w->components[c] : NULL;
 }
 
-aw_status ecs_check_world(const aw_world *w, const char *fn);
-aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn);
+aw_status ecs_null_world(const char *fn);
+aw_status ecs_unknown_component(aw_component c, const char *fn);
+static inline aw_status ecs_check_world(const aw_world *w, const char *fn) {
+    return AW_LIKELY(w != NULL) ? AW_OK : ecs_null_world(fn);
+}
+static inline aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn) {
+    return AW_LIKELY(c > 0 && c < w->component_count) ? AW_OK : ecs_unknown_component(c, fn);
+}
 
 /* ---- tables (table.c) */
 
 ecs_table *ecs_table_for_type(aw_world *w, const aw_component *type, uint32_t count);
-ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing);
+ecs_table *ecs_table_traverse_slow(aw_world *w, ecs_table *from, aw_component c, bool removing);
+/* The table reached from `from` by adding (or removing) c; created on first use. NULL on OOM. */
+static inline ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing) {
+    if (c < ECS_LOW_EDGES && from->low_edges[c][removing]) return w->tables[from->low_edges[c][removing] - 1];
+    return ecs_table_traverse_slow(w, from, c, removing);
+}
 void ecs_table_free(aw_world *w, ecs_table *t);
 /* Makes room for `rows` more rows (acquiring chunks); all or nothing. */
 aw_status ecs_table_grow(aw_world *w, ecs_table *t, uint32_t rows);
@@ -285,7 +304,7 @@ aw_entity ecs_reserve_id(aw_world *w);
 void ecs_release_reserved(aw_world *w, aw_entity e);
 /* Makes a reserved id alive in the empty table. */
 aw_status ecs_realize(aw_world *w, aw_entity e);
-aw_status ecs_entity_add_data(aw_world *w, aw_entity e, aw_component c, const void *data);
+aw_status ecs_entity_add_data(aw_world *w, aw_entity e, ecs_record *rec, aw_component c, const void *data);
 
 /* ---- queries (query.c) */
 

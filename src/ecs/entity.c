@@ -127,45 +127,63 @@ static void init_column(const ecs_component_info *info, void *dst, const void *d
     } else if (info->ctor) {
         info->ctor(dst, 1, info->hook_user);
     } else {
-        memset(dst, 0, info->size);
+        ecs_zero(dst, info->size);
     }
 }
 
+/* A row's data in one chunk: base pointer and tier, so each column costs one multiply-add. */
+typedef struct row_ref {
+    uint8_t *base;
+    uint32_t tier;
+    uint32_t row;
+} row_ref;
+
+static row_ref row_at(const ecs_table *t, uint32_t chunk, uint32_t row) {
+    return (row_ref){.base = t->chunks[chunk], .tier = ecs_chunk_tier(t, chunk), .row = row};
+}
+
+static uint8_t *column_at(const ecs_column *c, row_ref r) {
+    return r.base + c->offset[r.tier] + (size_t)r.row * c->size;
+}
+
 /* Moves entity e from its table to dst (room already reserved): shared columns move, new ones
- * are initialised (from `data` for `added`), dropped ones are destroyed. */
+ * are initialised (from `data` for `added`), dropped ones are destroyed. Both column lists are
+ * sorted by component id, so one merge pass pairs them. */
 static void move_entity(aw_world *w, aw_entity e, ecs_record *rec, ecs_table *dst, aw_component added,
                         const void *data) {
     ecs_table *src = w->tables[rec->table];
-    uint32_t sk = rec->chunk, sr = rec->row, dk, dr;
+    uint32_t dk, dr;
     ecs_table_append_row(dst, e, &dk, &dr);
-    uint32_t i = 0, j = 0;
-    while (i < dst->column_count || j < src->column_count) {
-        aw_component dc = i < dst->column_count ? dst->columns[i].component : UINT32_MAX;
-        aw_component sc = j < src->column_count ? src->columns[j].component : UINT32_MAX;
-        const ecs_component_info *info = &w->components[dc < sc ? dc : sc];
-        if (dc == sc) {
-            void *to = ecs_column_ptr(dst, i, dk, dr), *from = ecs_column_ptr(src, j, sk, sr);
-            if (info->move)
-                info->move(to, from, 1, info->hook_user);
+    row_ref from = row_at(src, rec->chunk, rec->row), to = row_at(dst, dk, dr);
+    const ecs_column *sc = src->columns, *dc = dst->columns;
+    uint32_t sn = src->column_count, dn = dst->column_count, i = 0, j = 0;
+    bool hooks = src->has_hooks || dst->has_hooks;
+    while (i < dn || j < sn) {
+        aw_component dcomp = i < dn ? dc[i].component : UINT32_MAX;
+        aw_component scomp = j < sn ? sc[j].component : UINT32_MAX;
+        if (dcomp == scomp) {
+            const ecs_component_info *info = hooks ? &w->components[dcomp] : NULL;
+            if (info && info->move)
+                info->move(column_at(&dc[i], to), column_at(&sc[j], from), 1, info->hook_user);
             else
-                ecs_copy(to, from, info->size);
+                ecs_copy(column_at(&dc[i], to), column_at(&sc[j], from), dc[i].size);
             i++, j++;
-        } else if (dc < sc) {
-            init_column(info, ecs_column_ptr(dst, i, dk, dr), dc == added ? data : NULL);
+        } else if (dcomp < scomp) {
+            init_column(&w->components[dcomp], column_at(&dc[i], to), dcomp == added ? data : NULL);
             i++;
         } else {
-            if (info->dtor) info->dtor(ecs_column_ptr(src, j, sk, sr), 1, info->hook_user);
+            const ecs_component_info *info = &w->components[scomp];
+            if (info->dtor) info->dtor(column_at(&sc[j], from), 1, info->hook_user);
             j++;
         }
     }
-    ecs_table_delete_row(w, src, sk, sr);
+    ecs_table_delete_row(w, src, rec->chunk, rec->row);
     rec->table = dst->id;
     rec->chunk = dk;
     rec->row = dr;
 }
 
-aw_status ecs_entity_add_data(aw_world *w, aw_entity e, aw_component c, const void *data) {
-    ecs_record *rec = ecs_record_of(w, e);
+aw_status ecs_entity_add_data(aw_world *w, aw_entity e, ecs_record *rec, aw_component c, const void *data) {
     ecs_table *dst = ecs_table_traverse(w, w->tables[rec->table], c, false);
     if (!dst || ecs_table_reserve(w, dst, 1)) return AW_ERR_OUT_OF_MEMORY;
     move_entity(w, e, rec, dst, c, data);
@@ -227,7 +245,7 @@ aw_status aw_entity_add(aw_world *w, aw_entity e, aw_component c) {
     if (ecs_table_column(w->tables[rec->table], c) >= 0)
         return aw_error(AW_ERR_ALREADY_PRESENT, "aw_entity_add: entity already has '%s'", w->components[c].name);
     aw_status s = check_locked(w, "aw_entity_add");
-    return s ? s : ecs_entity_add_data(w, e, c, NULL);
+    return s ? s : ecs_entity_add_data(w, e, rec, c, NULL);
 }
 
 aw_status aw_entity_remove(aw_world *w, aw_entity e, aw_component c) {
@@ -264,7 +282,7 @@ aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *da
         return AW_OK;
     }
     aw_status s = check_locked(w, "aw_entity_set");
-    return s ? s : ecs_entity_add_data(w, e, c, data);
+    return s ? s : ecs_entity_add_data(w, e, rec, c, data);
 }
 
 const void *aw_entity_get_const(const aw_world *w, aw_entity e, aw_component c) {

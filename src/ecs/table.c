@@ -145,7 +145,7 @@ ecs_table *ecs_table_for_type(aw_world *w, const aw_component *type, uint32_t co
     return t;
 }
 
-ecs_table *ecs_table_traverse(aw_world *w, ecs_table *from, aw_component c, bool removing) {
+ecs_table *ecs_table_traverse_slow(aw_world *w, ecs_table *from, aw_component c, bool removing) {
     uint64_t key = ((uint64_t)c << 1) | removing, v;
     if (c < ECS_LOW_EDGES) {
         if (from->low_edges[c][removing]) return w->tables[from->low_edges[c][removing] - 1];
@@ -276,22 +276,25 @@ void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t ro
     uint32_t lk, lr;
     retreat_tail(t, &lk, &lr);
     if (lk != chunk || lr != row) {
-        aw_entity moved = ecs_chunk_entities(t, lk)[lr];
-        ecs_chunk_entities(t, chunk)[row] = moved;
+        uint8_t *hole = t->chunks[chunk], *last = t->chunks[lk];
+        uint32_t hole_tier = ecs_chunk_tier(t, chunk), last_tier = ecs_chunk_tier(t, lk);
+        aw_entity moved = ((aw_entity *)last)[lr];
+        ((aw_entity *)hole)[row] = moved;
         for (uint32_t i = 0; i < t->column_count; i++) {
-            void *dst = ecs_column_ptr(t, i, chunk, row);
-            void *src = ecs_column_ptr(t, i, lk, lr);
-            const ecs_component_info *info = &w->components[t->columns[i].component];
-            if (info->move)
+            const ecs_column *c = &t->columns[i];
+            void *dst = hole + c->offset[hole_tier] + (size_t)row * c->size;
+            void *src = last + c->offset[last_tier] + (size_t)lr * c->size;
+            const ecs_component_info *info = t->has_hooks ? &w->components[c->component] : NULL;
+            if (info && info->move)
                 info->move(dst, src, 1, info->hook_user);
             else
-                ecs_copy(dst, src, t->columns[i].size);
+                ecs_copy(dst, src, c->size);
         }
         ecs_record *rec = ecs_record_at(w, AW_ENTITY_INDEX(moved));
         rec->chunk = chunk;
         rec->row = row;
     }
-    ecs_table_trim(w, t);
+    if (AW_UNLIKELY(t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2))) ecs_table_trim(w, t);
 }
 
 void ecs_table_clear(aw_world *w, ecs_table *t) {

@@ -76,13 +76,12 @@ void ecs_strfree(const aw_allocator *a, char *s) {
     if (s) aw_free(a, s, strlen(s) + 1);
 }
 
-aw_status ecs_check_world(const aw_world *w, const char *fn) {
-    return w ? AW_OK : aw_error(AW_ERR_INVALID_ARG, "%s: world is NULL", fn);
+aw_status ecs_null_world(const char *fn) {
+    return aw_error(AW_ERR_INVALID_ARG, "%s: world is NULL", fn);
 }
 
-aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn) {
-    if (!ecs_component(w, c)) return aw_error(AW_ERR_UNKNOWN_COMPONENT, "%s: component %u is not registered", fn, c);
-    return AW_OK;
+aw_status ecs_unknown_component(aw_component c, const char *fn) {
+    return aw_error(AW_ERR_UNKNOWN_COMPONENT, "%s: component %u is not registered", fn, c);
 }
 
 /* ---- lifecycle */
