@@ -38,7 +38,7 @@ aw_world *aw_world_create(const aw_world_desc *desc);
 /* Runs every dtor hook and frees all memory. NULL is ignored. */
 void aw_world_destroy(aw_world *world);
 /* Destroys every entity (ids of destroyed entities stay stale); keeps components, tables,
- * queries, resources and memory for reuse. */
+ * queries, resources, queued events and memory for reuse. */
 aw_status aw_world_clear(aw_world *world);
 /* Number of live entities. */
 uint32_t aw_world_entity_count(const aw_world *world);
@@ -68,6 +68,8 @@ aw_world_stats aw_world_get_stats(const aw_world *world);
 typedef void (*aw_ctor_fn)(void *ptr, uint32_t count, void *user);
 typedef void (*aw_dtor_fn)(void *ptr, uint32_t count, void *user);
 /* Moves src into uninitialised dst; src is treated as destroyed afterwards (no dtor call). */
+/* A value added with data (set, bulk, command set) is constructed first, then assigned with the
+ * copy hook (or bytes), so every ctor call is matched by exactly one dtor call. */
 typedef void (*aw_move_fn)(void *dst, void *src, uint32_t count, void *user);
 /* Assigns src onto the constructed dst (used by set). */
 typedef void (*aw_copy_fn)(void *dst, const void *src, uint32_t count, void *user);
@@ -160,7 +162,14 @@ typedef struct aw_query_desc {
     uint32_t term_count;  /* 1..AW_QUERY_MAX_TERMS */
 } aw_query_desc;
 
-/* Fills .terms and .term_count from a list: AW_TERMS({pos, .access = AW_ACCESS_WRITE}, {vel}) */
+/* Term shorthands (fully designated, so -Wextra stays quiet). */
+#define AW_READ(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_READ}
+#define AW_WRITE(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_WRITE}
+#define AW_WITHOUT(c) {.component = (c), .oper = AW_TERM_WITHOUT, .access = AW_ACCESS_NONE}
+#define AW_OPTIONAL(c, acc) {.component = (c), .oper = AW_TERM_OPTIONAL, .access = (acc)}
+#define AW_FILTER(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_NONE}
+
+/* Fills .terms and .term_count from a list: AW_TERMS(AW_WRITE(pos), AW_READ(vel)) */
 #define AW_TERMS(...) \
     .terms = (const aw_term[]){__VA_ARGS__}, .term_count = (uint32_t)(sizeof((aw_term[]){__VA_ARGS__}) / sizeof(aw_term))
 
@@ -176,7 +185,8 @@ uint32_t aw_query_count(const aw_query *query);
 /* One chunk at a time: `count` rows, entity ids, and one column pointer per term (NULL for
  * WITHOUT terms, tags and absent OPTIONAL terms). While any iterator is active, structural
  * changes are refused with AW_ERR_LOCKED; an iterator finishes when next() returns false, or
- * by aw_iter_fini() when leaving a loop early. */
+ * by aw_iter_fini() when leaving a loop early. Iterators are single-use: a finished one keeps
+ * returning false; call aw_query_iter() again to iterate again. */
 typedef struct aw_iter {
     uint32_t count;
     const aw_entity *entities;

@@ -316,6 +316,5 @@ void ecs_query_free(aw_query *q);
 
 void ecs_resources_free(aw_world *w);
 void ecs_events_free(aw_world *w);
-void ecs_events_clear(aw_world *w);
 
 #endif /* AW_ECS_INTERNAL_H */

@@ -116,17 +116,16 @@ aw_status ecs_realize(aw_world *w, aw_entity e) {
 
 /* ---- row moves between tables */
 
+/* New component values are always constructed (ctor, else zero) and, when data is given,
+ * assigned (copy hook, else bytes), so ctor and dtor calls stay balanced. */
 static void init_column(const ecs_component_info *info, void *dst, const void *data) {
+    if (info->ctor) info->ctor(dst, 1, info->hook_user);
     if (data) {
-        if (info->copy) {
-            if (info->ctor) info->ctor(dst, 1, info->hook_user);
+        if (info->copy)
             info->copy(dst, data, 1, info->hook_user);
-        } else {
+        else
             ecs_copy(dst, data, info->size);
-        }
-    } else if (info->ctor) {
-        info->ctor(dst, 1, info->hook_user);
-    } else {
+    } else if (!info->ctor) {
         ecs_zero(dst, info->size);
     }
 }
@@ -344,16 +343,13 @@ static void bulk_fill(aw_world *w, ecs_table *t, uint32_t first_row, const aw_bu
             uint32_t n = t->rows[ecs_chunk_tier(t, k)] - r;
             if (n > d->count - done) n = d->count - done;
             uint8_t *dst = ecs_column_ptr(t, col, k, r);
-            if (src && info->copy) {
-                if (info->ctor) info->ctor(dst, n, info->hook_user);
+            if (info->ctor) info->ctor(dst, n, info->hook_user);
+            if (src && info->copy)
                 info->copy(dst, src + (size_t)done * info->size, n, info->hook_user);
-            } else if (src) {
+            else if (src)
                 memcpy(dst, src + (size_t)done * info->size, (size_t)n * info->size);
-            } else if (info->ctor) {
-                info->ctor(dst, n, info->hook_user);
-            } else {
+            else if (!info->ctor)
                 memset(dst, 0, (size_t)n * info->size);
-            }
             done += n;
         }
     }

@@ -101,14 +101,6 @@ void aw_world_end_frame(aw_world *w) {
     }
 }
 
-void ecs_events_clear(aw_world *w) {
-    for (uint32_t i = 1; i < w->event_count; i++) {
-        ecs_event_info *ev = &w->events[i];
-        ev->older_seq += ev->buffers[0].count + ev->buffers[1].count;
-        ev->buffers[0].count = ev->buffers[1].count = 0;
-    }
-}
-
 void ecs_events_free(aw_world *w) {
     for (uint32_t i = 1; i < w->event_count; i++) {
         ecs_event_info *ev = &w->events[i];

@@ -133,11 +133,13 @@ bool aw_iter_next(aw_iter *it) {
     return false;
 }
 
+/* An iterator is single-use: once finished it stays finished (next() returns false). */
 void aw_iter_fini(aw_iter *it) {
-    if (!it || !it->active_) return;
+    if (!it || !it->query_) return;
+    if (it->active_) it->query_->world->iter_depth--;
     it->active_ = false;
     it->count = 0;
-    it->query_->world->iter_depth--;
+    it->query_ = NULL;
 }
 
 void aw_query_each(aw_query *q, aw_each_fn fn, void *user) {

@@ -171,7 +171,6 @@ aw_status aw_world_clear(aw_world *w) {
         ecs_table_clear(w, table);
     }
     w->alive_count = 0;
-    ecs_events_clear(w);
     return AW_OK;
 }
 
