@@ -238,8 +238,12 @@ aw_status ecs_table_grow(aw_world *w, ecs_table *t, uint32_t rows) {
 
 void ecs_table_trim(aw_world *w, ecs_table *t) {
     /* One spare chunk stays so a table oscillating around a chunk boundary does not churn:
-     * release only while the last two chunks are both empty. */
-    while (t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2)) chunk_release(w, t);
+     * release only while the last two chunks are both empty. Oversized large chunks (not from
+     * a pool) are kept until the table is cleared, so they never cost a heap call per frame. */
+    while (t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2)) {
+        if (t->chunk_count - 1 >= t->small_chunks && !t->large_pooled) break;
+        chunk_release(w, t);
+    }
 }
 
 void ecs_table_append_row(ecs_table *t, aw_entity e, uint32_t *chunk, uint32_t *row) {
