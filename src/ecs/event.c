@@ -54,7 +54,8 @@ aw_status aw_event_send(aw_world *w, aw_event_type type, const void *data, size_
     ecs_event_buffer *b = &ev->buffers[ev->older ^ 1];
     if (b->count == b->capacity) {
         uint32_t cap = b->capacity ? b->capacity * 2 : 16;
-        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride, (size_t)cap * ev->stride, 16);
+        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride, (size_t)cap * ev->stride,
+                             ev->align > 16 ? ev->align : 16);
         if (!p) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_event_send: out of memory queueing '%s'", ev->name);
         b->data = p;
         b->capacity = cap;
