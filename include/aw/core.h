@@ -40,6 +40,8 @@ typedef enum aw_status {
     AW_ERR_IO,                  /* file or stream error */
     AW_ERR_PARSE,               /* malformed input data */
     AW_ERR_UNSUPPORTED,         /* feature not available on this build or machine */
+    AW_ERR_ACCESS,              /* a system touched data it did not declare (debug builds) */
+    AW_ERR_CYCLE,               /* ordering constraints form a cycle */
     AW_STATUS_COUNT
 } aw_status;
 

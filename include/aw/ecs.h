@@ -4,6 +4,7 @@
 #define AW_ECS_H
 
 #include "aw/core.h"
+#include "aw/jobs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -30,7 +31,9 @@ typedef struct aw_world_desc {
     uint32_t large_chunk_size;      /* bytes per large chunk, used once a table outgrows its first
                                        four small chunks; 0: 256 KiB (power of two) */
     uint32_t entity_capacity;       /* entity records to reserve up front (0: grow on demand) */
-    uint32_t threads;               /* worker threads for the job system (0: one per hardware thread) */
+    uint32_t threads;               /* threads for the world's job system, caller included (0: one per
+                                       hardware thread; 1: everything inline) */
+    aw_jobs *jobs;                  /* share an existing job system instead (threads is then ignored) */
 } aw_world_desc;
 
 /* Returns NULL with aw_last_error() set on failure. desc may be NULL (all defaults). */
@@ -279,6 +282,91 @@ const void *aw_event_read(const aw_world *world, aw_event_type type, aw_event_cu
 
 #define AW_EVENT(world, T) \
     aw_event_register((world), &(aw_event_desc){.name = #T, .size = sizeof(T), .align = _Alignof(T)})
+
+/* ---------------------------------------------------------------- systems and the scheduler */
+
+/* Phases order a frame; systems run by phase, then by their before/after constraints, then by
+ * registration order. Phases are numbers so user phases fit between the built-in ones
+ * (for example AW_PHASE_PERCEPTION + 50). */
+#define AW_PHASE_PRE_SIMULATION 100u
+#define AW_PHASE_PERCEPTION 200u
+#define AW_PHASE_AI_PLANNING 300u
+#define AW_PHASE_SIMULATION 400u
+#define AW_PHASE_PHYSICS 500u
+#define AW_PHASE_POST_SIMULATION 600u
+#define AW_PHASE_PRESENTATION 700u
+
+typedef struct aw_system aw_system;
+
+/* What a system callback sees. `commands` records deferred structural changes; they are applied
+ * at the next sync point in a fixed order (system, then task), so results do not depend on the
+ * thread count. Ids returned by aw_cmd_create on it are provisional: usable in later commands
+ * of the same buffer, real once applied (aw_cmd_resolve). */
+typedef struct aw_system_ctx {
+    aw_world *world;
+    aw_system *system;
+    aw_query *query;          /* the system's query, or NULL */
+    aw_cmd_buffer *commands;
+    uint32_t worker;          /* thread index in the job system */
+    uint32_t task;            /* task index for chunk systems (deterministic), else 0 */
+    float dt;
+    uint64_t frame;
+    void *user;
+} aw_system_ctx;
+
+typedef void (*aw_system_fn)(aw_system_ctx *ctx);
+/* Runs on one piece of the query (a chunk, or `grain` rows of one); pieces run in parallel. */
+typedef void (*aw_system_chunk_fn)(aw_system_ctx *ctx, const aw_iter *piece);
+
+typedef struct aw_system_desc {
+    const char *name;                 /* required, unique */
+    uint32_t phase;                   /* 0: AW_PHASE_SIMULATION */
+    aw_query_desc query;              /* optional; its terms count as declared access */
+    aw_system_fn run;                 /* called once per frame, or ... */
+    aw_system_chunk_fn each;          /* ... called per piece of the query, in parallel */
+    uint32_t grain;                   /* rows per piece for `each` (0: 1024) */
+    const aw_component *reads;        /* further declared access */
+    uint32_t read_count;
+    const aw_component *writes;
+    uint32_t write_count;
+    const aw_resource *read_resources;
+    uint32_t read_resource_count;
+    const aw_resource *write_resources;
+    uint32_t write_resource_count;
+    bool exclusive;                   /* conflicts with every system; may change the world directly */
+    const char *const *after;         /* names of systems this one must follow */
+    uint32_t after_count;
+    const char *const *before;        /* names of systems this one must precede */
+    uint32_t before_count;
+    void *user;
+} aw_system_desc;
+
+/* Registers a system. NULL with aw_last_error() on bad input (no callback, duplicate name,
+ * unknown component...). The schedule is rebuilt before the next frame. */
+aw_system *aw_system_register(aw_world *world, const aw_system_desc *desc);
+aw_system *aw_system_lookup(const aw_world *world, const char *name);
+const char *aw_system_name(const aw_system *system);
+
+/* Runs one frame: every system in schedule order (non-conflicting ones concurrently), sync
+ * points where a later system needs earlier commands, a final sync, then aw_world_end_frame().
+ * AW_ERR_CYCLE if before/after constraints form a cycle (nothing runs). */
+aw_status aw_world_progress(aw_world *world, float dt);
+
+/* Resolves a provisional id from a system's command buffer after it was applied; returns
+ * the id unchanged if it is not provisional, AW_ENTITY_NULL if unknown. */
+aw_entity aw_cmd_resolve(const aw_cmd_buffer *buffer, aw_entity provisional);
+
+/* The schedule as text (one line per system: stage, name, phase, what it waits for), for
+ * tooling and tests; returns the number of bytes needed (snprintf-style). */
+size_t aw_world_describe_schedule(aw_world *world, char *out, size_t size);
+
+/* Parallel iteration outside systems: fn runs on pieces of `grain` rows (0: 1024) on the
+ * world's job system. Structural changes are refused while it runs, as with aw_iter. */
+typedef void (*aw_piece_fn)(const aw_iter *piece, uint32_t worker, void *ctx);
+aw_status aw_query_parallel(aw_query *query, uint32_t grain, aw_piece_fn fn, void *ctx);
+
+/* The job system the world runs on. */
+aw_jobs *aw_world_jobs(aw_world *world);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,8 @@ static const char *const status_strings[AW_STATUS_COUNT] = {
     [AW_ERR_IO] = "i/o error",
     [AW_ERR_PARSE] = "parse error",
     [AW_ERR_UNSUPPORTED] = "unsupported",
+    [AW_ERR_ACCESS] = "undeclared access",
+    [AW_ERR_CYCLE] = "ordering cycle",
 };
 /* A new enum value without a string would return NULL; this catches it at compile time. */
 _Static_assert(sizeof(status_strings) / sizeof(status_strings[0]) == AW_STATUS_COUNT,

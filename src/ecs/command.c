@@ -15,30 +15,53 @@ typedef struct cmd_header {
     uint32_t stride; /* header + payload, rounded up to 8 */
 } cmd_header;
 
+/* Provisional ids (generation 0, index = creation number in this buffer) let parallel tasks
+ * create entities without touching shared state; apply assigns real ids in recording order, so
+ * the ids do not depend on which thread ran which task. */
 struct aw_cmd_buffer {
     aw_world *world;
     uint8_t *data;
     uint32_t size;
     uint32_t capacity;
     uint32_t count;
+    bool provisional;        /* creates return provisional ids */
+    bool applied;            /* `resolved` describes the last apply; cleared by the next record */
+    uint32_t created;        /* provisional ids handed out since the last apply */
+    aw_entity *resolved;     /* provisional index - 1 -> real id after apply */
+    uint32_t resolved_capacity;
 };
 
-aw_cmd_buffer *aw_cmd_buffer_create(aw_world *w) {
-    if (ecs_check_world(w, "aw_cmd_buffer_create")) return NULL;
+aw_cmd_buffer *ecs_cmd_buffer_new(aw_world *w, bool provisional) {
     aw_cmd_buffer *b = aw_alloc(&w->allocator, sizeof *b, _Alignof(aw_cmd_buffer));
     if (!b) {
         aw_error(AW_ERR_OUT_OF_MEMORY, "aw_cmd_buffer_create: out of memory");
         return NULL;
     }
-    *b = (aw_cmd_buffer){.world = w};
+    *b = (aw_cmd_buffer){.world = w, .provisional = provisional};
     return b;
+}
+
+aw_cmd_buffer *aw_cmd_buffer_create(aw_world *w) {
+    if (ecs_check_world(w, "aw_cmd_buffer_create")) return NULL;
+    return ecs_cmd_buffer_new(w, false);
 }
 
 void aw_cmd_buffer_destroy(aw_cmd_buffer *b) {
     if (!b) return;
     aw_cmd_buffer_reset(b);
     aw_free(&b->world->allocator, b->data, b->capacity);
+    aw_free(&b->world->allocator, b->resolved, (size_t)b->resolved_capacity * sizeof(aw_entity));
     aw_free(&b->world->allocator, b, sizeof *b);
+}
+
+static bool is_provisional(aw_entity e) {
+    return AW_ENTITY_GENERATION(e) == 0 && AW_ENTITY_INDEX(e) != 0;
+}
+
+aw_entity aw_cmd_resolve(const aw_cmd_buffer *b, aw_entity e) {
+    if (!b || !is_provisional(e)) return e;
+    uint32_t i = AW_ENTITY_INDEX(e);
+    return b->applied && i <= b->created ? b->resolved[i - 1] : AW_ENTITY_NULL;
 }
 
 static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data, size_t size) {
@@ -47,6 +70,10 @@ static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c
         return aw_error(AW_ERR_CAPACITY, "command buffer exceeds 4 GiB");
     aw_status s = ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, b->size + (uint32_t)stride, 1);
     if (s) return s;
+    if (b->applied) {
+        b->applied = false;
+        b->created = 0;
+    }
     cmd_header h = {.op = op, .component = c, .entity = e, .size = (uint32_t)size, .stride = (uint32_t)stride};
     memcpy(b->data + b->size, &h, sizeof h);
     if (size) memcpy(b->data + b->size + sizeof h, data, size);
@@ -59,6 +86,17 @@ aw_entity aw_cmd_create(aw_cmd_buffer *b) {
     if (!b) {
         aw_error(AW_ERR_INVALID_ARG, "aw_cmd_create: buffer is NULL");
         return AW_ENTITY_NULL;
+    }
+    if (b->provisional) {
+        if (b->applied) b->created = 0;
+        if (b->created == UINT32_MAX) {
+            aw_error(AW_ERR_CAPACITY, "aw_cmd_create: too many creations in one buffer");
+            return AW_ENTITY_NULL;
+        }
+        aw_entity e = (aw_entity)(b->created + 1);
+        if (push(b, CMD_CREATE, e, 0, NULL, 0)) return AW_ENTITY_NULL;
+        b->created++;
+        return e;
     }
     aw_entity e = ecs_reserve_id(b->world);
     if (push(b, CMD_CREATE, e, 0, NULL, 0)) {
@@ -102,31 +140,45 @@ uint32_t aw_cmd_buffer_count(const aw_cmd_buffer *b) {
     return b ? b->count : 0;
 }
 
-static aw_status apply_one(aw_world *w, const cmd_header *h, const void *payload) {
+static aw_status apply_one(aw_cmd_buffer *b, const cmd_header *h, const void *payload) {
+    aw_world *w = b->world;
+    aw_entity e = h->entity;
+    if (b->provisional && is_provisional(e)) {
+        uint32_t i = AW_ENTITY_INDEX(e);
+        if (h->op == CMD_CREATE) {
+            b->resolved[i - 1] = aw_entity_create(w);
+            return b->resolved[i - 1] ? AW_OK : aw_last_status();
+        }
+        e = i <= b->created ? b->resolved[i - 1] : AW_ENTITY_NULL;
+    }
     switch (h->op) {
     case CMD_CREATE: {
-        aw_status s = ecs_realize(w, h->entity);
-        if (s == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, h->entity);
+        aw_status s = ecs_realize(w, e);
+        if (s == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, e);
         return s;
     }
-    case CMD_DESTROY: return aw_entity_destroy(w, h->entity);
-    case CMD_ADD: return aw_entity_add(w, h->entity, h->component);
-    case CMD_REMOVE: return aw_entity_remove(w, h->entity, h->component);
-    default: return aw_entity_set(w, h->entity, h->component, payload, h->size);
+    case CMD_DESTROY: return aw_entity_destroy(w, e);
+    case CMD_ADD: return aw_entity_add(w, e, h->component);
+    case CMD_REMOVE: return aw_entity_remove(w, e, h->component);
+    default: return aw_entity_set(w, e, h->component, payload, h->size);
     }
 }
 
 aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     if (!b) return aw_error(AW_ERR_INVALID_ARG, "aw_cmd_buffer_apply: buffer is NULL");
     aw_world *w = b->world;
-    if (w->iter_depth) return aw_error(AW_ERR_LOCKED, "aw_cmd_buffer_apply: a query is iterating");
+    if (ecs_locked(w)) return aw_error(AW_ERR_LOCKED, "aw_cmd_buffer_apply: a query is iterating");
+    if (b->provisional && b->created > b->resolved_capacity &&
+        ecs_grow(&w->allocator, (void **)&b->resolved, &b->resolved_capacity, b->created, sizeof(aw_entity)))
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_cmd_buffer_apply: out of memory (nothing applied)");
+    if (b->provisional) memset(b->resolved, 0, (size_t)b->created * sizeof(aw_entity));
     aw_status first = AW_OK;
     char first_message[256] = "";
     uint32_t failed = 0, total = b->count;
     for (uint32_t at = 0; at < b->size;) {
         cmd_header h;
         memcpy(&h, b->data + at, sizeof h);
-        aw_status s = apply_one(w, &h, b->data + at + sizeof h);
+        aw_status s = apply_one(b, &h, b->data + at + sizeof h);
         if (s != AW_OK && failed++ == 0) {
             first = s;
             snprintf(first_message, sizeof first_message, "%s", aw_last_error());
@@ -135,6 +187,7 @@ aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     }
     b->size = 0;
     b->count = 0;
+    b->applied = true;
     if (failed)
         return aw_error(first, "aw_cmd_buffer_apply: %u of %u commands skipped; first: %s", failed, total,
                         first_message);
@@ -146,9 +199,11 @@ void aw_cmd_buffer_reset(aw_cmd_buffer *b) {
     for (uint32_t at = 0; at < b->size;) {
         cmd_header h;
         memcpy(&h, b->data + at, sizeof h);
-        if (h.op == CMD_CREATE) ecs_release_reserved(b->world, h.entity);
+        if (h.op == CMD_CREATE && !is_provisional(h.entity)) ecs_release_reserved(b->world, h.entity);
         at += h.stride;
     }
     b->size = 0;
     b->count = 0;
+    b->created = 0;
+    b->applied = false;
 }

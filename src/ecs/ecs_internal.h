@@ -118,6 +118,41 @@ typedef struct ecs_event_info {
     uint64_t older_seq;          /* sequence number of the first event in the older buffer */
 } ecs_event_info;
 
+/* A piece of a query for parallel work: rows [begin, begin + count) of one chunk of one match. */
+typedef struct ecs_piece {
+    uint32_t match;
+    uint32_t chunk;
+    uint32_t begin;
+    uint32_t count;
+} ecs_piece;
+
+struct aw_system {
+    aw_world *world;
+    uint32_t index;           /* registration order */
+    char *name;
+    uint32_t phase;
+    aw_query *query;
+    aw_system_fn run;
+    aw_system_chunk_fn each;
+    uint32_t grain;
+    bool exclusive;
+    void *user;
+    uint32_t *reads, *writes; /* declared component access (sets) */
+    uint32_t read_count, write_count, access_capacity;
+    uint32_t *resource_reads, *resource_writes;
+    uint32_t resource_read_count, resource_write_count, resource_capacity;
+    char **after, **before;
+    uint32_t after_count, before_count;
+    /* run state */
+    aw_cmd_buffer *commands;          /* for run() */
+    aw_cmd_buffer **piece_buffers;    /* for each(): one per piece, applied in piece order */
+    uint32_t piece_buffer_count, piece_buffer_capacity;
+    ecs_piece *pieces;
+    uint32_t piece_count, piece_capacity;
+    aw_job job;
+    aw_status status;                 /* of the last run */
+};
+
 typedef struct ecs_alloc_counters {
     _Atomic uint64_t allocs, reallocs, frees, failures, live_bytes, peak_bytes, total_bytes;
 } ecs_alloc_counters;
@@ -155,7 +190,7 @@ struct aw_world {
     aw_query **queries;
     uint32_t query_count;
     uint32_t query_capacity;
-    int iter_depth;                 /* active iterators: structural changes are refused */
+    _Atomic int iter_depth;         /* active iterators: structural changes are refused */
 
     ecs_resource_info *resources;   /* [0] unused */
     uint32_t resource_count;
@@ -163,9 +198,31 @@ struct aw_world {
     ecs_event_info *events;         /* [0] unused */
     uint32_t event_count;
     uint32_t event_capacity;
+
+    aw_jobs *jobs;                  /* created on first parallel use unless supplied */
+    bool owns_jobs;
+    uint32_t threads;
+    aw_system **systems;            /* registration order */
+    uint32_t system_count;
+    uint32_t system_capacity;
+    bool schedule_dirty;
+    aw_system **order;              /* schedule order */
+    uint32_t *stage_end;            /* stage s = order[stage_end[s-1] .. stage_end[s]) */
+    uint32_t stage_count;
+    uint32_t schedule_capacity;
+    uint64_t frame;
+    ecs_piece *pieces;              /* scratch for aw_query_parallel */
+    uint32_t piece_count, piece_capacity;
 };
 
 /* ---- shared helpers (src/ecs only) */
+
+static inline bool ecs_locked(const aw_world *w) {
+    return atomic_load_explicit(&w->iter_depth, memory_order_relaxed) != 0;
+}
+static inline void ecs_lock(aw_world *w, int delta) {
+    atomic_fetch_add_explicit(&w->iter_depth, delta, memory_order_relaxed);
+}
 
 static inline uint32_t ecs_align_up(uint32_t v, uint32_t a) {
     return (v + a - 1) & ~(a - 1);
@@ -311,6 +368,32 @@ aw_status ecs_entity_add_data(aw_world *w, aw_entity e, ecs_record *rec, aw_comp
 aw_status ecs_queries_prepare(aw_world *w);
 void ecs_queries_match_table(aw_world *w, ecs_table *t);
 void ecs_query_free(aw_query *q);
+
+/* ---- systems and the scheduler (system.c, schedule.c) */
+
+void ecs_system_free(aw_world *w, aw_system *s);
+bool ecs_systems_conflict(const aw_system *a, const aw_system *b);
+aw_status ecs_system_run(aw_system *s, uint32_t worker, float dt);
+aw_status ecs_system_apply(aw_system *s);
+aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces, uint32_t *count,
+                           uint32_t *capacity);
+void ecs_piece_iter(const aw_query *q, const ecs_piece *p, aw_iter *it);
+aw_status ecs_ensure_jobs(aw_world *w);
+void ecs_schedule_free(aw_world *w);
+/* Debug-build checks that the running system declared what it touches. */
+aw_status ecs_check_access(const aw_world *w, aw_component c, bool write, const char *fn);
+aw_status ecs_check_resource_access(const aw_world *w, aw_resource r, const char *fn);
+#ifdef AW_ACCESS_CHECKS
+#define ECS_CHECK_ACCESS(w, c, write, fn) ecs_check_access((w), (c), (write), (fn))
+#define ECS_CHECK_RESOURCE_ACCESS(w, r, fn) ecs_check_resource_access((w), (r), (fn))
+#else
+#define ECS_CHECK_ACCESS(w, c, write, fn) AW_OK
+#define ECS_CHECK_RESOURCE_ACCESS(w, r, fn) AW_OK
+#endif
+
+/* ---- command buffers (command.c) */
+
+aw_cmd_buffer *ecs_cmd_buffer_new(aw_world *w, bool provisional);
 
 /* ---- resources and events */
 

@@ -17,7 +17,7 @@ aw_status ecs_stale(aw_entity e, const char *fn) {
 }
 
 static aw_status check_locked(const aw_world *w, const char *fn) {
-    if (AW_UNLIKELY(w->iter_depth))
+    if (AW_UNLIKELY(ecs_locked(w)))
         return aw_error(AW_ERR_LOCKED, "%s: structural change while a query iterates (use a command buffer)", fn);
     return AW_OK;
 }
@@ -269,6 +269,7 @@ aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *da
         return aw_error(AW_ERR_SIZE_MISMATCH, "aw_entity_set: '%s' is %u bytes, got %zu", info->name, info->size, size);
     if (!data && size)
         return aw_error(AW_ERR_INVALID_ARG, "aw_entity_set: data is NULL for '%s'", info->name);
+    if (ECS_CHECK_ACCESS(w, c, true, "aw_entity_set")) return AW_ERR_ACCESS;
     ecs_table *t = w->tables[rec->table];
     int col = ecs_table_column(t, c);
     if (col == ECS_TAG_PRESENT) return AW_OK;
@@ -284,9 +285,9 @@ aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *da
     return s ? s : ecs_entity_add_data(w, e, rec, c, data);
 }
 
-const void *aw_entity_get_const(const aw_world *w, aw_entity e, aw_component c) {
+static const void *entity_get(const aw_world *w, aw_entity e, aw_component c, bool write) {
     ecs_record *rec = entity_checks(w, e, c, "aw_entity_get");
-    if (!rec) return NULL;
+    if (!rec || ECS_CHECK_ACCESS(w, c, write, "aw_entity_get")) return NULL;
     const ecs_table *t = w->tables[rec->table];
     int col = ecs_table_column(t, c);
     if (AW_UNLIKELY(col < 0 || col == ECS_TAG_PRESENT)) {
@@ -299,8 +300,12 @@ const void *aw_entity_get_const(const aw_world *w, aw_entity e, aw_component c) 
     return ecs_column_ptr(t, (uint32_t)col, rec->chunk, rec->row);
 }
 
+const void *aw_entity_get_const(const aw_world *w, aw_entity e, aw_component c) {
+    return entity_get(w, e, c, false);
+}
+
 void *aw_entity_get(aw_world *w, aw_entity e, aw_component c) {
-    return (void *)aw_entity_get_const(w, e, c);
+    return (void *)entity_get(w, e, c, true);
 }
 
 bool aw_entity_has(const aw_world *w, aw_entity e, aw_component c) {

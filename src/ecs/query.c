@@ -112,7 +112,7 @@ bool aw_iter_next(aw_iter *it) {
         it->active_ = true;
         it->table_ = 0;
         it->chunk_ = 0;
-        q->world->iter_depth++;
+        ecs_lock(q->world, 1);
     } else {
         it->chunk_++;
     }
@@ -136,7 +136,7 @@ bool aw_iter_next(aw_iter *it) {
 /* An iterator is single-use: once finished it stays finished (next() returns false). */
 void aw_iter_fini(aw_iter *it) {
     if (!it || !it->query_) return;
-    if (it->active_) it->query_->world->iter_depth--;
+    if (it->active_) ecs_lock(it->query_->world, -1);
     it->active_ = false;
     it->count = 0;
     it->query_ = NULL;

@@ -58,12 +58,14 @@ aw_resource aw_resource_register(aw_world *w, const aw_resource_desc *d) {
 
 void *aw_resource_get(aw_world *w, aw_resource r) {
     const ecs_resource_info *info = resource(w, r, "aw_resource_get");
-    return info ? info->data : NULL;
+    if (!info || ECS_CHECK_RESOURCE_ACCESS(w, r, "aw_resource_get")) return NULL;
+    return info->data;
 }
 
 aw_status aw_resource_set(aw_world *w, aw_resource r, const void *data, size_t size) {
     const ecs_resource_info *info = resource(w, r, "aw_resource_set");
     if (!info) return aw_last_status();
+    if (ECS_CHECK_RESOURCE_ACCESS(w, r, "aw_resource_set")) return AW_ERR_ACCESS;
     if (size != info->size)
         return aw_error(AW_ERR_SIZE_MISMATCH, "aw_resource_set: '%s' is %u bytes, got %zu", info->name, info->size,
                         size);

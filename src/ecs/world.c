@@ -112,6 +112,8 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     w->user_allocator = ua;
     w->allocator = (aw_allocator){.alloc = world_alloc, .realloc = world_realloc, .free = world_free, .user = w};
     w->chunk_size = chunk_size;
+    w->threads = d.threads;
+    w->jobs = d.jobs;
     w->large_chunk_size = large_size;
     w->component_count = 1;
     w->resource_count = 1;
@@ -138,6 +140,7 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
 
 void aw_world_destroy(aw_world *w) {
     if (!w) return;
+    ecs_schedule_free(w);
     for (uint32_t i = 0; i < w->table_count; i++) ecs_table_free(w, w->tables[i]);
     while (w->query_count) ecs_query_free(w->queries[w->query_count - 1]);
     ecs_resources_free(w);
@@ -160,7 +163,7 @@ void aw_world_destroy(aw_world *w) {
 aw_status aw_world_clear(aw_world *w) {
     aw_status s = ecs_check_world(w, "aw_world_clear");
     if (s) return s;
-    if (w->iter_depth) return aw_error(AW_ERR_LOCKED, "aw_world_clear: a query is iterating");
+    if (ecs_locked(w)) return aw_error(AW_ERR_LOCKED, "aw_world_clear: a query is iterating");
     for (uint32_t t = 0; t < w->table_count; t++) {
         ecs_table *table = w->tables[t];
         for (uint32_t k = 0; k < table->chunk_count; k++) {

@@ -189,7 +189,9 @@ static inline const char *test_status_name(aw_status s) {
                                         "AW_ERR_NOT_FOUND",
                                         "AW_ERR_IO",
                                         "AW_ERR_PARSE",
-                                        "AW_ERR_UNSUPPORTED"};
+                                        "AW_ERR_UNSUPPORTED",
+                                        "AW_ERR_ACCESS",
+                                        "AW_ERR_CYCLE"};
     if ((unsigned)s < sizeof names / sizeof names[0]) return names[s];
     return "(bad status)";
 }
