@@ -19,6 +19,8 @@
 #define ECS_TAG_PRESENT INT16_MAX /* column_of value for a tag: present, no column */
 #define ECS_RECORD_PAGE_BITS 12u  /* 4096 records (64 KiB) per page */
 #define ECS_RECORD_PAGE_SIZE (1u << ECS_RECORD_PAGE_BITS)
+#define ECS_FREE_PAGE_BITS 14u /* 16384 indices: one record-pool block (64 KiB) per page */
+#define ECS_FREE_PAGE_SIZE (1u << ECS_FREE_PAGE_BITS)
 
 typedef struct ecs_component_info {
     char *name;
@@ -181,8 +183,9 @@ struct aw_world {
     uint32_t record_page_count;
     uint32_t record_page_capacity;
     uint32_t record_count;          /* records that exist (fresh indices come after) */
-    uint32_t *free_indices;         /* stack of destroyed indices */
-    uint32_t free_capacity;         /* kept >= record_count so destroy never allocates */
+    uint32_t **free_pages;          /* stack of destroyed indices, in pages from record_pool */
+    uint32_t free_page_count;       /* kept covering record_count so destroy never allocates */
+    uint32_t free_page_capacity;
     _Atomic int64_t free_top;       /* may go negative while command buffers reserve ids */
     _Atomic uint32_t next_index;    /* next fresh index for reservations */
     uint32_t alive_count;
@@ -339,6 +342,11 @@ static inline uint32_t ecs_chunk_rows(const ecs_table *t, uint32_t chunk) {
 
 static inline ecs_record *ecs_record_at(const aw_world *w, uint32_t index) {
     return &w->record_pages[index >> ECS_RECORD_PAGE_BITS][index & (ECS_RECORD_PAGE_SIZE - 1)];
+}
+_Static_assert(ECS_FREE_PAGE_SIZE * sizeof(uint32_t) == ECS_RECORD_PAGE_SIZE * sizeof(ecs_record),
+               "free-index pages and record pages share the record pool's block size");
+static inline uint32_t *ecs_free_slot(const aw_world *w, uint32_t slot) {
+    return &w->free_pages[slot >> ECS_FREE_PAGE_BITS][slot & (ECS_FREE_PAGE_SIZE - 1)];
 }
 static inline ecs_record *ecs_record_of(const aw_world *w, aw_entity e) {
     uint32_t index = AW_ENTITY_INDEX(e);

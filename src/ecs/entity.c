@@ -35,9 +35,16 @@ aw_status ecs_grow_records(aw_world *w, uint32_t count) {
             w->record_pages[w->record_page_count++] = page;
         }
     }
-    if (count > w->free_capacity &&
-        ecs_grow(&w->allocator, (void **)&w->free_indices, &w->free_capacity, count, sizeof(uint32_t)))
-        return AW_ERR_OUT_OF_MEMORY;
+    uint32_t free_pages = (uint32_t)(((uint64_t)count + ECS_FREE_PAGE_SIZE - 1) >> ECS_FREE_PAGE_BITS);
+    if (free_pages > w->free_page_count) {
+        if (ecs_grow(&w->allocator, (void **)&w->free_pages, &w->free_page_capacity, free_pages, sizeof(uint32_t *)))
+            return AW_ERR_OUT_OF_MEMORY;
+        while (w->free_page_count < free_pages) {
+            uint32_t *page = aw_pool_acquire(&w->record_pool);
+            if (!page) return AW_ERR_OUT_OF_MEMORY;
+            w->free_pages[w->free_page_count++] = page;
+        }
+    }
     for (uint32_t i = w->record_count; i < count; i++)
         *ecs_record_at(w, i) = (ecs_record){.generation = 1, .table = ECS_NO_TABLE};
     if (count > w->record_count) w->record_count = count;
@@ -51,7 +58,7 @@ static int64_t free_top(aw_world *w) {
 
 static void free_push(aw_world *w, uint32_t index) {
     int64_t top = free_top(w);
-    w->free_indices[top] = index;
+    *ecs_free_slot(w, (uint32_t)top) = index;
     atomic_store_explicit(&w->free_top, top + 1, memory_order_relaxed);
 }
 
@@ -67,7 +74,7 @@ void ecs_free_entity(aw_world *w, uint32_t index) {
 aw_entity ecs_reserve_id(aw_world *w) {
     int64_t top = atomic_fetch_sub_explicit(&w->free_top, 1, memory_order_relaxed);
     if (top > 0) {
-        uint32_t index = w->free_indices[top - 1];
+        uint32_t index = *ecs_free_slot(w, (uint32_t)(top - 1));
         return make_id(index, ecs_record_at(w, index)->generation);
     }
     uint32_t index = atomic_fetch_add_explicit(&w->next_index, 1, memory_order_relaxed);
@@ -79,7 +86,7 @@ static aw_entity take_id(aw_world *w) {
     int64_t top = free_top(w);
     if (top > 0) {
         atomic_store_explicit(&w->free_top, top - 1, memory_order_relaxed);
-        uint32_t index = w->free_indices[top - 1];
+        uint32_t index = *ecs_free_slot(w, (uint32_t)(top - 1));
         return make_id(index, ecs_record_at(w, index)->generation);
     }
     uint32_t index = atomic_load_explicit(&w->next_index, memory_order_relaxed);

@@ -150,7 +150,7 @@ void aw_world_destroy(aw_world *w) {
     aw_free(&w->allocator, w->tables, (size_t)w->table_capacity * sizeof(ecs_table *));
     aw_free(&w->allocator, w->queries, (size_t)w->query_capacity * sizeof(aw_query *));
     aw_free(&w->allocator, w->record_pages, (size_t)w->record_page_capacity * sizeof(ecs_record *));
-    aw_free(&w->allocator, w->free_indices, (size_t)w->free_capacity * sizeof(uint32_t));
+    aw_free(&w->allocator, w->free_pages, (size_t)w->free_page_capacity * sizeof(uint32_t *));
     aw_map_destroy(&w->component_names);
     aw_map_destroy(&w->table_index);
     aw_pool_destroy(&w->chunk_pool);
