@@ -55,7 +55,14 @@ aw_status aw_last_status(void);
 void aw_clear_error(void);
 /* Records status and a formatted message for this thread and returns status, so callers can
  * write `return aw_error(AW_ERR_INVALID_ARG, "count is %d", n);`. */
-aw_status aw_error(aw_status status, const char *fmt, ...) AW_PRINTF(2, 3);
+aw_status aw_error_set(aw_status status, const char *fmt, ...) AW_PRINTF(2, 3);
+/* A macro over aw_error_set so the compiler sees `status` itself as the result: its flow analysis
+ * then knows that a failing check returned. `status` is evaluated twice. */
+static inline aw_status aw_error_pass_(aw_status status, aw_status recorded) {
+    (void)recorded;
+    return status;
+}
+#define aw_error(status, ...) aw_error_pass_((status), aw_error_set((status), __VA_ARGS__))
 
 /* ---------------------------------------------------------------- logging */
 

@@ -52,7 +52,7 @@ void aw_clear_error(void) {
     tl_message[0] = '\0';
 }
 
-aw_status aw_error(aw_status status, const char *fmt, ...) {
+aw_status aw_error_set(aw_status status, const char *fmt, ...) {
     /* Format into a separate buffer first: callers may pass aw_last_error() as an argument to
      * wrap an inner error, and vsnprintf into its own source is undefined. */
     char buf[AW_ERROR_MESSAGE_SIZE];

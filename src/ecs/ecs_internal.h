@@ -270,10 +270,12 @@ static inline const ecs_component_info *ecs_component(const aw_world *w, aw_comp
 aw_status ecs_null_world(const char *fn);
 aw_status ecs_unknown_component(aw_component c, const char *fn);
 static inline aw_status ecs_check_world(const aw_world *w, const char *fn) {
-    return AW_LIKELY(w != NULL) ? AW_OK : ecs_null_world(fn);
+    /* The constant (rather than ecs_null_world's result) lets the compiler see w != NULL after. */
+    return AW_LIKELY(w != NULL) ? AW_OK : (ecs_null_world(fn), AW_ERR_INVALID_ARG);
 }
 static inline aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn) {
-    return AW_LIKELY(c > 0 && c < w->component_count) ? AW_OK : ecs_unknown_component(c, fn);
+    return AW_LIKELY(c > 0 && c < w->component_count) ? AW_OK
+                                                       : (ecs_unknown_component(c, fn), AW_ERR_UNKNOWN_COMPONENT);
 }
 
 /* ---- tables (table.c) */

@@ -153,8 +153,8 @@ static uint8_t *column_at(const ecs_column *c, row_ref r) {
 }
 
 /* Moves entity e from its table to dst (room already reserved): shared columns move, new ones
- * are initialised (from `data` for `added`), dropped ones are destroyed. Both column lists are
- * sorted by component id, so one merge pass pairs them. */
+ * are initialised (from `data` for `added`), dropped ones are destroyed. Each destination column
+ * finds its source through the source table's column_of map, so there is no merge to branch on. */
 static void move_entity(aw_world *w, aw_entity e, ecs_record *rec, ecs_table *dst, aw_component added,
                         const void *data) {
     ecs_table *src = w->tables[rec->table];
@@ -162,25 +162,24 @@ static void move_entity(aw_world *w, aw_entity e, ecs_record *rec, ecs_table *ds
     ecs_table_append_row(dst, e, &dk, &dr);
     row_ref from = row_at(src, rec->chunk, rec->row), to = row_at(dst, dk, dr);
     const ecs_column *sc = src->columns, *dc = dst->columns;
-    uint32_t sn = src->column_count, dn = dst->column_count, i = 0, j = 0;
     bool hooks = src->has_hooks || dst->has_hooks;
-    while (i < dn || j < sn) {
-        aw_component dcomp = i < dn ? dc[i].component : UINT32_MAX;
-        aw_component scomp = j < sn ? sc[j].component : UINT32_MAX;
-        if (dcomp == scomp) {
-            const ecs_component_info *info = hooks ? &w->components[dcomp] : NULL;
-            if (info && info->move)
-                info->move(column_at(&dc[i], to), column_at(&sc[j], from), 1, info->hook_user);
-            else
-                ecs_copy(column_at(&dc[i], to), column_at(&sc[j], from), dc[i].size);
-            i++, j++;
-        } else if (dcomp < scomp) {
-            init_column(&w->components[dcomp], column_at(&dc[i], to), dcomp == added ? data : NULL);
-            i++;
+    for (uint32_t i = 0; i < dst->column_count; i++) {
+        int j = ecs_table_column(src, dc[i].component);
+        uint8_t *out = column_at(&dc[i], to);
+        if (j < 0) {
+            init_column(&w->components[dc[i].component], out, dc[i].component == added ? data : NULL);
+        } else if (hooks && w->components[dc[i].component].move) {
+            const ecs_component_info *info = &w->components[dc[i].component];
+            info->move(out, column_at(&sc[j], from), 1, info->hook_user);
         } else {
-            const ecs_component_info *info = &w->components[scomp];
-            if (info->dtor) info->dtor(column_at(&sc[j], from), 1, info->hook_user);
-            j++;
+            ecs_copy(out, column_at(&sc[j], from), dc[i].size);
+        }
+    }
+    if (src->has_hooks) {
+        for (uint32_t j = 0; j < src->column_count; j++) {
+            const ecs_component_info *info = &w->components[sc[j].component];
+            if (info->dtor && ecs_table_column(dst, sc[j].component) < 0)
+                info->dtor(column_at(&sc[j], from), 1, info->hook_user);
         }
     }
     ecs_table_delete_row(w, src, rec->chunk, rec->row);
@@ -379,7 +378,7 @@ aw_status aw_entity_create_bulk(aw_world *w, const aw_bulk_desc *d) {
     if ((uint64_t)next + fresh >= UINT32_MAX)
         return aw_error(AW_ERR_CAPACITY, "aw_entity_create_bulk: entity index space exhausted");
 
-    aw_component stack[TYPE_STACK_MAX];
+    aw_component stack[TYPE_STACK_MAX] = {0};
     aw_component *type = stack;
     if (d->component_count > TYPE_STACK_MAX) {
         type = aw_alloc(&w->allocator, d->component_count * sizeof *type, _Alignof(aw_component));

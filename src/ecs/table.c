@@ -153,7 +153,7 @@ ecs_table *ecs_table_traverse_slow(aw_world *w, ecs_table *from, aw_component c,
         return w->tables[v - 1];
     }
 
-    aw_component stack[TYPE_STACK_MAX];
+    aw_component stack[TYPE_STACK_MAX] = {0};
     uint32_t n = from->type_count + (removing ? 0 : 1);
     aw_component *type = stack;
     if (n > TYPE_STACK_MAX) {
