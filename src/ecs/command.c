@@ -164,6 +164,37 @@ static aw_status apply_one(aw_cmd_buffer *b, const cmd_header *h, const void *pa
     }
 }
 
+#define SPAWN_MAX 16
+
+/* A create followed by adds and sets of the same entity (the usual spawn) becomes one placement
+ * in the final table instead of a table move per component. Returns the bytes consumed, or 0
+ * when the run does not qualify (then the commands apply one by one). */
+static uint32_t apply_spawn(aw_cmd_buffer *b, uint32_t at, aw_status *status) {
+    aw_world *w = b->world;
+    cmd_header h;
+    memcpy(&h, b->data + at, sizeof h);
+    aw_component comps[SPAWN_MAX];
+    const void *data[SPAWN_MAX];
+    uint32_t n = 0, end = at + h.stride;
+    while (end < b->size && n < SPAWN_MAX) {
+        cmd_header next;
+        memcpy(&next, b->data + end, sizeof next);
+        if (next.entity != h.entity || (next.op != CMD_ADD && next.op != CMD_SET)) break;
+        for (uint32_t i = 0; i < n; i++)
+            if (comps[i] == next.component) return 0; /* repeated component: keep exact order semantics */
+        comps[n] = next.component;
+        data[n++] = next.op == CMD_SET ? b->data + end + sizeof next : NULL;
+        end += next.stride;
+    }
+    if (n == 0) return 0;
+    bool provisional = b->provisional && is_provisional(h.entity);
+    aw_entity e = AW_ENTITY_NULL;
+    *status = ecs_spawn(w, provisional ? AW_ENTITY_NULL : h.entity, comps, data, n, &e);
+    if (provisional) b->resolved[AW_ENTITY_INDEX(h.entity) - 1] = *status ? AW_ENTITY_NULL : e;
+    else if (*status == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, h.entity);
+    return end - at;
+}
+
 aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     if (!b) return aw_error(AW_ERR_INVALID_ARG, "aw_cmd_buffer_apply: buffer is NULL");
     aw_world *w = b->world;
@@ -178,12 +209,17 @@ aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     for (uint32_t at = 0; at < b->size;) {
         cmd_header h;
         memcpy(&h, b->data + at, sizeof h);
-        aw_status s = apply_one(b, &h, b->data + at + sizeof h);
+        aw_status s = AW_OK;
+        uint32_t used = h.op == CMD_CREATE ? apply_spawn(b, at, &s) : 0;
+        if (!used) {
+            s = apply_one(b, &h, b->data + at + sizeof h);
+            used = h.stride;
+        }
         if (s != AW_OK && failed++ == 0) {
             first = s;
             snprintf(first_message, sizeof first_message, "%s", aw_last_error());
         }
-        at += h.stride;
+        at += used;
     }
     b->size = 0;
     b->count = 0;

@@ -371,6 +371,8 @@ aw_entity ecs_reserve_id(aw_world *w);
 void ecs_release_reserved(aw_world *w, aw_entity e);
 /* Makes a reserved id alive in the empty table. */
 aw_status ecs_realize(aw_world *w, aw_entity e);
+aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, const void *const *data, uint32_t n,
+                    aw_entity *out);
 aw_status ecs_entity_add_data(aw_world *w, aw_entity e, ecs_record *rec, aw_component c, const void *data);
 
 /* ---- queries (query.c) */
