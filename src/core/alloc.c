@@ -1,8 +1,10 @@
 /* The default heap allocator with process-wide counters, and the wrappers every module uses to
  * reach an aw_allocator (NULL meaning the heap) with failures recorded as errors. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "aw/core.h"
 
 #include <stdalign.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +35,24 @@ static void count_failure(void) {
     atomic_fetch_add_explicit(&heap_failures, 1, memory_order_relaxed);
 }
 
+/* Blocks this big are aligned to 2 MiB and offered as transparent huge pages: on virtual machines
+ * a 4 KiB page fault costs microseconds, and big arrays (entity records, command streams) would
+ * otherwise take one per 4 KiB on first touch. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static bool is_huge(size_t size) {
+    return size >= HUGE_PAGE;
+}
+
 /* malloc already guarantees max_align_t alignment; only stricter requests pay for posix_memalign. */
 static void *raw_alloc(size_t size, size_t align) {
+    if (is_huge(size) && align < HUGE_PAGE) align = HUGE_PAGE;
     if (align <= alignof(max_align_t)) return malloc(size);
     void *p = NULL;
     if (posix_memalign(&p, align, size) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (is_huge(size)) madvise(p, size & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+#endif
     return p;
 }
 
@@ -80,10 +95,10 @@ static void *heap_realloc(void *user, void *ptr, size_t old_size, size_t new_siz
     if (old_size == 0) old_size = 1;
     if (new_size == 0) new_size = 1;
     void *p;
-    if (align <= alignof(max_align_t)) {
+    if (align <= alignof(max_align_t) && !is_huge(new_size)) {
         p = realloc(ptr, new_size);
     } else {
-        /* realloc does not keep over-alignment, so move the block by hand. */
+        /* realloc keeps neither over-alignment nor huge-page alignment, so move the block by hand. */
         p = raw_alloc(new_size, align);
         if (p) {
             memcpy(p, ptr, old_size < new_size ? old_size : new_size);
