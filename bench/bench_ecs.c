@@ -24,13 +24,22 @@
  *                      with all seven components, then the EnTT-"pathological" removal pattern of
  *                      createEntitiesWithMixedComponents (in the third quarter, every tenth entity
  *                      loses Position if i % 7 == 0, Velocity if i % 11 == 0, Data if i % 13 == 0)
+ * The parallel scenarios run on worlds with .threads = 2 (the caller and one worker):
+ *   iterate_2c_2t      iterate_2c through aw_query_parallel; flecs with 2 threads: 0.26 ns/entity
+ *   update_2_systems_scheduled  update_2_systems as two `each` systems run by aw_world_progress
+ *   schedule_100_empty_systems_us  the scheduler's own cost per frame: 100 systems with empty callbacks
+ *                      and mixed declared access (flecs publishes 38 us on an Apple M4)
+ *   spawn_from_workers_1M_ms  a parallel system spawning one entity per matched entity through its
+ *                      per-piece command buffers, applied at the sync point
  * Deviations, each to keep a single frame representative of the steady state: Data.thingy starts
  * at a random value mod 10 (the original starts all at 0, so MoreComplexSystem fires for every
  * entity on the same frame, one frame in ten); Health.hp starts at maxhp (the original leaves it 0,
  * so every entity is dead from the first frame). Neither changes the work per system call.
- * The baselines are the same per-entity code over plain arrays: for iterate_2c and
- * update_2_systems one array per component; for the mixed update the same arrays plus a presence
- * mask tested per entity, which is what a hand-written version without an ECS would do. */
+ * The baselines of the single-threaded scenarios are the same per-entity code over plain arrays:
+ * for iterate_2c and update_2_systems one array per component; for the mixed update the same arrays
+ * plus a presence mask tested per entity, which is what a hand-written version without an ECS would
+ * do. The parallel scenarios' baselines are the single-threaded ECS doing the same work in the same
+ * run (so their ratio is 1 / speedup); schedule_100_empty_systems_us has none. */
 #include "bench_ecs.h"
 
 #include <math.h>
@@ -276,9 +285,11 @@ static void array_free(void *p, uint32_t count, size_t size) {
     if (p) aw_free(NULL, p, (size_t)count * size);
 }
 
-static aw_status suite_world_create(suite_world *sw) {
+/* threads 0 is the world default (one per hardware thread); the job system only starts when a
+ * scenario first runs systems or parallel queries, so single-threaded scenarios never pay for it. */
+static aw_status suite_world_create_threads(suite_world *sw, uint32_t threads) {
     memset(sw, 0, sizeof *sw);
-    sw->w = aw_world_create(NULL);
+    sw->w = aw_world_create(&(aw_world_desc){.threads = threads});
     if (!sw->w) return bench_fail("aw_world_create");
     sw->pos = AW_COMPONENT(sw->w, bench_position);
     sw->vel = AW_COMPONENT(sw->w, bench_velocity);
@@ -297,6 +308,10 @@ static aw_status suite_world_create(suite_world *sw) {
         return st;
     }
     return AW_OK;
+}
+
+static aw_status suite_world_create(suite_world *sw) {
+    return suite_world_create_threads(sw, 0);
 }
 
 static void suite_world_destroy(suite_world *sw) {
@@ -703,6 +718,131 @@ done:
     return st;
 }
 
+/* ---------------------------------------------------------------- iterate_2c_2t */
+
+/* The parallel scenarios' worlds: the caller plus one worker, which is what flecs' 2-thread
+ * reference figure used and what the 2-core benchmark machines have. */
+#define PAR_THREADS 2u
+
+/* Per-thread tallies kept 64 bytes apart, so counting does not add false sharing to the figure. */
+typedef struct par_slot {
+    uint64_t n;
+    char pad[64 - sizeof(uint64_t)];
+} par_slot;
+
+static uint64_t par_total(const par_slot *slots) {
+    uint64_t t = 0;
+    for (uint32_t i = 0; i < PAR_THREADS; i++) t += slots[i].n;
+    return t;
+}
+
+typedef struct move3_par {
+    float dt;
+    par_slot rows[PAR_THREADS]; /* rows each thread moved: proves the pieces cover the query */
+} move3_par;
+
+static void move3_piece(const aw_iter *piece, uint32_t worker, void *ctx) {
+    move3_par *mp = ctx;
+    move3_rows(piece->count, AW_COLUMN(piece, bench_pos3, 0), AW_COLUMN(piece, bench_vel3, 1), mp->dt);
+    mp->rows[worker % PAR_THREADS].n += piece->count;
+}
+
+/* Rows per piece for the parallel scenarios. Measured for iterate_2c_2t at 1M entities: 20 rounds of
+ * `aw-bench ecs --reps 9` (one scenario per grain) over ~4 minutes, gcc -O3, on the 2-core EPYC
+ * while other builds kept the load average at 2.8-5.3, in ns/entity:
+ *   grain                                  256    1024   4096   16384
+ *   median of the 20 rounds               0.95   0.73   0.89   0.68   (1 thread: 0.65)
+ *   the two rounds quiet throughout       0.45   0.25   0.19   0.18   (1 thread: 0.40-0.54)
+ * Pieces never cross a chunk and a 256 KiB chunk holds at most 8192 rows of Pos3 + Vel3 + id, so
+ * 16384 means one piece per chunk: the fewest dispatches, and still ~125 pieces per pass to balance
+ * two threads. Under load every grain does worse than one thread (a descheduled worker holds its
+ * pieces), which is why the figure swings so much between runs. update_2_systems_scheduled uses the
+ * same grain; its three runs at 1024, 4096 and 16384 were within noise of each other. */
+#define PAR_GRAIN 16384u
+
+static aw_status run_iterate_2c_2t(ecs_bench *b, int grain) {
+    const uint32_t n = b->opt.entities;
+    uint32_t passes = 32000000u / n; /* as iterate_2c: samples of ~10 ms */
+    if (passes < 1) passes = 1;
+    if (passes > 1000) passes = 1000;
+    aw_status st = AW_OK;
+    suite_world sw = {0};
+    bench_pos3 *pos = array_alloc(n, sizeof *pos);
+    bench_vel3 *vel = array_alloc(n, sizeof *vel);
+    if (!pos || !vel) {
+        st = AW_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    aw_rng rng;
+    aw_rng_seed(&rng, b->opt.seed);
+    fill_pos3(&rng, pos, n);
+    fill_vel3(&rng, vel, n);
+    if ((st = suite_world_create_threads(&sw, PAR_THREADS)) != AW_OK) goto done;
+    const aw_component comps[] = {sw.pos3, sw.vel3};
+    const void *const cols[] = {pos, vel};
+    if ((st = bulk(&sw, n, comps, 2, cols, NULL)) != AW_OK) goto done;
+    /* Only the world's copy is used from here on. */
+    array_free(pos, n, sizeof *pos);
+    array_free(vel, n, sizeof *vel);
+    pos = NULL;
+    vel = NULL;
+    aw_query *q = make_query(
+        &sw,
+        &(aw_query_desc){AW_TERMS({sw.pos3, .access = AW_ACCESS_WRITE}, {sw.vel3, .access = AW_ACCESS_READ})},
+        "aw_query_create(pos3, vel3)");
+    if (!q) {
+        st = aw_last_status();
+        goto done;
+    }
+    if ((st = expect_count("iterate_2c_2t query", aw_query_count(q), n)) != AW_OK) goto done;
+
+    move3_par mp;
+    memset(&mp, 0, sizeof mp);
+    mp.dt = FRAME_DT;
+    const double per = 1e6 / ((double)n * passes);
+    /* Warm-up, both sides; the first parallel call also starts the worker thread. */
+    ecs_move3(q, FRAME_DT);
+    if (aw_query_parallel(q, (uint32_t)grain, move3_piece, &mp) != AW_OK) {
+        st = bench_fail("aw_query_parallel");
+        goto done;
+    }
+    if ((st = expect_count("iterate_2c_2t pieces", (uint32_t)par_total(mp.rows), n)) != AW_OK) goto done;
+    uint32_t refused = 0;
+    for (uint32_t r = 0; r < b->opt.reps; r++) {
+        uint64_t t0 = aw_time_ns();
+        for (uint32_t k = 0; k < passes; k++)
+            refused += aw_query_parallel(q, (uint32_t)grain, move3_piece, &mp) != AW_OK;
+        uint64_t t1 = aw_time_ns();
+        b->samples[r] = ms_between(t0, t1) * per;
+
+        t0 = aw_time_ns();
+        for (uint32_t k = 0; k < passes; k++) ecs_move3(q, FRAME_DT);
+        t1 = aw_time_ns();
+        b->base_samples[r] = ms_between(t0, t1) * per;
+    }
+    if (refused) {
+        st = bench_fail("aw_query_parallel");
+        goto done;
+    }
+    uint64_t want = (uint64_t)n * (1u + (uint64_t)passes * b->opt.reps);
+    if (par_total(mp.rows) != want) {
+        st = aw_error(AW_ERR_CAPACITY, "iterate_2c_2t: pieces moved %llu rows, expected %llu",
+                      (unsigned long long)par_total(mp.rows), (unsigned long long)want);
+        goto done;
+    }
+    b->has_baseline = true;
+    double sum = sum_pos3(q);
+    b->sink = bits_of(sum);
+    if (b->opt.verbose)
+        fprintf(stderr, "  iterate_2c_2t: grain %d, %u passes/sample, rows by thread %llu/%llu, checksum %.6g\n",
+                grain, passes, (unsigned long long)mp.rows[0].n, (unsigned long long)mp.rows[1].n, sum);
+done:
+    suite_world_destroy(&sw);
+    array_free(pos, n, sizeof *pos);
+    array_free(vel, n, sizeof *vel);
+    return st;
+}
+
 /* ---------------------------------------------------------------- update scenarios */
 
 /* Plain-array twin of the ECS state; `mask` is NULL when every entity has every component. */
@@ -1010,6 +1150,358 @@ done:
     return st;
 }
 
+/* ---------------------------------------------------------------- systems and the scheduler */
+
+static void movement_each(aw_system_ctx *ctx, const aw_iter *piece) {
+    movement_rows(piece->count, AW_COLUMN(piece, bench_position, 0), AW_COLUMN(piece, bench_velocity, 1), ctx->dt);
+}
+
+static void data_each(aw_system_ctx *ctx, const aw_iter *piece) {
+    data_rows(piece->count, AW_COLUMN(piece, bench_data, 0), ctx->dt);
+}
+
+/* Lines of aw_world_describe_schedule are "stage K: name (...)": counts stages and the largest one. */
+static aw_status schedule_shape(aw_world *w, uint32_t *stages, uint32_t *widest) {
+    size_t len = aw_world_describe_schedule(w, NULL, 0);
+    if (len == 0) return bench_fail("aw_world_describe_schedule");
+    char *text = aw_alloc(NULL, len + 1, 1);
+    if (!text) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: no memory for the schedule text");
+    aw_world_describe_schedule(w, text, len + 1);
+    *stages = 0;
+    *widest = 0;
+    uint32_t run = 0;
+    long prev = -1;
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        long k = -1;
+        if (sscanf(line, "stage %ld:", &k) != 1) continue;
+        if (k != prev) {
+            (*stages)++;
+            run = 0;
+            prev = k;
+        }
+        if (++run > *widest) *widest = run;
+    }
+    aw_free(NULL, text, len + 1);
+    return AW_OK;
+}
+
+/* update_2_systems through the scheduler: the same two kernels as `each` systems. Movement writes
+ * Position and Data writes Data, so they share a stage and run concurrently, each split into
+ * pieces of `grain` rows. The baseline is update_2_systems' sequential query loop on the same
+ * world, alternated with it; a plain-array twin, untimed, runs as many frames and must end with
+ * the same integer state, which shows the scheduled systems did all the work. */
+static aw_status run_update_scheduled(ecs_bench *b, int grain) {
+    const uint32_t n = b->opt.entities;
+    aw_status st = AW_OK;
+    suite_world sw = {0};
+    plain_state ps = {0};
+    ecs_systems sys = {0};
+    if ((st = plain_init(&ps, n, b->opt.seed, false)) != AW_OK) goto done;
+    if ((st = suite_world_create_threads(&sw, PAR_THREADS)) != AW_OK) goto done;
+    const aw_component comps[] = {sw.pos, sw.vel, sw.data};
+    const void *const cols[] = {ps.pos, ps.vel, ps.data};
+    if ((st = bulk(&sw, n, comps, 3, cols, NULL)) != AW_OK) goto done;
+    if ((st = systems_create(&sw, &sys, 2)) != AW_OK) goto done;
+    if ((st = expect_count("movement query", aw_query_count(sys.q[Q_MOVE]), n)) != AW_OK ||
+        (st = expect_count("data query", aw_query_count(sys.q[Q_DATA]), n)) != AW_OK)
+        goto done;
+    const aw_access W = AW_ACCESS_WRITE, R = AW_ACCESS_READ;
+    if (!aw_system_register(sw.w, &(aw_system_desc){.name = "MovementSystem",
+                                                    .query = {AW_TERMS({sw.pos, .access = W}, {sw.vel, .access = R})},
+                                                    .each = movement_each,
+                                                    .grain = (uint32_t)grain}) ||
+        !aw_system_register(sw.w, &(aw_system_desc){.name = "DataSystem",
+                                                    .query = {AW_TERMS({sw.data, .access = W})},
+                                                    .each = data_each,
+                                                    .grain = (uint32_t)grain})) {
+        st = bench_fail("aw_system_register");
+        goto done;
+    }
+    uint32_t stages = 0, widest = 0;
+    if ((st = schedule_shape(sw.w, &stages, &widest)) != AW_OK) goto done;
+
+    /* Warm-up: builds the schedule and pieces and starts the worker; the twin keeps pace. */
+    if (aw_world_progress(sw.w, FRAME_DT) != AW_OK) {
+        st = bench_fail("aw_world_progress");
+        goto done;
+    }
+    ecs_update(&sys, FRAME_DT);
+    plain_update_2(&ps, FRAME_DT);
+    plain_update_2(&ps, FRAME_DT);
+    for (uint32_t r = 0; r < b->opt.reps; r++) {
+        uint64_t t0 = aw_time_ns();
+        aw_status pst = aw_world_progress(sw.w, FRAME_DT);
+        uint64_t t1 = aw_time_ns();
+        if (pst != AW_OK) {
+            st = bench_fail("aw_world_progress");
+            goto done;
+        }
+        b->samples[r] = ms_between(t0, t1);
+
+        t0 = aw_time_ns();
+        ecs_update(&sys, FRAME_DT);
+        t1 = aw_time_ns();
+        b->base_samples[r] = ms_between(t0, t1);
+        plain_update_2(&ps, FRAME_DT);
+        plain_update_2(&ps, FRAME_DT);
+    }
+    b->has_baseline = true;
+    state_sum es = ecs_state_sum(&sys), bs = plain_state_sum(&ps, false);
+    b->sink = es.ints + (bits_of(es.pos) ^ bits_of(bs.pos));
+    if (b->opt.verbose)
+        fprintf(stderr,
+                "  update_2_systems_scheduled: grain %d, %u stage(s), widest %u; checksum ecs %.6g/%016llx "
+                "twin %.6g/%016llx\n",
+                grain, stages, widest, es.pos, (unsigned long long)es.ints, bs.pos, (unsigned long long)bs.ints);
+    if (es.ints != bs.ints)
+        st = aw_error(AW_ERR_CAPACITY, "update_2_systems_scheduled: integer state differs from the plain twin");
+done:
+    suite_world_destroy(&sw);
+    plain_free(&ps);
+    return st;
+}
+
+/* schedule_100_empty_systems_us: the scheduler's own cost per frame. Ten components; each system
+ * reads two and writes one, drawn from the seeded RNG, so some systems share a stage and others
+ * must wait (the verbose line gives the stage count). Each callback only bumps its own counter,
+ * which proves every system ran every frame. */
+#define SCHED_SYSTEMS    100u
+#define SCHED_COMPONENTS 10u
+#define SCHED_FRAMES     10000u /* frames per sample; the sample is their median */
+#define SCHED_WARMUP     1000u
+
+static void counting_system(aw_system_ctx *ctx) {
+    ((par_slot *)ctx->user)->n++;
+}
+
+static aw_status run_schedule_empty(ecs_bench *b, int arg) {
+    (void)arg;
+    aw_status st = AW_OK;
+    suite_world sw = {0};
+    par_slot *runs = array_alloc(SCHED_SYSTEMS, sizeof *runs);
+    double *frame_us = array_alloc(SCHED_FRAMES, sizeof *frame_us);
+    if (!runs || !frame_us) {
+        st = AW_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    memset(runs, 0, SCHED_SYSTEMS * sizeof *runs);
+    if ((st = suite_world_create_threads(&sw, PAR_THREADS)) != AW_OK) goto done;
+    aw_component c[SCHED_COMPONENTS];
+    for (uint32_t i = 0; i < SCHED_COMPONENTS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "sched_component_%u", i);
+        if (!(c[i] = aw_component_register(sw.w, &(aw_component_desc){.name = name, .size = sizeof(uint32_t)}))) {
+            st = bench_fail("aw_component_register");
+            goto done;
+        }
+    }
+    aw_rng rng;
+    aw_rng_seed(&rng, b->opt.seed);
+    for (uint32_t i = 0; i < SCHED_SYSTEMS; i++) {
+        uint32_t wr = aw_rng_range(&rng, SCHED_COMPONENTS), r0, r1;
+        do r0 = aw_rng_range(&rng, SCHED_COMPONENTS);
+        while (r0 == wr);
+        do r1 = aw_rng_range(&rng, SCHED_COMPONENTS);
+        while (r1 == wr || r1 == r0);
+        const aw_component reads[2] = {c[r0], c[r1]}, writes[1] = {c[wr]};
+        char name[32];
+        snprintf(name, sizeof name, "empty_%u", i);
+        if (!aw_system_register(sw.w, &(aw_system_desc){.name = name,
+                                                        .run = counting_system,
+                                                        .reads = reads,
+                                                        .read_count = 2,
+                                                        .writes = writes,
+                                                        .write_count = 1,
+                                                        .user = &runs[i]})) {
+            st = bench_fail("aw_system_register");
+            goto done;
+        }
+    }
+    /* Conflicting systems with no before/after between them are the point here (registration order
+     * decides), so the scheduler's warning about each such pair is muted while it builds. */
+    uint32_t stages = 0, widest = 0;
+    aw_log_level level = aw_log_get_level();
+    aw_log_set_level(AW_LOG_ERROR);
+    st = schedule_shape(sw.w, &stages, &widest);
+    aw_log_set_level(level);
+    if (st != AW_OK) goto done;
+    if (stages < 2 || widest < 2) {
+        st = aw_error(AW_ERR_CAPACITY, "schedule_100_empty_systems_us: %u stages, widest %u: no mix of shared and "
+                                       "separate stages", stages, widest);
+        goto done;
+    }
+    for (uint32_t f = 0; f < SCHED_WARMUP; f++) {
+        if (aw_world_progress(sw.w, FRAME_DT) != AW_OK) {
+            st = bench_fail("aw_world_progress");
+            goto done;
+        }
+    }
+    /* Whether the worker took part (steals) or slept explains most of this figure's swings. */
+    const aw_jobs_stats js0 = aw_jobs_get_stats(aw_world_jobs(sw.w));
+    for (uint32_t r = 0; r < b->opt.reps; r++) {
+        for (uint32_t f = 0; f < SCHED_FRAMES; f++) {
+            uint64_t t0 = aw_time_ns();
+            aw_status pst = aw_world_progress(sw.w, FRAME_DT);
+            uint64_t t1 = aw_time_ns();
+            if (AW_UNLIKELY(pst != AW_OK)) {
+                st = bench_fail("aw_world_progress");
+                goto done;
+            }
+            frame_us[f] = (double)(t1 - t0) * 1e-3;
+        }
+        b->samples[r] = aw_bench_median(frame_us, SCHED_FRAMES);
+    }
+    const aw_jobs_stats js1 = aw_jobs_get_stats(aw_world_jobs(sw.w));
+    const uint64_t want = SCHED_WARMUP + (uint64_t)SCHED_FRAMES * b->opt.reps;
+    for (uint32_t i = 0; i < SCHED_SYSTEMS; i++) {
+        if (runs[i].n != want) {
+            st = aw_error(AW_ERR_CAPACITY, "schedule_100_empty_systems_us: system %u ran %llu times, expected %llu",
+                          i, (unsigned long long)runs[i].n, (unsigned long long)want);
+            goto done;
+        }
+    }
+    b->sink = runs[0].n;
+    if (b->opt.verbose)
+    {
+        const double frames = (double)SCHED_FRAMES * b->opt.reps;
+        fprintf(stderr,
+                "  schedule_100_empty_systems_us: %u systems in %u stages (widest %u), %u frames/sample; per frame "
+                "%.1f jobs, %.1f steals, %.2f worker sleeps\n",
+                SCHED_SYSTEMS, stages, widest, SCHED_FRAMES, (double)(js1.jobs_run - js0.jobs_run) / frames,
+                (double)(js1.steals - js0.steals) / frames, (double)(js1.sleeps - js0.sleeps) / frames);
+    }
+done:
+    suite_world_destroy(&sw);
+    array_free(runs, SCHED_SYSTEMS, sizeof *runs);
+    array_free(frame_us, SCHED_FRAMES, sizeof *frame_us);
+    return st;
+}
+
+/* spawn_from_workers_1M_ms: a parallel system over n entities (Pos3) records, per entity, one
+ * aw_cmd_create and one aw_cmd_set of a Position on the new entity, in its piece's command buffer
+ * (provisional ids). One aw_world_progress is timed: the parallel recording plus the sync point
+ * that applies every buffer, piece by piece, creating the n entities. The baseline makes the
+ * same n entities with aw_entity_create + aw_entity_set in a loop, in a world holding the same n
+ * source entities. Fresh worlds every repetition, the worker thread and the schedule made before
+ * the clock starts; the buffers' first growth is part of the figure, as in a real first spawn. */
+typedef struct spawn_run {
+    aw_component pos;
+    par_slot failures[PAR_THREADS];
+} spawn_run;
+
+static void spawn_each(aw_system_ctx *ctx, const aw_iter *piece) {
+    spawn_run *sr = ctx->user;
+    const bench_pos3 *p = AW_COLUMN(piece, bench_pos3, 0);
+    uint32_t failed = 0;
+    for (uint32_t i = 0; i < piece->count; i++) {
+        const bench_position v = {p[i].x, p[i].y};
+        aw_entity e = aw_cmd_create(ctx->commands);
+        failed += e == AW_ENTITY_NULL || aw_cmd_set(ctx->commands, e, sr->pos, &v, sizeof v) != AW_OK;
+    }
+    sr->failures[ctx->worker % PAR_THREADS].n += failed;
+}
+
+/* Order-free checksum of Positions: the float bits, summed. */
+static uint64_t position_bits(const bench_position *p) {
+    uint32_t x, y;
+    memcpy(&x, &p->x, sizeof x);
+    memcpy(&y, &p->y, sizeof y);
+    return (uint64_t)x + y;
+}
+
+static aw_status check_spawned(suite_world *sw, uint32_t n, uint64_t want_bits, const char *what) {
+    aw_status st = expect_count(what, aw_world_entity_count(sw->w), 2 * n);
+    if (st) return st;
+    aw_query *q = make_query(sw, &(aw_query_desc){AW_TERMS({sw->pos, .access = AW_ACCESS_READ})}, what);
+    if (!q) return aw_last_status();
+    if ((st = expect_count(what, aw_query_count(q), n)) != AW_OK) return st;
+    uint64_t bits = 0;
+    aw_iter it = aw_query_iter(q);
+    while (aw_iter_next(&it)) {
+        const bench_position *p = AW_COLUMN(&it, bench_position, 0);
+        for (uint32_t i = 0; i < it.count; i++) bits += position_bits(&p[i]);
+    }
+    aw_query_destroy(q);
+    if (bits != want_bits) return aw_error(AW_ERR_CAPACITY, "%s: spawned Positions differ from the sources", what);
+    return AW_OK;
+}
+
+static aw_status run_spawn_from_workers(ecs_bench *b, int arg) {
+    (void)arg;
+    const uint32_t n = b->opt.entities;
+    aw_status st = AW_OK;
+    suite_world sw = {0};
+    bench_pos3 *src = array_alloc(n, sizeof *src);
+    if (!src) return AW_ERR_OUT_OF_MEMORY;
+    aw_rng rng;
+    aw_rng_seed(&rng, b->opt.seed);
+    fill_pos3(&rng, src, n);
+    uint64_t want_bits = 0;
+    for (uint32_t i = 0; i < n; i++) want_bits += position_bits(&(bench_position){src[i].x, src[i].y});
+    for (uint32_t r = 0; r < b->opt.reps; r++) {
+        /* The parallel spawn. */
+        if ((st = suite_world_create_threads(&sw, PAR_THREADS)) != AW_OK) goto done;
+        const aw_component comps[] = {sw.pos3};
+        const void *const cols[] = {src};
+        if ((st = bulk(&sw, n, comps, 1, cols, NULL)) != AW_OK) goto done;
+        spawn_run sr;
+        memset(&sr, 0, sizeof sr);
+        sr.pos = sw.pos;
+        const aw_component writes[] = {sw.pos};
+        if (!aw_system_register(sw.w, &(aw_system_desc){.name = "spawner",
+                                                        .query = {AW_TERMS({sw.pos3, .access = AW_ACCESS_READ})},
+                                                        .each = spawn_each,
+                                                        .writes = writes,
+                                                        .write_count = 1,
+                                                        .user = &sr})) {
+            st = bench_fail("aw_system_register");
+            goto done;
+        }
+        if (!aw_world_jobs(sw.w) || aw_world_describe_schedule(sw.w, NULL, 0) == 0) {
+            st = bench_fail("aw_world_jobs / schedule");
+            goto done;
+        }
+        uint64_t t0 = aw_time_ns();
+        aw_status pst = aw_world_progress(sw.w, FRAME_DT);
+        uint64_t t1 = aw_time_ns();
+        if (pst != AW_OK) {
+            st = bench_fail("aw_world_progress");
+            goto done;
+        }
+        b->samples[r] = ms_between(t0, t1);
+        if (par_total(sr.failures)) {
+            st = aw_error(AW_ERR_CAPACITY, "spawn_from_workers: %llu commands could not be recorded",
+                          (unsigned long long)par_total(sr.failures));
+            goto done;
+        }
+        if ((st = check_spawned(&sw, n, want_bits, "spawn_from_workers world")) != AW_OK) goto done;
+        suite_world_destroy(&sw);
+
+        /* The sequential baseline. */
+        if ((st = suite_world_create_threads(&sw, PAR_THREADS)) != AW_OK) goto done;
+        if ((st = bulk(&sw, n, comps, 1, cols, NULL)) != AW_OK) goto done;
+        t0 = aw_time_ns();
+        for (uint32_t i = 0; i < n; i++) {
+            const bench_position v = {src[i].x, src[i].y};
+            aw_entity e = aw_entity_create(sw.w);
+            if (AW_UNLIKELY(e == AW_ENTITY_NULL || aw_entity_set(sw.w, e, sw.pos, &v, sizeof v) != AW_OK)) {
+                st = bench_fail("aw_entity_create / aw_entity_set");
+                goto done;
+            }
+        }
+        t1 = aw_time_ns();
+        b->base_samples[r] = ms_between(t0, t1);
+        if ((st = check_spawned(&sw, n, want_bits, "spawn_from_workers baseline world")) != AW_OK) goto done;
+        suite_world_destroy(&sw);
+    }
+    b->has_baseline = true;
+    b->sink = want_bits;
+done:
+    suite_world_destroy(&sw);
+    array_free(src, n, sizeof *src);
+    return st;
+}
+
 /* ---------------------------------------------------------------- runner */
 
 static const scenario scenarios[] = {
@@ -1021,8 +1513,12 @@ static const scenario scenarios[] = {
     {"get_3c", "ms", 0.0, false, 3, run_get},
     {"add_remove_1c", "ms", 30.0, true, 0, run_add_remove},
     {"iterate_2c", "ns/entity", 0.55, false, 0, run_iterate_2c},
+    {"iterate_2c_2t", "ns/entity", 0.0, false, PAR_GRAIN, run_iterate_2c_2t},
     {"update_2_systems", "ms", 0.0, false, 2, run_update},
+    {"update_2_systems_scheduled", "ms", 0.0, false, PAR_GRAIN, run_update_scheduled},
     {"update_7_systems_mixed", "ms", 0.0, false, 7, run_update},
+    {"schedule_100_empty_systems_us", "us", 10.0, false, 0, run_schedule_empty},
+    {"spawn_from_workers_1M_ms", "ms", 0.0, false, 0, run_spawn_from_workers},
 };
 
 aw_status aw_bench_ecs_run(const aw_bench_options *options, aw_bench_report *report) {

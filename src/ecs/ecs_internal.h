@@ -155,6 +155,14 @@ struct aw_system {
     aw_status status;                 /* of the last run */
 };
 
+/* Slot i holds the i-th system of the schedule and, for i < stage_count, stage i: it covers
+ * systems [stage_end of stage i-1, stage_end) and last took stage_ns to run. */
+typedef struct ecs_schedule_slot {
+    aw_system *system;
+    uint32_t stage_end;
+    uint32_t stage_ns;
+} ecs_schedule_slot;
+
 typedef struct ecs_alloc_counters {
     _Atomic uint64_t allocs, reallocs, frees, failures, live_bytes, peak_bytes, total_bytes;
 } ecs_alloc_counters;
@@ -209,8 +217,7 @@ struct aw_world {
     uint32_t system_count;
     uint32_t system_capacity;
     bool schedule_dirty;
-    aw_system **order;              /* schedule order */
-    uint32_t *stage_end;            /* stage s = order[stage_end[s-1] .. stage_end[s]) */
+    ecs_schedule_slot *schedule;    /* [i].system: schedule order; [s].stage_*: stage s */
     uint32_t stage_count;
     uint32_t schedule_capacity;
     uint64_t frame;
