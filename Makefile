@@ -2,6 +2,7 @@
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
+CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps configure build run test bench clean format asan tsan
@@ -21,13 +22,18 @@ run: build
 	@$(BUILD_DIR)/bin/aw-bench ecs
 
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 bench: build
 	@$(BUILD_DIR)/bin/aw-bench all
 
 asan:
 	@$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DAW_SANITIZE=address,undefined $(CMAKE_FLAGS)"
+
+# ThreadSanitizer over the tests labelled `threads` (marker comment, see tests/CMakeLists.txt).
+tsan:
+	@$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DAW_SANITIZE=thread $(CMAKE_FLAGS)" \
+	  CTEST_FLAGS="-L threads $(CTEST_FLAGS)"
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -82,9 +82,15 @@ aw_status aw_bench_report_add(aw_bench_report *report, const aw_bench_entry *ent
     if (entry->target > 0.0) {
         r.target = entry->target;
         r.has_target = true;
+        r.target_is_min = entry->target_is_min;
     }
     report->results[report->count++] = r;
     return AW_OK;
+}
+
+bool aw_bench_target_met(const aw_bench_result *r) {
+    if (!r->has_target) return true;
+    return r->target_is_min ? r->value >= r->target : r->value <= r->target;
 }
 
 /* Figures span 0.5 ns to hundreds of ms: three significant-ish digits without scientific notation. */
@@ -119,7 +125,8 @@ void aw_bench_report_print(const aw_bench_report *report, FILE *out) {
         if (r->has_target) {
             char t[32];
             format_num(t, sizeof t, r->target);
-            snprintf(target, sizeof target, "<= %s %s", t, r->value <= r->target ? "ok" : "MISS");
+            snprintf(target, sizeof target, "%s %s %s", r->target_is_min ? ">=" : "<=", t,
+                     aw_bench_target_met(r) ? "ok" : "MISS");
         }
         fprintf(out, "%-*s %10s  %-10s %10s %8s  %s\n", (int)name_w, r->name, value, r->unit, baseline, ratio,
                 target);
@@ -149,7 +156,8 @@ static json_t *result_to_json(const aw_bench_result *r, bool with_suite) {
     }
     if (r->has_target) {
         bad |= json_object_set_new(o, "target", json_num(r->target));
-        bad |= json_object_set_new(o, "target_met", json_boolean(r->value <= r->target));
+        if (r->target_is_min) bad |= json_object_set_new(o, "target_is_min", json_true());
+        bad |= json_object_set_new(o, "target_met", json_boolean(aw_bench_target_met(r)));
     }
     if (bad) {
         json_decref(o);

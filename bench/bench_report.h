@@ -25,10 +25,11 @@ typedef struct aw_bench_result {
     double value;    /* median of the samples */
     double min, max; /* spread of the samples, to judge the noise */
     double baseline; /* median of the baseline samples, when has_baseline */
-    double target;   /* upper bound the value should meet, when has_target */
+    double target;   /* bound the value should meet, when has_target */
     bool has_baseline;
     bool has_target;
-    uint32_t reps; /* samples behind value */
+    bool target_is_min; /* target is a lower bound (speedups), not an upper one */
+    uint32_t reps;      /* samples behind value */
 } aw_bench_result;
 
 /* What a scenario hands over: raw samples; the report computes medians itself. */
@@ -40,7 +41,8 @@ typedef struct aw_bench_entry {
     uint32_t sample_count;
     const double *baseline_samples; /* NULL or baseline_count 0: no baseline */
     uint32_t baseline_count;
-    double target; /* <= 0: no target */
+    double target;      /* <= 0: no target */
+    bool target_is_min; /* true: value should be >= target (a speedup); false: <= target (a time) */
 } aw_bench_entry;
 
 typedef struct aw_bench_report {
@@ -63,6 +65,9 @@ void aw_bench_report_fail(aw_bench_report *report);
 /* Median of `count` values (mean of the two middle ones for an even count). Sorts `values` in
  * place, so callers pass a scratch copy. Returns 0 for count 0. */
 double aw_bench_median(double *values, uint32_t count);
+
+/* Whether a result meets its target (true when it has none). */
+bool aw_bench_target_met(const aw_bench_result *result);
 
 /* Table: scenario, median, unit, baseline, ratio (value / baseline), target and whether it is met. */
 void aw_bench_report_print(const aw_bench_report *report, FILE *out);

@@ -22,7 +22,7 @@ static void usage(FILE *out) {
             "  --json FILE|-      also write results as JSON to FILE; '-' writes JSON to stdout and\n"
             "                     moves the table to stderr\n"
             "  --reps N           timed repetitions per scenario, medians reported (default %u)\n"
-            "  --entities N       entities per scenario (default %u)\n"
+            "  --entities N       entities per scenario; jobs: items of the heavy loop (default %u)\n"
             "  --filter SUBSTR    run only scenarios whose name contains SUBSTR\n"
             "  --verbose, -v      progress and checksums on stderr\n"
             "  --help, -h         show this help\n",
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
             suite = arg;
         }
     }
-    if (!suite) return usage_error("%s", "no suite given (ecs or all)");
+    if (!suite) return usage_error("%s", "no suite given (ecs, jobs or all)");
     if (!aw_bench_suite_exists(suite)) return usage_error("unknown suite '%s'", suite);
 
     /* With JSON on stdout, the table must not corrupt it. */

@@ -273,8 +273,8 @@ static void *worker_main(void *arg) {
 
 /* ---------------------------------------------------------------- parallel_for */
 
-static inline void run_ranges(aw_range_fn fn, void *ctx, uint32_t count, uint32_t grain, uint32_t k0, uint32_t k1,
-                              uint32_t worker) {
+static inline void run_ranges(aw_range_fn fn, void *ctx, uint32_t count, uint32_t grain, uint32_t k0,
+                              uint32_t k1, uint32_t worker) {
     for (uint32_t k = k0; k < k1; k++) {
         uint64_t begin = (uint64_t)k * grain;
         uint64_t end = begin + grain < count ? begin + grain : count;
@@ -303,7 +303,8 @@ static void pf_run(aw_jobs *jobs, uint32_t me, pf_desc *d, uint32_t k0, uint32_t
         /* Entries above base are ours, unless a nested call ran something of ours and left
          * other work there; that work is run here too, it only is not counted as ours. */
         jobs_task t;
-        if (atomic_load_explicit(&w->deque.bottom, memory_order_relaxed) <= base || !jobs_deque_pop(&w->deque, &t))
+        if (atomic_load_explicit(&w->deque.bottom, memory_order_relaxed) <= base ||
+            !jobs_deque_pop(&w->deque, &t))
             break;
         if (t.ptr == d && t.arg != JOBS_ARG_JOB) {
             k0 = (uint32_t)t.arg;
@@ -314,7 +315,8 @@ static void pf_run(aw_jobs *jobs, uint32_t me, pf_desc *d, uint32_t k0, uint32_t
         }
     }
     /* After this the caller may return and d (on its stack) is gone: no access to d below. */
-    if (atomic_fetch_sub_explicit(&d->remaining, done, memory_order_seq_cst) == done) jobs_signal_waiters(jobs);
+    if (atomic_fetch_sub_explicit(&d->remaining, done, memory_order_seq_cst) == done)
+        jobs_signal_waiters(jobs);
 }
 
 static bool pf_done(void *arg) {
@@ -430,8 +432,8 @@ static bool start_workers(aw_jobs *jobs) {
         jobs_worker *w = &jobs->workers[i];
         int rc = pthread_create(&w->thread, NULL, worker_main, w);
         if (rc != 0) {
-            aw_error(AW_ERR_CAPACITY, "aw_jobs_create: cannot start worker thread %u of %u: %s", i, jobs->threads,
-                     strerror(rc));
+            aw_error(AW_ERR_CAPACITY, "aw_jobs_create: cannot start worker thread %u of %u: %s", i,
+                     jobs->threads, strerror(rc));
             ok = false;
             break;
         }
@@ -444,7 +446,8 @@ static bool start_workers(aw_jobs *jobs) {
 aw_jobs *aw_jobs_create(const aw_jobs_desc *desc) {
     aw_jobs_desc d = desc ? *desc : (aw_jobs_desc){0};
     if (d.threads > JOBS_MAX_THREADS) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_jobs_create: threads is %u, the most is %d", d.threads, JOBS_MAX_THREADS);
+        aw_error(AW_ERR_INVALID_ARG, "aw_jobs_create: threads is %u, the most is %d", d.threads,
+                 JOBS_MAX_THREADS);
         return NULL;
     }
     if (!d.enqueue != !d.finish) {

@@ -95,7 +95,8 @@ static inline int jobs_deque_steal(jobs_deque *q, jobs_task *out) {
         .ptr = atomic_load_explicit(&e->ptr, memory_order_relaxed),
         .arg = atomic_load_explicit(&e->arg, memory_order_relaxed),
     };
-    if (!atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1, memory_order_seq_cst, memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
         return JOBS_STEAL_LOST;
     *out = task;
     return JOBS_STEAL_OK;

@@ -41,7 +41,8 @@ static jobs_slot *pool_pop(aw_jobs *jobs) {
         uint32_t index = (uint32_t)head;
         if (index == FREE_NONE) return NULL;
         uint32_t next = atomic_load_explicit(&jobs->slots[index].pending, memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(&jobs->free_head, &head, pack((uint32_t)(head >> 32) + 1, next),
+        if (atomic_compare_exchange_weak_explicit(&jobs->free_head, &head,
+                                                  pack((uint32_t)(head >> 32) + 1, next),
                                                   memory_order_acquire, memory_order_acquire))
             return &jobs->slots[index];
     }
@@ -52,7 +53,8 @@ static void pool_push(aw_jobs *jobs, jobs_slot *slot) {
     uint64_t head = atomic_load_explicit(&jobs->free_head, memory_order_relaxed);
     do {
         atomic_store_explicit(&slot->pending, (uint32_t)head, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&jobs->free_head, &head, pack((uint32_t)(head >> 32) + 1, index),
+    } while (!atomic_compare_exchange_weak_explicit(&jobs->free_head, &head,
+                                                    pack((uint32_t)(head >> 32) + 1, index),
                                                     memory_order_release, memory_order_relaxed));
 }
 
@@ -71,7 +73,8 @@ void jobs_graph_run(aw_jobs *jobs, uint32_t me, jobs_slot *slot) {
     /* Closing the list is the "finished" mark: a dependent registering from now on sees CLOSED
      * and does not wait, one that got in before is in the list we take. */
     uint32_t generation = (uint32_t)(atomic_load_explicit(&slot->head, memory_order_relaxed) >> 32);
-    uint64_t old = atomic_exchange_explicit(&slot->head, pack(generation, JOBS_LINK_CLOSED), memory_order_seq_cst);
+    uint64_t old =
+        atomic_exchange_explicit(&slot->head, pack(generation, JOBS_LINK_CLOSED), memory_order_seq_cst);
     uint32_t link = (uint32_t)old;
     while (link != JOBS_LINK_EMPTY) {
         jobs_slot *dependent = &jobs->slots[link / AW_JOB_MAX_DEPS];
@@ -112,18 +115,20 @@ aw_status aw_jobs_submit(aw_jobs *jobs, aw_job_fn fn, void *ctx, const aw_job *d
     if (dep_count > AW_JOB_MAX_DEPS)
         return aw_error(AW_ERR_INVALID_ARG, "aw_jobs_submit: %u dependencies, the most is %d", dep_count,
                         AW_JOB_MAX_DEPS);
-    if (dep_count && !deps) return aw_error(AW_ERR_INVALID_ARG, "aw_jobs_submit: deps is NULL with dep_count %u", dep_count);
+    if (dep_count && !deps)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_jobs_submit: deps is NULL with dep_count %u", dep_count);
     for (uint32_t i = 0; i < dep_count; i++)
         if (deps[i].index >= JOBS_POOL_SIZE)
-            return aw_error(AW_ERR_INVALID_ARG, "aw_jobs_submit: dependency %u (index %u) is not a job handle", i,
-                            deps[i].index);
+            return aw_error(AW_ERR_INVALID_ARG,
+                            "aw_jobs_submit: dependency %u (index %u) is not a job handle", i, deps[i].index);
 
     jobs_identity saved;
     uint32_t me = jobs_enter(jobs, &saved);
     jobs_slot *slot = pool_pop(jobs);
     if (!slot) {
         jobs_leave(jobs, &saved);
-        return aw_error(AW_ERR_CAPACITY, "aw_jobs_submit: all %u job slots are in flight; wait for some first",
+        return aw_error(AW_ERR_CAPACITY,
+                        "aw_jobs_submit: all %u job slots are in flight; wait for some first",
                         JOBS_POOL_SIZE);
     }
     uint32_t index = (uint32_t)(slot - jobs->slots);

@@ -11,7 +11,7 @@
 
 #include "core/jobs_deque.h"
 
-#define JOBS_MAX_THREADS 256
+#define JOBS_MAX_THREADS     256
 #define JOBS_DEFAULT_SPIN_US 50
 /* Job slots preallocated at creation; aw_jobs_submit reports AW_ERR_CAPACITY beyond this. */
 #define JOBS_POOL_SIZE 4096u

@@ -202,7 +202,7 @@ aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     if (b->provisional && b->created > b->resolved_capacity &&
         ecs_grow(&w->allocator, (void **)&b->resolved, &b->resolved_capacity, b->created, sizeof(aw_entity)))
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_cmd_buffer_apply: out of memory (nothing applied)");
-    if (b->provisional) memset(b->resolved, 0, (size_t)b->created * sizeof(aw_entity));
+    if (b->provisional && b->created) memset(b->resolved, 0, (size_t)b->created * sizeof(aw_entity));
     aw_status first = AW_OK;
     char first_message[256] = "";
     uint32_t failed = 0, total = b->count;

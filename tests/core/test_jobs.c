@@ -71,11 +71,11 @@ static void check_cover(aw_jobs *jobs, uint32_t count, uint32_t grain) {
     assert_non_null(c.ranges);
     assert_int_equal(aw_jobs_parallel_for(jobs, count, grain, cover_fn, &c), AW_OK);
     for (uint32_t i = 0; i < count; i++)
-        if (atomic_load(&c.items[i]) != 1) fail_msg("count %u grain %u: item %u ran %u times", count, grain, i,
-                                                    atomic_load(&c.items[i]));
+        if (atomic_load(&c.items[i]) != 1)
+            fail_msg("count %u grain %u: item %u ran %u times", count, grain, i, atomic_load(&c.items[i]));
     for (uint32_t k = 0; k < nranges; k++)
-        if (atomic_load(&c.ranges[k]) != 1) fail_msg("count %u grain %u: range %u ran %u times", count, grain, k,
-                                                     atomic_load(&c.ranges[k]));
+        if (atomic_load(&c.ranges[k]) != 1)
+            fail_msg("count %u grain %u: range %u ran %u times", count, grain, k, atomic_load(&c.ranges[k]));
     assert_int_equal(atomic_load(&c.bad), 0);
     free(c.items);
     free(c.ranges);
@@ -85,15 +85,17 @@ static void test_parallel_for_covers_each_item_once(void **state) {
     (void)state;
     static const uint32_t threads[] = {1, 2, 3, 8};
     static const uint32_t shapes[][2] = {
-        {1, 1},    {1, 0},     {5, 10},     {10, 3},    {100, 7},     {256, 0},   {257, 0},
-        {1000, 1}, {1000, 256}, {777, 0},   {4096, 64}, {4097, 64},   {65537, 1}, {100000, 999},
-        {3, 1},    {2, 1},     {31, 2},     {1 << 20, 4096},
+        {1, 1},     {1, 0},        {5, 10},     {10, 3},  {100, 7},   {256, 0},
+        {257, 0},   {1000, 1},     {1000, 256}, {777, 0}, {4096, 64}, {4097, 64},
+        {65537, 1}, {100000, 999}, {3, 1},      {2, 1},   {31, 2},    {1 << 20, 4096},
     };
     for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
         aw_jobs *jobs = make_jobs(threads[t]);
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) check_cover(jobs, shapes[s][0], shapes[s][1]);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            check_cover(jobs, shapes[s][0], shapes[s][1]);
         /* The same instance again: nothing left over from the previous round. */
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) check_cover(jobs, shapes[s][0], shapes[s][1]);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            check_cover(jobs, shapes[s][0], shapes[s][1]);
         aw_jobs_destroy(jobs);
     }
 }
@@ -274,7 +276,8 @@ static void test_nested_parallel_for_three_levels(void **state) {
             c.items = calloc(NEST_A * NEST_B * NEST_C, sizeof *c.items);
             assert_non_null(c.items);
             assert_int_equal(aw_jobs_parallel_for(jobs, NEST_A, 1, nest_outer, &c), AW_OK);
-            for (uint32_t i = 0; i < NEST_A * NEST_B * NEST_C; i++) assert_int_equal(atomic_load(&c.items[i]), 1);
+            for (uint32_t i = 0; i < NEST_A * NEST_B * NEST_C; i++)
+                assert_int_equal(atomic_load(&c.items[i]), 1);
             assert_int_equal(atomic_load(&c.bad), 0);
             free(c.items);
         }
@@ -342,7 +345,8 @@ static void run_dependency_graphs(aw_jobs *jobs) {
 
     /* A chain: 0 <- 1 <- ... <- 199. */
     for (uint32_t i = 0; i < 200; i++)
-        assert_int_equal(aw_jobs_submit(jobs, stamp_job, &args[i], i ? &h[i - 1] : NULL, i ? 1 : 0, &h[i]), AW_OK);
+        assert_int_equal(aw_jobs_submit(jobs, stamp_job, &args[i], i ? &h[i - 1] : NULL, i ? 1 : 0, &h[i]),
+                         AW_OK);
     /* Diamonds: 200 -> {201, 202} -> 203, repeated with a shared top. */
     assert_int_equal(aw_jobs_submit(jobs, stamp_job, &args[200], NULL, 0, &h[200]), AW_OK);
     for (uint32_t d = 0; d < 50; d++) {
@@ -360,7 +364,8 @@ static void run_dependency_graphs(aw_jobs *jobs) {
     assert_true(atomic_load(&rec->stamp[400]) != 0); /* waited for: it has run */
     aw_jobs_wait_all(jobs);
 
-    for (uint32_t i = 1; i < 200; i++) assert_true(atomic_load(&rec->stamp[i - 1]) < atomic_load(&rec->stamp[i]));
+    for (uint32_t i = 1; i < 200; i++)
+        assert_true(atomic_load(&rec->stamp[i - 1]) < atomic_load(&rec->stamp[i]));
     for (uint32_t d = 0; d < 50; d++) {
         uint32_t b = 201 + d * 3;
         uint32_t top = atomic_load(&rec->stamp[200]), l = atomic_load(&rec->stamp[b]),
@@ -490,7 +495,8 @@ static void test_stale_handles(void **state) {
     aw_job gate;
     assert_int_equal(aw_jobs_submit(jobs, gate_job, &hold, NULL, 0, &gate), AW_OK);
     _Atomic uint64_t ran = 0;
-    for (int i = 0; i < 4000; i++) assert_int_equal(aw_jobs_submit(jobs, inc_job, &ran, &gate, 1, NULL), AW_OK);
+    for (int i = 0; i < 4000; i++)
+        assert_int_equal(aw_jobs_submit(jobs, inc_job, &ran, &gate, 1, NULL), AW_OK);
     aw_jobs_wait(jobs, first); /* returns at once even though the slot may be pending again */
     atomic_store(&hold, 1);
     aw_jobs_wait_all(jobs);
@@ -503,7 +509,8 @@ static void test_destroy_waits_for_jobs(void **state) {
     _Atomic uint64_t ran = 0;
     aw_jobs *jobs = make_jobs(3);
     aw_job prev = {0, 0};
-    for (int i = 0; i < 1000; i++) assert_int_equal(aw_jobs_submit(jobs, inc_job, &ran, &prev, 1, &prev), AW_OK);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(aw_jobs_submit(jobs, inc_job, &ran, &prev, 1, &prev), AW_OK);
     aw_jobs_destroy(jobs);
     assert_int_equal(atomic_load(&ran), 1000);
 }
@@ -524,6 +531,7 @@ typedef struct ext_task {
     uint32_t count;
     _Atomic uint32_t next; /* next unit to hand out */
     _Atomic uint32_t done; /* units finished */
+    uint32_t users;        /* pool threads working on it (under mu); the slot is reused only at 0 */
     bool used;
 } ext_task;
 
@@ -565,10 +573,12 @@ static void *ext_thread(void *arg) {
             pthread_cond_wait(&s->work_cv, &s->mu);
             continue;
         }
+        found->users++;
         pthread_mutex_unlock(&s->mu);
         while (ext_run_piece(s, found, ext_self)) {
         }
         pthread_mutex_lock(&s->mu);
+        if (--found->users == 0) pthread_cond_broadcast(&s->done_cv);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -605,7 +615,7 @@ static void ext_finish(void *handle, void *user) {
     while (ext_run_piece(s, t, ext_self)) {
     }
     pthread_mutex_lock(&s->mu);
-    while (atomic_load(&t->done) < t->count) pthread_cond_wait(&s->done_cv, &s->mu);
+    while (atomic_load(&t->done) < t->count || t->users > 0) pthread_cond_wait(&s->done_cv, &s->mu);
     t->used = false;
     pthread_mutex_unlock(&s->mu);
 }
@@ -616,7 +626,8 @@ static void ext_start(ext_sched *s) {
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->done_cv, NULL);
     ext_self = 0;
-    for (int i = 0; i < EXT_POOL_THREADS; i++) assert_int_equal(pthread_create(&s->threads[i], NULL, ext_thread, s), 0);
+    for (int i = 0; i < EXT_POOL_THREADS; i++)
+        assert_int_equal(pthread_create(&s->threads[i], NULL, ext_thread, s), 0);
 }
 
 static void ext_stop(ext_sched *s) {
@@ -642,7 +653,8 @@ static void test_external_scheduler(void **state) {
 
     /* Every shape: the scheduler's 3-unit pieces never cut a partition range. */
     static const uint32_t shapes[][2] = {{1000, 7}, {100, 1}, {4097, 64}, {100000, 999}, {5, 10}, {257, 0}};
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_cover(jobs, shapes[i][0], shapes[i][1]);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_cover(jobs, shapes[i][0], shapes[i][1]);
     uint32_t multi_range = 5; /* the shapes above with more than one range */
     assert_int_equal(atomic_load(&s->enqueues), multi_range);
     assert_int_equal(atomic_load(&s->finishes), multi_range);
@@ -768,8 +780,8 @@ static void test_idle_workers_sleep(void **state) {
     for (uint32_t i = 0; i < threads; i++)
         if (atomic_load(&c.tids[i]) != self) after += thread_cpu_ns(atomic_load(&c.tids[i]));
     /* Asleep means no CPU at all; 1 ms allows for a tick boundary in the stat fallback. */
-    if (after - before > 1000000u) fail_msg("idle workers used %llu ns of CPU in 100 ms",
-                                            (unsigned long long)(after - before));
+    if (after - before > 1000000u)
+        fail_msg("idle workers used %llu ns of CPU in 100 ms", (unsigned long long)(after - before));
     assert_int_equal(aw_jobs_get_stats(jobs).sleeps, s.sleeps); /* nobody woke up either */
 
     /* And they wake up for new work. */
