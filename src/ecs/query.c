@@ -109,6 +109,17 @@ bool aw_iter_next(aw_iter *it) {
     aw_query *q = it ? it->query_ : NULL;
     if (!q) return false;
     if (!it->active_) {
+#ifdef AW_ACCESS_CHECKS
+        /* Inside a system, iterating data it did not declare is refused (the fetch is the check). */
+        for (uint32_t i = 0; i < q->term_count; i++) {
+            const aw_term *t = &q->terms[i];
+            if (t->oper == AW_TERM_WITHOUT || t->access == AW_ACCESS_NONE) continue;
+            if (ecs_check_access(q->world, t->component, t->access == AW_ACCESS_WRITE, "aw_iter_next")) {
+                it->query_ = NULL;
+                return false;
+            }
+        }
+#endif
         it->active_ = true;
         it->table_ = 0;
         it->chunk_ = 0;

@@ -324,6 +324,20 @@ static void sneaky_run(aw_system_ctx *ctx) {
     void *p = aw_entity_get(ctx->world, s->target, s->undeclared);
     s->seen = p ? AW_OK : aw_last_status();
 }
+
+typedef struct sneaky_iter {
+    aw_query *query;
+    aw_status seen;
+} sneaky_iter;
+
+static void sneaky_iter_run(aw_system_ctx *ctx) {
+    sneaky_iter *s = ctx->user;
+    aw_iter it = aw_query_iter(s->query);
+    aw_clear_error();
+    bool any = aw_iter_next(&it);
+    s->seen = any ? AW_OK : aw_last_status();
+    aw_iter_fini(&it);
+}
 #endif
 
 static void test_access_checks(void **state) {
@@ -350,6 +364,16 @@ static void test_access_checks(void **state) {
     aw_system_register(f.w, &(aw_system_desc){.name = "sneaky", .run = sneaky_run, .reads = &f.pos, .read_count = 1, .user = &s});
     aw_world_progress(f.w, 0.0f);
     assert_int_equal(s.seen, AW_ERR_ACCESS);
+    aw_world_destroy(f.w);
+    /* iterating another query over undeclared data is refused at the first fetch */
+    fixture_init(&f, 1);
+    aw_log_set_level(AW_LOG_OFF);
+    e = aw_entity_create(f.w);
+    AW_SET(f.w, e, f.vel, Vel, {1, 2});
+    sneaky_iter si = {.query = aw_query_create(f.w, &(aw_query_desc){AW_TERMS(AW_WRITE(f.vel))}), .seen = AW_OK};
+    aw_system_register(f.w, &(aw_system_desc){.name = "iter", .run = sneaky_iter_run, .reads = &f.vel, .read_count = 1, .user = &si});
+    aw_world_progress(f.w, 0.0f);
+    assert_int_equal(si.seen, AW_ERR_ACCESS);
     aw_world_destroy(f.w);
     aw_log_set_level(AW_LOG_INFO);
     /* outside systems nothing is checked */
