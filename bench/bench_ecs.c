@@ -834,7 +834,8 @@ static aw_status run_iterate_2c_2t(ecs_bench *b, int grain) {
     double sum = sum_pos3(q);
     b->sink = bits_of(sum);
     if (b->opt.verbose)
-        fprintf(stderr, "  iterate_2c_2t: grain %d, %u passes/sample, rows by thread %llu/%llu, checksum %.6g\n",
+        fprintf(stderr,
+                "  iterate_2c_2t: grain %d, %u passes/sample, rows by thread %llu/%llu, checksum %.6g\n",
                 grain, passes, (unsigned long long)mp.rows[0].n, (unsigned long long)mp.rows[1].n, sum);
 done:
     suite_world_destroy(&sw);
@@ -1153,7 +1154,8 @@ done:
 /* ---------------------------------------------------------------- systems and the scheduler */
 
 static void movement_each(aw_system_ctx *ctx, const aw_iter *piece) {
-    movement_rows(piece->count, AW_COLUMN(piece, bench_position, 0), AW_COLUMN(piece, bench_velocity, 1), ctx->dt);
+    movement_rows(piece->count, AW_COLUMN(piece, bench_position, 0), AW_COLUMN(piece, bench_velocity, 1),
+                  ctx->dt);
 }
 
 static void data_each(aw_system_ctx *ctx, const aw_iter *piece) {
@@ -1206,10 +1208,11 @@ static aw_status run_update_scheduled(ecs_bench *b, int grain) {
         (st = expect_count("data query", aw_query_count(sys.q[Q_DATA]), n)) != AW_OK)
         goto done;
     const aw_access W = AW_ACCESS_WRITE, R = AW_ACCESS_READ;
-    if (!aw_system_register(sw.w, &(aw_system_desc){.name = "MovementSystem",
-                                                    .query = {AW_TERMS({sw.pos, .access = W}, {sw.vel, .access = R})},
-                                                    .each = movement_each,
-                                                    .grain = (uint32_t)grain}) ||
+    if (!aw_system_register(
+            sw.w, &(aw_system_desc){.name = "MovementSystem",
+                                    .query = {AW_TERMS({sw.pos, .access = W}, {sw.vel, .access = R})},
+                                    .each = movement_each,
+                                    .grain = (uint32_t)grain}) ||
         !aw_system_register(sw.w, &(aw_system_desc){.name = "DataSystem",
                                                     .query = {AW_TERMS({sw.data, .access = W})},
                                                     .each = data_each,
@@ -1252,9 +1255,11 @@ static aw_status run_update_scheduled(ecs_bench *b, int grain) {
         fprintf(stderr,
                 "  update_2_systems_scheduled: grain %d, %u stage(s), widest %u; checksum ecs %.6g/%016llx "
                 "twin %.6g/%016llx\n",
-                grain, stages, widest, es.pos, (unsigned long long)es.ints, bs.pos, (unsigned long long)bs.ints);
+                grain, stages, widest, es.pos, (unsigned long long)es.ints, bs.pos,
+                (unsigned long long)bs.ints);
     if (es.ints != bs.ints)
-        st = aw_error(AW_ERR_CAPACITY, "update_2_systems_scheduled: integer state differs from the plain twin");
+        st = aw_error(AW_ERR_CAPACITY,
+                      "update_2_systems_scheduled: integer state differs from the plain twin");
 done:
     suite_world_destroy(&sw);
     plain_free(&ps);
@@ -1290,7 +1295,8 @@ static aw_status run_schedule_empty(ecs_bench *b, int arg) {
     for (uint32_t i = 0; i < SCHED_COMPONENTS; i++) {
         char name[32];
         snprintf(name, sizeof name, "sched_component_%u", i);
-        if (!(c[i] = aw_component_register(sw.w, &(aw_component_desc){.name = name, .size = sizeof(uint32_t)}))) {
+        if (!(c[i] = aw_component_register(sw.w,
+                                           &(aw_component_desc){.name = name, .size = sizeof(uint32_t)}))) {
             st = bench_fail("aw_component_register");
             goto done;
         }
@@ -1326,8 +1332,10 @@ static aw_status run_schedule_empty(ecs_bench *b, int arg) {
     aw_log_set_level(level);
     if (st != AW_OK) goto done;
     if (stages < 2 || widest < 2) {
-        st = aw_error(AW_ERR_CAPACITY, "schedule_100_empty_systems_us: %u stages, widest %u: no mix of shared and "
-                                       "separate stages", stages, widest);
+        st = aw_error(AW_ERR_CAPACITY,
+                      "schedule_100_empty_systems_us: %u stages, widest %u: no mix of shared and "
+                      "separate stages",
+                      stages, widest);
         goto done;
     }
     for (uint32_t f = 0; f < SCHED_WARMUP; f++) {
@@ -1355,17 +1363,18 @@ static aw_status run_schedule_empty(ecs_bench *b, int arg) {
     const uint64_t want = SCHED_WARMUP + (uint64_t)SCHED_FRAMES * b->opt.reps;
     for (uint32_t i = 0; i < SCHED_SYSTEMS; i++) {
         if (runs[i].n != want) {
-            st = aw_error(AW_ERR_CAPACITY, "schedule_100_empty_systems_us: system %u ran %llu times, expected %llu",
-                          i, (unsigned long long)runs[i].n, (unsigned long long)want);
+            st = aw_error(AW_ERR_CAPACITY,
+                          "schedule_100_empty_systems_us: system %u ran %llu times, expected %llu", i,
+                          (unsigned long long)runs[i].n, (unsigned long long)want);
             goto done;
         }
     }
     b->sink = runs[0].n;
-    if (b->opt.verbose)
-    {
+    if (b->opt.verbose) {
         const double frames = (double)SCHED_FRAMES * b->opt.reps;
         fprintf(stderr,
-                "  schedule_100_empty_systems_us: %u systems in %u stages (widest %u), %u frames/sample; per frame "
+                "  schedule_100_empty_systems_us: %u systems in %u stages (widest %u), %u frames/sample; per "
+                "frame "
                 "%.1f jobs, %.1f steals, %.2f worker sleeps\n",
                 SCHED_SYSTEMS, stages, widest, SCHED_FRAMES, (double)(js1.jobs_run - js0.jobs_run) / frames,
                 (double)(js1.steals - js0.steals) / frames, (double)(js1.sleeps - js0.sleeps) / frames);
@@ -1422,7 +1431,8 @@ static aw_status check_spawned(suite_world *sw, uint32_t n, uint64_t want_bits, 
         for (uint32_t i = 0; i < it.count; i++) bits += position_bits(&p[i]);
     }
     aw_query_destroy(q);
-    if (bits != want_bits) return aw_error(AW_ERR_CAPACITY, "%s: spawned Positions differ from the sources", what);
+    if (bits != want_bits)
+        return aw_error(AW_ERR_CAPACITY, "%s: spawned Positions differ from the sources", what);
     return AW_OK;
 }
 
@@ -1448,12 +1458,13 @@ static aw_status run_spawn_from_workers(ecs_bench *b, int arg) {
         memset(&sr, 0, sizeof sr);
         sr.pos = sw.pos;
         const aw_component writes[] = {sw.pos};
-        if (!aw_system_register(sw.w, &(aw_system_desc){.name = "spawner",
-                                                        .query = {AW_TERMS({sw.pos3, .access = AW_ACCESS_READ})},
-                                                        .each = spawn_each,
-                                                        .writes = writes,
-                                                        .write_count = 1,
-                                                        .user = &sr})) {
+        if (!aw_system_register(sw.w,
+                                &(aw_system_desc){.name = "spawner",
+                                                  .query = {AW_TERMS({sw.pos3, .access = AW_ACCESS_READ})},
+                                                  .each = spawn_each,
+                                                  .writes = writes,
+                                                  .write_count = 1,
+                                                  .user = &sr})) {
             st = bench_fail("aw_system_register");
             goto done;
         }

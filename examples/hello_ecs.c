@@ -1,4 +1,5 @@
 /* The README's example, built and run by the test suite so the documentation stays true. */
+/* clang-format off */
 #include <aw/aw.h>
 
 typedef struct { float x, y, z; } Position;

@@ -14,11 +14,11 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define AW_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
-#define AW_LIKELY(x) __builtin_expect(!!(x), 1)
-#define AW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define AW_LIKELY(x)                    __builtin_expect(!!(x), 1)
+#define AW_UNLIKELY(x)                  __builtin_expect(!!(x), 0)
 #else
 #define AW_PRINTF(fmt_index, first_arg)
-#define AW_LIKELY(x) (x)
+#define AW_LIKELY(x)   (x)
 #define AW_UNLIKELY(x) (x)
 #endif
 
@@ -26,22 +26,22 @@ extern "C" {
 
 typedef enum aw_status {
     AW_OK = 0,
-    AW_ERR_INVALID_ARG,         /* NULL pointer, zero count, out-of-range value, NaN... */
-    AW_ERR_OUT_OF_MEMORY,       /* the allocator returned NULL; state is unchanged */
-    AW_ERR_STALE_ENTITY,        /* entity id was destroyed, never created, or is null */
-    AW_ERR_UNKNOWN_COMPONENT,   /* component id was never registered in this world */
-    AW_ERR_SIZE_MISMATCH,       /* data size differs from the registered size */
-    AW_ERR_ALREADY_PRESENT,     /* component (or name) already there */
-    AW_ERR_NOT_PRESENT,         /* component not on the entity */
-    AW_ERR_TOO_MANY_TERMS,      /* query has more than AW_QUERY_MAX_TERMS terms */
-    AW_ERR_LOCKED,              /* structural change refused while the world is iterated */
-    AW_ERR_CAPACITY,            /* a fixed limit was reached */
-    AW_ERR_NOT_FOUND,           /* lookup by name or key found nothing */
-    AW_ERR_IO,                  /* file or stream error */
-    AW_ERR_PARSE,               /* malformed input data */
-    AW_ERR_UNSUPPORTED,         /* feature not available on this build or machine */
-    AW_ERR_ACCESS,              /* a system touched data it did not declare (debug builds) */
-    AW_ERR_CYCLE,               /* ordering constraints form a cycle */
+    AW_ERR_INVALID_ARG,       /* NULL pointer, zero count, out-of-range value, NaN... */
+    AW_ERR_OUT_OF_MEMORY,     /* the allocator returned NULL; state is unchanged */
+    AW_ERR_STALE_ENTITY,      /* entity id was destroyed, never created, or is null */
+    AW_ERR_UNKNOWN_COMPONENT, /* component id was never registered in this world */
+    AW_ERR_SIZE_MISMATCH,     /* data size differs from the registered size */
+    AW_ERR_ALREADY_PRESENT,   /* component (or name) already there */
+    AW_ERR_NOT_PRESENT,       /* component not on the entity */
+    AW_ERR_TOO_MANY_TERMS,    /* query has more than AW_QUERY_MAX_TERMS terms */
+    AW_ERR_LOCKED,            /* structural change refused while the world is iterated */
+    AW_ERR_CAPACITY,          /* a fixed limit was reached */
+    AW_ERR_NOT_FOUND,         /* lookup by name or key found nothing */
+    AW_ERR_IO,                /* file or stream error */
+    AW_ERR_PARSE,             /* malformed input data */
+    AW_ERR_UNSUPPORTED,       /* feature not available on this build or machine */
+    AW_ERR_ACCESS,            /* a system touched data it did not declare (debug builds) */
+    AW_ERR_CYCLE,             /* ordering constraints form a cycle */
     AW_STATUS_COUNT
 } aw_status;
 
@@ -87,10 +87,10 @@ const char *aw_log_level_str(aw_log_level level);
 void aw_log_write(aw_log_level level, const char *file, int line, const char *fmt, ...) AW_PRINTF(4, 5);
 
 #define AW_LOG(level, ...) aw_log_write((level), __FILE__, __LINE__, __VA_ARGS__)
-#define AW_LOGD(...) AW_LOG(AW_LOG_DEBUG, __VA_ARGS__)
-#define AW_LOGI(...) AW_LOG(AW_LOG_INFO, __VA_ARGS__)
-#define AW_LOGW(...) AW_LOG(AW_LOG_WARN, __VA_ARGS__)
-#define AW_LOGE(...) AW_LOG(AW_LOG_ERROR, __VA_ARGS__)
+#define AW_LOGD(...)       AW_LOG(AW_LOG_DEBUG, __VA_ARGS__)
+#define AW_LOGI(...)       AW_LOG(AW_LOG_INFO, __VA_ARGS__)
+#define AW_LOGW(...)       AW_LOG(AW_LOG_WARN, __VA_ARGS__)
+#define AW_LOGE(...)       AW_LOG(AW_LOG_ERROR, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- allocators */
 
@@ -134,9 +134,9 @@ void aw_free(const aw_allocator *a, void *ptr, size_t size);
 typedef struct aw_arena_block aw_arena_block;
 typedef struct aw_arena {
     const aw_allocator *allocator;
-    aw_arena_block *head;   /* current block (most recent) */
-    size_t used_total;      /* bytes handed out since the last reset */
-    size_t high_water;      /* largest used_total seen at a reset */
+    aw_arena_block *head; /* current block (most recent) */
+    size_t used_total;    /* bytes handed out since the last reset */
+    size_t high_water;    /* largest used_total seen at a reset */
 } aw_arena;
 
 aw_status aw_arena_init(aw_arena *arena, const aw_allocator *allocator, size_t capacity);
@@ -152,16 +152,17 @@ void aw_arena_destroy(aw_arena *arena);
  * a free list and are reused before any new slab is allocated. Not thread-safe. */
 typedef struct aw_pool {
     const aw_allocator *allocator;
-    size_t block_size;        /* rounded up to a multiple of 64 */
+    size_t block_size; /* rounded up to a multiple of 64 */
     uint32_t blocks_per_slab;
-    void *free_list;          /* singly linked through the first word of each free block */
+    void *free_list; /* singly linked through the first word of each free block */
     void **slabs;
     uint32_t slab_count, slab_capacity;
     uint64_t blocks_in_use;
 } aw_pool;
 
 /* block_size > 0; blocks_per_slab 0 means 64. */
-aw_status aw_pool_init(aw_pool *pool, const aw_allocator *allocator, size_t block_size, uint32_t blocks_per_slab);
+aw_status aw_pool_init(aw_pool *pool, const aw_allocator *allocator, size_t block_size,
+                       uint32_t blocks_per_slab);
 /* Returns a 64-byte aligned block of block_size bytes (contents undefined), or NULL on OOM. */
 void *aw_pool_acquire(aw_pool *pool);
 void aw_pool_release(aw_pool *pool, void *block);

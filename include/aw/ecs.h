@@ -14,8 +14,8 @@ extern "C" {
 
 /* Entity id: low 32 bits index, high 32 bits generation. 0 is never a live entity. */
 typedef uint64_t aw_entity;
-#define AW_ENTITY_NULL ((aw_entity)0)
-#define AW_ENTITY_INDEX(e) ((uint32_t)((e) & 0xffffffffu))
+#define AW_ENTITY_NULL          ((aw_entity)0)
+#define AW_ENTITY_INDEX(e)      ((uint32_t)((e)&0xffffffffu))
 #define AW_ENTITY_GENERATION(e) ((uint32_t)((e) >> 32))
 
 /* Component id, 1-based in registration order; 0 is "none". */
@@ -26,14 +26,14 @@ typedef struct aw_world aw_world;
 /* ---------------------------------------------------------------- world */
 
 typedef struct aw_world_desc {
-    const aw_allocator *allocator;  /* NULL: aw_heap_allocator() */
-    uint32_t chunk_size;            /* bytes per small table chunk, 0: 16 KiB (power of two, >= 1 KiB) */
-    uint32_t large_chunk_size;      /* bytes per large chunk, used once a table outgrows its first
-                                       four small chunks; 0: 256 KiB (power of two) */
-    uint32_t entity_capacity;       /* entity records to reserve up front (0: grow on demand) */
-    uint32_t threads;               /* threads for the world's job system, caller included (0: one per
-                                       hardware thread; 1: everything inline) */
-    aw_jobs *jobs;                  /* share an existing job system instead (threads is then ignored) */
+    const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
+    uint32_t chunk_size;           /* bytes per small table chunk, 0: 16 KiB (power of two, >= 1 KiB) */
+    uint32_t large_chunk_size;     /* bytes per large chunk, used once a table outgrows its first
+                                      four small chunks; 0: 256 KiB (power of two) */
+    uint32_t entity_capacity;      /* entity records to reserve up front (0: grow on demand) */
+    uint32_t threads;              /* threads for the world's job system, caller included (0: one per
+                                      hardware thread; 1: everything inline) */
+    aw_jobs *jobs;                 /* share an existing job system instead (threads is then ignored) */
 } aw_world_desc;
 
 /* Returns NULL with aw_last_error() set on failure. desc may be NULL (all defaults). */
@@ -78,9 +78,9 @@ typedef void (*aw_move_fn)(void *dst, void *src, uint32_t count, void *user);
 typedef void (*aw_copy_fn)(void *dst, const void *src, uint32_t count, void *user);
 
 typedef struct aw_component_desc {
-    const char *name;   /* required, unique per world; copied */
-    size_t size;        /* 0 makes a tag: no storage */
-    size_t align;       /* 0: natural alignment for size (up to 16); else a power of two <= 64 */
+    const char *name; /* required, unique per world; copied */
+    size_t size;      /* 0 makes a tag: no storage */
+    size_t align;     /* 0: natural alignment for size (up to 16); else a power of two <= 64 */
     aw_ctor_fn ctor;
     aw_dtor_fn dtor;
     aw_move_fn move;
@@ -97,7 +97,7 @@ size_t aw_component_size(const aw_world *world, aw_component component);
 const char *aw_component_name(const aw_world *world, aw_component component);
 
 /* Registers a C type under its own name: AW_COMPONENT(world, Position). */
-#define AW_COMPONENT(world, T) \
+#define AW_COMPONENT(world, T)                                                                               \
     aw_component_register((world), &(aw_component_desc){.name = #T, .size = sizeof(T), .align = _Alignof(T)})
 #define AW_TAG(world, name_) aw_component_register((world), &(aw_component_desc){.name = #name_})
 
@@ -116,7 +116,8 @@ aw_status aw_entity_remove(aw_world *world, aw_entity entity, aw_component compo
 /* Copies `size` bytes into the component, adding it first if absent. size must equal the
  * registered size (AW_ERR_SIZE_MISMATCH); tags take data NULL and size 0. Writing a present
  * component is not a structural change and is allowed while iterating. */
-aw_status aw_entity_set(aw_world *world, aw_entity entity, aw_component component, const void *data, size_t size);
+aw_status aw_entity_set(aw_world *world, aw_entity entity, aw_component component, const void *data,
+                        size_t size);
 /* Pointer to the component's data, valid until the next structural change; NULL with
  * aw_last_error() set if the entity is stale or lacks the component (or it is a tag). */
 void *aw_entity_get(aw_world *world, aw_entity entity, aw_component component);
@@ -124,7 +125,7 @@ const void *aw_entity_get_const(const aw_world *world, aw_entity entity, aw_comp
 bool aw_entity_has(const aw_world *world, aw_entity entity, aw_component component);
 
 #define AW_SET(world, e, c, T, ...) aw_entity_set((world), (e), (c), &(T)__VA_ARGS__, sizeof(T))
-#define AW_GET(world, e, c, T) ((T *)aw_entity_get((world), (e), (c)))
+#define AW_GET(world, e, c, T)      ((T *)aw_entity_get((world), (e), (c)))
 
 /* Creates `count` entities that share one component set, with initial data copied from
  * column arrays: data[i] points to `count` values of components[i] (NULL: construct/zero;
@@ -143,15 +144,15 @@ aw_status aw_entity_create_bulk(aw_world *world, const aw_bulk_desc *desc);
 #define AW_QUERY_MAX_TERMS 16
 
 typedef enum aw_term_oper {
-    AW_TERM_WITH = 0,   /* must be present; column provided */
-    AW_TERM_WITHOUT,    /* must be absent; no column */
-    AW_TERM_OPTIONAL    /* column provided where present, else NULL */
+    AW_TERM_WITH = 0, /* must be present; column provided */
+    AW_TERM_WITHOUT,  /* must be absent; no column */
+    AW_TERM_OPTIONAL  /* column provided where present, else NULL */
 } aw_term_oper;
 
 typedef enum aw_access {
     AW_ACCESS_READ = 0,
     AW_ACCESS_WRITE,
-    AW_ACCESS_NONE      /* filter only: the system never touches the data */
+    AW_ACCESS_NONE /* filter only: the system never touches the data */
 } aw_access;
 
 typedef struct aw_term {
@@ -162,19 +163,25 @@ typedef struct aw_term {
 
 typedef struct aw_query_desc {
     const aw_term *terms;
-    uint32_t term_count;  /* 1..AW_QUERY_MAX_TERMS */
+    uint32_t term_count; /* 1..AW_QUERY_MAX_TERMS */
 } aw_query_desc;
 
 /* Term shorthands (fully designated, so -Wextra stays quiet). */
-#define AW_READ(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_READ}
-#define AW_WRITE(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_WRITE}
-#define AW_WITHOUT(c) {.component = (c), .oper = AW_TERM_WITHOUT, .access = AW_ACCESS_NONE}
-#define AW_OPTIONAL(c, acc) {.component = (c), .oper = AW_TERM_OPTIONAL, .access = (acc)}
-#define AW_FILTER(c) {.component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_NONE}
+#define AW_READ(c)                                                                                           \
+    { .component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_READ }
+#define AW_WRITE(c)                                                                                          \
+    { .component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_WRITE }
+#define AW_WITHOUT(c)                                                                                        \
+    { .component = (c), .oper = AW_TERM_WITHOUT, .access = AW_ACCESS_NONE }
+#define AW_OPTIONAL(c, acc)                                                                                  \
+    { .component = (c), .oper = AW_TERM_OPTIONAL, .access = (acc) }
+#define AW_FILTER(c)                                                                                         \
+    { .component = (c), .oper = AW_TERM_WITH, .access = AW_ACCESS_NONE }
 
 /* Fills .terms and .term_count from a list: AW_TERMS(AW_WRITE(pos), AW_READ(vel)) */
-#define AW_TERMS(...) \
-    .terms = (const aw_term[]){__VA_ARGS__}, .term_count = (uint32_t)(sizeof((aw_term[]){__VA_ARGS__}) / sizeof(aw_term))
+#define AW_TERMS(...)                                                                                        \
+    .terms = (const aw_term[]){__VA_ARGS__},                                                                 \
+    .term_count = (uint32_t)(sizeof((aw_term[]){__VA_ARGS__}) / sizeof(aw_term))
 
 typedef struct aw_query aw_query;
 
@@ -225,7 +232,8 @@ aw_entity aw_cmd_create(aw_cmd_buffer *buffer);
 aw_status aw_cmd_destroy(aw_cmd_buffer *buffer, aw_entity entity);
 aw_status aw_cmd_add(aw_cmd_buffer *buffer, aw_entity entity, aw_component component);
 aw_status aw_cmd_remove(aw_cmd_buffer *buffer, aw_entity entity, aw_component component);
-aw_status aw_cmd_set(aw_cmd_buffer *buffer, aw_entity entity, aw_component component, const void *data, size_t size);
+aw_status aw_cmd_set(aw_cmd_buffer *buffer, aw_entity entity, aw_component component, const void *data,
+                     size_t size);
 uint32_t aw_cmd_buffer_count(const aw_cmd_buffer *buffer);
 /* Applies every command in order and empties the buffer. Commands that cannot apply (entity
  * destroyed meanwhile, component already present...) are skipped; the rest still apply. The
@@ -240,10 +248,10 @@ void aw_cmd_buffer_reset(aw_cmd_buffer *buffer);
 /* Typed singletons owned by the world. */
 typedef uint32_t aw_resource;
 typedef struct aw_resource_desc {
-    const char *name;       /* required, unique */
-    size_t size;            /* > 0 */
-    size_t align;           /* 0: natural; else power of two <= 64 */
-    const void *initial;    /* NULL: zero-filled */
+    const char *name;    /* required, unique */
+    size_t size;         /* > 0 */
+    size_t align;        /* 0: natural; else power of two <= 64 */
+    const void *initial; /* NULL: zero-filled */
     aw_dtor_fn dtor;
     void *hook_user;
 } aw_resource_desc;
@@ -253,8 +261,9 @@ aw_resource aw_resource_lookup(const aw_world *world, const char *name);
 void *aw_resource_get(aw_world *world, aw_resource resource);
 aw_status aw_resource_set(aw_world *world, aw_resource resource, const void *data, size_t size);
 
-#define AW_RESOURCE(world, T, ...) \
-    aw_resource_register((world), &(aw_resource_desc){.name = #T, .size = sizeof(T), .align = _Alignof(T), __VA_ARGS__})
+#define AW_RESOURCE(world, T, ...)                                                                           \
+    aw_resource_register(                                                                                    \
+        (world), &(aw_resource_desc){.name = #T, .size = sizeof(T), .align = _Alignof(T), __VA_ARGS__})
 
 /* ---------------------------------------------------------------- events */
 
@@ -263,9 +272,9 @@ aw_status aw_resource_set(aw_world *world, aw_resource resource, const void *dat
  * aw_event_cursor. Buffers are reused: a steady stream allocates nothing. */
 typedef uint32_t aw_event_type;
 typedef struct aw_event_desc {
-    const char *name;   /* required, unique */
-    size_t size;        /* > 0 */
-    size_t align;       /* 0: natural */
+    const char *name; /* required, unique */
+    size_t size;      /* > 0 */
+    size_t align;     /* 0: natural */
 } aw_event_desc;
 
 aw_event_type aw_event_register(aw_world *world, const aw_event_desc *desc);
@@ -275,12 +284,12 @@ uint32_t aw_event_count(const aw_world *world, aw_event_type type);
 const void *aw_event_get(const aw_world *world, aw_event_type type, uint32_t index);
 
 typedef struct aw_event_cursor {
-    uint64_t next_seq;  /* zero-initialise; advanced by aw_event_read */
+    uint64_t next_seq; /* zero-initialise; advanced by aw_event_read */
 } aw_event_cursor;
 /* Returns the next visible event this cursor has not read, or NULL. */
 const void *aw_event_read(const aw_world *world, aw_event_type type, aw_event_cursor *cursor);
 
-#define AW_EVENT(world, T) \
+#define AW_EVENT(world, T)                                                                                   \
     aw_event_register((world), &(aw_event_desc){.name = #T, .size = sizeof(T), .align = _Alignof(T)})
 
 /* ---------------------------------------------------------------- systems and the scheduler */
@@ -288,13 +297,13 @@ const void *aw_event_read(const aw_world *world, aw_event_type type, aw_event_cu
 /* Phases order a frame; systems run by phase, then by their before/after constraints, then by
  * registration order. Phases are numbers so user phases fit between the built-in ones
  * (for example AW_PHASE_PERCEPTION + 50). */
-#define AW_PHASE_PRE_SIMULATION 100u
-#define AW_PHASE_PERCEPTION 200u
-#define AW_PHASE_AI_PLANNING 300u
-#define AW_PHASE_SIMULATION 400u
-#define AW_PHASE_PHYSICS 500u
+#define AW_PHASE_PRE_SIMULATION  100u
+#define AW_PHASE_PERCEPTION      200u
+#define AW_PHASE_AI_PLANNING     300u
+#define AW_PHASE_SIMULATION      400u
+#define AW_PHASE_PHYSICS         500u
 #define AW_PHASE_POST_SIMULATION 600u
-#define AW_PHASE_PRESENTATION 700u
+#define AW_PHASE_PRESENTATION    700u
 
 typedef struct aw_system aw_system;
 
@@ -305,10 +314,10 @@ typedef struct aw_system aw_system;
 typedef struct aw_system_ctx {
     aw_world *world;
     aw_system *system;
-    aw_query *query;          /* the system's query, or NULL */
+    aw_query *query; /* the system's query, or NULL */
     aw_cmd_buffer *commands;
-    uint32_t worker;          /* thread index in the job system */
-    uint32_t task;            /* task index for chunk systems (deterministic), else 0 */
+    uint32_t worker; /* thread index in the job system */
+    uint32_t task;   /* task index for chunk systems (deterministic), else 0 */
     float dt;
     uint64_t frame;
     void *user;
@@ -319,13 +328,13 @@ typedef void (*aw_system_fn)(aw_system_ctx *ctx);
 typedef void (*aw_system_chunk_fn)(aw_system_ctx *ctx, const aw_iter *piece);
 
 typedef struct aw_system_desc {
-    const char *name;                 /* required, unique */
-    uint32_t phase;                   /* 0: AW_PHASE_SIMULATION */
-    aw_query_desc query;              /* optional; its terms count as declared access */
-    aw_system_fn run;                 /* called once per frame, or ... */
-    aw_system_chunk_fn each;          /* ... called per piece of the query, in parallel */
-    uint32_t grain;                   /* rows per piece for `each` (0: 1024) */
-    const aw_component *reads;        /* further declared access */
+    const char *name;          /* required, unique */
+    uint32_t phase;            /* 0: AW_PHASE_SIMULATION */
+    aw_query_desc query;       /* optional; its terms count as declared access */
+    aw_system_fn run;          /* called once per frame, or ... */
+    aw_system_chunk_fn each;   /* ... called per piece of the query, in parallel */
+    uint32_t grain;            /* rows per piece for `each` (0: 1024) */
+    const aw_component *reads; /* further declared access */
     uint32_t read_count;
     const aw_component *writes;
     uint32_t write_count;
@@ -333,10 +342,10 @@ typedef struct aw_system_desc {
     uint32_t read_resource_count;
     const aw_resource *write_resources;
     uint32_t write_resource_count;
-    bool exclusive;                   /* conflicts with every system; may change the world directly */
-    const char *const *after;         /* names of systems this one must follow */
+    bool exclusive;           /* conflicts with every system; may change the world directly */
+    const char *const *after; /* names of systems this one must follow */
     uint32_t after_count;
-    const char *const *before;        /* names of systems this one must precede */
+    const char *const *before; /* names of systems this one must precede */
     uint32_t before_count;
     void *user;
 } aw_system_desc;

@@ -31,12 +31,12 @@ typedef void *(*aw_enqueue_fn)(aw_range_fn fn, uint32_t count, uint32_t grain, v
 typedef void (*aw_finish_fn)(void *handle, void *user);
 
 typedef struct aw_jobs_desc {
-    uint32_t threads;            /* threads including the caller; 0: one per hardware thread;
-                                    1: everything runs inline on the caller */
+    uint32_t threads; /* threads including the caller; 0: one per hardware thread;
+                         1: everything runs inline on the caller */
     const aw_allocator *allocator;
-    uint32_t spin_us;            /* idle workers spin this long before sleeping (0: 50 us) */
-    aw_enqueue_fn enqueue;       /* optional external scheduler; threads then says how many */
-    aw_finish_fn finish;         /*   thread indices the scheduler may pass */
+    uint32_t spin_us;      /* idle workers spin this long before sleeping (0: 50 us) */
+    aw_enqueue_fn enqueue; /* optional external scheduler; threads then says how many */
+    aw_finish_fn finish;   /*   thread indices the scheduler may pass */
     void *user;
 } aw_jobs_desc;
 
@@ -73,10 +73,10 @@ void aw_jobs_wait(aw_jobs *jobs, aw_job job);
 void aw_jobs_wait_all(aw_jobs *jobs);
 
 typedef struct aw_jobs_stats {
-    uint64_t jobs_run;       /* submitted jobs plus parallel_for tasks (runs of whole ranges) */
+    uint64_t jobs_run; /* submitted jobs plus parallel_for tasks (runs of whole ranges) */
     uint64_t steals;
-    uint64_t sleeps;         /* times a worker went to sleep */
-    uint64_t inline_runs;    /* parallel_for calls run inline (too small or threads = 1) */
+    uint64_t sleeps;      /* times a worker went to sleep */
+    uint64_t inline_runs; /* parallel_for calls run inline (too small or threads = 1) */
 } aw_jobs_stats;
 aw_jobs_stats aw_jobs_get_stats(const aw_jobs *jobs);
 

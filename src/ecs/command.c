@@ -11,7 +11,7 @@ typedef struct cmd_header {
     uint32_t op;
     aw_component component;
     aw_entity entity;
-    uint32_t size; /* payload bytes following the header */
+    uint32_t size;   /* payload bytes following the header */
     uint32_t stride; /* header + payload, rounded up to 8 */
 } cmd_header;
 
@@ -24,10 +24,10 @@ struct aw_cmd_buffer {
     uint32_t size;
     uint32_t capacity;
     uint32_t count;
-    bool provisional;        /* creates return provisional ids */
-    bool applied;            /* `resolved` describes the last apply; cleared by the next record */
-    uint32_t created;        /* provisional ids handed out since the last apply */
-    aw_entity *resolved;     /* provisional index - 1 -> real id after apply */
+    bool provisional;    /* creates return provisional ids */
+    bool applied;        /* `resolved` describes the last apply; cleared by the next record */
+    uint32_t created;    /* provisional ids handed out since the last apply */
+    aw_entity *resolved; /* provisional index - 1 -> real id after apply */
     uint32_t resolved_capacity;
 };
 
@@ -64,17 +64,20 @@ aw_entity aw_cmd_resolve(const aw_cmd_buffer *b, aw_entity e) {
     return b->applied && i <= b->created ? b->resolved[i - 1] : AW_ENTITY_NULL;
 }
 
-static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data, size_t size) {
+static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data,
+                      size_t size) {
     uint64_t stride = (sizeof(cmd_header) + size + 7) & ~(uint64_t)7;
     if ((uint64_t)b->size + stride > UINT32_MAX)
         return aw_error(AW_ERR_CAPACITY, "command buffer exceeds 4 GiB");
-    aw_status s = ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, b->size + (uint32_t)stride, 1);
+    aw_status s =
+        ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, b->size + (uint32_t)stride, 1);
     if (s) return s;
     if (b->applied) {
         b->applied = false;
         b->created = 0;
     }
-    cmd_header h = {.op = op, .component = c, .entity = e, .size = (uint32_t)size, .stride = (uint32_t)stride};
+    cmd_header h = {
+        .op = op, .component = c, .entity = e, .size = (uint32_t)size, .stride = (uint32_t)stride};
     memcpy(b->data + b->size, &h, sizeof h);
     if (size) memcpy(b->data + b->size + sizeof h, data, size);
     b->size += (uint32_t)stride;
@@ -106,8 +109,8 @@ aw_entity aw_cmd_create(aw_cmd_buffer *b) {
     return e;
 }
 
-static aw_status record(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data, size_t size,
-                        const char *fn) {
+static aw_status record(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c, const void *data,
+                        size_t size, const char *fn) {
     if (!b) return aw_error(AW_ERR_INVALID_ARG, "%s: buffer is NULL", fn);
     if (e == AW_ENTITY_NULL) return ecs_stale(e, fn);
     if (op != CMD_DESTROY) {
@@ -117,7 +120,8 @@ static aw_status record(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component
     if (op == CMD_SET) {
         const ecs_component_info *info = &b->world->components[c];
         if (size != info->size)
-            return aw_error(AW_ERR_SIZE_MISMATCH, "%s: '%s' is %u bytes, got %zu", fn, info->name, info->size, size);
+            return aw_error(AW_ERR_SIZE_MISMATCH, "%s: '%s' is %u bytes, got %zu", fn, info->name, info->size,
+                            size);
         if (size && !data) return aw_error(AW_ERR_INVALID_ARG, "%s: data is NULL", fn);
     }
     return push(b, op, e, c, data, size);
@@ -157,10 +161,14 @@ static aw_status apply_one(aw_cmd_buffer *b, const cmd_header *h, const void *pa
         if (s == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, e);
         return s;
     }
-    case CMD_DESTROY: return aw_entity_destroy(w, e);
-    case CMD_ADD: return aw_entity_add(w, e, h->component);
-    case CMD_REMOVE: return aw_entity_remove(w, e, h->component);
-    default: return aw_entity_set(w, e, h->component, payload, h->size);
+    case CMD_DESTROY:
+        return aw_entity_destroy(w, e);
+    case CMD_ADD:
+        return aw_entity_add(w, e, h->component);
+    case CMD_REMOVE:
+        return aw_entity_remove(w, e, h->component);
+    default:
+        return aw_entity_set(w, e, h->component, payload, h->size);
     }
 }
 
@@ -190,8 +198,10 @@ static uint32_t apply_spawn(aw_cmd_buffer *b, uint32_t at, aw_status *status) {
     bool provisional = b->provisional && is_provisional(h.entity);
     aw_entity e = AW_ENTITY_NULL;
     *status = ecs_spawn(w, provisional ? AW_ENTITY_NULL : h.entity, comps, data, n, &e);
-    if (provisional) b->resolved[AW_ENTITY_INDEX(h.entity) - 1] = *status ? AW_ENTITY_NULL : e;
-    else if (*status == AW_ERR_OUT_OF_MEMORY) ecs_release_reserved(w, h.entity);
+    if (provisional)
+        b->resolved[AW_ENTITY_INDEX(h.entity) - 1] = *status ? AW_ENTITY_NULL : e;
+    else if (*status == AW_ERR_OUT_OF_MEMORY)
+        ecs_release_reserved(w, h.entity);
     return end - at;
 }
 

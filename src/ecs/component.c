@@ -32,7 +32,8 @@ aw_component aw_component_register(aw_world *w, const aw_component_desc *desc) {
         return 0;
     }
     if (desc->size > UINT32_MAX / 2) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_component_register: '%s' size %zu is too large", desc->name, desc->size);
+        aw_error(AW_ERR_INVALID_ARG, "aw_component_register: '%s' size %zu is too large", desc->name,
+                 desc->size);
         return 0;
     }
     size_t align = desc->align ? desc->align : natural_align(desc->size);
@@ -42,8 +43,9 @@ aw_component aw_component_register(aw_world *w, const aw_component_desc *desc) {
         return 0;
     }
     if (desc->size % align) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_component_register: '%s' size %zu is not a multiple of its alignment %zu",
-                 desc->name, desc->size, align);
+        aw_error(AW_ERR_INVALID_ARG,
+                 "aw_component_register: '%s' size %zu is not a multiple of its alignment %zu", desc->name,
+                 desc->size, align);
         return 0;
     }
     if (aw_component_lookup(w, desc->name)) {
@@ -55,7 +57,8 @@ aw_component aw_component_register(aw_world *w, const aw_component_desc *desc) {
         return 0;
     }
     aw_component id = w->component_count;
-    if (ecs_grow(&w->allocator, (void **)&w->components, &w->component_capacity, id + 1, sizeof(ecs_component_info)))
+    if (ecs_grow(&w->allocator, (void **)&w->components, &w->component_capacity, id + 1,
+                 sizeof(ecs_component_info)))
         return 0;
     uint64_t h = aw_hash_str(desc->name);
     uint32_t probe = 0;

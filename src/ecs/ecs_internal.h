@@ -8,19 +8,19 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define ECS_DEFAULT_CHUNK_SIZE (16u * 1024u)
+#define ECS_DEFAULT_CHUNK_SIZE       (16u * 1024u)
 #define ECS_DEFAULT_LARGE_CHUNK_SIZE (256u * 1024u)
-#define ECS_LOW_EDGES 32u  /* components below this id get direct-indexed transition edges */
-#define ECS_SMALL_CHUNKS 4u /* a table's first chunks are small; the rest are large */
-#define ECS_MIN_CHUNK_SIZE 1024u
-#define ECS_MIN_ROWS_PER_CHUNK 8u
-#define ECS_NO_TABLE UINT32_MAX
-#define ECS_COLUMN_ALIGN 64u
-#define ECS_TAG_PRESENT INT16_MAX /* column_of value for a tag: present, no column */
-#define ECS_RECORD_PAGE_BITS 12u  /* 4096 records (64 KiB) per page */
-#define ECS_RECORD_PAGE_SIZE (1u << ECS_RECORD_PAGE_BITS)
-#define ECS_FREE_PAGE_BITS 14u /* 16384 indices: one record-pool block (64 KiB) per page */
-#define ECS_FREE_PAGE_SIZE (1u << ECS_FREE_PAGE_BITS)
+#define ECS_LOW_EDGES                32u /* components below this id get direct-indexed transition edges */
+#define ECS_SMALL_CHUNKS             4u  /* a table's first chunks are small; the rest are large */
+#define ECS_MIN_CHUNK_SIZE           1024u
+#define ECS_MIN_ROWS_PER_CHUNK       8u
+#define ECS_NO_TABLE                 UINT32_MAX
+#define ECS_COLUMN_ALIGN             64u
+#define ECS_TAG_PRESENT              INT16_MAX /* column_of value for a tag: present, no column */
+#define ECS_RECORD_PAGE_BITS         12u       /* 4096 records (64 KiB) per page */
+#define ECS_RECORD_PAGE_SIZE         (1u << ECS_RECORD_PAGE_BITS)
+#define ECS_FREE_PAGE_BITS           14u /* 16384 indices: one record-pool block (64 KiB) per page */
+#define ECS_FREE_PAGE_SIZE           (1u << ECS_FREE_PAGE_BITS)
 
 typedef struct ecs_component_info {
     char *name;
@@ -47,22 +47,22 @@ typedef struct ecs_column {
 typedef struct ecs_table {
     uint32_t id;
     uint32_t type_count;
-    aw_component *type;        /* sorted component ids, tags included */
+    aw_component *type; /* sorted component ids, tags included */
     uint32_t column_count;
-    ecs_column *columns;       /* non-tag components, in type order */
-    int16_t *column_of;        /* by component id < column_of_len: column, ECS_TAG_PRESENT or -1 */
+    ecs_column *columns; /* non-tag components, in type order */
+    int16_t *column_of;  /* by component id < column_of_len: column, ECS_TAG_PRESENT or -1 */
     uint32_t column_of_len;
     uint64_t type_hash;
     bool has_hooks;
 
-    uint32_t rows[2];          /* rows per small [0] and large [1] chunk */
-    uint32_t small_chunks;     /* ECS_SMALL_CHUNKS, or 0 when rows are too wide for small chunks */
-    uint32_t large_bytes;      /* bytes per large chunk */
-    bool large_pooled;         /* large_bytes is the world's large chunk size: from its pool */
-    uint32_t count;            /* live rows */
-    uint32_t row_capacity;     /* rows the held chunks can store */
+    uint32_t rows[2];      /* rows per small [0] and large [1] chunk */
+    uint32_t small_chunks; /* ECS_SMALL_CHUNKS, or 0 when rows are too wide for small chunks */
+    uint32_t large_bytes;  /* bytes per large chunk */
+    bool large_pooled;     /* large_bytes is the world's large chunk size: from its pool */
+    uint32_t count;        /* live rows */
+    uint32_t row_capacity; /* rows the held chunks can store */
     void **chunks;
-    uint32_t chunk_count;      /* chunks held (may include one spare beyond the rows in use) */
+    uint32_t chunk_count; /* chunks held (may include one spare beyond the rows in use) */
     uint32_t chunk_capacity;
 
     /* Transition cache: low component ids index an array directly (no hashing on the common
@@ -77,7 +77,7 @@ typedef struct ecs_record {
     uint32_t generation;
     uint32_t table; /* ECS_NO_TABLE: not alive (free, or reserved by a command buffer) */
     uint32_t chunk;
-    uint32_t row;   /* row inside the chunk */
+    uint32_t row; /* row inside the chunk */
 } ecs_record;
 
 typedef struct ecs_query_match {
@@ -117,7 +117,7 @@ typedef struct ecs_event_info {
     uint32_t align;
     ecs_event_buffer buffers[2]; /* [older] = previous frame, [older ^ 1] = current frame */
     uint32_t older;
-    uint64_t older_seq;          /* sequence number of the first event in the older buffer */
+    uint64_t older_seq; /* sequence number of the first event in the older buffer */
 } ecs_event_info;
 
 /* A piece of a query for parallel work: rows [begin, begin + count) of one chunk of one match. */
@@ -130,7 +130,7 @@ typedef struct ecs_piece {
 
 struct aw_system {
     aw_world *world;
-    uint32_t index;           /* registration order */
+    uint32_t index; /* registration order */
     char *name;
     uint32_t phase;
     aw_query *query;
@@ -146,13 +146,13 @@ struct aw_system {
     char **after, **before;
     uint32_t after_count, before_count;
     /* run state */
-    aw_cmd_buffer *commands;          /* for run() */
-    aw_cmd_buffer **piece_buffers;    /* for each(): one per piece, applied in piece order */
+    aw_cmd_buffer *commands;       /* for run() */
+    aw_cmd_buffer **piece_buffers; /* for each(): one per piece, applied in piece order */
     uint32_t piece_buffer_count, piece_buffer_capacity;
     ecs_piece *pieces;
     uint32_t piece_count, piece_capacity;
     aw_job job;
-    aw_status status;                 /* of the last run */
+    aw_status status; /* of the last run */
 };
 
 /* Slot i holds the i-th system of the schedule and, for i < stage_count, stage i: it covers
@@ -171,57 +171,57 @@ struct aw_world {
     const aw_allocator *user_allocator;
     aw_allocator allocator; /* counts, then forwards to user_allocator */
     ecs_alloc_counters counters;
-    aw_pool chunk_pool;             /* small chunks */
-    aw_pool large_pool;             /* large chunks */
+    aw_pool chunk_pool; /* small chunks */
+    aw_pool large_pool; /* large chunks */
     uint32_t chunk_size;
     uint32_t large_chunk_size;
 
     ecs_component_info *components; /* index = component id; [0] unused */
     uint32_t component_count;       /* highest id + 1 */
     uint32_t component_capacity;
-    aw_map component_names;         /* name hash -> id (names are checked on lookup) */
+    aw_map component_names; /* name hash -> id (names are checked on lookup) */
 
     ecs_table **tables;
     uint32_t table_count;
     uint32_t table_capacity;
-    aw_map table_index;             /* type hash -> table id + 1 */
+    aw_map table_index; /* type hash -> table id + 1 */
 
-    aw_pool record_pool;            /* record pages, 2 MiB slabs (huge-page friendly) */
-    ecs_record **record_pages;      /* records in fixed pages that never move; index 0 unused */
+    aw_pool record_pool;       /* record pages, 2 MiB slabs (huge-page friendly) */
+    ecs_record **record_pages; /* records in fixed pages that never move; index 0 unused */
     uint32_t record_page_count;
     uint32_t record_page_capacity;
-    uint32_t record_count;          /* records that exist (fresh indices come after) */
-    uint32_t **free_pages;          /* stack of destroyed indices, in pages from record_pool */
-    uint32_t free_page_count;       /* kept covering record_count so destroy never allocates */
+    uint32_t record_count;    /* records that exist (fresh indices come after) */
+    uint32_t **free_pages;    /* stack of destroyed indices, in pages from record_pool */
+    uint32_t free_page_count; /* kept covering record_count so destroy never allocates */
     uint32_t free_page_capacity;
-    _Atomic int64_t free_top;       /* may go negative while command buffers reserve ids */
-    _Atomic uint32_t next_index;    /* next fresh index for reservations */
+    _Atomic int64_t free_top;    /* may go negative while command buffers reserve ids */
+    _Atomic uint32_t next_index; /* next fresh index for reservations */
     uint32_t alive_count;
 
     aw_query **queries;
     uint32_t query_count;
     uint32_t query_capacity;
-    _Atomic int iter_depth;         /* active iterators: structural changes are refused */
+    _Atomic int iter_depth; /* active iterators: structural changes are refused */
 
-    ecs_resource_info *resources;   /* [0] unused */
+    ecs_resource_info *resources; /* [0] unused */
     uint32_t resource_count;
     uint32_t resource_capacity;
-    ecs_event_info *events;         /* [0] unused */
+    ecs_event_info *events; /* [0] unused */
     uint32_t event_count;
     uint32_t event_capacity;
 
-    aw_jobs *jobs;                  /* created on first parallel use unless supplied */
+    aw_jobs *jobs; /* created on first parallel use unless supplied */
     bool owns_jobs;
     uint32_t threads;
-    aw_system **systems;            /* registration order */
+    aw_system **systems; /* registration order */
     uint32_t system_count;
     uint32_t system_capacity;
     bool schedule_dirty;
-    ecs_schedule_slot *schedule;    /* [i].system: schedule order; [s].stage_*: stage s */
+    ecs_schedule_slot *schedule; /* [i].system: schedule order; [s].stage_*: stage s */
     uint32_t stage_count;
     uint32_t schedule_capacity;
     uint64_t frame;
-    ecs_piece *pieces;              /* scratch for aw_query_parallel */
+    ecs_piece *pieces; /* scratch for aw_query_parallel */
     uint32_t piece_count, piece_capacity;
 };
 
@@ -281,8 +281,9 @@ static inline aw_status ecs_check_world(const aw_world *w, const char *fn) {
     return AW_LIKELY(w != NULL) ? AW_OK : (ecs_null_world(fn), AW_ERR_INVALID_ARG);
 }
 static inline aw_status ecs_check_component(const aw_world *w, aw_component c, const char *fn) {
-    return AW_LIKELY(c > 0 && c < w->component_count) ? AW_OK
-                                                       : (ecs_unknown_component(c, fn), AW_ERR_UNKNOWN_COMPONENT);
+    return AW_LIKELY(c > 0 && c < w->component_count)
+               ? AW_OK
+               : (ecs_unknown_component(c, fn), AW_ERR_UNKNOWN_COMPONENT);
 }
 
 /* ---- tables (table.c) */
@@ -320,7 +321,8 @@ static inline uint32_t ecs_chunk_tier(const ecs_table *t, uint32_t chunk) {
 }
 /* First row held by chunk k. */
 static inline uint32_t ecs_chunk_start(const ecs_table *t, uint32_t k) {
-    return k < t->small_chunks ? k * t->rows[0] : t->small_chunks * t->rows[0] + (k - t->small_chunks) * t->rows[1];
+    return k < t->small_chunks ? k * t->rows[0]
+                               : t->small_chunks * t->rows[0] + (k - t->small_chunks) * t->rows[1];
 }
 static inline void ecs_table_locate(const ecs_table *t, uint32_t index, uint32_t *chunk, uint32_t *row) {
     uint32_t small_total = t->small_chunks * t->rows[0];
@@ -378,8 +380,8 @@ aw_entity ecs_reserve_id(aw_world *w);
 void ecs_release_reserved(aw_world *w, aw_entity e);
 /* Makes a reserved id alive in the empty table. */
 aw_status ecs_realize(aw_world *w, aw_entity e);
-aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, const void *const *data, uint32_t n,
-                    aw_entity *out);
+aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, const void *const *data,
+                    uint32_t n, aw_entity *out);
 aw_status ecs_entity_add_data(aw_world *w, aw_entity e, ecs_record *rec, aw_component c, const void *data);
 
 /* ---- queries (query.c) */
@@ -394,8 +396,8 @@ void ecs_system_free(aw_world *w, aw_system *s);
 bool ecs_systems_conflict(const aw_system *a, const aw_system *b);
 aw_status ecs_system_run(aw_system *s, uint32_t worker, float dt);
 aw_status ecs_system_apply(aw_system *s);
-aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces, uint32_t *count,
-                           uint32_t *capacity);
+aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces,
+                           uint32_t *count, uint32_t *capacity);
 void ecs_piece_iter(const aw_query *q, const ecs_piece *p, aw_iter *it);
 aw_status ecs_ensure_jobs(aw_world *w);
 void ecs_schedule_free(aw_world *w);
@@ -403,10 +405,10 @@ void ecs_schedule_free(aw_world *w);
 aw_status ecs_check_access(const aw_world *w, aw_component c, bool write, const char *fn);
 aw_status ecs_check_resource_access(const aw_world *w, aw_resource r, const char *fn);
 #ifdef AW_ACCESS_CHECKS
-#define ECS_CHECK_ACCESS(w, c, write, fn) ecs_check_access((w), (c), (write), (fn))
+#define ECS_CHECK_ACCESS(w, c, write, fn)   ecs_check_access((w), (c), (write), (fn))
 #define ECS_CHECK_RESOURCE_ACCESS(w, r, fn) ecs_check_resource_access((w), (r), (fn))
 #else
-#define ECS_CHECK_ACCESS(w, c, write, fn) AW_OK
+#define ECS_CHECK_ACCESS(w, c, write, fn)   AW_OK
 #define ECS_CHECK_RESOURCE_ACCESS(w, r, fn) AW_OK
 #endif
 

@@ -18,7 +18,8 @@ aw_status ecs_stale(aw_entity e, const char *fn) {
 
 static aw_status check_locked(const aw_world *w, const char *fn) {
     if (AW_UNLIKELY(ecs_locked(w)))
-        return aw_error(AW_ERR_LOCKED, "%s: structural change while a query iterates (use a command buffer)", fn);
+        return aw_error(AW_ERR_LOCKED, "%s: structural change while a query iterates (use a command buffer)",
+                        fn);
     return AW_OK;
 }
 
@@ -27,7 +28,8 @@ static aw_status check_locked(const aw_world *w, const char *fn) {
 aw_status ecs_grow_records(aw_world *w, uint32_t count) {
     uint32_t pages = (uint32_t)(((uint64_t)count + ECS_RECORD_PAGE_SIZE - 1) >> ECS_RECORD_PAGE_BITS);
     if (pages > w->record_page_count) {
-        if (ecs_grow(&w->allocator, (void **)&w->record_pages, &w->record_page_capacity, pages, sizeof(ecs_record *)))
+        if (ecs_grow(&w->allocator, (void **)&w->record_pages, &w->record_page_capacity, pages,
+                     sizeof(ecs_record *)))
             return AW_ERR_OUT_OF_MEMORY;
         while (w->record_page_count < pages) {
             ecs_record *page = aw_pool_acquire(&w->record_pool);
@@ -37,7 +39,8 @@ aw_status ecs_grow_records(aw_world *w, uint32_t count) {
     }
     uint32_t free_pages = (uint32_t)(((uint64_t)count + ECS_FREE_PAGE_SIZE - 1) >> ECS_FREE_PAGE_BITS);
     if (free_pages > w->free_page_count) {
-        if (ecs_grow(&w->allocator, (void **)&w->free_pages, &w->free_page_capacity, free_pages, sizeof(uint32_t *)))
+        if (ecs_grow(&w->allocator, (void **)&w->free_pages, &w->free_page_capacity, free_pages,
+                     sizeof(uint32_t *)))
             return AW_ERR_OUT_OF_MEMORY;
         while (w->free_page_count < free_pages) {
             uint32_t *page = aw_pool_acquire(&w->record_pool);
@@ -117,8 +120,8 @@ static void init_column(const ecs_component_info *info, void *dst, const void *d
 /* Creates an entity straight in the table of its initial components: one placement instead of
  * one table move per component. `reserved` is an id from ecs_reserve_id to make alive, or
  * AW_ENTITY_NULL for a new id. Components must be distinct and registered. */
-aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, const void *const *data, uint32_t n,
-                    aw_entity *out) {
+aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, const void *const *data,
+                    uint32_t n, aw_entity *out) {
     ecs_table *t = w->tables[0];
     for (uint32_t i = 0; i < n; i++)
         if (!(t = ecs_table_traverse(w, t, comps[i], false))) return AW_ERR_OUT_OF_MEMORY;
@@ -132,7 +135,8 @@ aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, 
     aw_entity e = reserved;
     if (reserved) {
         ecs_record *rec = ecs_record_at(w, index);
-        if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e)) return ecs_stale(e, "create");
+        if (rec->table != ECS_NO_TABLE || rec->generation != AW_ENTITY_GENERATION(e))
+            return ecs_stale(e, "create");
         atomic_store_explicit(&w->free_top, free_top(w), memory_order_relaxed);
     } else {
         e = take_id(w);
@@ -142,7 +146,8 @@ aw_status ecs_spawn(aw_world *w, aw_entity reserved, const aw_component *comps, 
     for (uint32_t c = 0; c < t->column_count; c++) {
         uint32_t i = 0;
         while (comps[i] != t->columns[c].component) i++;
-        init_column(&w->components[comps[i]], ecs_column_ptr(t, c, rec->chunk, rec->row), data ? data[i] : NULL);
+        init_column(&w->components[comps[i]], ecs_column_ptr(t, c, rec->chunk, rec->row),
+                    data ? data[i] : NULL);
     }
     w->alive_count++;
     if (out) *out = e;
@@ -266,7 +271,8 @@ aw_status aw_entity_add(aw_world *w, aw_entity e, aw_component c) {
     ecs_record *rec = entity_checks(w, e, c, "aw_entity_add");
     if (!rec) return aw_last_status();
     if (ecs_table_column(w->tables[rec->table], c) >= 0)
-        return aw_error(AW_ERR_ALREADY_PRESENT, "aw_entity_add: entity already has '%s'", w->components[c].name);
+        return aw_error(AW_ERR_ALREADY_PRESENT, "aw_entity_add: entity already has '%s'",
+                        w->components[c].name);
     aw_status s = check_locked(w, "aw_entity_add");
     return s ? s : ecs_entity_add_data(w, e, rec, c, NULL);
 }
@@ -290,7 +296,8 @@ aw_status aw_entity_set(aw_world *w, aw_entity e, aw_component c, const void *da
     if (!rec) return aw_last_status();
     const ecs_component_info *info = &w->components[c];
     if (size != info->size)
-        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_entity_set: '%s' is %u bytes, got %zu", info->name, info->size, size);
+        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_entity_set: '%s' is %u bytes, got %zu", info->name,
+                        info->size, size);
     if (!data && size)
         return aw_error(AW_ERR_INVALID_ARG, "aw_entity_set: data is NULL for '%s'", info->name);
     if (ECS_CHECK_ACCESS(w, c, true, "aw_entity_set")) return AW_ERR_ACCESS;
@@ -318,7 +325,8 @@ static const void *entity_get(const aw_world *w, aw_entity e, aw_component c, bo
         if (col < 0)
             aw_error(AW_ERR_NOT_PRESENT, "aw_entity_get: entity lacks '%s'", w->components[c].name);
         else
-            aw_error(AW_ERR_INVALID_ARG, "aw_entity_get: '%s' is a tag and has no data", w->components[c].name);
+            aw_error(AW_ERR_INVALID_ARG, "aw_entity_get: '%s' is a tag and has no data",
+                     w->components[c].name);
         return NULL;
     }
     return ecs_column_ptr(t, (uint32_t)col, rec->chunk, rec->row);
@@ -406,8 +414,10 @@ aw_status aw_entity_create_bulk(aw_world *w, const aw_bulk_desc *d) {
     ecs_table *t = s ? NULL : ecs_table_for_type(w, type, d->component_count);
     if (type != stack) aw_free(&w->allocator, type, d->component_count * sizeof *type);
     if (s) return s;
-    if (!t || ecs_ensure_records(w, fresh ? next + fresh : w->record_count) || ecs_table_reserve(w, t, d->count))
-        return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create_bulk: out of memory creating %u entities", d->count);
+    if (!t || ecs_ensure_records(w, fresh ? next + fresh : w->record_count) ||
+        ecs_table_reserve(w, t, d->count))
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_entity_create_bulk: out of memory creating %u entities",
+                        d->count);
 
     uint32_t first_row = t->count;
     for (uint32_t i = 0; i < d->count; i++) {

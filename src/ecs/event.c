@@ -21,8 +21,8 @@ aw_event_type aw_event_register(aw_world *w, const aw_event_desc *d) {
     }
     size_t align = d->align ? d->align : 8;
     if (!ecs_is_pow2(align) || align > ECS_COLUMN_ALIGN) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_event_register: '%s' alignment %zu must be a power of two <= 64", d->name,
-                 d->align);
+        aw_error(AW_ERR_INVALID_ARG, "aw_event_register: '%s' alignment %zu must be a power of two <= 64",
+                 d->name, d->align);
         return 0;
     }
     for (uint32_t i = 1; i < w->event_count; i++) {
@@ -31,16 +31,18 @@ aw_event_type aw_event_register(aw_world *w, const aw_event_desc *d) {
             return 0;
         }
     }
-    if (ecs_grow(&w->allocator, (void **)&w->events, &w->event_capacity, w->event_count + 1, sizeof(ecs_event_info)))
+    if (ecs_grow(&w->allocator, (void **)&w->events, &w->event_capacity, w->event_count + 1,
+                 sizeof(ecs_event_info)))
         return 0;
     char *name = ecs_strdup(&w->allocator, d->name);
     if (!name) {
         aw_error(AW_ERR_OUT_OF_MEMORY, "aw_event_register: out of memory");
         return 0;
     }
-    w->events[w->event_count] = (ecs_event_info){
-        .name = name, .size = (uint32_t)d->size, .stride = ecs_align_up((uint32_t)d->size, (uint32_t)align),
-        .align = (uint32_t)align};
+    w->events[w->event_count] = (ecs_event_info){.name = name,
+                                                 .size = (uint32_t)d->size,
+                                                 .stride = ecs_align_up((uint32_t)d->size, (uint32_t)align),
+                                                 .align = (uint32_t)align};
     return w->event_count++;
 }
 
@@ -49,13 +51,13 @@ aw_status aw_event_send(aw_world *w, aw_event_type type, const void *data, size_
     if (!ev) return aw_last_status();
     if (!data) return aw_error(AW_ERR_INVALID_ARG, "aw_event_send: data is NULL");
     if (size != ev->size)
-        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_event_send: '%s' events are %u bytes, got %zu", ev->name, ev->size,
-                        size);
+        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_event_send: '%s' events are %u bytes, got %zu", ev->name,
+                        ev->size, size);
     ecs_event_buffer *b = &ev->buffers[ev->older ^ 1];
     if (b->count == b->capacity) {
         uint32_t cap = b->capacity ? b->capacity * 2 : 16;
-        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride, (size_t)cap * ev->stride,
-                             ev->align > 16 ? ev->align : 16);
+        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride,
+                             (size_t)cap * ev->stride, ev->align > 16 ? ev->align : 16);
         if (!p) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_event_send: out of memory queueing '%s'", ev->name);
         b->data = p;
         b->capacity = cap;

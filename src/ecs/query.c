@@ -19,7 +19,8 @@ static bool query_match(const aw_query *q, const ecs_table *t, ecs_query_match *
         case AW_TERM_OPTIONAL:
             break;
         }
-        m->column[i] = (int16_t)(present && col != ECS_TAG_PRESENT && q->terms[i].oper != AW_TERM_WITHOUT ? col : -1);
+        m->column[i] =
+            (int16_t)(present && col != ECS_TAG_PRESENT && q->terms[i].oper != AW_TERM_WITHOUT ? col : -1);
     }
     return true;
 }
@@ -52,14 +53,16 @@ static aw_status check_desc(const aw_world *w, const aw_query_desc *d) {
         aw_status s = ecs_check_component(w, t->component, "aw_query_create");
         if (s) return s;
         if ((unsigned)t->oper > AW_TERM_OPTIONAL || (unsigned)t->access > AW_ACCESS_NONE)
-            return aw_error(AW_ERR_INVALID_ARG, "aw_query_create: term %u has an invalid operator or access", i);
+            return aw_error(AW_ERR_INVALID_ARG, "aw_query_create: term %u has an invalid operator or access",
+                            i);
     }
     return AW_OK;
 }
 
 aw_query *aw_query_create(aw_world *w, const aw_query_desc *d) {
     if (ecs_check_world(w, "aw_query_create") || check_desc(w, d)) return NULL;
-    if (ecs_grow(&w->allocator, (void **)&w->queries, &w->query_capacity, w->query_count + 1, sizeof(aw_query *)))
+    if (ecs_grow(&w->allocator, (void **)&w->queries, &w->query_capacity, w->query_count + 1,
+                 sizeof(aw_query *)))
         return NULL;
     aw_query *q = aw_alloc(&w->allocator, sizeof *q, _Alignof(aw_query));
     if (!q) {
@@ -70,7 +73,8 @@ aw_query *aw_query_create(aw_world *w, const aw_query_desc *d) {
     q->world = w;
     q->term_count = d->term_count;
     memcpy(q->terms, d->terms, d->term_count * sizeof *d->terms);
-    if (ecs_grow(&w->allocator, (void **)&q->matches, &q->match_capacity, w->table_count, sizeof(ecs_query_match))) {
+    if (ecs_grow(&w->allocator, (void **)&q->matches, &q->match_capacity, w->table_count,
+                 sizeof(ecs_query_match))) {
         aw_free(&w->allocator, q, sizeof *q);
         return NULL;
     }

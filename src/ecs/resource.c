@@ -27,8 +27,8 @@ aw_resource aw_resource_register(aw_world *w, const aw_resource_desc *d) {
     }
     size_t align = d->align ? d->align : 16;
     if (!ecs_is_pow2(align) || align > ECS_COLUMN_ALIGN) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_resource_register: '%s' alignment %zu must be a power of two <= 64", d->name,
-                 d->align);
+        aw_error(AW_ERR_INVALID_ARG, "aw_resource_register: '%s' alignment %zu must be a power of two <= 64",
+                 d->name, d->align);
         return 0;
     }
     if (aw_resource_lookup(w, d->name)) {
@@ -50,9 +50,12 @@ aw_resource aw_resource_register(aw_world *w, const aw_resource_desc *d) {
         memcpy(data, d->initial, d->size);
     else
         memset(data, 0, d->size);
-    w->resources[w->resource_count] = (ecs_resource_info){
-        .name = name, .size = (uint32_t)d->size, .align = (uint32_t)align, .data = data, .dtor = d->dtor,
-        .hook_user = d->hook_user};
+    w->resources[w->resource_count] = (ecs_resource_info){.name = name,
+                                                          .size = (uint32_t)d->size,
+                                                          .align = (uint32_t)align,
+                                                          .data = data,
+                                                          .dtor = d->dtor,
+                                                          .hook_user = d->hook_user};
     return w->resource_count++;
 }
 
@@ -67,8 +70,8 @@ aw_status aw_resource_set(aw_world *w, aw_resource r, const void *data, size_t s
     if (!info) return aw_last_status();
     if (ECS_CHECK_RESOURCE_ACCESS(w, r, "aw_resource_set")) return AW_ERR_ACCESS;
     if (size != info->size)
-        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_resource_set: '%s' is %u bytes, got %zu", info->name, info->size,
-                        size);
+        return aw_error(AW_ERR_SIZE_MISMATCH, "aw_resource_set: '%s' is %u bytes, got %zu", info->name,
+                        info->size, size);
     if (!data) return aw_error(AW_ERR_INVALID_ARG, "aw_resource_set: data is NULL");
     memcpy(info->data, data, size);
     return AW_OK;

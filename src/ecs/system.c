@@ -20,7 +20,8 @@ static void set_add(uint32_t *ids, uint32_t *count, uint32_t id) {
     if (!id_in(ids, *count, id)) ids[(*count)++] = id;
 }
 
-static aw_status copy_names(aw_world *w, char ***out, const char *const *names, uint32_t count, const char *what) {
+static aw_status copy_names(aw_world *w, char ***out, const char *const *names, uint32_t count,
+                            const char *what) {
     if (!count) return AW_OK;
     if (!names) return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: %s has a count but no names", what);
     *out = aw_alloc(&w->allocator, count * sizeof(char *), _Alignof(char *));
@@ -54,16 +55,19 @@ void ecs_system_free(aw_world *w, aw_system *s) {
 }
 
 static aw_status check_desc(const aw_world *w, const aw_system_desc *d) {
-    if (!d || !d->name || !d->name[0]) return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: a system needs a name");
+    if (!d || !d->name || !d->name[0])
+        return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: a system needs a name");
     if (!d->run == !d->each)
-        return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: '%s' needs exactly one of run and each", d->name);
+        return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: '%s' needs exactly one of run and each",
+                        d->name);
     if (d->each && !d->query.term_count)
         return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: '%s' uses each but has no query", d->name);
     if (aw_system_lookup(w, d->name))
         return aw_error(AW_ERR_ALREADY_PRESENT, "aw_system_register: '%s' is already registered", d->name);
     if ((d->read_count && !d->reads) || (d->write_count && !d->writes) ||
         (d->read_resource_count && !d->read_resources) || (d->write_resource_count && !d->write_resources))
-        return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: '%s' has an access count without a list", d->name);
+        return aw_error(AW_ERR_INVALID_ARG, "aw_system_register: '%s' has an access count without a list",
+                        d->name);
     for (uint32_t i = 0; i < d->read_count; i++)
         if (ecs_check_component(w, d->reads[i], "aw_system_register")) return aw_last_status();
     for (uint32_t i = 0; i < d->write_count; i++)
@@ -109,7 +113,8 @@ static aw_status build_access(aw_world *w, aw_system *s, const aw_system_desc *d
 
 aw_system *aw_system_register(aw_world *w, const aw_system_desc *d) {
     if (ecs_check_world(w, "aw_system_register") || check_desc(w, d)) return NULL;
-    if (ecs_grow(&w->allocator, (void **)&w->systems, &w->system_capacity, w->system_count + 1, sizeof(aw_system *)))
+    if (ecs_grow(&w->allocator, (void **)&w->systems, &w->system_capacity, w->system_count + 1,
+                 sizeof(aw_system *)))
         return NULL;
     aw_system *s = aw_alloc(&w->allocator, sizeof *s, _Alignof(aw_system));
     if (!s) {
@@ -188,10 +193,11 @@ aw_status ecs_check_access(const aw_world *w, aw_component c, bool write, const 
 aw_status ecs_check_resource_access(const aw_world *w, aw_resource r, const char *fn) {
     const aw_system *s = tl_current_system;
     if (!s || s->world != w || s->exclusive) return AW_OK;
-    if (id_in(s->resource_writes, s->resource_write_count, r) || id_in(s->resource_reads, s->resource_read_count, r))
+    if (id_in(s->resource_writes, s->resource_write_count, r) ||
+        id_in(s->resource_reads, s->resource_read_count, r))
         return AW_OK;
-    aw_status st = aw_error(AW_ERR_ACCESS, "%s: system '%s' uses resource '%s' without declaring it", fn, s->name,
-                            w->resources[r].name);
+    aw_status st = aw_error(AW_ERR_ACCESS, "%s: system '%s' uses resource '%s' without declaring it", fn,
+                            s->name, w->resources[r].name);
     AW_LOGE("%s", aw_last_error());
     return st;
 }
@@ -201,8 +207,8 @@ aw_status ecs_check_resource_access(const aw_world *w, aw_resource r, const char
 /* Splits a query into pieces of at most `grain` rows, never crossing a chunk. The split depends
  * only on the world's contents, so piece k (and its command buffer) is the same for any thread
  * count. */
-aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces, uint32_t *count,
-                           uint32_t *capacity) {
+aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces,
+                           uint32_t *count, uint32_t *capacity) {
     *count = 0;
     for (uint32_t m = 0; m < q->match_count; m++) {
         const ecs_table *t = w->tables[q->matches[m].table];
@@ -264,8 +270,15 @@ static void run_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     for (uint32_t k = begin; k < end; k++) {
         aw_iter it = {0};
         ecs_piece_iter(s->query, &s->pieces[k], &it);
-        aw_system_ctx ctx = {.world = s->world, .system = s, .query = s->query, .commands = s->piece_buffers[k],
-                             .worker = worker, .task = k, .dt = pr->dt, .frame = s->world->frame, .user = s->user};
+        aw_system_ctx ctx = {.world = s->world,
+                             .system = s,
+                             .query = s->query,
+                             .commands = s->piece_buffers[k],
+                             .worker = worker,
+                             .task = k,
+                             .dt = pr->dt,
+                             .frame = s->world->frame,
+                             .user = s->user};
         s->each(&ctx, &it);
     }
     tl_current_system = saved;
@@ -276,8 +289,14 @@ aw_status ecs_system_run(aw_system *s, uint32_t worker, float dt) {
     if (s->run) {
         const aw_system *saved = tl_current_system;
         tl_current_system = s;
-        aw_system_ctx ctx = {.world = w, .system = s, .query = s->query, .commands = s->commands,
-                             .worker = worker, .dt = dt, .frame = w->frame, .user = s->user};
+        aw_system_ctx ctx = {.world = w,
+                             .system = s,
+                             .query = s->query,
+                             .commands = s->commands,
+                             .worker = worker,
+                             .dt = dt,
+                             .frame = w->frame,
+                             .user = s->user};
         s->run(&ctx);
         tl_current_system = saved;
         return AW_OK;

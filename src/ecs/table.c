@@ -57,7 +57,8 @@ static aw_status table_layout(aw_world *w, ecs_table *t) {
     uint32_t rows = rows_fitting(t, bytes);
     while (rows < ECS_MIN_ROWS_PER_CHUNK) {
         bytes *= 2;
-        if (bytes > (1ull << 31)) return aw_error(AW_ERR_CAPACITY, "component set too large for a table chunk");
+        if (bytes > (1ull << 31))
+            return aw_error(AW_ERR_CAPACITY, "component set too large for a table chunk");
         rows = rows_fitting(t, bytes);
     }
     t->large_bytes = (uint32_t)bytes;
@@ -298,7 +299,8 @@ void ecs_table_delete_row(aw_world *w, ecs_table *t, uint32_t chunk, uint32_t ro
         rec->chunk = chunk;
         rec->row = row;
     }
-    if (AW_UNLIKELY(t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2))) ecs_table_trim(w, t);
+    if (AW_UNLIKELY(t->chunk_count >= 2 && t->count <= ecs_chunk_start(t, t->chunk_count - 2)))
+        ecs_table_trim(w, t);
 }
 
 void ecs_table_clear(aw_world *w, ecs_table *t) {

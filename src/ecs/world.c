@@ -11,9 +11,8 @@ static void count_alloc(ecs_alloc_counters *c, uint64_t bytes) {
     atomic_fetch_add_explicit(&c->total_bytes, bytes, memory_order_relaxed);
     uint64_t live = atomic_fetch_add_explicit(&c->live_bytes, bytes, memory_order_relaxed) + bytes;
     uint64_t peak = atomic_load_explicit(&c->peak_bytes, memory_order_relaxed);
-    while (live > peak &&
-           !atomic_compare_exchange_weak_explicit(&c->peak_bytes, &peak, live, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (live > peak && !atomic_compare_exchange_weak_explicit(
+                              &c->peak_bytes, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
@@ -95,8 +94,8 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     if (!ecs_is_pow2(chunk_size) || chunk_size < ECS_MIN_CHUNK_SIZE || !ecs_is_pow2(large_size) ||
         large_size > (1u << 30)) {
         aw_error(AW_ERR_INVALID_ARG,
-                 "aw_world_create: chunk sizes %u and %u must be powers of two, >= %u and <= 1 GiB", chunk_size,
-                 large_size, ECS_MIN_CHUNK_SIZE);
+                 "aw_world_create: chunk sizes %u and %u must be powers of two, >= %u and <= 1 GiB",
+                 chunk_size, large_size, ECS_MIN_CHUNK_SIZE);
         return NULL;
     }
     if (!ua->alloc || !ua->realloc || !ua->free) {
@@ -110,7 +109,8 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     }
     memset(w, 0, sizeof *w);
     w->user_allocator = ua;
-    w->allocator = (aw_allocator){.alloc = world_alloc, .realloc = world_realloc, .free = world_free, .user = w};
+    w->allocator =
+        (aw_allocator){.alloc = world_alloc, .realloc = world_realloc, .free = world_free, .user = w};
     w->chunk_size = chunk_size;
     w->threads = d.threads;
     w->jobs = d.jobs;
@@ -124,10 +124,14 @@ aw_world *aw_world_create(const aw_world_desc *desc) {
     aw_map_init(&w->table_index, &w->allocator);
 
     aw_status s = aw_pool_init(&w->chunk_pool, &w->allocator, chunk_size, 64);
-    if (s == AW_OK) s = aw_pool_init(&w->record_pool, &w->allocator, ECS_RECORD_PAGE_SIZE * sizeof(ecs_record), 32);
-    if (s == AW_OK) s = aw_pool_init(&w->large_pool, &w->allocator, large_size, large_size >= (2u << 20) ? 1 : (2u << 20) / large_size);
-    if (s == AW_OK) s = ecs_grow(&w->allocator, (void **)&w->components, &w->component_capacity, 16,
-                                 sizeof(ecs_component_info));
+    if (s == AW_OK)
+        s = aw_pool_init(&w->record_pool, &w->allocator, ECS_RECORD_PAGE_SIZE * sizeof(ecs_record), 32);
+    if (s == AW_OK)
+        s = aw_pool_init(&w->large_pool, &w->allocator, large_size,
+                         large_size >= (2u << 20) ? 1 : (2u << 20) / large_size);
+    if (s == AW_OK)
+        s = ecs_grow(&w->allocator, (void **)&w->components, &w->component_capacity, 16,
+                     sizeof(ecs_component_info));
     if (s == AW_OK) s = ecs_ensure_records(w, d.entity_capacity ? d.entity_capacity + 1 : 1);
     if (s == AW_OK && !ecs_table_for_type(w, NULL, 0)) s = aw_last_status();
     if (s != AW_OK) {
@@ -226,7 +230,8 @@ uint64_t aw_world_hash(const aw_world *w) {
                     aw_component c = table->type[i];
                     h = aw_hash_combine(h, c);
                     if (col < table->column_count && table->columns[col].component == c) {
-                        h = aw_hash_combine(h, aw_hash_bytes(ecs_column_ptr(table, col, k, r), table->columns[col].size, c));
+                        h = aw_hash_combine(
+                            h, aw_hash_bytes(ecs_column_ptr(table, col, k, r), table->columns[col].size, c));
                         col++;
                     }
                 }

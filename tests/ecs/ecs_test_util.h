@@ -149,8 +149,10 @@ static inline uint64_t test_alloc_calls(const test_alloc *ta) {
 /* Worlds in tests use one worker thread: many worlds are created and the ECS tests are serial. */
 static inline aw_world *test_world_new(test_alloc *ta, uint32_t chunk_size) {
     /* A test that picks a chunk size wants every chunk that small (both tiers). */
-    aw_world_desc d = {
-        .allocator = ta ? &ta->iface : NULL, .chunk_size = chunk_size, .large_chunk_size = chunk_size, .threads = 1};
+    aw_world_desc d = {.allocator = ta ? &ta->iface : NULL,
+                       .chunk_size = chunk_size,
+                       .large_chunk_size = chunk_size,
+                       .threads = 1};
     aw_world *w = aw_world_create(&d);
     if (!w) fail_msg("aw_world_create failed: %s", aw_last_error());
     return w;

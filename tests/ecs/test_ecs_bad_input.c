@@ -582,7 +582,8 @@ static void oom_iterate(oom_ctx *x, aw_query *q, bool (*match)(unsigned)) {
 }
 
 static void oom_workload(oom_ctx *x) {
-    aw_world_desc wd = {.allocator = &x->ta.iface, .chunk_size = 1024, .large_chunk_size = 1024, .threads = 1};
+    aw_world_desc wd = {
+        .allocator = &x->ta.iface, .chunk_size = 1024, .large_chunk_size = 1024, .threads = 1};
     x->step = "world_create";
     for (;;) {
         aw_clear_error();

@@ -772,9 +772,10 @@ static void run_model(const run_params *p) {
     m->r.s = p->seed * 0x2545F4914F6CDD1Dull + 17;
     m->maxpop = p->maxpop;
     test_alloc_init(&m->ta);
-    m->w = aw_world_create(
-        &(aw_world_desc){.allocator = &m->ta.iface, .chunk_size = p->chunk_size,
-                         .large_chunk_size = p->chunk_size, .threads = 1});
+    m->w = aw_world_create(&(aw_world_desc){.allocator = &m->ta.iface,
+                                            .chunk_size = p->chunk_size,
+                                            .large_chunk_size = p->chunk_size,
+                                            .threads = 1});
     if (!m->w) MFAIL(m, "aw_world_create failed");
     for (int k = 0; k < NC; k++) {
         aw_component_desc d = {.name = g_name[k], .size = g_size[k], .align = g_align[k]};

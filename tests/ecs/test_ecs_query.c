@@ -311,7 +311,8 @@ static void test_chunk_size_respected(void **state) {
 /* A table's first four chunks are small (chunk_size), later ones large (large_chunk_size). */
 static void test_chunk_tiers(void **state) {
     (void)state;
-    aw_world *w = aw_world_create(&(aw_world_desc){.chunk_size = 1024, .large_chunk_size = 8192, .threads = 1});
+    aw_world *w =
+        aw_world_create(&(aw_world_desc){.chunk_size = 1024, .large_chunk_size = 8192, .threads = 1});
     assert_non_null(w);
     aw_component a = test_component(w, "A", 8, 0);
     enum { N = 5000 };
@@ -542,11 +543,15 @@ static void test_writes_during_iteration(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_query_terms),       cmocka_unit_test(test_query_cache_new_tables),
-        cmocka_unit_test(test_query_chunks),      cmocka_unit_test(test_chunk_size_respected),
+        cmocka_unit_test(test_query_terms),
+        cmocka_unit_test(test_query_cache_new_tables),
+        cmocka_unit_test(test_query_chunks),
+        cmocka_unit_test(test_chunk_size_respected),
         cmocka_unit_test(test_chunk_tiers),
-        cmocka_unit_test(test_query_after_churn), cmocka_unit_test(test_locked_while_iterating),
-        cmocka_unit_test(test_locked_in_each),    cmocka_unit_test(test_writes_during_iteration),
+        cmocka_unit_test(test_query_after_churn),
+        cmocka_unit_test(test_locked_while_iterating),
+        cmocka_unit_test(test_locked_in_each),
+        cmocka_unit_test(test_writes_during_iteration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,8 @@
 #include "aw/aw.h"
 
 #include <setjmp.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,13 +54,20 @@ static void test_order_phases_and_constraints(void **state) {
     fixture_init(&f, 1);
     const char *after_a[] = {"a"};
     const char *before_a[] = {"a"};
-    assert_non_null(aw_system_register(f.w, &(aw_system_desc){.name = "render", .phase = AW_PHASE_PRESENTATION, .run = noop}));
-    assert_non_null(aw_system_register(f.w, &(aw_system_desc){.name = "a", .phase = AW_PHASE_SIMULATION, .run = noop}));
     assert_non_null(aw_system_register(
-        f.w, &(aw_system_desc){.name = "b", .phase = AW_PHASE_SIMULATION, .run = noop, .after = after_a, .after_count = 1}));
+        f.w, &(aw_system_desc){.name = "render", .phase = AW_PHASE_PRESENTATION, .run = noop}));
+    assert_non_null(
+        aw_system_register(f.w, &(aw_system_desc){.name = "a", .phase = AW_PHASE_SIMULATION, .run = noop}));
     assert_non_null(aw_system_register(
-        f.w, &(aw_system_desc){.name = "c", .phase = AW_PHASE_SIMULATION, .run = noop, .before = before_a, .before_count = 1}));
-    assert_non_null(aw_system_register(f.w, &(aw_system_desc){.name = "sense", .phase = AW_PHASE_PERCEPTION, .run = noop}));
+        f.w,
+        &(aw_system_desc){
+            .name = "b", .phase = AW_PHASE_SIMULATION, .run = noop, .after = after_a, .after_count = 1}));
+    assert_non_null(aw_system_register(
+        f.w,
+        &(aw_system_desc){
+            .name = "c", .phase = AW_PHASE_SIMULATION, .run = noop, .before = before_a, .before_count = 1}));
+    assert_non_null(aw_system_register(
+        f.w, &(aw_system_desc){.name = "sense", .phase = AW_PHASE_PERCEPTION, .run = noop}));
     char text[1024];
     size_t n = aw_world_describe_schedule(f.w, text, sizeof text);
     assert_true(n > 0 && n < sizeof text);
@@ -98,8 +105,10 @@ static void test_cycles_and_unknown_names(void **state) {
     fixture_init(&f, 1);
     const char *before_s[] = {"sense"};
     aw_system_register(f.w, &(aw_system_desc){.name = "sense", .phase = AW_PHASE_PERCEPTION, .run = noop});
-    aw_system_register(f.w, &(aw_system_desc){
-                                .name = "late", .phase = AW_PHASE_PHYSICS, .run = noop, .before = before_s, .before_count = 1});
+    aw_system_register(
+        f.w,
+        &(aw_system_desc){
+            .name = "late", .phase = AW_PHASE_PHYSICS, .run = noop, .before = before_s, .before_count = 1});
     assert_int_equal(aw_world_progress(f.w, 0.0f), AW_ERR_CYCLE);
     aw_world_destroy(f.w);
 }
@@ -116,7 +125,8 @@ static void test_bad_system_descs(void **state) {
     assert_null(aw_system_register(f.w, &(aw_system_desc){.name = "x", .each = noop_piece}));
     assert_int_equal(aw_last_status(), AW_ERR_INVALID_ARG);
     aw_component bad = 999;
-    assert_null(aw_system_register(f.w, &(aw_system_desc){.name = "x", .run = noop, .reads = &bad, .read_count = 1}));
+    assert_null(
+        aw_system_register(f.w, &(aw_system_desc){.name = "x", .run = noop, .reads = &bad, .read_count = 1}));
     assert_int_equal(aw_last_status(), AW_ERR_UNKNOWN_COMPONENT);
     assert_non_null(aw_system_register(f.w, &(aw_system_desc){.name = "x", .run = noop}));
     assert_null(aw_system_register(f.w, &(aw_system_desc){.name = "x", .run = noop}));
@@ -173,13 +183,14 @@ static void test_each_covers_every_entity_once(void **state) {
         }
         coverage c = {.hits = hits, .n = N};
         assert_non_null(aw_system_register(f.w, &(aw_system_desc){.name = "count",
-                                                                   .query = {AW_TERMS(AW_READ(f.life))},
-                                                                   .each = count_piece,
-                                                                   .grain = 300,
-                                                                   .user = &c}));
+                                                                  .query = {AW_TERMS(AW_READ(f.life))},
+                                                                  .each = count_piece,
+                                                                  .grain = 300,
+                                                                  .user = &c}));
         assert_int_equal(aw_world_progress(f.w, 0.0f), AW_OK);
         for (uint32_t i = 0; i < N; i++)
-            if (atomic_load(&hits[i]) != 1) fail_msg("threads %u: entity %u seen %u times", threads, i, atomic_load(&hits[i]));
+            if (atomic_load(&hits[i]) != 1)
+                fail_msg("threads %u: entity %u seen %u times", threads, i, atomic_load(&hits[i]));
         aw_world_destroy(f.w);
     }
 }
@@ -261,7 +272,8 @@ static uint64_t run_sim(uint32_t threads, uint32_t frames, uint64_t seed, uint32
         aw_entity e = aw_entity_create(w);
         AW_SET(w, e, s.f.pos, Pos, {aw_rng_float_range(&rng, -50, 50), aw_rng_float_range(&rng, -50, 50)});
         AW_SET(w, e, s.f.vel, Vel, {aw_rng_float_range(&rng, -5, 5), aw_rng_float_range(&rng, -5, 5)});
-        AW_SET(w, e, s.f.life, Life, {.ticks = 50 + (int32_t)aw_rng_range(&rng, 100), .seed = aw_rng_u32(&rng)});
+        AW_SET(w, e, s.f.life, Life,
+               {.ticks = 50 + (int32_t)aw_rng_range(&rng, 100), .seed = aw_rng_u32(&rng)});
         if (i % 8 == 0) aw_entity_add(w, e, s.f.spawner);
     }
     aw_system_register(w, &(aw_system_desc){.name = "move",
@@ -304,8 +316,8 @@ static void test_determinism_across_threads(void **state) {
         uint32_t pop = 0;
         uint64_t h = run_sim(threads[i], frames, 42, &pop);
         if (h != h1 || pop != pop1)
-            fail_msg("threads %u: hash %llx pop %u, with 1 thread %llx pop %u", threads[i], (unsigned long long)h, pop,
-                     (unsigned long long)h1, pop1);
+            fail_msg("threads %u: hash %llx pop %u, with 1 thread %llx pop %u", threads[i],
+                     (unsigned long long)h, pop, (unsigned long long)h1, pop1);
     }
     assert_true(run_sim(2, 50, 43, NULL) != run_sim(2, 50, 42, NULL));
 }
@@ -352,7 +364,9 @@ static void test_access_checks(void **state) {
     AW_SET(f.w, e, f.pos, Pos, {1, 2});
     AW_SET(f.w, e, f.vel, Vel, {1, 2});
     sneaky s = {.target = e, .undeclared = f.vel, .seen = AW_OK};
-    aw_system_register(f.w, &(aw_system_desc){.name = "sneaky", .run = sneaky_run, .reads = &f.pos, .read_count = 1, .user = &s});
+    aw_system_register(
+        f.w,
+        &(aw_system_desc){.name = "sneaky", .run = sneaky_run, .reads = &f.pos, .read_count = 1, .user = &s});
     aw_world_progress(f.w, 0.0f);
     assert_int_equal(s.seen, AW_ERR_ACCESS);
     aw_world_destroy(f.w);
@@ -361,7 +375,9 @@ static void test_access_checks(void **state) {
     e = aw_entity_create(f.w);
     AW_SET(f.w, e, f.pos, Pos, {1, 2});
     s = (sneaky){.target = e, .undeclared = f.pos, .seen = AW_OK};
-    aw_system_register(f.w, &(aw_system_desc){.name = "sneaky", .run = sneaky_run, .reads = &f.pos, .read_count = 1, .user = &s});
+    aw_system_register(
+        f.w,
+        &(aw_system_desc){.name = "sneaky", .run = sneaky_run, .reads = &f.pos, .read_count = 1, .user = &s});
     aw_world_progress(f.w, 0.0f);
     assert_int_equal(s.seen, AW_ERR_ACCESS);
     aw_world_destroy(f.w);
@@ -370,8 +386,11 @@ static void test_access_checks(void **state) {
     aw_log_set_level(AW_LOG_OFF);
     e = aw_entity_create(f.w);
     AW_SET(f.w, e, f.vel, Vel, {1, 2});
-    sneaky_iter si = {.query = aw_query_create(f.w, &(aw_query_desc){AW_TERMS(AW_WRITE(f.vel))}), .seen = AW_OK};
-    aw_system_register(f.w, &(aw_system_desc){.name = "iter", .run = sneaky_iter_run, .reads = &f.vel, .read_count = 1, .user = &si});
+    sneaky_iter si = {.query = aw_query_create(f.w, &(aw_query_desc){AW_TERMS(AW_WRITE(f.vel))}),
+                      .seen = AW_OK};
+    aw_system_register(
+        f.w, &(aw_system_desc){
+                 .name = "iter", .run = sneaky_iter_run, .reads = &f.vel, .read_count = 1, .user = &si});
     aw_world_progress(f.w, 0.0f);
     assert_int_equal(si.seen, AW_ERR_ACCESS);
     aw_world_destroy(f.w);
@@ -396,7 +415,8 @@ static void test_direct_changes_refused_unless_exclusive(void **state) {
     fixture_init(&f, 1);
     direct_try plain = {AW_OK}, excl = {AW_ERR_LOCKED};
     aw_system_register(f.w, &(aw_system_desc){.name = "plain", .run = direct_change, .user = &plain});
-    aw_system_register(f.w, &(aw_system_desc){.name = "excl", .run = direct_change, .exclusive = true, .user = &excl});
+    aw_system_register(
+        f.w, &(aw_system_desc){.name = "excl", .run = direct_change, .exclusive = true, .user = &excl});
     assert_int_equal(aw_world_progress(f.w, 0.0f), AW_OK);
     assert_int_equal(plain.create_status, AW_ERR_LOCKED);
     assert_int_equal(excl.create_status, AW_OK);
