@@ -152,7 +152,8 @@ struct aw_system {
     ecs_piece *pieces;
     uint32_t piece_count, piece_capacity;
     aw_job job;
-    aw_status status; /* of the last run */
+    aw_status status;  /* of the last run */
+    uint32_t last_ns;  /* how long the last run of its pieces took */
 };
 
 /* Slot i holds the i-th system of the schedule and, for i < stage_count, stage i: it covers

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #define DEFAULT_GRAIN 1024u
+#define INLINE_SYSTEM_NS 20000u
 
 /* The system the calling thread is running, for access checks. */
 static _Thread_local const aw_system *tl_current_system;
@@ -128,6 +129,7 @@ aw_system *aw_system_register(aw_world *w, const aw_system_desc *d) {
         .run = d->run,
         .each = d->each,
         .grain = d->grain ? d->grain : DEFAULT_GRAIN,
+        .last_ns = INLINE_SYSTEM_NS, /* parallel until measured */
         .exclusive = d->exclusive,
         .user = d->user,
     };
@@ -305,7 +307,16 @@ aw_status ecs_system_run(aw_system *s, uint32_t worker, float dt) {
     if (st) return st;
     piece_run pr = {.system = s, .dt = dt};
     ecs_lock(w, 1);
-    st = aw_jobs_parallel_for(w->jobs, s->piece_count, 1, run_pieces, &pr);
+    /* Pieces of a system that took under INLINE_SYSTEM_NS last frame stay on this thread: a
+     * worker that takes one piece of a 10 us system and is then descheduled stalls the frame
+     * for far longer than the piece. The piece split (and so the result) is the same. */
+    uint64_t t0 = aw_time_ns();
+    if (s->last_ns < INLINE_SYSTEM_NS)
+        run_pieces(0, s->piece_count, worker, &pr);
+    else
+        st = aw_jobs_parallel_for(w->jobs, s->piece_count, 1, run_pieces, &pr);
+    uint64_t took = aw_time_ns() - t0;
+    s->last_ns = took > UINT32_MAX ? UINT32_MAX : (uint32_t)took;
     ecs_lock(w, -1);
     return st;
 }
