@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench clean format asan tsan
+.PHONY: all deps configure build run test bench clean format asan tsan perf-gate perf-baseline
 
 all: build
 
@@ -18,7 +18,9 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The flagship figures: the roadmap's seed-profile workload (a short run), then the ECS table.
 run: build
+	@$(BUILD_DIR)/bin/aw-stress --scenario seed-profile --frames 600
 	@$(BUILD_DIR)/bin/aw-bench ecs
 
 test: build
@@ -34,6 +36,15 @@ asan:
 tsan:
 	@$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DAW_SANITIZE=thread $(CMAKE_FLAGS)" \
 	  CTEST_FLAGS="-L threads $(CTEST_FLAGS)"
+
+# CI performance gate: seed-profile instructions per frame under cachegrind against the committed
+# baseline (fails when more than 3% worse). perf-baseline re-measures and rewrites the baseline on
+# purpose: commit bench/baselines/cachegrind-seed-profile.json with the change that moved it.
+perf-gate: build
+	@scripts/perf-gate.sh $(BUILD_DIR)
+
+perf-baseline: build
+	@scripts/perf-gate.sh --update $(BUILD_DIR)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -4,5 +4,8 @@
 
 #include "aw/core.h"
 #include "aw/ecs.h"
+#include "aw/profile.h"
+#include "aw/physics.h"
+#include "aw/stress.h"
 
 #endif /* AW_AW_H */

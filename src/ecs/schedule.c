@@ -3,6 +3,8 @@
  * point after each stage, and drives parallel query iteration. */
 #include "ecs/ecs_internal.h"
 
+#include "aw/profile.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -192,15 +194,24 @@ typedef struct stage_job {
     bool submitted;
 } stage_job;
 
+/* Every system runs inside a profiler zone named after it (category "system"): per-system
+ * timings and trace tracks come from these. Compiled out with AW_PROFILE=OFF. */
+static aw_status run_system_zoned(aw_system *s, uint32_t worker, float dt) {
+    AW_PROFILE_NAMED_BEGIN(zone, "system", s->name);
+    aw_status st = ecs_system_run(s, worker, dt);
+    AW_PROFILE_NAMED_END(zone);
+    return st;
+}
+
 static void run_system_job(uint32_t worker, void *arg) {
     stage_job *j = arg;
-    j->system->status = ecs_system_run(j->system, worker, j->dt);
+    j->system->status = run_system_zoned(j->system, worker, j->dt);
 }
 
 static void run_inline(aw_world *w, aw_system *s, float dt) {
     /* An exclusive system is alone in its stage and may change the world directly. */
     if (!s->exclusive) ecs_lock(w, 1);
-    s->status = ecs_system_run(s, 0, dt);
+    s->status = run_system_zoned(s, 0, dt);
     if (!s->exclusive) ecs_lock(w, -1);
 }
 
@@ -235,12 +246,14 @@ aw_status aw_world_progress(aw_world *w, float dt) {
     if (ecs_locked(w)) return aw_error(AW_ERR_LOCKED, "aw_world_progress: a query is iterating");
     if ((st = ecs_ensure_jobs(w))) return st;
     if (w->schedule_dirty && (st = build_schedule(w))) return st;
+    AW_PROFILE_ZONE_BEGIN_CAT(frame_zone, "ecs", "aw_world_progress");
     aw_status first = AW_OK;
     char message[256] = "";
     uint32_t start = 0;
     for (uint32_t k = 0; k < w->stage_count; k++) {
         uint32_t end = w->schedule[k].stage_end;
         run_stage(w, w->schedule + start, end - start, &w->schedule[k], dt);
+        AW_PROFILE_ZONE_BEGIN_CAT(sync_zone, "ecs", "sync");
         for (uint32_t i = start; i < end; i++) {
             aw_system *s = w->schedule[i].system;
             aw_status applied = ecs_system_apply(s);
@@ -250,10 +263,12 @@ aw_status aw_world_progress(aw_world *w, float dt) {
                 snprintf(message, sizeof message, "system '%s': %s", s->name, aw_last_error());
             }
         }
+        AW_PROFILE_ZONE_END(sync_zone);
         start = end;
     }
     aw_world_end_frame(w);
     w->frame++;
+    AW_PROFILE_ZONE_END(frame_zone);
     return first ? aw_error(first, "aw_world_progress: %s", message) : AW_OK;
 }
 

@@ -1,0 +1,456 @@
+/* The flat uniform grid: cell size choice, the counting (or band) sort of rows into CSR cell
+ * order, and pair finding with a half stencil, all in fixed tasks so any thread count gives the
+ * same pairs in the same order. */
+#include "physics/physics_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Relative safety between the cell size and twice the largest radius kept in cells: float
+ * rounding in the distance test then can never accept a pair whose cells are two apart. */
+#define CELL_SAFETY (1.0 / 512.0)
+
+static inline uint32_t cell_of(double v, double lo, double inv, uint32_t n) {
+    return phys_cell(v, lo, inv, n, NULL);
+}
+
+/* Sizes every per-row array for `rows`. */
+aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
+    if (rows <= p->row_cap) return AW_OK;
+    size_t cap = (size_t)rows + rows / 4 + 64;
+    if (cap > UINT32_MAX - 1) cap = UINT32_MAX - 1;
+    struct {
+        void **ptr;
+        size_t size;
+    } arrays[] = {
+        {(void **)&p->gkey, 4},    {(void **)&p->gchunk, 4},  {(void **)&p->order, 4},
+        {(void **)&p->key, 4},     {(void **)&p->outside, 4}, {(void **)&p->items_a, 8},
+        {(void **)&p->grec, sizeof(phys_body)}, {(void **)&p->body, sizeof(phys_body)},
+    };
+    enum { ARRAYS = sizeof arrays / sizeof arrays[0] };
+    void *fresh[ARRAYS];
+    /* Scratch rebuilt every step: allocate all (no copies), and swap only if all succeeded, so a
+     * failure leaves the old arrays and sizes consistent. */
+    for (size_t i = 0; i < ARRAYS; i++) {
+        fresh[i] = aw_alloc(p->alloc, cap * arrays[i].size, 64);
+        if (!fresh[i]) {
+            while (i--) aw_free(p->alloc, fresh[i], cap * arrays[i].size);
+            return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_physics_step: out of memory for %u rows", rows);
+        }
+    }
+    for (size_t i = 0; i < ARRAYS; i++) {
+        aw_free(p->alloc, *arrays[i].ptr, (size_t)p->row_cap * arrays[i].size);
+        *arrays[i].ptr = fresh[i];
+    }
+    p->row_cap = (uint32_t)cap;
+    p->n_small = p->n_large = p->n_valid = p->n_outside = 0; /* the old grid's slots are gone */
+    return AW_OK;
+}
+
+/* Cell size: twice the radius that all but a few colliders fit in, never so small that the grid
+ * gets far more cells than colliders (empty cells cost offsets to fill and scan). */
+void phys_grid_choose_cell(aw_physics *p, const uint32_t *rcount, const float *rmax, uint32_t valid) {
+    const aw_physics_desc *d = &p->desc;
+    double ext_x = (double)d->max_x - d->min_x, ext_z = (double)d->max_z - d->min_z;
+    double area = ext_x * ext_z;
+    uint32_t max_cells = d->max_cells;
+    double cs;
+    if (d->cell_size > 0) {
+        cs = d->cell_size;
+    } else {
+        /* Colliders above the fitted radius go to the large list; a few of them are cheap (each
+         * scans the cells it covers), many would not be. */
+        uint32_t allowed = valid / 64u + 8u, above = 0;
+        int fit = -1;
+        for (int b = (int)PHYS_RBUCKETS - 1; b >= 0; b--) {
+            if (!rcount[b]) continue;
+            if (fit < 0) fit = b; /* highest non-empty bucket */
+            if (above + rcount[b] > allowed) {
+                fit = b;
+                break;
+            }
+            above += rcount[b];
+            if (valid <= allowed) break; /* so few that all stay in cells */
+        }
+        if (valid <= allowed) {
+            fit = -1;
+            for (int b = (int)PHYS_RBUCKETS - 1; b >= 0 && fit < 0; b--)
+                if (rcount[b]) fit = b;
+        }
+        float r_fit = 0.0f;
+        for (int b = 0; b <= fit; b++)
+            if (rcount[b] && rmax[b] > r_fit) r_fit = rmax[b];
+        cs = 2.0 * r_fit * (1.0 + 2.0 * CELL_SAFETY);
+        uint64_t limit = (uint64_t)valid * 4u > 1024u ? (uint64_t)valid * 4u : 1024u;
+        if (limit > max_cells) limit = max_cells;
+        double cs_min = sqrt(area / (double)limit);
+        if (cs < cs_min) cs = exp2(ceil(log2(cs_min) * 8.0) / 8.0); /* quantized: stable from step to step */
+    }
+    double cs_cap = sqrt(area / max_cells);
+    if (cs < cs_cap) cs = cs_cap;
+    uint32_t w, h;
+    for (;;) {
+        double fw = ceil(ext_x / cs), fh = ceil(ext_z / cs);
+        if (fw < 3) fw = 3;
+        if (fh < 1) fh = 1;
+        if (fw * fh <= (double)max_cells) {
+            w = (uint32_t)fw;
+            h = (uint32_t)fh;
+            break;
+        }
+        cs *= 1.0 + 1.0 / 64.0;
+    }
+    p->cell = cs;
+    p->inv_cell = 1.0 / cs;
+    p->min_x = d->min_x;
+    p->min_z = d->min_z;
+    p->width = w;
+    p->height = h;
+    p->cells = w * h;
+    p->small_r_max = (float)(cs * 0.5 * (1.0 - CELL_SAFETY));
+}
+
+/* Inclusive prefix sums from `run`, four at a time: the running total stays in a register (a
+ * load of the previous store would wait on store forwarding every cell). */
+static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t x0 = a[i] + run, x1 = a[i + 1] + x0, x2 = a[i + 2] + x1, x3 = a[i + 3] + x2;
+        a[i] = x0;
+        a[i + 1] = x1;
+        a[i + 2] = x2;
+        a[i + 3] = x3;
+        run = x3;
+    }
+    for (; i < n; i++) a[i] = run += a[i];
+}
+
+static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
+    return k < cells ? k : (k == PHYS_KEY_LARGE ? cells : cells + 1u);
+}
+
+/* ---- band sort for large worlds: a stable pass by row band (few buckets, cache-friendly), then
+ * one counting sort per band over its own cells, in parallel; each band writes its cell offsets
+ * and its records directly. Same result as one stable counting sort over all cells. */
+
+typedef struct band_ctx {
+    aw_physics *p;
+    uint32_t tasks, grain, bands, band_rows; /* bands of band_rows grid rows, plus one for the rest */
+    uint32_t *hist;                          /* tasks x (bands + 1), then offsets */
+    uint32_t *band_start;                    /* bands + 2 */
+} band_ctx;
+
+static inline uint32_t band_of(const band_ctx *c, uint32_t ck) {
+    const aw_physics *p = c->p;
+    return ck < p->cells ? ck / p->width / c->band_rows : c->bands;
+}
+
+static void band_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const band_ctx *c = arg;
+    const aw_physics *p = c->p;
+    const uint32_t nb = c->bands + 1;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *h = c->hist + (size_t)t * nb;
+        memset(h, 0, nb * sizeof *h);
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        for (uint32_t i = b; i < e; i++) h[band_of(c, compact_key(p->gkey[i], p->cells))]++;
+    }
+}
+
+static void band_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const band_ctx *c = arg;
+    aw_physics *p = c->p;
+    const uint32_t nb = c->bands + 1;
+    uint64_t *restrict items = p->items_a;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *h = c->hist + (size_t)t * nb; /* this task's offsets now */
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        for (uint32_t i = b; i < e; i++) {
+            uint32_t ck = compact_key(p->gkey[i], p->cells);
+            items[h[band_of(c, ck)]++] = ((uint64_t)ck << 32) | i;
+        }
+    }
+}
+
+static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const band_ctx *c = arg;
+    aw_physics *p = c->p;
+    const uint64_t *restrict items = p->items_a;
+    uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
+    phys_body *restrict body = p->body;
+    const phys_body *restrict grec = p->grec;
+    for (uint32_t b = begin; b < end; b++) {
+        uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
+        if (b == c->bands) { /* large colliders, then refused rows: already in row order */
+            for (uint32_t s = s0; s < s1; s++) {
+                uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
+                order[s] = row;
+                key[s] = ck;
+                if (ck == p->cells) body[s] = grec[row];
+            }
+            continue;
+        }
+        uint32_t y1 = (b + 1) * c->band_rows < p->height ? (b + 1) * c->band_rows : p->height;
+        uint32_t c0 = b * c->band_rows * p->width, c1 = y1 * p->width;
+        memset(cs + c0, 0, (size_t)(c1 - c0) * sizeof *cs);
+        for (uint32_t s = s0; s < s1; s++) cs[items[s] >> 32]++;
+        prefix_sums(cs + c0, c1 - c0, s0);
+        for (uint32_t s = s1; s-- > s0;) {
+            uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
+            uint32_t at = --cs[ck];
+            order[at] = row;
+            key[at] = ck;
+            body[at] = grec[row];
+        }
+    }
+}
+
+static aw_status band_sort(aw_physics *p) {
+    band_ctx c = {.p = p};
+    c.band_rows = (p->height + 255) / 256;
+    c.bands = (p->height + c.band_rows - 1) / c.band_rows;
+    c.grain = p->rows / 64u > PHYS_SMALL_SORT ? p->rows / 64u : PHYS_SMALL_SORT;
+    c.tasks = (p->rows + c.grain - 1) / c.grain;
+    size_t nb = (size_t)c.bands + 1;
+    if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)c.tasks * nb + nb + 1, sizeof(uint32_t)))
+        return aw_last_status();
+    c.hist = p->hist;
+    c.band_start = p->hist + (size_t)c.tasks * nb;
+    phys_parallel(p, c.tasks, band_hist, &c);
+    /* Offsets by band, then task: stable, so each band keeps row order. */
+    uint32_t run = 0;
+    for (size_t b = 0; b < nb; b++) {
+        c.band_start[b] = run;
+        for (uint32_t t = 0; t < c.tasks; t++) {
+            uint32_t *h = c.hist + (size_t)t * nb + b, n = *h;
+            *h = run;
+            run += n;
+        }
+    }
+    c.band_start[nb] = run;
+    phys_parallel(p, c.tasks, band_scatter, &c);
+    phys_parallel(p, c.bands + 1, band_cells, &c);
+    return AW_OK;
+}
+
+/* ---- counting sort for small worlds: one pass, and it leaves the offsets in place */
+
+static void counting_sort(aw_physics *p) {
+    uint32_t *restrict cs = p->cell_start, cells = p->cells, rows = p->rows;
+    const uint32_t *restrict gkey = p->gkey;
+    memset(cs, 0, ((size_t)cells + 2) * sizeof *cs);
+    for (uint32_t i = 0; i < rows; i++) cs[compact_key(gkey[i], cells)]++;
+    /* Inclusive sums in a register (a load of the previous store would wait on forwarding). */
+    prefix_sums(cs, cells + 2, 0);
+    /* Backwards with pre-decrement: stable, and leaves cs[c] at the start of cell c. The sorted
+     * records are copied here too, while the row's data is at hand. */
+    uint32_t *restrict order = p->order, *restrict key = p->key;
+    phys_body *restrict body = p->body;
+    const phys_body *restrict grec = p->grec;
+    for (uint32_t i = rows; i-- > 0;) {
+        uint32_t k = compact_key(gkey[i], cells);
+        uint32_t at = --cs[k];
+        order[at] = i;
+        key[at] = k;
+        if (k <= cells) body[at] = grec[i];
+    }
+}
+
+static bool slot_outside(const aw_physics *p, uint32_t s) {
+    bool out = false;
+    phys_row_key(p, p->body[s].x, p->body[s].z, 0.0f, &out);
+    return out;
+}
+
+static void collect_outside(aw_physics *p) {
+    /* Only border cells can hold colliders from outside the grid (they are clamped there). */
+    const uint32_t *cs = p->cell_start;
+    uint32_t w = p->width, h = p->height, n = 0;
+    for (uint32_t y = 0; y < h; y++) {
+        bool edge_row = y == 0 || y + 1 == h;
+        for (uint32_t x = 0; x < w; x += edge_row ? 1 : w - 1) {
+            uint32_t c = y * w + x;
+            for (uint32_t s = cs[c]; s < cs[c + 1]; s++)
+                if (slot_outside(p, s)) p->outside[n++] = s;
+        }
+    }
+    p->n_outside = n;
+}
+
+aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
+    size_t need = (size_t)p->cells + p->width + 3;
+    if (phys_reserve(p, (void **)&p->cell_start, &p->cell_start_cap, need, sizeof(uint32_t))) {
+        p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
+        return aw_last_status();
+    }
+    p->n_small = n_small;
+    p->n_large = n_large;
+    p->n_valid = n_small + n_large;
+    if (p->rows <= PHYS_SMALL_SORT) {
+        counting_sort(p);
+    } else {
+        aw_status st = band_sort(p);
+        if (st) {
+            p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
+            return st;
+        }
+    }
+    /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
+    for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
+    collect_outside(p);
+    p->margin = 0.0f;
+    return AW_OK;
+}
+
+/* ---- pairs */
+
+typedef struct pair_ctx {
+    aw_physics *p;
+    const uint32_t *which; /* NULL: task index = item; else a list of task indices to rerun */
+    uint32_t small_tasks;
+} pair_ctx;
+
+/* The narrowphase predicate, shared by every path: float 3D distance squared against the radius
+ * sum squared, strictly less (touching is not a contact), then the layer filter both ways. A hit
+ * is stored raw (offset and radius sum); the contact pass normalises it, off the hot loop. */
+#define PHYS_TEST(i_, j_)                                                                            \
+    do {                                                                                             \
+        uint32_t j__ = (j_);                                                                         \
+        const phys_body *bj__ = &B[j__];                                                             \
+        float dx = bj__->x - xi, dy = bj__->y - yi, dz = bj__->z - zi;                               \
+        float rs = ri + bj__->r;                                                                     \
+        float d2 = dx * dx + dy * dy + dz * dz;                                                      \
+        if (d2 < rs * rs && (li & bj__->mask) && (bj__->layer & mi)) {                               \
+            if (count < cap)                                                                         \
+                out[count] = (phys_pair){.i = (i_), .j = j__, .dx = dx, .dy = dy, .dz = dz, .rsum = rs}; \
+            count++;                                                                                 \
+        }                                                                                            \
+    } while (0)
+
+static void find_small(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e) {
+    const phys_body *restrict B = p->body;
+    const uint32_t *restrict K = p->key, *restrict cs = p->cell_start;
+    const uint32_t w = p->width;
+    phys_pair *out = t->pairs;
+    uint32_t count = 0, cap = t->capacity;
+    uint64_t tests = 0;
+    for (uint32_t i = b; i < e; i++) {
+        const float xi = B[i].x, yi = B[i].y, zi = B[i].z, ri = B[i].r;
+        const uint32_t li = B[i].layer, mi = B[i].mask, c = K[i];
+        /* Half stencil as two contiguous CSR runs: the rest of this cell plus the cell to the
+         * right, then the three cells of the next row. Neighbours to the left and above find this
+         * collider from their side. At a row's end the runs reach into the next row's first cell:
+         * harmless extra tests (the distance rejects them), never a missed or doubled pair since
+         * width >= 3 keeps the runs apart. */
+        const uint32_t e1 = cs[c + 2], b2 = cs[c + w - 1], e2 = cs[c + w + 2];
+        const uint32_t n1 = e1 - i - 1, n = n1 + (e2 - b2);
+        tests += n;
+        if (AW_LIKELY(count + n <= cap)) {
+            /* One loop over both runs, and no branch on the test: every candidate is written
+             * and the count advances by the hit. Which pairs hit is data, so a branch on it would
+             * mispredict about a third of the time. */
+            for (uint32_t q = 0; q < n; q++) {
+                const uint32_t j = q < n1 ? i + 1 + q : b2 + (q - n1);
+                const phys_body *bj = &B[j];
+                float dx = bj->x - xi, dy = bj->y - yi, dz = bj->z - zi;
+                float rs = ri + bj->r;
+                float d2 = dx * dx + dy * dy + dz * dz;
+                uint32_t hit = (d2 < rs * rs) & ((li & bj->mask) != 0) & ((bj->layer & mi) != 0);
+                out[count] = (phys_pair){.i = i, .j = j, .dx = dx, .dy = dy, .dz = dz, .rsum = rs};
+                count += hit;
+            }
+        } else {
+            for (uint32_t j = i + 1; j < e1; j++) PHYS_TEST(i, j);
+            for (uint32_t j = b2; j < e2; j++) PHYS_TEST(i, j);
+        }
+    }
+    t->count = count;
+    t->tests = tests;
+}
+
+static void find_large(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e) {
+    const phys_body *restrict B = p->body;
+    const uint32_t *restrict cs = p->cell_start;
+    const uint32_t w = p->width;
+    phys_pair *out = t->pairs;
+    uint32_t count = 0, cap = t->capacity;
+    uint64_t tests = 0;
+    for (uint32_t i = b; i < e; i++) {
+        const float xi = B[i].x, yi = B[i].y, zi = B[i].z, ri = B[i].r;
+        const uint32_t li = B[i].layer, mi = B[i].mask;
+        double ext = ((double)ri + p->small_r_max) * (1.0 + CELL_SAFETY);
+        uint32_t x0 = cell_of(xi - ext, p->min_x, p->inv_cell, w), x1 = cell_of(xi + ext, p->min_x, p->inv_cell, w);
+        uint32_t y0 = cell_of(zi - ext, p->min_z, p->inv_cell, p->height);
+        uint32_t y1 = cell_of(zi + ext, p->min_z, p->inv_cell, p->height);
+        if (p->n_small) {
+            for (uint32_t y = y0; y <= y1; y++) {
+                uint32_t jb = cs[y * w + x0], je = cs[y * w + x1 + 1];
+                tests += je - jb;
+                for (uint32_t j = jb; j < je; j++) PHYS_TEST(i, j);
+            }
+        }
+        tests += p->n_valid - i - 1;
+        for (uint32_t j = i + 1; j < p->n_valid; j++) PHYS_TEST(i, j);
+    }
+    t->count = count;
+    t->tests = tests;
+}
+
+static void run_task(aw_physics *p, uint32_t ti, uint32_t small_tasks) {
+    phys_task *t = &p->tasks[ti];
+    if (ti < small_tasks) {
+        uint32_t b = ti * PHYS_PAIR_GRAIN, e = b + PHYS_PAIR_GRAIN < p->n_small ? b + PHYS_PAIR_GRAIN : p->n_small;
+        find_small(p, t, b, e);
+    } else {
+        uint32_t b = p->n_small + (ti - small_tasks) * PHYS_LARGE_GRAIN;
+        uint32_t e = b + PHYS_LARGE_GRAIN < p->n_valid ? b + PHYS_LARGE_GRAIN : p->n_valid;
+        find_large(p, t, b, e);
+    }
+}
+
+static void pair_tasks(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const pair_ctx *c = arg;
+    for (uint32_t k = begin; k < end; k++) run_task(c->p, c->which ? c->which[k] : k, c->small_tasks);
+}
+
+aw_status phys_find_pairs(aw_physics *p) {
+    uint32_t small_tasks = (p->n_small + PHYS_PAIR_GRAIN - 1) / PHYS_PAIR_GRAIN;
+    uint32_t large_tasks = (p->n_large + PHYS_LARGE_GRAIN - 1) / PHYS_LARGE_GRAIN;
+    uint32_t tasks = small_tasks + large_tasks;
+    if (tasks > p->task_cap) {
+        uint32_t old = p->task_cap;
+        if (phys_reserve_u32(p, (void **)&p->tasks, &p->task_cap, tasks, sizeof(phys_task))) return aw_last_status();
+        memset(p->tasks + old, 0, (size_t)(p->task_cap - old) * sizeof(phys_task));
+    }
+    p->task_count = tasks;
+    pair_ctx c = {.p = p, .small_tasks = small_tasks};
+    phys_parallel(p, tasks, pair_tasks, &c);
+    /* A task whose buffer overflowed only counted; grow it here (on the calling thread, so a
+     * user allocator need not be thread-safe) and run it again. Rare once buffers have grown. */
+    uint32_t list[256], n = 0;
+    for (uint32_t t = 0; t < tasks; t++) {
+        phys_task *k = &p->tasks[t];
+        if (k->count <= k->capacity) continue;
+        size_t cap = (size_t)k->count + k->count / 2 + 16;
+        void *fresh = aw_alloc(p->alloc, cap * sizeof(phys_pair), 64);
+        if (!fresh) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_physics_step: out of memory for %u pairs", k->count);
+        aw_free(p->alloc, k->pairs, (size_t)k->capacity * sizeof(phys_pair));
+        k->pairs = fresh;
+        k->capacity = (uint32_t)cap;
+        list[n++] = t;
+        if (n == 256 || t + 1 == tasks) {
+            pair_ctx rc = {.p = p, .which = list, .small_tasks = small_tasks};
+            phys_parallel(p, n, pair_tasks, &rc);
+            n = 0;
+        }
+    }
+    if (n) {
+        pair_ctx rc = {.p = p, .which = list, .small_tasks = small_tasks};
+        phys_parallel(p, n, pair_tasks, &rc);
+    }
+    return AW_OK;
+}

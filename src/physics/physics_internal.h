@@ -1,0 +1,159 @@
+/* Physics internals shared by its files: the gathered rows, the CSR grid in cell order and the
+ * per-task pair buffers, all owned by aw_physics and reused from step to step. */
+#ifndef AW_PHYSICS_INTERNAL_H
+#define AW_PHYSICS_INTERNAL_H
+
+#include "aw/jobs.h"
+#include "aw/physics.h"
+
+/* Task sizes. They fix how work is split, independently of the thread count, which is what makes
+ * every per-task output (and so the concatenated result) the same for 1 or 8 threads. */
+#define PHYS_ROW_GRAIN 4096u   /* rows per gather task (whole chunks are grouped up to this) */
+#define PHYS_PAIR_GRAIN 2048u  /* cell-ordered slots per pair-finding task */
+#define PHYS_LARGE_GRAIN 4u    /* large colliders per pair-finding task */
+#define PHYS_SMALL_SORT 4096u  /* up to this many rows: one sequential counting sort, else bands */
+#define PHYS_RBUCKETS 64u      /* radius histogram buckets (binary exponents) */
+
+/* gkey sentinels before compaction: large colliders sort after every cell, refused rows last. */
+#define PHYS_KEY_LARGE (UINT32_MAX - 1u)
+#define PHYS_KEY_INVALID UINT32_MAX
+
+/* The columns of one ECS chunk, recorded once per step; rows [base, base + count). */
+typedef struct phys_chunk {
+    aw_position *pos;
+    aw_velocity *vel; /* NULL where the table has no Velocity */
+    const aw_collider *col;
+    const aw_rigid_body *rb; /* NULL where the table has no RigidBody */
+    const aw_entity *ent;
+    uint32_t count, base;
+} phys_chunk;
+
+/* What one gather task found; reduced in task order. */
+typedef struct phys_gather_out {
+    uint32_t small, large, invalid, skipped, outside;
+    aw_entity first_skipped;
+    uint32_t rcount[PHYS_RBUCKETS];
+    float rmax[PHYS_RBUCKETS];
+} phys_gather_out;
+
+/* What pair finding and queries read per collider, packed so one candidate is one load. */
+typedef struct phys_body {
+    float x, y, z, r;
+    uint32_t layer, mask; /* zero defaults already applied */
+    aw_entity ent;
+} phys_body;
+
+/* A narrowphase hit between cell-ordered slots i and j, as pair finding stores it: the raw offset
+ * from i to j and the radius sum (the contact pass turns them into a unit normal and a depth). */
+typedef struct phys_pair {
+    uint32_t i, j;
+    float dx, dy, dz, rsum;
+} phys_pair;
+
+/* One pair-finding task: small slots [begin, end) or large slots; its own buffer, so tasks never
+ * share memory and their outputs concatenate in task order. */
+typedef struct phys_task {
+    phys_pair *pairs;
+    uint32_t count;    /* pairs found (may exceed capacity: then only counted) */
+    uint32_t capacity;
+    uint32_t offset;   /* where its pairs start among the step's contacts */
+    uint64_t tests;
+} phys_task;
+
+/* Static obstacle boxes on their own CSR grid (boxes go into every cell they cover). */
+typedef struct phys_obstacles {
+    aw_aabb *boxes;
+    uint32_t count;
+    uint32_t *items;   /* box indices, by cell */
+    uint32_t item_count;
+    uint32_t *start;   /* cells + 1 offsets into items */
+    uint32_t width, height;
+    double min_x, min_z, cell, inv_cell;
+} phys_obstacles;
+
+struct aw_physics {
+    aw_world *world;
+    const aw_allocator *alloc;
+    aw_physics_desc desc;
+    aw_physics_ids ids;
+    aw_query *query;
+    aw_jobs *jobs; /* NULL: run everything on the caller */
+    float dt;
+
+    /* gather: chunk list, task grouping, per-row cell key and chunk index (gather order) */
+    phys_chunk *chunks;
+    uint32_t chunk_count, chunk_cap;
+    uint32_t *group_first; /* first chunk of each gather task, plus a terminator */
+    uint32_t group_count, group_cap;
+    phys_gather_out *gather_out;
+    uint32_t gather_out_cap;
+    uint32_t rows, row_cap;
+    uint32_t *gkey, *gchunk;
+    phys_body *grec; /* gather order */
+
+    /* sort scratch: (key << 32 | row) items by band, per-task band histograms */
+    uint64_t *items_a;
+    uint32_t *hist;
+    size_t hist_cap;
+
+    /* the grid: slots in cell order; [0, n_small) in cells, [n_small, n_valid) large colliders */
+    uint32_t *order; /* slot -> row */
+    uint32_t *key;   /* slot -> compact cell key */
+    phys_body *body;
+    uint32_t n_small, n_large, n_valid;
+    uint32_t *cell_start; /* cells + width + 3 entries; past `cells` all equal n_small */
+    size_t cell_start_cap;
+    uint32_t *outside;    /* slots whose centre was outside the grid at build time */
+    uint32_t n_outside;
+    double min_x, min_z, cell, inv_cell;
+    float small_r_max;    /* colliders up to this radius live in cells */
+    uint32_t width, height, cells;
+    float margin;         /* how far the response moved anything since the build (x or z) */
+
+    /* pairs and contacts */
+    phys_task *tasks;
+    uint32_t task_count, task_cap;
+    aw_contact *contacts;
+    uint32_t contact_count, contact_cap;
+    uint32_t *touched;    /* slots the response moved (with repeats) */
+    uint32_t touched_count, touched_cap;
+
+    phys_obstacles obstacles;
+    aw_physics_stats stats;
+};
+
+/* Runs fn over task indices [0, count) on the job system (or inline). */
+void phys_parallel(aw_physics *p, uint32_t count, aw_range_fn fn, void *ctx);
+/* Grows *ptr to hold at least `need` elements of `size` bytes (contents kept); capacity in
+ * elements. Allocation happens only when a step needs more than any step before. */
+aw_status phys_reserve(aw_physics *p, void **ptr, size_t *capacity, size_t need, size_t size);
+aw_status phys_reserve_u32(aw_physics *p, void **ptr, uint32_t *capacity, size_t need, size_t size);
+
+/* grid.c */
+
+aw_status phys_grid_prepare(aw_physics *p, uint32_t rows);
+void phys_grid_choose_cell(aw_physics *p, const uint32_t *rcount, const float *rmax, uint32_t valid);
+aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large);
+aw_status phys_find_pairs(aw_physics *p);
+
+/* Cell coordinate of v, clamped to [0, n); *outside (if given) is set when it had to clamp.
+ * Double precision keeps the cell of a float coordinate exact enough for the safety margins. */
+static inline uint32_t phys_cell(double v, double lo, double inv, uint32_t n, bool *outside) {
+    double u = (v - lo) * inv;
+    /* Truncation is floor here (u >= 0), and avoids a libm call without SSE4.1. */
+    if (u >= 0.0 && u < (double)n) return (uint32_t)u;
+    if (outside) *outside = true;
+    return u >= 0.0 ? n - 1 : 0;
+}
+
+/* A row's cell key; colliders too big for a cell get PHYS_KEY_LARGE. */
+static inline uint32_t phys_row_key(const aw_physics *p, float x, float z, float r, bool *outside) {
+    uint32_t cx = phys_cell(x, p->min_x, p->inv_cell, p->width, outside);
+    uint32_t cy = phys_cell(z, p->min_z, p->inv_cell, p->height, outside);
+    return r > p->small_r_max ? PHYS_KEY_LARGE : cy * p->width + cx;
+}
+
+/* query.c */
+void phys_obstacles_free(aw_physics *p);
+
+#endif /* AW_PHYSICS_INTERNAL_H */

@@ -1,0 +1,302 @@
+/* The seed-profile scenario: a port of the Rust engine's Week-8 profiling demo (the roadmap's
+ * 2.70 ms baseline at 1,000 entities), so our frame times compare with its figures.
+ *
+ * Axes: the demo moves entities in its x-y plane with z as a layer index; our ground plane is
+ * x-z (y up, the plane the physics grid spans). The demo's (a, b, c) is stored as (a, c, b), so
+ * every distance, collision and wrap is the demo's, and the flat grid sees the plane of motion. */
+#include "aw/physics.h"
+#include "aw/profile.h"
+#include "aw/stress.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+enum { AGENT_IDLE = 0, AGENT_MOVING, AGENT_ATTACKING };
+
+typedef struct AIAgent {
+    uint32_t state;
+} AIAgent;
+
+typedef struct Renderable {
+    uint32_t mesh_id;
+} Renderable;
+
+#define MAX_WORKERS    256u
+#define WRAP           64.0f
+#define BODY_RADIUS    0.5f /* pairs closer than 1.0 collide */
+#define PLAN_EVALS     100u /* sqrt evaluations of one plan */
+#define PLAN_EVERY     10u  /* every 10th agent plans; the rest hit the plan cache */
+#define MESH1_VERTICES 36u
+#define MESH2_VERTICES 64u
+
+/* Per-worker tallies, one cache line each: pieces on different threads never share a line. */
+typedef struct worker_tally {
+    _Alignas(64) double perception;
+    double plan_cost;
+    uint64_t agents, plans, draw_calls, vertices;
+} worker_tally;
+
+typedef struct seed_state {
+    aw_physics *physics;
+    uint32_t workers;
+    worker_tally tally[MAX_WORKERS];
+} seed_state;
+
+static worker_tally *tally_of(const aw_system_ctx *ctx) {
+    seed_state *s = ctx->user;
+    return &s->tally[ctx->worker < s->workers ? ctx->worker : 0];
+}
+
+/* ai_perception: one sin() per agent (the demo's stand-in for sensing). */
+/* Each parallel piece is a profiler zone too, so the trace shows which thread ran which piece. */
+
+static void ai_perception(aw_system_ctx *ctx, const aw_iter *it) {
+    AW_PROFILE_ZONE_BEGIN_CAT(zone, "piece", "ai_perception piece");
+    const aw_position *p = AW_COLUMN(it, aw_position, 0);
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < it->count; i++) sum += sinf(p[i].x * 0.1f + p[i].z * 0.05f);
+    worker_tally *t = tally_of(ctx);
+    t->perception += sum;
+    t->agents += it->count;
+    AW_PROFILE_ZONE_END(zone);
+}
+
+/* One plan: 100 square roots, four at a time where SSE2 exists (every x86-64). */
+static float plan_cost(uint32_t agent) {
+    float base = (float)agent;
+#if defined(__SSE2__)
+    __m128 acc = _mm_setzero_ps(), x = _mm_add_ps(_mm_set1_ps(base), _mm_set_ps(3.0f, 2.0f, 1.0f, 0.0f));
+    const __m128 four = _mm_set1_ps(4.0f);
+    for (uint32_t k = 0; k < PLAN_EVALS; k += 4) {
+        acc = _mm_add_ps(acc, _mm_sqrt_ps(x));
+        x = _mm_add_ps(x, four);
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, acc);
+    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#else
+    float acc[4] = {0};
+    for (uint32_t k = 0; k < PLAN_EVALS; k++) acc[k & 3] += sqrtf(base + (float)k);
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+#endif
+}
+
+/* ai_planning: agents are created first and consecutively, so entity index % 10 picks every
+ * 10th agent; every agent's state rotates Idle -> Moving -> Attacking -> Idle. */
+static void ai_planning(aw_system_ctx *ctx, const aw_iter *it) {
+    AW_PROFILE_ZONE_BEGIN_CAT(zone, "piece", "ai_planning piece");
+    AIAgent *a = AW_COLUMN(it, AIAgent, 0);
+    worker_tally *t = tally_of(ctx);
+    float cost = 0.0f;
+    uint64_t plans = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        uint32_t index = AW_ENTITY_INDEX(it->entities[i]);
+        if (index % PLAN_EVERY == 0) {
+            cost += plan_cost(index);
+            plans++;
+        }
+        a[i].state = a[i].state == AGENT_ATTACKING ? AGENT_IDLE : a[i].state + 1;
+    }
+    t->plan_cost += cost;
+    t->plans += plans;
+    AW_PROFILE_ZONE_END(zone);
+}
+
+/* movement: pos += vel * dt, wrapped to the far edge past |64| on the plane of motion. */
+static void movement(aw_system_ctx *ctx, const aw_iter *it) {
+    AW_PROFILE_ZONE_BEGIN_CAT(zone, "piece", "movement piece");
+    aw_position *p = AW_COLUMN(it, aw_position, 0);
+    const aw_velocity *v = AW_COLUMN(it, aw_velocity, 1);
+    float dt = ctx->dt;
+    for (uint32_t i = 0; i < it->count; i++) {
+        float x = p[i].x + v[i].x * dt, y = p[i].y + v[i].y * dt, z = p[i].z + v[i].z * dt;
+        if (fabsf(x) > WRAP) x = x > 0.0f ? -WRAP : WRAP;
+        if (fabsf(z) > WRAP) z = z > 0.0f ? -WRAP : WRAP;
+        p[i] = (aw_position){x, y, z};
+    }
+    AW_PROFILE_ZONE_END(zone);
+}
+
+/* cleanup: the demo's post-simulation system does no work; it stays for the schedule's shape. */
+static void cleanup(aw_system_ctx *ctx) {
+    (void)ctx;
+}
+
+/* rendering: counts the draw calls and vertices the renderer would submit (one draw per mesh). */
+static void rendering(aw_system_ctx *ctx, const aw_iter *it) {
+    AW_PROFILE_ZONE_BEGIN_CAT(zone, "piece", "rendering piece");
+    const Renderable *r = AW_COLUMN(it, Renderable, 0);
+    uint64_t vertices = 0;
+    for (uint32_t i = 0; i < it->count; i++) vertices += r[i].mesh_id == 1 ? MESH1_VERTICES : MESH2_VERTICES;
+    worker_tally *t = tally_of(ctx);
+    t->draw_calls += it->count;
+    t->vertices += vertices;
+    AW_PROFILE_ZONE_END(zone);
+}
+
+/* ---- setup */
+
+static aw_position spawn_position(uint32_t i) {
+    /* Demo: ((i % 32) * 2, ((i / 32) % 32) * 2, (i / 1024) * 2), stored as (a, c, b). */
+    return (aw_position){(float)(i % 32u) * 2.0f, (float)(i / 1024u) * 2.0f, (float)((i / 32u) % 32u) * 2.0f};
+}
+
+static aw_velocity spawn_velocity(uint32_t i) {
+    float f = (float)i * 0.1f;
+    return (aw_velocity){sinf(f) * 0.1f, 0.0f, cosf(f) * 0.1f};
+}
+
+/* Creates `count` entities of one archetype in one bulk call: Position and Velocity from spawn
+ * indices first, first + 2, ..., then each extra column filled with one value. */
+static aw_status spawn_group(aw_world *w, const aw_component *types, uint32_t type_count, uint32_t first,
+                             uint32_t count, const void *const *values, const size_t *sizes) {
+    if (!count) return AW_OK;
+    enum { MAX_COLUMNS = 8 };
+    void *columns[MAX_COLUMNS] = {0};
+    size_t bytes[MAX_COLUMNS] = {0};
+    aw_status st = AW_OK;
+    for (uint32_t c = 0; c < type_count && !st; c++) {
+        bytes[c] = (size_t)count * (c < 2 ? sizeof(aw_vec3) : sizes[c - 2]);
+        if (!(columns[c] = aw_alloc(NULL, bytes[c], 16)))
+            st = aw_error(AW_ERR_OUT_OF_MEMORY, "seed-profile: out of memory spawning %u entities", count);
+    }
+    if (!st) {
+        aw_position *pos = columns[0];
+        aw_velocity *vel = columns[1];
+        for (uint32_t k = 0; k < count; k++) {
+            pos[k] = spawn_position(first + 2u * k);
+            vel[k] = spawn_velocity(first + 2u * k);
+            for (uint32_t c = 2; c < type_count; c++)
+                memcpy((uint8_t *)columns[c] + (size_t)k * sizes[c - 2], values[c - 2], sizes[c - 2]);
+        }
+        st = aw_entity_create_bulk(w, &(aw_bulk_desc){.count = count,
+                                                      .components = types,
+                                                      .component_count = type_count,
+                                                      .data = (const void *const *)columns});
+    }
+    for (uint32_t c = 0; c < type_count; c++) aw_free(NULL, columns[c], bytes[c]);
+    return st;
+}
+
+static aw_status seed_setup(void *state, const aw_stress_setup *in) {
+    seed_state *s = state;
+    aw_world *w = in->world;
+    aw_jobs *jobs = aw_world_jobs(w);
+    if (!jobs) return aw_last_status();
+    s->workers = aw_jobs_thread_count(jobs);
+    if (s->workers > MAX_WORKERS) s->workers = MAX_WORKERS;
+
+    /* The grid covers the wrap square with a margin; response and events are off because the
+     * demo only counted its collisions. */
+    s->physics =
+        aw_physics_create(w, &(aw_physics_desc){.min_x = -WRAP - 2.0f,
+                                                .min_z = -WRAP - 2.0f,
+                                                .max_x = WRAP + 2.0f,
+                                                .max_z = WRAP + 2.0f,
+                                                .no_response = true,
+                                                .no_events = true,
+                                                .allocator = aw_stress_module_allocator(in->ctx, "physics")});
+    if (!s->physics) return aw_last_status();
+    aw_physics_ids ids = aw_physics_get_ids(s->physics);
+    aw_component agent = AW_COMPONENT(w, AIAgent);
+    aw_component renderable = AW_COMPONENT(w, Renderable);
+    if (!agent || !renderable) return aw_last_status();
+
+    /* Even spawn indices are agents, odd ones rigid bodies; agents are created first, so that
+     * they hold consecutive entity indices (ai_planning's every-10th rule). RigidBody{mass 1} is the
+     * physics module's body (inv_mass 1), and its radius-0.5 sphere a Collider. */
+    AIAgent idle = {AGENT_IDLE};
+    Renderable mesh1 = {1}, mesh2 = {2};
+    aw_rigid_body body = {.inv_mass = 1.0f};
+    aw_collider sphere = {.radius = BODY_RADIUS};
+    aw_component agent_types[] = {ids.position, ids.velocity, agent, renderable};
+    const void *agent_values[] = {&idle, &mesh1};
+    size_t agent_sizes[] = {sizeof idle, sizeof mesh1};
+    aw_component body_types[] = {ids.position, ids.velocity, ids.rigid_body, renderable, ids.collider};
+    const void *body_values[] = {&body, &mesh2, &sphere};
+    size_t body_sizes[] = {sizeof body, sizeof mesh2, sizeof sphere};
+    aw_status st = spawn_group(w, agent_types, 4, 0, (in->entities + 1u) / 2u, agent_values, agent_sizes);
+    if (!st) st = spawn_group(w, body_types, 5, 1, in->entities / 2u, body_values, body_sizes);
+    if (st) return st;
+
+    /* One system per phase, as in the demo; the `each` ones run their pieces (one per table and
+     * 1,024 rows) in parallel. */
+    if (!aw_system_register(w, &(aw_system_desc){.name = "ai_perception",
+                                                 .phase = AW_PHASE_PERCEPTION,
+                                                 .query = {AW_TERMS(AW_READ(ids.position), AW_READ(agent))},
+                                                 .each = ai_perception,
+                                                 .user = s}) ||
+        !aw_system_register(w, &(aw_system_desc){.name = "ai_planning",
+                                                 .phase = AW_PHASE_AI_PLANNING,
+                                                 .query = {AW_TERMS(AW_WRITE(agent))},
+                                                 .each = ai_planning,
+                                                 .user = s}) ||
+        !aw_system_register(
+            w, &(aw_system_desc){.name = "movement",
+                                 .phase = AW_PHASE_SIMULATION,
+                                 .query = {AW_TERMS(AW_WRITE(ids.position), AW_READ(ids.velocity))},
+                                 .each = movement,
+                                 .user = s}) ||
+        !aw_physics_register_system(s->physics, NULL) ||
+        !aw_system_register(w, &(aw_system_desc){.name = "cleanup",
+                                                 .phase = AW_PHASE_POST_SIMULATION,
+                                                 .run = cleanup,
+                                                 .user = s}) ||
+        !aw_system_register(w,
+                            &(aw_system_desc){.name = "rendering",
+                                              .phase = AW_PHASE_PRESENTATION,
+                                              .query = {AW_TERMS(AW_READ(renderable), AW_READ(ids.position))},
+                                              .each = rendering,
+                                              .user = s}))
+        return aw_last_status();
+    return AW_OK;
+}
+
+static uint32_t seed_counters(void *state, aw_world *world, aw_stress_counter *out, uint32_t max) {
+    seed_state *s = state;
+    worker_tally sum = {0};
+    for (uint32_t k = 0; k < s->workers; k++) {
+        worker_tally *t = &s->tally[k];
+        sum.agents += t->agents;
+        sum.plans += t->plans;
+        sum.draw_calls += t->draw_calls;
+        sum.vertices += t->vertices;
+        *t = (worker_tally){0};
+    }
+    aw_physics_stats ps = aw_physics_get_stats(s->physics);
+    const struct {
+        const char *name;
+        double value;
+    } values[] = {
+        {"entities", (double)aw_world_entity_count(world)},
+        {"ai.agents", (double)sum.agents},
+        {"ai.plans", (double)sum.plans},
+        {"physics.pair_tests", (double)ps.pair_tests},
+        {"physics.contacts", (double)ps.contacts},
+        {"physics.gather_us", (double)ps.gather_ns * 1e-3},
+        {"physics.grid_us", (double)ps.grid_ns * 1e-3},
+        {"physics.pairs_us", (double)ps.pairs_ns * 1e-3},
+        {"render.draw_calls", (double)sum.draw_calls},
+        {"render.vertices", (double)sum.vertices},
+    };
+    uint32_t n = 0;
+    for (; n < max && n < sizeof values / sizeof values[0]; n++) {
+        snprintf(out[n].name, sizeof out[n].name, "%s", values[n].name);
+        out[n].value = values[n].value;
+    }
+    return n;
+}
+
+const aw_stress_scenario aw_stress_seed_profile = {
+    .name = "seed-profile",
+    .description = "the Rust engine's Week-8 profiling demo: AI perception and planning, movement, "
+                   "flat-grid collision, cleanup and render counting, one system per phase",
+    .state_size = sizeof(seed_state),
+    .setup = seed_setup,
+    .frame_counters = seed_counters,
+};
