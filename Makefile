@@ -11,6 +11,7 @@ all: build
 
 deps:
 	@bash scripts/deps.sh
+	@bash scripts/rag-setup.sh
 
 configure: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null

