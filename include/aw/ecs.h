@@ -29,7 +29,7 @@ typedef struct aw_world_desc {
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
     uint32_t chunk_size;           /* bytes per small table chunk, 0: 16 KiB (power of two, >= 1 KiB) */
     uint32_t large_chunk_size;     /* bytes per large chunk, used once a table outgrows its first
-                                      four small chunks; 0: 256 KiB (power of two) */
+                                      four small chunks; 0: 1 MiB (power of two) */
     uint32_t entity_capacity;      /* entity records to reserve up front (0: grow on demand) */
     uint32_t threads;              /* threads for the world's job system, caller included (0: one per
                                       hardware thread; 1: everything inline) */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define ECS_DEFAULT_CHUNK_SIZE       (16u * 1024u)
-#define ECS_DEFAULT_LARGE_CHUNK_SIZE (256u * 1024u)
+#define ECS_DEFAULT_LARGE_CHUNK_SIZE (1024u * 1024u)
 #define ECS_LOW_EDGES                32u /* components below this id get direct-indexed transition edges */
 #define ECS_SMALL_CHUNKS             4u  /* a table's first chunks are small; the rest are large */
 #define ECS_MIN_CHUNK_SIZE           1024u
