@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "tool_args.h"
 
 #define MAX_REPS     100000u
 #define MAX_ENTITIES 100000000u /* 100M: the 7-system scenario needs ~150 bytes per entity */
@@ -37,34 +38,6 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 /* Digits only: strtoul alone would accept "-1", " 5" and "5x". */
-static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
-    if (!s || *s < '0' || *s > '9') return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi) return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
-/* Matches `--name VALUE` and `--name=VALUE`; advances *i past a separate value. */
-static bool take_value(int argc, char **argv, int *i, const char *name, const char **value, bool *missing) {
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0) return false;
-    if (arg[n] == '=') {
-        *value = arg + n + 1;
-        return true;
-    }
-    if (arg[n] != '\0') return false;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return true;
-    }
-    *value = argv[++*i];
-    return true;
-}
-
 int main(int argc, char **argv) {
     const char *suite = NULL, *json = NULL;
     aw_bench_options opt = {0};

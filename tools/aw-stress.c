@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "aw/stress.h"
+#include "tool_args.h"
 
 #define MAX_COUNTS   32u
 #define MAX_ENTITIES (16u << 20)
@@ -48,23 +49,6 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 /* Digits only: strtoull alone would accept "-1", " 5" and "5x". */
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
-    if (!s || *s < '0' || *s > '9') return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
-    uint64_t v;
-    if (!parse_u64(s, lo, hi, &v)) return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
 /* "500,1000,2000": each from 1 to MAX_ENTITIES, at most MAX_COUNTS of them. */
 static bool parse_counts(const char *s, uint32_t *counts, uint32_t *n) {
     char buf[512];
@@ -87,24 +71,6 @@ static bool parse_percent(const char *s, double *out) {
     double v = strtod(s, &end);
     if (errno || *end != '\0' || !(v > 0.0) || v > 1000.0) return false;
     *out = v / 100.0;
-    return true;
-}
-
-/* Matches `--name VALUE` and `--name=VALUE`; advances *i past a separate value. */
-static bool take_value(int argc, char **argv, int *i, const char *name, const char **value, bool *missing) {
-    const char *arg = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0) return false;
-    if (arg[n] == '=') {
-        *value = arg + n + 1;
-        return true;
-    }
-    if (arg[n] != '\0') return false;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return true;
-    }
-    *value = argv[++*i];
     return true;
 }
 
