@@ -42,6 +42,11 @@ typedef enum aw_status {
     AW_ERR_UNSUPPORTED,       /* feature not available on this build or machine */
     AW_ERR_ACCESS,            /* a system touched data it did not declare (debug builds) */
     AW_ERR_CYCLE,             /* ordering constraints form a cycle */
+    AW_ERR_UNAVAILABLE,       /* a driver, device, server or endpoint is not there or not answering */
+    AW_ERR_TIMEOUT,           /* an operation did not finish in the time it was given */
+    AW_ERR_PENDING,           /* an asynchronous result is not ready yet: poll again later */
+    AW_ERR_CORRUPT,           /* stored data failed a checksum or an integrity check */
+    AW_ERR_DEVICE,            /* a GPU or driver call failed (device lost, out of device memory) */
     AW_STATUS_COUNT
 } aw_status;
 

@@ -25,6 +25,11 @@ static const char *const status_strings[AW_STATUS_COUNT] = {
     [AW_ERR_UNSUPPORTED] = "unsupported",
     [AW_ERR_ACCESS] = "undeclared access",
     [AW_ERR_CYCLE] = "ordering cycle",
+    [AW_ERR_UNAVAILABLE] = "unavailable",
+    [AW_ERR_TIMEOUT] = "timed out",
+    [AW_ERR_PENDING] = "pending",
+    [AW_ERR_CORRUPT] = "corrupt data",
+    [AW_ERR_DEVICE] = "device error",
 };
 /* A new enum value without a string would return NULL; this catches it at compile time. */
 _Static_assert(sizeof(status_strings) / sizeof(status_strings[0]) == AW_STATUS_COUNT,

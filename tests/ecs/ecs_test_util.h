@@ -193,7 +193,12 @@ static inline const char *test_status_name(aw_status s) {
                                         "AW_ERR_PARSE",
                                         "AW_ERR_UNSUPPORTED",
                                         "AW_ERR_ACCESS",
-                                        "AW_ERR_CYCLE"};
+                                        "AW_ERR_CYCLE",
+                                        "AW_ERR_UNAVAILABLE",
+                                        "AW_ERR_TIMEOUT",
+                                        "AW_ERR_PENDING",
+                                        "AW_ERR_CORRUPT",
+                                        "AW_ERR_DEVICE"};
     if ((unsigned)s < sizeof names / sizeof names[0]) return names[s];
     return "(bad status)";
 }
