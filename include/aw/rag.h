@@ -130,6 +130,141 @@ aw_encoder_stats aw_encoder_get_stats(const aw_encoder *enc);
 /* Cosine similarity of two vectors of `dim` floats (0 when either is all zeros). */
 float aw_embed_cosine(const float *a, const float *b, uint32_t dim);
 
+/* ---------------------------------------------------------------- context for LLM prompts */
+
+/* A prompt assembled under a token budget (counted with aw_tokenizer_count on the whole text):
+ *
+ *   <system>
+ *
+ *   Relevant memories:
+ *   - [0.83] <text> (<metadata>)
+ *   Examples:
+ *   Situation: <situation>
+ *   Plan: <plan JSON>
+ *   Current situation:
+ *   <situation>
+ *
+ * The system text and the current situation are always there (cut in the middle, "[...]", only when
+ * they alone exceed the budget); few-shot examples are whole or absent, most similar first; memories
+ * follow the overflow strategy. Text is repaired to valid UTF-8 and memories are put on one line
+ * each. The same input gives the same bytes. */
+typedef enum aw_context_overflow {
+    AW_CONTEXT_KEEP_BEST = 0,   /* drop the lowest-scoring memories first (ties: the later one) */
+    AW_CONTEXT_SLIDING_WINDOW,  /* keep the longest run of memories at the end of the list: pass them
+                                   oldest first and the newest stay */
+    AW_CONTEXT_TRUNCATE_MIDDLE, /* keep memories from both ends of the list and drop the middle ones,
+                                   marked by one "- [...]" line */
+} aw_context_overflow;
+
+/* A retrieved memory, as the caller's memory store returns it. */
+typedef struct aw_context_memory {
+    const char *text;     /* required (NUL-terminated UTF-8; invalid bytes are repaired) */
+    float score;          /* retrieval score, printed with two decimals */
+    const char *metadata; /* optional, printed in parentheses ("episodic, t=12.5") */
+} aw_context_memory;
+
+/* A few-shot example: a situation and the plan (JSON) that answered it. */
+typedef struct aw_context_example {
+    const char *situation;
+    const char *plan;
+} aw_context_example;
+
+typedef struct aw_context_desc {
+    const aw_tokenizer *tokenizer; /* required: counts the tokens (aw_encoder_tokenizer gives one) */
+    const aw_allocator *allocator; /* NULL: the heap */
+    uint32_t token_budget;         /* tokens the whole prompt may have; 0: 1024 */
+    aw_context_overflow overflow;  /* how memories give way (0: AW_CONTEXT_KEEP_BEST) */
+    float memory_share;            /* share of the budget left after system and situation that
+                                      memories may hold before examples take it (0: 0.5; 0..1) */
+    float min_score;               /* memories scoring below it are left out (0: none are) */
+    uint32_t max_examples;         /* 0: as many as fit */
+} aw_context_desc;
+
+typedef struct aw_context_input {
+    const char *system;    /* optional */
+    const char *situation; /* required */
+    const aw_context_memory *memories;
+    uint32_t memory_count;
+    const aw_context_example *examples; /* most similar first (aw_fewshot_select's order) */
+    uint32_t example_count;
+} aw_context_input;
+
+typedef struct aw_context_result {
+    const char *text; /* NUL-terminated; valid until the next build or destroy */
+    size_t length;
+    uint32_t tokens;          /* aw_tokenizer_count of text: never above the budget */
+    uint32_t memories_used;   /* memories in the prompt */
+    uint32_t examples_used;   /* examples in the prompt */
+    uint32_t memories_dropped; /* memories that did not fit (min_score filtered ones not counted) */
+    bool truncated;           /* the system text or the situation was cut */
+} aw_context_result;
+
+/* The builder keeps its buffers between builds: once it has seen its largest input it allocates
+ * nothing more. One thread at a time per builder. */
+typedef struct aw_context aw_context;
+
+/* NULL with aw_last_error() set: AW_ERR_INVALID_ARG (no tokenizer, share out of range),
+ * AW_ERR_OUT_OF_MEMORY. */
+aw_context *aw_context_create(const aw_context_desc *desc);
+void aw_context_destroy(aw_context *ctx);
+/* Builds the prompt into the builder's buffer. AW_ERR_INVALID_ARG (no situation, a memory or
+ * example without text), AW_ERR_CAPACITY (the budget cannot hold even the section headings and a
+ * cut situation), AW_ERR_OUT_OF_MEMORY. */
+aw_status aw_context_build(aw_context *ctx, const aw_context_input *input, aw_context_result *out);
+
+/* ---------------------------------------------------------------- few-shot selection */
+
+/* A bank of (situation -> plan JSON) examples with their embeddings; the k most similar to the
+ * current situation are picked with maximal marginal relevance (MMR), so they are similar and
+ * diverse. Examples are parsed first and embedded later (aw_fewshot_bank_embed), so loading needs
+ * no model. */
+typedef struct aw_fewshot_bank aw_fewshot_bank;
+
+typedef struct aw_fewshot_desc {
+    const aw_allocator *allocator; /* NULL: the heap */
+} aw_fewshot_desc;
+
+aw_fewshot_bank *aw_fewshot_bank_create(const aw_fewshot_desc *desc);
+void aw_fewshot_bank_destroy(aw_fewshot_bank *bank);
+/* Adds one example; plan_json must be a JSON object with a non-empty "steps" array (stored
+ * compacted, keys in their order). AW_ERR_INVALID_ARG, AW_ERR_PARSE (bad plan), AW_ERR_OUT_OF_MEMORY.
+ * The bank is unchanged on failure. */
+aw_status aw_fewshot_bank_add(aw_fewshot_bank *bank, const char *situation, const char *plan_json);
+/* Lines of JSONL, {"situation": "...", "plan": {"steps": [...]}} (blank lines and lines starting
+ * with '#' skipped); `name` labels errors ("bank.jsonl:12: field 'plan': ..."). All or nothing:
+ * on any error nothing is added. AW_ERR_PARSE, AW_ERR_OUT_OF_MEMORY. */
+aw_status aw_fewshot_bank_parse(aw_fewshot_bank *bank, const char *data, size_t size, const char *name);
+/* aw_fewshot_bank_parse of a file; AW_ERR_NOT_FOUND / AW_ERR_IO naming the file. */
+aw_status aw_fewshot_bank_load(aw_fewshot_bank *bank, const char *path);
+/* Embeds the examples that have no embedding yet (their situations, in one aw_embed_batch). */
+aw_status aw_fewshot_bank_embed(aw_fewshot_bank *bank, aw_encoder *encoder);
+/* Sets example i's embedding directly (AW_EMBED_DIM floats, normalised here), for callers with
+ * their own embeddings. AW_ERR_INVALID_ARG out of range, or for an all-zero vector. */
+aw_status aw_fewshot_bank_set_embedding(aw_fewshot_bank *bank, uint32_t i, const float *embedding);
+uint32_t aw_fewshot_bank_count(const aw_fewshot_bank *bank);
+/* Example i (strings owned by the bank), or {NULL, NULL} out of range. */
+aw_context_example aw_fewshot_bank_example(const aw_fewshot_bank *bank, uint32_t i);
+
+typedef struct aw_fewshot_query {
+    const float *embedding; /* required: the current situation's embedding (AW_EMBED_DIM floats) */
+    uint32_t k;             /* examples to pick (0: 3) */
+    float lambda;           /* MMR: lambda * sim(query, e) - (1 - lambda) * max sim(e, picked);
+                               1 is plain top-k by similarity. Used as given, so 0 means pure
+                               diversity: start from 0.7 */
+    uint32_t candidates;    /* MMR runs over this many most similar examples (0: 64; at most
+                               AW_FEWSHOT_MAX_CANDIDATES); with count <= candidates it is exact */
+} aw_fewshot_query;
+
+#define AW_FEWSHOT_MAX_K          32
+#define AW_FEWSHOT_MAX_CANDIDATES 256
+
+/* Picks min(k, count) examples (k at most AW_FEWSHOT_MAX_K) into picked (indices, in pick order: the first is the most similar)
+ * and their count into *count. Ties go to the lower index. Allocates nothing; reads the bank only,
+ * so several threads may select at once. AW_ERR_INVALID_ARG (no query, lambda outside 0..1, an
+ * example not embedded yet). */
+aw_status aw_fewshot_select(const aw_fewshot_bank *bank, const aw_fewshot_query *query, uint32_t *picked,
+                            uint32_t *count);
+
 #ifdef __cplusplus
 }
 #endif
