@@ -19,6 +19,11 @@ extern "C" {
 #define AW_AI_MAX_OBSTACLES 4u  /* nearby obstacle boxes in a snapshot */
 #define AW_AI_MAX_STEPS     8u  /* steps in one PlanIntent */
 #define AW_AI_NAME_SIZE     32u /* agent type, action and orchestrator names, with the NUL */
+#define AW_AI_MAX_TEAMS     4u  /* teams 0..3 */
+/* An agent's collider layer is its team's bit, so a grid query with a layer mask finds allies or
+ * enemies without looking at any component. */
+#define AW_AI_TEAM_LAYER(team) (0x10u << (team))
+#define AW_AI_MEMORY_SLOTS  4u  /* floats of per-agent orchestrator memory (aw_plan_request.memory) */
 
 /* ---------------------------------------------------------------- enums */
 
@@ -277,6 +282,8 @@ typedef struct aw_plan_request {
     uint32_t worker;   /* job-system thread index: index per-thread scratch with it */
     uint32_t trigger;  /* aw_plan_trigger */
     uint32_t refused_category; /* aw_validation of the last refused step (with STEP_REFUSED) */
+    float *memory;             /* per-agent memory kept between plans (behavior-tree cooldowns) */
+    uint32_t memory_count;     /* AW_AI_MEMORY_SLOTS */
 } aw_plan_request;
 
 /* A plug-in orchestrator: a context and function pointers. plan() runs on worker threads, for
@@ -346,6 +353,7 @@ typedef struct aw_ai_plan {
     uint64_t next_plan_frame;
     uint32_t next_plan_id;
     uint32_t refusals; /* steps refused so far */
+    float memory[AW_AI_MEMORY_SLOTS]; /* orchestrator memory (behavior-tree cooldown timestamps) */
 } aw_ai_plan;
 
 /* "AiProjectile": a thrown explosive or a slow round, moved by physics' integration. */
@@ -374,6 +382,7 @@ typedef struct aw_ai_desc {
     aw_aabb bounds;            /* navigable area on x/z; all zero: physics bounds or +-512 */
     uint32_t grain;            /* rows per parallel piece in the systems (0: 512) */
     bool perception_los;       /* cast a ray to each snapshot enemy (sets visible); default off */
+    uint32_t perception_interval; /* frames between an agent's perception updates, staggered (0: 1) */
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
 } aw_ai_desc;
 
@@ -418,6 +427,17 @@ aw_orchestrator_kind aw_agent_type_orchestrator(const aw_agent_type *type);
  * (AW_PHASE_AI_PLANNING) and "ai_action" (AW_PHASE_SIMULATION), plus "ai_projectiles"
  * and "ai_damage" (AW_PHASE_POST_SIMULATION). */
 aw_status aw_ai_register_systems(aw_ai *ai);
+
+/* Static obstacle boxes (level geometry): kept for snapshots and validation and handed to
+ * aw_physics_set_obstacles for ray casts. Copied; allocates, so call it on level load. */
+aw_status aw_ai_set_obstacles(aw_ai *ai, const aw_aabb *boxes, uint32_t count);
+
+/* Points of interest (cover spots, waypoints, ...) for snapshots, nearest first. Copied. */
+aw_status aw_ai_set_pois(aw_ai *ai, const aw_ai_poi *pois, uint32_t count);
+
+/* The commander every agent of a team follows (position and orders), and the team's objective. */
+aw_status aw_ai_set_commander(aw_ai *ai, uint8_t team, const aw_ai_commander *commander);
+aw_status aw_ai_set_objective(aw_ai *ai, uint8_t team, const aw_ai_objective *objective);
 
 /* Spawns an agent of a type (Position, Velocity, Collider, RigidBody, AiAgent, AiPerception,
  * AiPlan) now, outside systems. */
