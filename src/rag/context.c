@@ -22,6 +22,7 @@ struct aw_context {
     aw_context_desc desc;
     aw_token_scratch *scratch;
     uint32_t hdr_memories, hdr_examples, elision; /* token counts of the fixed lines */
+    uint32_t situation_min;                       /* the situation heading with an empty cut */
     char *lines;                                  /* rendered pieces, addressed by offset */
     size_t lines_cap, lines_used;
     char *out; /* the prompt */
@@ -66,7 +67,8 @@ aw_context *aw_context_create(const aw_context_desc *desc) {
     ctx->scratch = aw_token_scratch_create(desc->allocator);
     if (!ctx->scratch || count_tokens(ctx, HDR_MEMORIES, strlen(HDR_MEMORIES), &ctx->hdr_memories) != AW_OK ||
         count_tokens(ctx, HDR_EXAMPLES, strlen(HDR_EXAMPLES), &ctx->hdr_examples) != AW_OK ||
-        count_tokens(ctx, ELISION_LINE, strlen(ELISION_LINE), &ctx->elision) != AW_OK) {
+        count_tokens(ctx, ELISION_LINE, strlen(ELISION_LINE), &ctx->elision) != AW_OK ||
+        count_tokens(ctx, HDR_SITUATION CUT_MARK "\n", strlen(HDR_SITUATION CUT_MARK "\n"), &ctx->situation_min) != AW_OK) {
         if (!ctx->scratch) aw_error(AW_ERR_OUT_OF_MEMORY, "aw_context_create: no memory");
         aw_context_destroy(ctx);
         return NULL;
@@ -406,7 +408,10 @@ aw_status aw_context_build(aw_context *ctx, const aw_context_input *in, aw_conte
         if (has_system) {
             int64_t room = budget - sit.tokens;
             if (room < budget / 2) room = budget / 2;
-            if (sys.tokens > room) {
+            if (room > budget - ctx->situation_min) room = budget - ctx->situation_min; /* the situation first */
+            if (room <= 0) {
+                sys = (piece){0};
+            } else if (sys.tokens > room) {
                 piece full = sys;
                 st = cut_piece(ctx, &full, &sys, "", "\n\n", (uint32_t)room);
                 if (st == AW_ERR_CAPACITY) { /* not even the mark: leave the system text out */
@@ -421,15 +426,25 @@ aw_status aw_context_build(aw_context *ctx, const aw_context_input *in, aw_conte
         if (st != AW_OK) return st;
     }
 
-    /* Optional parts share what is left; the whole prompt is counted after each try, and any excess
-     * (counts of pieces do not add up exactly) shrinks the room for the next one. */
-    int64_t room = budget - sys.tokens - sit.tokens;
-    uint32_t total = 0, ne_used = 0;
+    /* Optional parts share what is left. Counts of pieces do not add up exactly (each piece counted
+     * alone gets its own word-boundary marker), so the whole prompt is counted after each try: an
+     * excess shrinks the room for the next try, slack grows it while something was left out, and
+     * the last room that fitted is used again if growing overshot. */
+    int64_t room = budget - sys.tokens - sit.tokens, fit_room = -1;
+    uint32_t total = 0, ne_used = 0, last_total = UINT32_MAX;
     size_t len = 0;
-    bool elided = false;
+    bool elided = false, settle = false;
     for (int round = 0;; round++) {
-        bool last = round >= FIT_ROUNDS;
-        if (last || room < 0) room = 0;
+        bool exhausted = round >= FIT_ROUNDS && !settle;
+        if (exhausted) {
+            if (fit_room >= 0) {
+                room = fit_room;
+                settle = true;
+            } else {
+                room = 0;
+            }
+        }
+        if (room < 0) room = 0;
         int64_t mem_all = ctx->hdr_memories;
         for (uint32_t i = 0; i < nm; i++) mem_all += ctx->pieces[i].tokens;
         int64_t mem_room = (int64_t)((double)room * ctx->desc.memory_share);
@@ -439,12 +454,24 @@ aw_status aw_context_build(aw_context *ctx, const aw_context_input *in, aw_conte
         while (ne_used < ne && ex_used + ctx->pieces[nm + ne_used].tokens <= ex_room)
             ex_used += ctx->pieces[nm + ne_used++].tokens;
         if (ne_used == 0) ex_used = 0;
-        choose_memories(ctx, nm, room - ex_used, &elided);
+        uint32_t mem_tokens = choose_memories(ctx, nm, room - ex_used, &elided);
         st = assemble(ctx, &sys, &sit, nm, ne_used, elided, &len);
         if (st == AW_OK) st = count_tokens(ctx, ctx->out, len, &total);
         if (st != AW_OK) return st;
-        if (total <= budget) break;
-        if (last) {
+        if (total <= budget) {
+            bool all_in = ne_used == ne && (nm == 0 || (mem_tokens == mem_all && !elided));
+            if (settle || all_in || total == budget || total == last_total || round >= FIT_ROUNDS) break;
+            fit_room = room;
+            last_total = total;
+            room += (int64_t)budget - total;
+            continue;
+        }
+        if (fit_room >= 0) { /* growing overshot: go back to the room that fitted */
+            room = fit_room;
+            settle = true;
+            continue;
+        }
+        if (exhausted) {
             /* Only the mandatory parts are left and together they count more than apart. */
             uint32_t limit = sit.tokens > total - budget ? (uint32_t)(sit.tokens - (total - budget)) : 0;
             st = cut_piece(ctx, &sit_full, &sit, HDR_SITUATION, "\n", limit);
