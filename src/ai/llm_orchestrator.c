@@ -114,6 +114,12 @@ static aw_status setup_http(aw_llm *llm) {
     llm->multi = curl_multi_init();
     if (!llm->multi) return aw_error(AW_ERR_UNAVAILABLE, "aw_llm_create: curl_multi_init failed");
     llm->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    /* No "Expect: 100-continue" round trip before the body: prompts pass 1 KiB, where libcurl asks. */
+    struct curl_slist *expect = llm->headers ? curl_slist_append(llm->headers, "Expect:") : NULL;
+    if (!expect) {
+        curl_slist_free_all(llm->headers);
+        llm->headers = NULL;
+    }
     const char *env = llm->desc.api_key_env ? llm->desc.api_key_env : AW_LLM_API_KEY_ENV;
     const char *key = getenv(env);
     if (llm->headers && key && key[0]) {
@@ -122,8 +128,11 @@ static aw_status setup_http(aw_llm *llm) {
         if (n < 0 || (size_t)n >= sizeof header || strpbrk(key, "\r\n"))
             return aw_error(AW_ERR_INVALID_ARG, "aw_llm_create: the API key in %s is too long or has line breaks", env);
         struct curl_slist *h = curl_slist_append(llm->headers, header);
-        if (h) llm->headers = h;
-        else llm->headers = NULL;
+        memset(header, 0, sizeof header); /* the key lives on only in libcurl's list */
+        if (!h) {
+            curl_slist_free_all(llm->headers);
+            llm->headers = NULL;
+        }
     }
     if (!llm->headers) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_llm_create: no memory for headers");
     for (uint32_t i = 0; i < llm->max_inflight; i++) {
