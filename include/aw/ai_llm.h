@@ -45,6 +45,10 @@ aw_status aw_llm_parse_response(const char *body, size_t size, const aw_world_sn
  * smaller, and always NUL-terminated when cap > 0). */
 size_t aw_llm_describe_snapshot(const aw_world_snapshot *snapshot, char *buf, size_t cap);
 
+/* A one-line summary in the few-shot bank's style ("hp 40/100, ammo 3/30, ... Enemy E1 at 10 m
+ * visible."), short enough to embed in a couple of milliseconds: the few-shot query. Same contract. */
+size_t aw_llm_summarize_snapshot(const aw_world_snapshot *snapshot, char *buf, size_t cap);
+
 /* The built-in system prompt: the answer format and every step kind with its parameters. */
 const char *aw_llm_default_system_prompt(void);
 

@@ -290,7 +290,11 @@ static aw_status build_prompt(aw_llm *llm, const aw_plan_request *req, const cha
     }
     if (llm->desc.fewshot && aw_fewshot_bank_count(llm->desc.fewshot)) {
         uint32_t picked[AW_FEWSHOT_MAX_K];
-        aw_status st = aw_embed(llm->desc.encoder, llm->situation, llm->embedding);
+        /* The summary, not the whole situation: it reads like the bank's situations and embeds in a
+         * fraction of the time (the encoder's cost grows with tokens, up to 128). */
+        char summary[512];
+        aw_llm_summarize_snapshot(req->snapshot, summary, sizeof summary);
+        aw_status st = aw_embed(llm->desc.encoder, summary, llm->embedding);
         if (st == AW_OK)
             st = aw_fewshot_select(llm->desc.fewshot,
                                    &(aw_fewshot_query){.embedding = llm->embedding,

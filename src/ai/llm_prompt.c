@@ -145,3 +145,28 @@ size_t aw_llm_describe_snapshot(const aw_world_snapshot *s, char *buf, size_t ca
             (double)s->bounds.min.z, (double)s->bounds.max.z);
     return n;
 }
+
+size_t aw_llm_summarize_snapshot(const aw_world_snapshot *s, char *buf, size_t cap) {
+    size_t n = 0;
+    if (cap) buf[0] = '\0';
+    if (!s) return 0;
+    const aw_ai_self *me = &s->self;
+    put(buf, cap, &n, "hp %.0f/%.0f, ammo %u/%u", (double)me->hp, (double)me->max_hp, me->ammo, me->max_ammo);
+    if (me->ammo == 0 || me->reserve_ammo < me->max_ammo) put(buf, cap, &n, ", reserve %u", me->reserve_ammo);
+    if (me->explosives) put(buf, cap, &n, ", explosives %u", me->explosives);
+    put(buf, cap, &n, ", medkits %u.", me->medkits);
+    for (int side = 0; side < 2; side++) {
+        const aw_ai_contact *c = side ? s->allies : s->enemies;
+        uint32_t count = side ? s->ally_count : s->enemy_count;
+        if (count > 3) put(buf, cap, &n, " %u %s,", count, side ? "allies" : "enemies");
+        if (count == 0 && side == 0) put(buf, cap, &n, " No enemies seen.");
+        for (uint32_t i = 0; i < count && i < 3; i++)
+            put(buf, cap, &n, " %s %c%u%s at %.0f m%s%s.", side ? "Ally" : "Enemy", side ? 'A' : 'E', i + 1,
+                c[i].downed ? " downed" : "", (double)c[i].distance, c[i].in_cover ? " in cover" : "",
+                c[i].visible ? " visible" : "");
+    }
+    if (s->commander.id != AW_ENTITY_NULL && s->commander.order != AW_ORDER_NONE)
+        put(buf, cap, &n, " Commander ordered %s.", order_name(s->commander.order));
+    if (s->objective.kind != AW_OBJECTIVE_NONE) put(buf, cap, &n, " Objective: %s.", objective_name(s->objective.kind));
+    return n;
+}

@@ -266,10 +266,14 @@ aw_status aw_fewshot_bank_embed(aw_fewshot_bank *bank, aw_encoder *encoder) {
 
 /* ---------------------------------------------------------------- selection */
 
+/* Eight running sums in a fixed order: the compiler vectorises them (one sum would be a serial
+ * chain of 512 adds, since float addition may not be reordered), and the result is the same on
+ * every run and thread. */
 static float dot(const float *a, const float *b) {
-    float s = 0;
-    for (uint32_t d = 0; d < AW_EMBED_DIM; d++) s += a[d] * b[d];
-    return s;
+    float acc[8] = {0};
+    for (uint32_t d = 0; d < AW_EMBED_DIM; d += 8)
+        for (uint32_t j = 0; j < 8; j++) acc[j] += a[d + j] * b[d + j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
 /* Whether candidate (sim a, index ia) ranks before (sim b, index ib): higher first, then lower index. */

@@ -195,6 +195,12 @@ static void test_describe_snapshot(void **state) {
     aw_llm_describe_snapshot(&s, again, sizeof again);
     assert_string_equal(buf, again);
     assert_non_null(strstr(aw_llm_default_system_prompt(), "MarkTarget"));
+    char summary[512];
+    n = aw_llm_summarize_snapshot(&s, summary, sizeof summary);
+    assert_int_equal(n, strlen(summary));
+    assert_string_equal(summary, "hp 40/100, ammo 3/30, explosives 1, medkits 0. Enemy E1 at 10 m in cover "
+                                 "visible. Enemy E2 downed at 21 m. Ally A1 downed at 1 m visible. Ally A2 at 6 m "
+                                 "visible. Commander ordered advance. Objective: hold.");
 }
 
 /* Random byte edits of valid answers: a plan or a parse error, never anything else. */
