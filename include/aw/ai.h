@@ -437,6 +437,9 @@ aw_status aw_ai_set_pois(aw_ai *ai, const aw_ai_poi *pois, uint32_t count);
 
 /* The commander every agent of a team follows (position and orders), and the team's objective. */
 aw_status aw_ai_set_commander(aw_ai *ai, uint8_t team, const aw_ai_commander *commander);
+/* Where a team's dead agents come back (a point in the box, chosen from the entity id and the
+ * frame); without one they come back where they fell. */
+aw_status aw_ai_set_spawn_area(aw_ai *ai, uint8_t team, aw_aabb area);
 aw_status aw_ai_set_objective(aw_ai *ai, uint8_t team, const aw_ai_objective *objective);
 
 /* Spawns an agent of a type (Position, Velocity, Collider, RigidBody, AiAgent, AiPerception,
