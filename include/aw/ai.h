@@ -383,6 +383,7 @@ typedef struct aw_ai_desc {
     uint32_t grain;            /* rows per parallel piece in the systems (0: 512) */
     bool perception_los;       /* cast a ray to each snapshot enemy (sets visible); default off */
     uint32_t perception_interval; /* frames between an agent's perception updates, staggered (0: 1) */
+    float fixed_dt;               /* seconds per frame for the AI systems (0: the frame's dt) */
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
 } aw_ai_desc;
 

@@ -73,6 +73,8 @@ typedef enum ai_input {
     AI_INPUT_OUTNUMBERED,
     AI_INPUT_RANGE_RATIO, /* nearest enemy / weapon range, clamped to 1 */
     AI_INPUT_OBJECTIVE_DISTANCE, /* to objective / perception radius, clamped */
+    AI_INPUT_HEAL_READY,
+    AI_INPUT_EXPLOSIVE_READY,
     AI_INPUT_COUNT
 } ai_input;
 

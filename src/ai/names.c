@@ -99,6 +99,7 @@ static const char *const input_names[AI_INPUT_COUNT] = {
     "always",     "hp",           "ammo",         "reserve",   "enemy_distance", "enemy_count",
     "ally_count", "morale",       "in_cover",     "ally_downed", "explosives",   "medkits",
     "attack_ready", "clustered",  "outnumbered",  "range_ratio", "objective_distance",
+    "heal_ready", "explosive_ready",
 };
 const char *ai_input_name(ai_input input) {
     return (unsigned)input < AI_INPUT_COUNT ? input_names[input] : "?";

@@ -97,6 +97,8 @@ void ai_sense(const aw_world_snapshot *snap, const aw_agent_type *type, ai_sense
     in[AI_INPUT_CLUSTERED] = clamp01((float)clustered / 4.0f);
     in[AI_INPUT_OUTNUMBERED] = live_enemies > live_allies + 1 ? 1.0f : 0.0f;
     in[AI_INPUT_RANGE_RATIO] = isfinite(enemy_d) && type->weapon_range > 0 ? clamp01(enemy_d / type->weapon_range) : 1.0f;
+    in[AI_INPUT_HEAL_READY] = self->cooldowns[AW_COOLDOWN_HEAL] <= 0.0f ? 1.0f : 0.0f;
+    in[AI_INPUT_EXPLOSIVE_READY] = self->cooldowns[AW_COOLDOWN_EXPLOSIVE] <= 0.0f ? 1.0f : 0.0f;
     in[AI_INPUT_OBJECTIVE_DISTANCE] = isfinite(obj_d) ? clamp01(obj_d / radius) : 1.0f;
 }
 

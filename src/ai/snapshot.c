@@ -59,7 +59,7 @@ static uint32_t contacts(const aw_ai *ai, aw_entity self, aw_vec3 pos, float rad
         c->visible = true;
         if (los) {
             aw_entity skip[2] = {self, c->id};
-            aw_spatial_filter lf = {.exclude = skip, .exclude_count = 2};
+            aw_spatial_filter lf = {.exclude = skip, .exclude_count = 2, .flags = AW_RAY_SKIP_ENTITIES};
             c->visible = aw_physics_line_of_sight(ai->physics, pos, *p, &lf);
         }
     }

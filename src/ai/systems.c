@@ -16,6 +16,8 @@ enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 #define EXPLOSIVE_LIFE_MAX 3.0f
 #define BULLET_LIFE    1.5f
 #define HIT_RADIUS     0.6f
+#define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
+#define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
 
 void ai_record_push(ai_worker *w, const ai_record *r) {
     if (w->record_count == w->record_capacity) {
@@ -61,10 +63,8 @@ static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_physics_query_nearest(ai->physics, pos[i], 1, t->perception_radius, &f, &hit, &n);
         per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
         per[i].enemy_distance = n ? hit.distance : INFINITY;
-        f.mask = AW_AI_TEAM_LAYER(agents[i].team);
-        aw_physics_query_nearest(ai->physics, pos[i], 1, t->perception_radius, &f, &hit, &n);
-        per[i].nearest_ally = n ? hit.entity : AW_ENTITY_NULL;
-        per[i].ally_distance = n ? hit.distance : INFINITY;
+        /* Enemies only: allies matter when planning, which builds the whole snapshot. */
+        per[i].enemies_near = (uint16_t)(n ? 1 : 0);
     }
 }
 
@@ -270,6 +270,10 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         s->cooldowns[AW_COOLDOWN_EXPLOSIVE] = t->explosive_interval;
         return true;
     case AW_ACTION_HEAL: {
+        if (st->target && st->target != self) {
+            if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+            if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
+        }
         *v = (aw_velocity){0, 0, 0};
         if (s->medkits) {
             s->medkits--;
@@ -281,6 +285,8 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         return true;
     }
     case AW_ACTION_REVIVE: {
+        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
         *v = (aw_velocity){0, 0, 0};
         ai_record r = {.kind = AI_RECORD_REVIVE, .source = self, .target = st->target, .action = AW_ACTION_REVIVE};
         push(a, &r);
@@ -318,7 +324,7 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
     aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
     act a = {.ctx = ctx, .ai = ai, .w = ai_worker_of(ai, ctx->worker), .task = ctx->task};
-    float dt = ctx->dt;
+    float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
@@ -347,6 +353,11 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
         const aw_action_step *st = &p->intent.steps[p->step];
         const aw_agent_type *t = ai_type_of(ai, s->agent_type);
         if (p->step_time == 0.0f) {
+            uint32_t slot = ai_kind_cooldown((aw_action_kind)st->kind);
+            if (slot < AW_COOLDOWN_COUNT && s->cooldowns[slot] > 0.0f && s->cooldowns[slot] <= COOLDOWN_WAIT) {
+                vel[i] = (aw_velocity){0, 0, 0}; /* the next shot of a burst: wait for the trigger */
+                continue;
+            }
             ai_snapshot_self(ai, e, &pos[i], &vel[i], s, ai->time, ctx->frame, &a.w->snapshot);
             aw_validation v = ai_validate(ai, &a.w->snapshot, t, st);
             if (v != AW_VALID) {
@@ -385,7 +396,7 @@ static void projectile_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai_projectile *pr = AW_COLUMN(it, aw_ai_projectile, 2);
     ai_worker *w = ai_worker_of(ai, ctx->worker);
     uint32_t seq = 0;
-    float dt = ctx->dt;
+    float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     const aw_aabb *b = &ai->desc.bounds;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
@@ -567,7 +578,7 @@ static void effects_run(aw_system_ctx *ctx) {
         case AI_RECORD_DEATH: respawn(ai, ctx, r); break;
         }
     }
-    ai->time += ctx->dt;
+    ai->time += ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     ai->frame = ctx->frame + 1;
 }
 

@@ -100,7 +100,7 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
         case AW_ACTION_MARK_TARGET:
         case AW_ACTION_STRAFE: reach = type->perception_radius; break;
         case AW_ACTION_REVIVE:
-        case AW_ACTION_HEAL: reach = type->radius * 2.0f + 2.0f; break;
+        case AW_ACTION_HEAL: reach = type->perception_radius; break; /* walks over, then treats */
         case AW_ACTION_APPROACH:
             if (d > type->perception_radius * 2.0f) return AW_INVALID_NO_PATH; /* lost track of it */
             break;
@@ -135,7 +135,8 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
          (kind == AW_ACTION_COVER_FIRE && step->target)) &&
         ai) {
         aw_entity skip[2] = {self->id, step->target};
-        aw_spatial_filter f = {.exclude = skip, .exclude_count = 2};
+        /* Level geometry blocks sight; bodies do not (a crowd would hide everyone from everyone). */
+        aw_spatial_filter f = {.exclude = skip, .exclude_count = 2, .flags = AW_RAY_SKIP_ENTITIES};
         if (!aw_physics_line_of_sight(ai->physics, self->position, tpos, &f)) return AW_INVALID_NO_LINE_OF_SIGHT;
     }
     return AW_VALID;
