@@ -383,6 +383,7 @@ typedef struct aw_ai_desc {
     uint32_t grain;            /* rows per parallel piece in the systems (0: 512) */
     bool perception_los;       /* cast a ray to each snapshot enemy (sets visible); default off */
     uint32_t perception_interval; /* frames between an agent's perception updates, staggered (0: 1) */
+    float fixed_dt;               /* seconds per frame for the AI systems (0: the frame's dt) */
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
 } aw_ai_desc;
 
@@ -437,6 +438,9 @@ aw_status aw_ai_set_pois(aw_ai *ai, const aw_ai_poi *pois, uint32_t count);
 
 /* The commander every agent of a team follows (position and orders), and the team's objective. */
 aw_status aw_ai_set_commander(aw_ai *ai, uint8_t team, const aw_ai_commander *commander);
+/* Where a team's dead agents come back (a point in the box, chosen from the entity id and the
+ * frame); without one they come back where they fell. */
+aw_status aw_ai_set_spawn_area(aw_ai *ai, uint8_t team, aw_aabb area);
 aw_status aw_ai_set_objective(aw_ai *ai, uint8_t team, const aw_ai_objective *objective);
 
 /* Spawns an agent of a type (Position, Velocity, Collider, RigidBody, AiAgent, AiPerception,

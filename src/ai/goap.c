@@ -1,0 +1,200 @@
+/* GOAP: A* over world states packed in 64-bit sets (preconditions, effects and costs per action),
+ * with a per-thread plan cache keyed by (domain, state, goal). Fixed scratch: no allocation per plan. */
+#include "ai/ai_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HASH_SIZE (AI_GOAP_MAX_NODES * 2u) /* power of two */
+
+typedef struct goap_node {
+    uint64_t state;
+    float g, f;
+    int32_t parent;
+    uint8_t action;
+} goap_node;
+
+typedef struct goap_slot {
+    uint64_t state;
+    uint32_t stamp; /* slot is in use when stamp == the search's stamp */
+    int32_t node;   /* best node for this state */
+} goap_slot;
+
+typedef struct goap_cache_entry {
+    const ai_goap_domain *domain;
+    uint64_t state;
+    uint32_t goal;
+    int16_t len; /* -1: no plan */
+    uint8_t actions[AW_AI_MAX_STEPS];
+    float cost;
+} goap_cache_entry;
+
+struct ai_goap_scratch {
+    goap_node nodes[AI_GOAP_MAX_NODES];
+    int32_t heap[AI_GOAP_MAX_NODES];
+    goap_slot slots[HASH_SIZE];
+    uint32_t stamp;
+    goap_cache_entry cache[AI_GOAP_CACHE_SIZE];
+};
+
+ai_goap_scratch *ai_goap_scratch_create(const aw_allocator *a) {
+    ai_goap_scratch *s = aw_alloc(a, sizeof *s, 64);
+    if (s) memset(s, 0, sizeof *s);
+    return s;
+}
+
+void ai_goap_scratch_destroy(ai_goap_scratch *s, const aw_allocator *a) {
+    if (s) aw_free(a, s, sizeof *s);
+}
+
+void ai_goap_cache_clear(ai_goap_scratch *s) {
+    memset(s->cache, 0, sizeof s->cache);
+}
+
+void ai_goap_domain_finish(ai_goap_domain *d) {
+    d->min_cost = INFINITY;
+    d->max_effect_bits = 1;
+    for (uint32_t i = 0; i < d->action_count; i++) {
+        if (d->actions[i].cost < d->min_cost) d->min_cost = d->actions[i].cost;
+        uint32_t bits = (uint32_t)__builtin_popcountll(d->actions[i].effect_mask);
+        if (bits > d->max_effect_bits) d->max_effect_bits = bits;
+    }
+    if (!isfinite(d->min_cost)) d->min_cost = 0.0f;
+}
+
+uint64_t ai_goap_state(const ai_goap_domain *d, const ai_senses *senses) {
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < d->fact_count; i++)
+        if (d->fact_sense[i] >= 0 && (senses->facts >> d->fact_sense[i]) & 1u) s |= 1ull << i;
+    return s;
+}
+
+/* Admissible and consistent: an action fixes at most max_effect_bits unmet bits and costs at
+ * least min_cost. */
+static float heuristic(const ai_goap_domain *d, uint64_t state, uint64_t gm, uint64_t gv) {
+    uint32_t unmet = (uint32_t)__builtin_popcountll((state ^ gv) & gm);
+    if (!unmet) return 0.0f;
+    return d->min_cost * (float)((unmet + d->max_effect_bits - 1) / d->max_effect_bits);
+}
+
+/* Heap order: lower f, then higher g (deeper first), then lower node index: a total order, so
+ * the plan is the same on every run. */
+static bool before(const ai_goap_scratch *s, int32_t a, int32_t b) {
+    const goap_node *x = &s->nodes[a], *y = &s->nodes[b];
+    if (x->f != y->f) return x->f < y->f;
+    if (x->g != y->g) return x->g > y->g;
+    return a < b;
+}
+
+static void heap_push(ai_goap_scratch *s, uint32_t *n, int32_t node) {
+    uint32_t i = (*n)++;
+    while (i) {
+        uint32_t p = (i - 1) / 2;
+        if (!before(s, node, s->heap[p])) break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = node;
+}
+
+static int32_t heap_pop(ai_goap_scratch *s, uint32_t *n) {
+    int32_t top = s->heap[0];
+    int32_t last = s->heap[--(*n)];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        int32_t best = last;
+        if (l < *n && before(s, s->heap[l], best)) m = l, best = s->heap[l];
+        if (r < *n && before(s, s->heap[r], best)) m = r;
+        if (m == i) break;
+        s->heap[i] = s->heap[m];
+        i = m;
+    }
+    if (*n) s->heap[i] = last;
+    return top;
+}
+
+static goap_slot *slot_for(ai_goap_scratch *s, uint64_t state) {
+    uint32_t i = (uint32_t)aw_hash_u64(state) & (HASH_SIZE - 1);
+    for (;;) {
+        goap_slot *slot = &s->slots[i];
+        if (slot->stamp != s->stamp) {
+            slot->stamp = s->stamp;
+            slot->state = state;
+            slot->node = -1;
+            return slot;
+        }
+        if (slot->state == state) return slot;
+        i = (i + 1) & (HASH_SIZE - 1);
+    }
+}
+
+int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_t gv, uint32_t max_len,
+                   ai_goap_scratch *s, uint8_t *out, float *cost) {
+    gv &= gm;
+    if (++s->stamp == 0) {
+        memset(s->slots, 0, sizeof s->slots);
+        s->stamp = 1;
+    }
+    uint32_t node_count = 1, heap_n = 0;
+    s->nodes[0] = (goap_node){.state = start, .g = 0.0f, .f = heuristic(d, start, gm, gv), .parent = -1};
+    slot_for(s, start)->node = 0;
+    heap_push(s, &heap_n, 0);
+    while (heap_n) {
+        int32_t cur = heap_pop(s, &heap_n);
+        goap_node n = s->nodes[cur];
+        if (slot_for(s, n.state)->node != cur) continue; /* a cheaper path to this state came later */
+        if ((n.state & gm) == gv) {
+            uint32_t len = 0;
+            for (int32_t k = cur; s->nodes[k].parent >= 0; k = s->nodes[k].parent) len++;
+            /* Walk back once more to write the first max_len actions in order. */
+            uint32_t i = len;
+            for (int32_t k = cur; s->nodes[k].parent >= 0; k = s->nodes[k].parent) {
+                i--;
+                if (i < max_len) out[i] = s->nodes[k].action;
+            }
+            if (cost) *cost = n.g;
+            return (int)len;
+        }
+        for (uint32_t a = 0; a < d->action_count; a++) {
+            const ai_goap_action *act = &d->actions[a];
+            if ((n.state & act->pre_mask) != act->pre_value) continue;
+            uint64_t next = (n.state & ~act->effect_mask) | act->effect_value;
+            if (next == n.state) continue;
+            float g = n.g + act->cost;
+            goap_slot *slot = slot_for(s, next);
+            if (slot->node >= 0 && s->nodes[slot->node].g <= g) continue;
+            if (node_count == AI_GOAP_MAX_NODES) return -1; /* search too large: no plan */
+            int32_t k = (int32_t)node_count++;
+            s->nodes[k] = (goap_node){.state = next, .g = g, .f = g + heuristic(d, next, gm, gv), .parent = cur,
+                                      .action = (uint8_t)a};
+            slot->node = k;
+            heap_push(s, &heap_n, k);
+        }
+    }
+    return -1;
+}
+
+int ai_goap_plan_cached(const ai_goap_domain *d, uint64_t start, uint32_t goal, ai_goap_scratch *s, uint8_t *out,
+                        float *cost, bool *hit) {
+    uint64_t key = aw_hash_combine(aw_hash_combine((uint64_t)(uintptr_t)d, start), goal);
+    goap_cache_entry *e = &s->cache[key & (AI_GOAP_CACHE_SIZE - 1)];
+    if (e->domain == d && e->state == start && e->goal == goal) {
+        *hit = true;
+        if (e->len > 0) memcpy(out, e->actions, (size_t)(e->len < (int)AW_AI_MAX_STEPS ? e->len : (int)AW_AI_MAX_STEPS));
+        if (cost) *cost = e->cost;
+        return e->len;
+    }
+    *hit = false;
+    const ai_goap_goal *g = &d->goals[goal];
+    float c = 0.0f;
+    int len = ai_goap_search(d, start, g->goal_mask, g->goal_value, AW_AI_MAX_STEPS, s, out, &c);
+    e->domain = d;
+    e->state = start;
+    e->goal = goal;
+    e->len = (int16_t)len;
+    e->cost = c;
+    if (len > 0) memcpy(e->actions, out, (size_t)(len < (int)AW_AI_MAX_STEPS ? len : (int)AW_AI_MAX_STEPS));
+    if (cost) *cost = c;
+    return len;
+}

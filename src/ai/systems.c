@@ -1,0 +1,648 @@
+/* The AI as ECS systems: perception, planning (time-sliced, budgeted), validated action, projectiles
+ * (parallel over chunks), then one serial pass that applies damage, heals, deaths and respawns and
+ * sends events in a fixed order, so the result is the same for any thread count. */
+#include "ai/ai_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
+
+#define MOVE_EPSILON   0.75f /* a move step is done this close to its place */
+#define STEP_TIMEOUT   10.0f /* seconds before a move step gives up */
+#define RELOAD_TIME    1.0f
+#define THROW_SPEED    15.0f
+#define EXPLOSIVE_LIFE_MAX 3.0f
+#define BULLET_LIFE    1.5f
+#define HIT_RADIUS     0.6f
+#define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
+#define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
+
+void ai_record_push(ai_worker *w, const ai_record *r) {
+    if (w->record_count == w->record_capacity) {
+        uint32_t cap = w->record_capacity ? w->record_capacity * 2 : 256;
+        ai_record *grown = aw_realloc(w->allocator, w->records, (size_t)w->record_capacity * sizeof(ai_record),
+                                      (size_t)cap * sizeof(ai_record), 8);
+        if (!grown) {
+            w->record_overflow = true;
+            return;
+        }
+        w->records = grown;
+        w->record_capacity = cap;
+    }
+    w->records[w->record_count++] = *r;
+}
+
+static uint64_t record_key(uint32_t system, uint32_t task, uint32_t seq) {
+    return (uint64_t)system << 56 | (uint64_t)task << 24 | (seq & 0xffffffu);
+}
+
+static uint32_t enemy_mask(uint8_t team) {
+    uint32_t all = 0;
+    for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
+    return all & ~AW_AI_TEAM_LAYER(team);
+}
+
+/* ---- perception: nearest enemy and ally per agent, staggered over perception_interval frames */
+
+static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_ai *ai = ctx->user;
+    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
+    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
+    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2);
+    uint32_t interval = ai->desc.perception_interval;
+    for (uint32_t i = 0; i < it->count; i++) {
+        aw_entity e = it->entities[i];
+        if (interval > 1 && (AW_ENTITY_INDEX(e) + ctx->frame) % interval) continue;
+        if (agents[i].hp <= 0.0f) continue;
+        const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
+        aw_spatial_filter f = {.mask = enemy_mask(agents[i].team), .exclude = &e, .exclude_count = 1};
+        aw_physics_hit hit;
+        uint32_t n = 0;
+        aw_physics_query_nearest(ai->physics, pos[i], 1, t->perception_radius, &f, &hit, &n);
+        per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
+        per[i].enemy_distance = n ? hit.distance : INFINITY;
+        /* Enemies only: allies matter when planning, which builds the whole snapshot. */
+        per[i].enemies_near = (uint16_t)(n ? 1 : 0);
+    }
+}
+
+/* ---- planning: every K frames staggered by entity index, or at once on a trigger, within the
+ * piece's share of the frame's budget */
+
+static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_ai *ai = ctx->user;
+    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
+    const aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
+    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
+    aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
+    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    uint32_t k = ai->desc.replan_interval;
+    uint32_t share = UINT32_MAX;
+    if (ai->desc.plan_budget) {
+        uint32_t total = aw_query_count(ctx->query);
+        uint64_t s = total ? (uint64_t)ai->desc.plan_budget * it->count / total : 0;
+        share = s ? (uint32_t)s : 1;
+    }
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        aw_ai_plan *p = &plans[i];
+        if (agents[i].hp <= 0.0f) continue;
+        aw_entity e = it->entities[i];
+        int trigger = -1;
+        if (p->trigger) trigger = p->trigger - 1;
+        else if (p->waiting) trigger = AW_TRIGGER_PENDING;
+        else if ((AW_ENTITY_INDEX(e) + ctx->frame) % k == 0) trigger = AW_TRIGGER_SCHEDULED;
+        if (trigger < 0) continue;
+        if (used >= share) {
+            if (!p->trigger) p->trigger = (uint8_t)(trigger + 1);
+            w->stats.deferred++;
+            continue;
+        }
+        used++;
+        const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
+        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, &w->snapshot);
+        aw_plan_request req = {.snapshot = &w->snapshot,
+                               .type = t,
+                               .agent = e,
+                               .plan_id = p->next_plan_id ? p->next_plan_id : 1,
+                               .worker = ctx->worker,
+                               .trigger = (uint32_t)trigger,
+                               .refused_category = p->last_refusal,
+                               .memory = p->memory,
+                               .memory_count = AW_AI_MEMORY_SLOTS};
+        aw_plan_intent intent;
+        bool fallback = false;
+        aw_plan_status st = ai_plan_with_fallback(ai, t->orchestrator, &req, &intent, &fallback, w,
+                                                  trigger == AW_TRIGGER_PENDING);
+        if (st == AW_PLAN_READY || fallback) {
+            p->intent = intent;
+            p->step = 0;
+            p->step_time = 0.0f;
+        } else if (st == AW_PLAN_FAILED) {
+            p->intent.step_count = 0; /* nothing to do until the next turn */
+        }
+        p->waiting = st == AW_PLAN_PENDING;
+        p->trigger = 0;
+        p->next_plan_id = req.plan_id + 1;
+    }
+}
+
+/* ---- action: validate a step when it starts, then turn it into velocity, shots, projectiles,
+ * heals and reloads */
+
+typedef struct act {
+    aw_system_ctx *ctx;
+    aw_ai *ai;
+    ai_worker *w;
+    uint32_t task, seq;
+} act;
+
+static void push(act *a, ai_record *r) {
+    r->key = record_key(SYS_ACTION, a->task, a->seq++);
+    ai_record_push(a->w, r);
+}
+
+static float dist3(aw_vec3 a, aw_vec3 b) {
+    float dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
+    return sqrtf(dx * dx + dy * dy + dz * dz);
+}
+
+/* Velocity towards `to`; true when within `stop`. */
+static bool steer(aw_vec3 from, aw_vec3 to, float speed, float stop, aw_velocity *v) {
+    float dx = to.x - from.x, dz = to.z - from.z, d = sqrtf(dx * dx + dz * dz);
+    if (d <= stop || d < 1e-4f) {
+        *v = (aw_velocity){0, 0, 0};
+        return true;
+    }
+    *v = (aw_velocity){dx / d * speed, 0.0f, dz / d * speed};
+    return false;
+}
+
+static void spawn_projectile(act *a, aw_entity owner, uint8_t team, aw_vec3 from, aw_vec3 to, float speed,
+                             float damage, float radius, float max_life) {
+    aw_ai *ai = a->ai;
+    float d = dist3(from, to);
+    if (d < 1e-4f) return;
+    aw_vec3 dir = {(to.x - from.x) / d, (to.y - from.y) / d, (to.z - from.z) / d};
+    aw_ai_projectile pr = {.owner = owner, .damage = damage, .radius = radius, .team = team};
+    pr.life = radius > 0.0f ? d / speed : max_life;
+    if (pr.life > max_life) pr.life = max_life;
+    aw_position start = {from.x + dir.x * 0.8f, from.y, from.z + dir.z * 0.8f};
+    aw_velocity vel = {dir.x * speed, dir.y * speed, dir.z * speed};
+    aw_cmd_buffer *cb = a->ctx->commands;
+    aw_entity pe = aw_cmd_create(cb);
+    if (!pe) return;
+    aw_cmd_set(cb, pe, ai->ids.position, &start, sizeof start);
+    aw_cmd_set(cb, pe, ai->ids.velocity, &vel, sizeof vel);
+    aw_cmd_set(cb, pe, ai->ids.projectile, &pr, sizeof pr);
+    a->w->stats.projectiles_spawned++;
+}
+
+static bool target_position(const aw_ai *ai, aw_entity target, aw_vec3 *out) {
+    const aw_position *p = aw_entity_get_const(ai->world, target, ai->ids.position);
+    if (!p) {
+        aw_clear_error();
+        return false;
+    }
+    *out = *p;
+    return true;
+}
+
+static void shoot(act *a, aw_entity self, aw_ai_agent *s, const aw_agent_type *t, aw_vec3 from, aw_entity target,
+                  float damage, uint8_t kind) {
+    aw_vec3 tp;
+    if (!s->ammo || !target_position(a->ai, target, &tp)) return;
+    s->ammo--;
+    a->w->stats.shots++;
+    if (t->projectile_speed > 0.0f && kind != AW_ACTION_AIMED_SHOT) {
+        spawn_projectile(a, self, s->team, from, tp, t->projectile_speed, damage, 0.0f, BULLET_LIFE);
+    } else {
+        ai_record r = {.kind = AI_RECORD_DAMAGE, .source = self, .target = target, .amount = damage, .action = kind,
+                       .team = s->team};
+        push(a, &r);
+    }
+}
+
+/* Runs one frame of a step; true when the step is complete. */
+static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_agent *s, aw_ai_plan *p,
+                    const aw_action_step *st, const aw_agent_type *t, float dt) {
+    float speed = t->speed;
+    aw_vec3 tp;
+    switch ((aw_action_kind)st->kind) {
+    case AW_ACTION_MOVE_TO:
+    case AW_ACTION_PATROL:
+    case AW_ACTION_REGROUP:
+    case AW_ACTION_RETREAT:
+    case AW_ACTION_TAKE_COVER: {
+        s->stance = AW_STANCE_STAND;
+        if (st->kind == AW_ACTION_MOVE_TO && st->amount > 0.0f) speed = st->amount;
+        bool done = steer(pos, st->position, speed, MOVE_EPSILON, v) || p->step_time > STEP_TIMEOUT;
+        if (done && st->kind == AW_ACTION_TAKE_COVER) s->stance = AW_STANCE_IN_COVER;
+        if (done) *v = (aw_velocity){0, 0, 0};
+        return done;
+    }
+    case AW_ACTION_APPROACH: {
+        s->stance = AW_STANCE_STAND;
+        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        float stop = st->distance > 0.0f ? st->distance : t->weapon_range * 0.8f;
+        return steer(pos, tp, speed, stop, v) || p->step_time > STEP_TIMEOUT;
+    }
+    case AW_ACTION_STRAFE: {
+        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        float dx = tp.x - pos.x, dz = tp.z - pos.z, d = sqrtf(dx * dx + dz * dz);
+        float dir = st->direction < 0 ? -1.0f : 1.0f;
+        if (d > 1e-4f) *v = (aw_velocity){-dz / d * speed * dir, 0.0f, dx / d * speed * dir};
+        if (p->step_time == 0.0f) s->cooldowns[AW_COOLDOWN_MOVE] = t->strafe_interval;
+        float distance = st->distance > 0.0f ? st->distance : 3.0f;
+        bool done = speed <= 0.0f || p->step_time + dt >= distance / speed;
+        if (done) *v = (aw_velocity){0, 0, 0};
+        return done;
+    }
+    case AW_ACTION_ATTACK:
+        *v = (aw_velocity){0, 0, 0};
+        shoot(a, self, s, t, pos, st->target, t->weapon_damage, AW_ACTION_ATTACK);
+        s->cooldowns[AW_COOLDOWN_ATTACK] = t->fire_interval;
+        return true;
+    case AW_ACTION_AIMED_SHOT:
+        *v = (aw_velocity){0, 0, 0};
+        shoot(a, self, s, t, pos, st->target, t->weapon_damage * t->aimed_multiplier, AW_ACTION_AIMED_SHOT);
+        s->cooldowns[AW_COOLDOWN_ATTACK] = t->aimed_interval;
+        return true;
+    case AW_ACTION_COVER_FIRE: {
+        *v = (aw_velocity){0, 0, 0};
+        if (s->cooldowns[AW_COOLDOWN_ATTACK] <= 0.0f && s->ammo) {
+            if (st->target) shoot(a, self, s, t, pos, st->target, t->weapon_damage * 0.5f, AW_ACTION_COVER_FIRE);
+            else s->ammo--, a->w->stats.shots++; /* suppressing a place: rounds spent, nobody hit */
+            s->cooldowns[AW_COOLDOWN_ATTACK] = t->fire_interval;
+        }
+        float duration = st->duration > 0.0f ? st->duration : 2.0f;
+        return p->step_time + dt >= duration || !s->ammo;
+    }
+    case AW_ACTION_THROW_EXPLOSIVE:
+        *v = (aw_velocity){0, 0, 0};
+        if (s->explosives) {
+            s->explosives--;
+            spawn_projectile(a, self, s->team, pos, st->position, THROW_SPEED, t->explosive_damage,
+                             t->explosive_radius > 0.0f ? t->explosive_radius : 0.1f, EXPLOSIVE_LIFE_MAX);
+        }
+        s->cooldowns[AW_COOLDOWN_EXPLOSIVE] = t->explosive_interval;
+        return true;
+    case AW_ACTION_HEAL: {
+        if (st->target && st->target != self) {
+            if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+            if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
+        }
+        *v = (aw_velocity){0, 0, 0};
+        if (s->medkits) {
+            s->medkits--;
+            ai_record r = {.kind = AI_RECORD_HEAL, .source = self, .target = st->target ? st->target : self,
+                           .amount = st->amount > 0.0f ? st->amount : t->heal_amount, .action = AW_ACTION_HEAL};
+            push(a, &r);
+        }
+        s->cooldowns[AW_COOLDOWN_HEAL] = t->heal_interval;
+        return true;
+    }
+    case AW_ACTION_REVIVE: {
+        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
+        *v = (aw_velocity){0, 0, 0};
+        ai_record r = {.kind = AI_RECORD_REVIVE, .source = self, .target = st->target, .action = AW_ACTION_REVIVE};
+        push(a, &r);
+        s->cooldowns[AW_COOLDOWN_HEAL] = t->heal_interval;
+        return true;
+    }
+    case AW_ACTION_RELOAD:
+        *v = (aw_velocity){0, 0, 0};
+        if (p->step_time + dt < RELOAD_TIME) return false;
+        {
+            uint32_t need = t->magazine > s->ammo ? (uint32_t)(t->magazine - s->ammo) : 0u;
+            uint32_t take = need < s->reserve_ammo ? need : s->reserve_ammo;
+            s->ammo = (uint16_t)(s->ammo + take);
+            s->reserve_ammo = (uint16_t)(s->reserve_ammo - take);
+        }
+        return true;
+    case AW_ACTION_SCAN:
+        *v = (aw_velocity){0, 0, 0};
+        if (p->step_time == 0.0f) s->cooldowns[AW_COOLDOWN_SCAN] = t->scan_interval;
+        return p->step_time + dt >= (st->duration > 0.0f ? st->duration : 1.0f);
+    case AW_ACTION_WAIT:
+        *v = (aw_velocity){0, 0, 0};
+        return p->step_time + dt >= st->duration;
+    case AW_ACTION_MARK_TARGET:
+        s->cooldowns[AW_COOLDOWN_SCAN] = t->scan_interval;
+        return true;
+    default: return true;
+    }
+}
+
+static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_ai *ai = ctx->user;
+    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
+    aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
+    aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
+    aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
+    act a = {.ctx = ctx, .ai = ai, .w = ai_worker_of(ai, ctx->worker), .task = ctx->task};
+    float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
+    for (uint32_t i = 0; i < it->count; i++) {
+        aw_ai_agent *s = &agents[i];
+        aw_ai_plan *p = &plans[i];
+        aw_entity e = it->entities[i];
+        for (int c = 0; c < AW_COOLDOWN_COUNT; c++)
+            if (s->cooldowns[c] > 0.0f) s->cooldowns[c] = s->cooldowns[c] > dt ? s->cooldowns[c] - dt : 0.0f;
+        if (s->hp <= 0.0f) {
+            vel[i] = (aw_velocity){0, 0, 0};
+            if (s->respawn_timer > 0.0f) {
+                s->respawn_timer -= dt;
+                if (s->respawn_timer <= 0.0f) {
+                    s->respawn_timer = -1.0f; /* asked once */
+                    ai_record r = {.kind = AI_RECORD_DEATH, .source = e, .target = e, .position = pos[i], .team = s->team};
+                    push(&a, &r);
+                }
+            }
+            continue;
+        }
+        if (p->step >= p->intent.step_count) {
+            vel[i] = (aw_velocity){0, 0, 0};
+            if (p->intent.step_count && !p->trigger) p->trigger = AW_TRIGGER_PLAN_FINISHED + 1;
+            p->intent.step_count = 0;
+            p->step = 0;
+            continue;
+        }
+        const aw_action_step *st = &p->intent.steps[p->step];
+        const aw_agent_type *t = ai_type_of(ai, s->agent_type);
+        if (p->step_time == 0.0f) {
+            uint32_t slot = ai_kind_cooldown((aw_action_kind)st->kind);
+            if (slot < AW_COOLDOWN_COUNT && s->cooldowns[slot] > 0.0f && s->cooldowns[slot] <= COOLDOWN_WAIT) {
+                vel[i] = (aw_velocity){0, 0, 0}; /* the next shot of a burst: wait for the trigger */
+                continue;
+            }
+            ai_snapshot_self(ai, e, &pos[i], &vel[i], s, ai->time, ctx->frame, &a.w->snapshot);
+            aw_validation v = ai_validate(ai, &a.w->snapshot, t, st);
+            if (v != AW_VALID) {
+                ai_record r = {.kind = AI_RECORD_REFUSAL, .source = e, .target = st->target, .category = (uint8_t)v,
+                               .action = st->kind, .plan_id = p->intent.plan_id, .step_index = p->step,
+                               .source_kind = p->intent.source};
+                push(&a, &r);
+                a.w->stats.refusals[v]++;
+                p->last_refusal = (uint8_t)v;
+                p->refusals++;
+                p->intent.step_count = 0;
+                p->step = 0;
+                p->trigger = AW_TRIGGER_STEP_REFUSED + 1;
+                vel[i] = (aw_velocity){0, 0, 0};
+                continue;
+            }
+            a.w->stats.steps_run++;
+        }
+        bool done = execute(&a, e, pos[i], &vel[i], s, p, st, t, dt);
+        if (done) {
+            p->step++;
+            p->step_time = 0.0f;
+        } else {
+            p->step_time += dt > 0.0f ? dt : 1e-6f;
+        }
+    }
+}
+
+/* ---- projectiles: fly, hit the first enemy they touch (rounds) or burst when their time is up
+ * (explosives) */
+
+static void projectile_piece(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_ai *ai = ctx->user;
+    aw_position *pos = AW_COLUMN(it, aw_position, 0);
+    const aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
+    aw_ai_projectile *pr = AW_COLUMN(it, aw_ai_projectile, 2);
+    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    uint32_t seq = 0;
+    float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
+    const aw_aabb *b = &ai->desc.bounds;
+    for (uint32_t i = 0; i < it->count; i++) {
+        aw_entity e = it->entities[i];
+        pos[i].x += vel[i].x * dt;
+        pos[i].y += vel[i].y * dt;
+        pos[i].z += vel[i].z * dt;
+        pr[i].life -= dt;
+        bool gone = false;
+        if (pr[i].radius <= 0.0f) {
+            float step = sqrtf(vel[i].x * vel[i].x + vel[i].z * vel[i].z) * dt;
+            aw_spatial_filter f = {.mask = enemy_mask(pr[i].team)};
+            aw_physics_hit hit;
+            uint32_t n = 0;
+            aw_physics_query_nearest(ai->physics, pos[i], 1, HIT_RADIUS + step * 0.5f, &f, &hit, &n);
+            if (n) {
+                ai_record r = {.key = record_key(SYS_PROJECTILES, ctx->task, seq++), .kind = AI_RECORD_DAMAGE,
+                               .source = pr[i].owner, .target = hit.entity, .amount = pr[i].damage,
+                               .action = AW_ACTION_ATTACK, .team = pr[i].team};
+                ai_record_push(w, &r);
+                gone = true;
+            }
+        }
+        if (!gone && pr[i].life <= 0.0f) {
+            if (pr[i].radius > 0.0f) {
+                ai_record r = {.key = record_key(SYS_PROJECTILES, ctx->task, seq++), .kind = AI_RECORD_SPLASH,
+                               .source = pr[i].owner, .position = pos[i], .amount = pr[i].damage,
+                               .radius = pr[i].radius, .action = AW_ACTION_THROW_EXPLOSIVE, .team = pr[i].team};
+                ai_record_push(w, &r);
+            }
+            gone = true;
+        }
+        if (!gone && (pos[i].x < b->min.x || pos[i].x > b->max.x || pos[i].z < b->min.z || pos[i].z > b->max.z))
+            gone = true;
+        if (gone) {
+            aw_cmd_destroy(ctx->commands, e);
+            w->stats.projectiles_expired++;
+        }
+    }
+}
+
+/* ---- effects: the serial pass */
+
+static int record_cmp(const void *a, const void *b) {
+    uint64_t x = ((const ai_record *)a)->key, y = ((const ai_record *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static void damage(aw_ai *ai, aw_system_ctx *ctx, aw_entity source, aw_entity target, float amount, uint8_t kind) {
+    aw_ai_agent *t = aw_entity_get(ai->world, target, ai->ids.agent);
+    if (!t) {
+        aw_clear_error();
+        return;
+    }
+    if (t->hp <= 0.0f || amount <= 0.0f) return;
+    t->hp -= amount;
+    t->damage_taken += amount;
+    aw_ai_damage ev = {.source = source, .target = target, .amount = amount, .kind = kind};
+    aw_event_send(ai->world, ai->ids.damage_event, &ev, sizeof ev);
+    aw_ai_plan *p = aw_entity_get(ai->world, target, ai->ids.plan);
+    if (p && !p->trigger) p->trigger = AW_TRIGGER_DAMAGED + 1;
+    if (t->hp <= 0.0f) {
+        const aw_agent_type *type = ai_type_of(ai, t->agent_type);
+        t->hp = 0.0f;
+        t->stance = AW_STANCE_DOWNED;
+        t->respawn_timer = type->respawn_time > 0.0f ? type->respawn_time : 1e-6f;
+        if (p) p->intent.step_count = 0;
+        ai->stats.deaths++;
+    }
+    (void)ctx;
+}
+
+static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
+    const aw_ai_agent *old = aw_entity_get_const(ai->world, r->target, ai->ids.agent);
+    if (!old) {
+        aw_clear_error();
+        return;
+    }
+    uint32_t type = old->agent_type;
+    uint8_t team = old->team;
+    const aw_agent_type *t = ai_type_of(ai, type);
+    aw_position where = r->position;
+    if (team < AW_AI_MAX_TEAMS && ai->has_spawn_area[team]) {
+        const aw_aabb *s = &ai->spawn_areas[team];
+        uint64_t h = aw_hash_u64(r->target ^ (ctx->frame * 0x9e3779b97f4a7c15ull));
+        float u = (float)(h & 0xffffff) / 16777216.0f, v = (float)((h >> 24) & 0xffffff) / 16777216.0f;
+        where = (aw_position){s->min.x + (s->max.x - s->min.x) * u, s->min.y, s->min.z + (s->max.z - s->min.z) * v};
+    }
+    aw_cmd_buffer *cb = ctx->commands;
+    aw_cmd_destroy(cb, r->target);
+    aw_entity e = aw_cmd_create(cb);
+    if (!e) return;
+    aw_ai_agent agent;
+    ai_agent_init(t, type, team, &agent);
+    aw_ai_perception per = {.enemy_distance = INFINITY, .ally_distance = INFINITY};
+    aw_ai_plan plan;
+    memset(&plan, 0, sizeof plan);
+    plan.trigger = AW_TRIGGER_SCHEDULED + 1;
+    plan.next_plan_id = 1;
+    aw_velocity vel = {0, 0, 0};
+    aw_collider col = {.radius = t->radius, .layer = AW_AI_TEAM_LAYER(team)};
+    aw_rigid_body body = {.inv_mass = 1.0f};
+    aw_cmd_set(cb, e, ai->ids.position, &where, sizeof where);
+    aw_cmd_set(cb, e, ai->ids.velocity, &vel, sizeof vel);
+    aw_cmd_set(cb, e, ai->pids.collider, &col, sizeof col);
+    aw_cmd_set(cb, e, ai->pids.rigid_body, &body, sizeof body);
+    aw_cmd_set(cb, e, ai->ids.agent, &agent, sizeof agent);
+    aw_cmd_set(cb, e, ai->ids.perception, &per, sizeof per);
+    aw_cmd_set(cb, e, ai->ids.plan, &plan, sizeof plan);
+    ai->stats.respawns++;
+}
+
+static void effects_run(aw_system_ctx *ctx) {
+    aw_ai *ai = ctx->user;
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < ai->worker_count; i++) total += ai->workers[i].record_count;
+    if (total > ai->merged_capacity) {
+        uint32_t cap = ai->merged_capacity ? ai->merged_capacity : 1024;
+        while (cap < total) cap *= 2;
+        ai_record *grown = aw_realloc(ai->allocator, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record),
+                                      (size_t)cap * sizeof(ai_record), 8);
+        if (grown) {
+            ai->merged = grown;
+            ai->merged_capacity = cap;
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ai->worker_count; i++) {
+        ai_worker *w = &ai->workers[i];
+        uint32_t take = w->record_count;
+        if (n + take > ai->merged_capacity) take = ai->merged_capacity - n; /* out of memory: drop the rest */
+        if (take) memcpy(ai->merged + n, w->records, (size_t)take * sizeof(ai_record));
+        n += take;
+        w->record_count = 0;
+    }
+    qsort(ai->merged, n, sizeof(ai_record), record_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        const ai_record *r = &ai->merged[i];
+        switch ((ai_record_kind)r->kind) {
+        case AI_RECORD_DAMAGE: damage(ai, ctx, r->source, r->target, r->amount, r->action); break;
+        case AI_RECORD_HEAL: {
+            aw_ai_agent *t = aw_entity_get(ai->world, r->target, ai->ids.agent);
+            if (!t) aw_clear_error();
+            else if (t->hp > 0.0f) t->hp = t->hp + r->amount < t->max_hp ? t->hp + r->amount : t->max_hp;
+            break;
+        }
+        case AI_RECORD_REVIVE: {
+            aw_ai_agent *t = aw_entity_get(ai->world, r->target, ai->ids.agent);
+            if (!t) aw_clear_error();
+            else if (t->hp <= 0.0f && t->respawn_timer >= 0.0f) {
+                t->hp = t->max_hp * 0.3f;
+                t->stance = AW_STANCE_STAND;
+                t->respawn_timer = 0.0f;
+                aw_ai_plan *p = aw_entity_get(ai->world, r->target, ai->ids.plan);
+                if (p && !p->trigger) p->trigger = AW_TRIGGER_DAMAGED + 1;
+            }
+            break;
+        }
+        case AI_RECORD_SPLASH: {
+            aw_entity hits[64];
+            uint32_t count = 0;
+            aw_spatial_filter f = {.mask = enemy_mask(r->team), .flags = AW_QUERY_CENTERS};
+            aw_physics_query_radius(ai->physics, r->position, r->radius, &f, hits, 64, &count);
+            if (count > 64) count = 64;
+            for (uint32_t h = 0; h < count; h++) {
+                aw_vec3 tp;
+                if (!target_position(ai, hits[h], &tp)) continue;
+                float falloff = 1.0f - 0.5f * dist3(tp, r->position) / r->radius;
+                damage(ai, ctx, r->source, hits[h], r->amount * falloff, r->action);
+            }
+            break;
+        }
+        case AI_RECORD_REFUSAL: {
+            aw_ai_refusal ev = {.agent = r->source, .target = r->target, .frame = ctx->frame, .plan_id = r->plan_id,
+                                .step_index = r->step_index, .kind = r->action, .category = r->category,
+                                .source = r->source_kind};
+            aw_event_send(ai->world, ai->ids.refusal_event, &ev, sizeof ev);
+            break;
+        }
+        case AI_RECORD_DEATH: respawn(ai, ctx, r); break;
+        }
+    }
+    ai->time += ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
+    ai->frame = ctx->frame + 1;
+}
+
+aw_status aw_ai_register_systems(aw_ai *ai) {
+    if (!ai) return aw_error(AW_ERR_INVALID_ARG, "aw_ai_register_systems: ai is NULL");
+    if (ai->systems_registered) return aw_error(AW_ERR_ALREADY_PRESENT, "aw_ai_register_systems: already registered");
+    const aw_ai_ids *id = &ai->ids;
+    aw_resource pres = ai->pids.resource, ares = id->resource;
+    aw_resource reads_both[] = {pres, ares};
+    aw_system_desc per = {.name = "ai_perception",
+                          .phase = AW_PHASE_PERCEPTION,
+                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent), AW_WRITE(id->perception))},
+                          .each = perception_piece,
+                          .grain = ai->desc.grain,
+                          .read_resources = reads_both,
+                          .read_resource_count = 2,
+                          .user = ai};
+    aw_system_desc plan = {.name = "ai_planning",
+                           .phase = AW_PHASE_AI_PLANNING,
+                           .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->velocity), AW_READ(id->agent),
+                                              AW_WRITE(id->plan))},
+                           .each = planning_piece,
+                           .grain = ai->desc.grain,
+                           .read_resources = reads_both,
+                           .read_resource_count = 2,
+                           .user = ai};
+    aw_system_desc action = {.name = "ai_action",
+                             .phase = AW_PHASE_SIMULATION,
+                             .query = {AW_TERMS(AW_READ(id->position), AW_WRITE(id->velocity), AW_WRITE(id->agent),
+                                                AW_WRITE(id->plan))},
+                             .each = action_piece,
+                             .grain = ai->desc.grain,
+                             .read_resources = reads_both,
+                             .read_resource_count = 2,
+                             .user = ai};
+    aw_system_desc proj = {.name = "ai_projectiles",
+                           .phase = AW_PHASE_POST_SIMULATION,
+                           .query = {AW_TERMS(AW_WRITE(id->position), AW_READ(id->velocity), AW_WRITE(id->projectile))},
+                           .each = projectile_piece,
+                           .grain = ai->desc.grain,
+                           .read_resources = reads_both,
+                           .read_resource_count = 2,
+                           .user = ai};
+    aw_component fx_writes[] = {id->agent, id->plan, id->velocity};
+    aw_component fx_reads[] = {id->position};
+    const char *after[] = {"ai_projectiles"};
+    aw_system_desc fx = {.name = "ai_effects",
+                         .phase = AW_PHASE_POST_SIMULATION,
+                         .run = effects_run,
+                         .writes = fx_writes,
+                         .write_count = 3,
+                         .reads = fx_reads,
+                         .read_count = 1,
+                         .read_resources = &pres,
+                         .read_resource_count = 1,
+                         .write_resources = &ares,
+                         .write_resource_count = 1,
+                         .after = after,
+                         .after_count = 1,
+                         .user = ai};
+    if (!aw_system_register(ai->world, &per) || !aw_system_register(ai->world, &plan) ||
+        !aw_system_register(ai->world, &action) || !aw_system_register(ai->world, &proj) ||
+        !aw_system_register(ai->world, &fx))
+        return aw_last_status();
+    ai->systems_registered = true;
+    return AW_OK;
+}
