@@ -238,8 +238,9 @@ static void sort_by_score(uint32_t *idx, uint32_t *tmp, const float *score, uint
 static uint32_t choose_memories(aw_context *ctx, uint32_t nm, int64_t room, bool *elided) {
     const piece *m = ctx->pieces;
     uint8_t *keep = ctx->keep;
-    memset(keep, 0, nm);
     *elided = false;
+    if (nm == 0) return 0;
+    memset(keep, 0, nm);
     int64_t all = ctx->hdr_memories;
     for (uint32_t i = 0; i < nm; i++) all += m[i].tokens;
     if (nm == 0 || room <= (int64_t)ctx->hdr_memories) return 0;
