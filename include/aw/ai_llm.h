@@ -103,8 +103,9 @@ aw_orchestrator aw_llm_orchestrator(aw_llm *llm);
  * agent sends its request and answers AW_PLAN_PENDING; later calls answer PENDING until the reply
  * is in, then AW_PLAN_READY with the plan (out->plan_id = request->plan_id) or AW_PLAN_FAILED (no
  * endpoint, all slots busy, timeout, HTTP error, invalid plan). Thread-safe: calls are serialised
- * by a lock held for microseconds (building a prompt with few-shot selection embeds the situation:
- * about a millisecond, on the calling worker). */
+ * by a lock held for microseconds (a prompt build is ~0.1 ms). With few-shot selection, the call
+ * that sends a request also embeds a one-line summary of the snapshot, outside the lock: one
+ * aw_embed on the calling worker (about as long as aw-bench embed's embed_1_short_ms, x3). */
 aw_plan_status aw_llm_plan(aw_llm *llm, const aw_plan_request *request, aw_plan_intent *out);
 
 /* Moves transfers on and collects finished replies without waiting. The plan call does this too;

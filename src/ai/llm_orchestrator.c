@@ -43,7 +43,6 @@ struct aw_llm {
     char situation[SITUATION_CAP];
     aw_context_memory memories[MAX_MEMORIES];
     aw_context_example examples[AW_FEWSHOT_MAX_K];
-    float embedding[AW_EMBED_DIM];
     aw_llm_stats stats;
     bool curl_global;
 };
@@ -277,7 +276,7 @@ void aw_llm_update(aw_llm *llm) {
 /* ---------------------------------------------------------------- prompts */
 
 /* The user message: the situation, with memories and examples when a tokenizer bounds them. */
-static aw_status build_prompt(aw_llm *llm, const aw_plan_request *req, const char **text) {
+static aw_status build_prompt(aw_llm *llm, const aw_plan_request *req, const float *query, const char **text) {
     aw_llm_describe_snapshot(req->snapshot, llm->situation, sizeof llm->situation);
     if (!llm->context) {
         *text = llm->situation;
@@ -288,16 +287,10 @@ static aw_status build_prompt(aw_llm *llm, const aw_plan_request *req, const cha
         nm = llm->desc.retrieve(llm->desc.retrieve_user, req, llm->situation, llm->memories, MAX_MEMORIES);
         if (nm > MAX_MEMORIES) nm = MAX_MEMORIES;
     }
-    if (llm->desc.fewshot && aw_fewshot_bank_count(llm->desc.fewshot)) {
+    if (query) {
         uint32_t picked[AW_FEWSHOT_MAX_K];
-        /* The summary, not the whole situation: it reads like the bank's situations and embeds in a
-         * fraction of the time (the encoder's cost grows with tokens, up to 128). */
-        char summary[512];
-        aw_llm_summarize_snapshot(req->snapshot, summary, sizeof summary);
-        aw_status st = aw_embed(llm->desc.encoder, summary, llm->embedding);
-        if (st == AW_OK)
-            st = aw_fewshot_select(llm->desc.fewshot,
-                                   &(aw_fewshot_query){.embedding = llm->embedding,
+        aw_status st = aw_fewshot_select(llm->desc.fewshot,
+                                   &(aw_fewshot_query){.embedding = query,
                                                        .k = llm->desc.fewshot_k,
                                                        .lambda = llm->desc.fewshot_lambda},
                                    picked, &ne);
@@ -329,9 +322,9 @@ static char *request_body(aw_llm *llm, const char *prompt) {
     return body;
 }
 
-static aw_status start_request(aw_llm *llm, llm_slot *s, const aw_plan_request *req) {
+static aw_status start_request(aw_llm *llm, llm_slot *s, const aw_plan_request *req, const float *query) {
     const char *prompt;
-    aw_status st = build_prompt(llm, req, &prompt);
+    aw_status st = build_prompt(llm, req, query, &prompt);
     if (st != AW_OK) return st;
     s->body = request_body(llm, prompt);
     if (!s->body) return aw_error(AW_ERR_OUT_OF_MEMORY, "llm: cannot write the request");
@@ -406,7 +399,32 @@ aw_plan_status aw_llm_plan(aw_llm *llm, const aw_plan_request *req, aw_plan_inte
         note_failure(llm, "all %u request slots in flight", llm->max_inflight);
         goto done;
     }
-    if (start_request(llm, free_slot, req) != AW_OK) {
+    /* The few-shot query: one embedding of the one-line summary (it reads like the bank's
+     * situations, and is a third of the description's tokens). The encoder is thread-safe and this
+     * is the slow part of a request (milliseconds), so it runs outside the lock: other agents' plan
+     * calls go on meanwhile. */
+    float query[AW_EMBED_DIM];
+    bool fewshot = llm->context && llm->desc.fewshot && aw_fewshot_bank_count(llm->desc.fewshot);
+    if (fewshot) {
+        pthread_mutex_unlock(&llm->lock);
+        char summary[512];
+        aw_llm_summarize_snapshot(req->snapshot, summary, sizeof summary);
+        aw_status est = aw_embed(llm->desc.encoder, summary, query);
+        pthread_mutex_lock(&llm->lock);
+        if (est != AW_OK) {
+            note_failure(llm, "request not sent: embedding: %s", aw_last_error());
+            goto done;
+        }
+        free_slot = NULL; /* slots may have changed meanwhile */
+        for (uint32_t i = 0; i < llm->max_inflight && !free_slot; i++)
+            if (llm->slots[i].state == SLOT_FREE) free_slot = &llm->slots[i];
+        if (!free_slot) {
+            llm->stats.busy++;
+            note_failure(llm, "all %u request slots in flight", llm->max_inflight);
+            goto done;
+        }
+    }
+    if (start_request(llm, free_slot, req, fewshot ? query : NULL) != AW_OK) {
         note_failure(llm, "request not sent: %s", aw_last_error());
         goto done;
     }
