@@ -2,8 +2,10 @@
  *   describe_snapshot_us     the snapshot as situation text (the prompt's floor)
  *   prompt_build_us          situation + 8 retrieved memories under a 1024-token budget, counted by
  *                            the model's tokenizer; baseline: describe_snapshot_us
- *   prompt_build_fewshot_us  the same plus few-shot selection: embed the one-line summary and pick 3 of
- *                            the committed 45-example bank by MMR; baseline: prompt_build_us
+ *   prompt_build_fewshot_us  the same plus few-shot selection: embed the banded one-line summary and
+ *                            pick 3 of the committed 45-example bank by MMR (the orchestrator's
+ *                            query-cache miss); baseline: prompt_build_us
+ *   prompt_build_fewshot_hit_us  the same with the query embedding already known (a cache hit)
  *   fewshot_select_us        the MMR pick alone, given the embedding
  *   parse_response_us        a chat-completions body with a fenced 3-step plan into a validated
  *                            PlanIntent; baseline: jansson parsing the same body and nothing else
@@ -18,12 +20,12 @@
 #include "aw/ai_llm.h"
 #include "aw/rag.h"
 
-enum { SC_DESCRIBE, SC_PROMPT, SC_PROMPT_FEWSHOT, SC_SELECT, SC_PARSE, SC_COUNT };
+enum { SC_DESCRIBE, SC_PROMPT, SC_PROMPT_FEWSHOT, SC_PROMPT_FEWSHOT_HIT, SC_SELECT, SC_PARSE, SC_COUNT };
 
 static const char *const names[SC_COUNT] = {"describe_snapshot_us", "prompt_build_us", "prompt_build_fewshot_us",
-                                            "fewshot_select_us", "parse_response_us"};
-static const int baseline_of[SC_COUNT] = {-1, SC_DESCRIBE, SC_PROMPT, -1, SC_COUNT};
-static const uint32_t calls_of[SC_COUNT] = {2001, 301, 41, 1001, 2001};
+                                            "prompt_build_fewshot_hit_us", "fewshot_select_us", "parse_response_us"};
+static const int baseline_of[SC_COUNT] = {-1, SC_DESCRIBE, SC_PROMPT, SC_PROMPT, -1, SC_COUNT};
+static const uint32_t calls_of[SC_COUNT] = {2001, 301, 41, 301, 1001, 2001};
 
 static const char RESPONSE[] =
     "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,\"model\":\"tactician\","
@@ -85,14 +87,15 @@ static bool call(llm_bench *b, int sc) {
     case SC_DESCRIBE:
         return aw_llm_describe_snapshot(&b->snap, b->situation, sizeof b->situation) > 0;
     case SC_PROMPT:
-    case SC_PROMPT_FEWSHOT: {
+    case SC_PROMPT_FEWSHOT:
+    case SC_PROMPT_FEWSHOT_HIT: {
         aw_llm_describe_snapshot(&b->snap, b->situation, sizeof b->situation);
         aw_context_example ex[3];
         uint32_t picked[3], n = 0;
-        if (sc == SC_PROMPT_FEWSHOT) {
+        if (sc != SC_PROMPT) {
             char summary[512];
             aw_llm_summarize_snapshot(&b->snap, summary, sizeof summary);
-            if (aw_embed(b->enc, summary, b->embedding) != AW_OK) return false;
+            if (sc == SC_PROMPT_FEWSHOT && aw_embed(b->enc, summary, b->embedding) != AW_OK) return false;
             if (aw_fewshot_select(b->bank, &(aw_fewshot_query){.embedding = b->embedding, .k = 3, .lambda = 0.7f},
                                   picked, &n) != AW_OK)
                 return false;
@@ -167,8 +170,13 @@ aw_status aw_bench_llm_run(const aw_bench_options *options, aw_bench_report *rep
                 aw_encoder_destroy(b->enc);
                 b->enc = NULL;
             } else {
+                char summary[512];
+                aw_llm_summarize_snapshot(&b->snap, summary, sizeof summary);
+                aw_embed(b->enc, summary, b->embedding);
+                uint32_t summary_tokens = 0;
+                aw_tokenizer_count(aw_encoder_tokenizer(b->enc), NULL, summary, strlen(summary), &summary_tokens);
+                fprintf(stderr, "llm: few-shot query (%u tokens): %s\n", summary_tokens, summary);
                 aw_llm_describe_snapshot(&b->snap, b->situation, sizeof b->situation);
-                aw_embed(b->enc, b->situation, b->embedding);
                 uint32_t tokens = 0;
                 aw_context_result r;
                 aw_context_build(b->ctx, &(aw_context_input){.situation = b->situation, .memories = MEMORIES, .memory_count = 8}, &r);

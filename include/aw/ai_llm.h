@@ -45,8 +45,10 @@ aw_status aw_llm_parse_response(const char *body, size_t size, const aw_world_sn
  * smaller, and always NUL-terminated when cap > 0). */
 size_t aw_llm_describe_snapshot(const aw_world_snapshot *snapshot, char *buf, size_t cap);
 
-/* A one-line summary in the few-shot bank's style ("hp 40/100, ammo 3/30, ... Enemy E1 at 10 m
- * visible."), short enough to embed in a couple of milliseconds: the few-shot query. Same contract. */
+/* A one-line summary in bands rather than numbers ("hp low, ammo low, has explosives. A few
+ * enemies, nearest close visible in cover. An ally is downed. ..."): the few-shot query. The same
+ * kind of situation gives the same text, so the orchestrator embeds it once and caches it. Same
+ * contract as aw_llm_describe_snapshot. */
 size_t aw_llm_summarize_snapshot(const aw_world_snapshot *snapshot, char *buf, size_t cap);
 
 /* The built-in system prompt: the answer format and every step kind with its parameters. */
@@ -104,8 +106,9 @@ aw_orchestrator aw_llm_orchestrator(aw_llm *llm);
  * is in, then AW_PLAN_READY with the plan (out->plan_id = request->plan_id) or AW_PLAN_FAILED (no
  * endpoint, all slots busy, timeout, HTTP error, invalid plan). Thread-safe: calls are serialised
  * by a lock held for microseconds (a prompt build is ~0.1 ms). With few-shot selection, the call
- * that sends a request also embeds a one-line summary of the snapshot, outside the lock: one
- * aw_embed on the calling worker (about as long as aw-bench embed's embed_1_short_ms, x3). */
+ * that sends a request also needs the embedding of aw_llm_summarize_snapshot: from a cache of 256
+ * when that kind of situation was seen before, else one aw_embed on the calling worker, outside the
+ * lock. */
 aw_plan_status aw_llm_plan(aw_llm *llm, const aw_plan_request *request, aw_plan_intent *out);
 
 /* Moves transfers on and collects finished replies without waiting. The plan call does this too;
@@ -123,6 +126,8 @@ typedef struct aw_llm_stats {
     uint64_t timeouts;
     uint64_t http_errors;  /* transport failures and non-2xx statuses */
     uint64_t invalid;      /* replies whose plan did not parse or validate */
+    uint64_t query_embeds;     /* few-shot queries embedded (cache misses) */
+    uint64_t query_cache_hits; /* few-shot queries found in the cache */
     uint32_t in_flight;
     char last_failure[160]; /* the last failure's reason, for logs and tests */
 } aw_llm_stats;

@@ -13,6 +13,7 @@
 
 #define SITUATION_CAP 4096
 #define MAX_MEMORIES  32
+#define QUERY_CACHE   256 /* few-shot query embeddings kept, direct-mapped by the summary's hash */
 
 typedef enum slot_state { SLOT_FREE = 0, SLOT_IN_FLIGHT, SLOT_DONE, SLOT_FAILED } slot_state;
 
@@ -43,6 +44,8 @@ struct aw_llm {
     char situation[SITUATION_CAP];
     aw_context_memory memories[MAX_MEMORIES];
     aw_context_example examples[AW_FEWSHOT_MAX_K];
+    uint64_t *query_keys; /* QUERY_CACHE summary hashes (0: empty) */
+    float *query_cache;   /* QUERY_CACHE x AW_EMBED_DIM */
     aw_llm_stats stats;
     bool curl_global;
 };
@@ -99,6 +102,8 @@ void aw_llm_destroy(aw_llm *llm) {
     curl_slist_free_all(llm->headers);
     if (llm->curl_global) curl_global_cleanup();
     aw_context_destroy(llm->context);
+    aw_free(a, llm->query_keys, QUERY_CACHE * sizeof *llm->query_keys);
+    aw_free(a, llm->query_cache, QUERY_CACHE * AW_EMBED_DIM * sizeof(float));
     free_string(a, llm->endpoint);
     free_string(a, llm->model);
     free_string(a, llm->system_prompt);
@@ -195,6 +200,16 @@ aw_llm *aw_llm_create(const aw_llm_desc *desc) {
             aw_llm_destroy(llm);
             return NULL;
         }
+    }
+    if (d.fewshot) {
+        llm->query_keys = aw_alloc(a, QUERY_CACHE * sizeof *llm->query_keys, 64);
+        llm->query_cache = aw_alloc(a, QUERY_CACHE * AW_EMBED_DIM * sizeof(float), 64);
+        if (!llm->query_keys || !llm->query_cache) {
+            aw_error(AW_ERR_OUT_OF_MEMORY, "aw_llm_create: no memory for the few-shot query cache");
+            aw_llm_destroy(llm);
+            return NULL;
+        }
+        memset(llm->query_keys, 0, QUERY_CACHE * sizeof *llm->query_keys);
     }
     if (http && setup_http(llm) != AW_OK) {
         aw_llm_destroy(llm);
@@ -399,18 +414,30 @@ aw_plan_status aw_llm_plan(aw_llm *llm, const aw_plan_request *req, aw_plan_inte
         note_failure(llm, "all %u request slots in flight", llm->max_inflight);
         goto done;
     }
-    /* The few-shot query: one embedding of the one-line summary (it reads like the bank's
-     * situations, and is a third of the description's tokens). The encoder is thread-safe and this
-     * is the slow part of a request (milliseconds), so it runs outside the lock: other agents' plan
+    /* The few-shot query: the embedding of the banded one-line summary, from the cache when this
+     * kind of situation was seen before. A miss is the slow part of a request (one embedding,
+     * milliseconds); the encoder is thread-safe, so it runs outside the lock and other agents' plan
      * calls go on meanwhile. */
     float query[AW_EMBED_DIM];
     bool fewshot = llm->context && llm->desc.fewshot && aw_fewshot_bank_count(llm->desc.fewshot);
+    char summary[512];
+    uint64_t key = 0;
     if (fewshot) {
-        pthread_mutex_unlock(&llm->lock);
-        char summary[512];
         aw_llm_summarize_snapshot(req->snapshot, summary, sizeof summary);
+        key = aw_hash_str(summary) | 1; /* never 0, the empty mark */
+    }
+    if (fewshot && llm->query_keys[key % QUERY_CACHE] == key) {
+        memcpy(query, llm->query_cache + (key % QUERY_CACHE) * AW_EMBED_DIM, sizeof query);
+        llm->stats.query_cache_hits++;
+    } else if (fewshot) {
+        pthread_mutex_unlock(&llm->lock);
         aw_status est = aw_embed(llm->desc.encoder, summary, query);
         pthread_mutex_lock(&llm->lock);
+        if (est == AW_OK) {
+            llm->query_keys[key % QUERY_CACHE] = key;
+            memcpy(llm->query_cache + (key % QUERY_CACHE) * AW_EMBED_DIM, query, sizeof query);
+            llm->stats.query_embeds++;
+        }
         if (est != AW_OK) {
             note_failure(llm, "request not sent: embedding: %s", aw_last_error());
             goto done;

@@ -146,25 +146,42 @@ size_t aw_llm_describe_snapshot(const aw_world_snapshot *s, char *buf, size_t ca
     return n;
 }
 
+static const char *distance_band(float d) {
+    return d < 8 ? "close" : d < 25 ? "at mid range" : "far";
+}
+
+/* Bands, not numbers: the same kind of situation gives the same text, so its embedding is computed
+ * once and then found in the orchestrator's cache. */
 size_t aw_llm_summarize_snapshot(const aw_world_snapshot *s, char *buf, size_t cap) {
     size_t n = 0;
     if (cap) buf[0] = '\0';
     if (!s) return 0;
     const aw_ai_self *me = &s->self;
-    put(buf, cap, &n, "hp %.0f/%.0f, ammo %u/%u", (double)me->hp, (double)me->max_hp, me->ammo, me->max_ammo);
-    if (me->ammo == 0 || me->reserve_ammo < me->max_ammo) put(buf, cap, &n, ", reserve %u", me->reserve_ammo);
-    if (me->explosives) put(buf, cap, &n, ", explosives %u", me->explosives);
-    put(buf, cap, &n, ", medkits %u.", me->medkits);
-    for (int side = 0; side < 2; side++) {
-        const aw_ai_contact *c = side ? s->allies : s->enemies;
-        uint32_t count = side ? s->ally_count : s->enemy_count;
-        if (count > 3) put(buf, cap, &n, " %u %s,", count, side ? "allies" : "enemies");
-        if (count == 0 && side == 0) put(buf, cap, &n, " No enemies seen.");
-        for (uint32_t i = 0; i < count && i < 3; i++)
-            put(buf, cap, &n, " %s %c%u%s at %.0f m%s%s.", side ? "Ally" : "Enemy", side ? 'A' : 'E', i + 1,
-                c[i].downed ? " downed" : "", (double)c[i].distance, c[i].in_cover ? " in cover" : "",
-                c[i].visible ? " visible" : "");
+    float hp = me->max_hp > 0 ? me->hp / me->max_hp : 1;
+    put(buf, cap, &n, "%s, ", hp < 0.25f ? "hp critical" : hp < 0.5f ? "hp low" : hp < 0.8f ? "hurt" : "hp full");
+    put(buf, cap, &n, "%s", me->ammo == 0 ? "out of ammo" : me->ammo * 3u < me->max_ammo ? "ammo low" : "ammo ok");
+    if (me->reserve_ammo == 0) put(buf, cap, &n, ", no reserve ammo");
+    if (me->explosives) put(buf, cap, &n, ", has explosives");
+    if (me->medkits) put(buf, cap, &n, ", has medkits");
+    put(buf, cap, &n, ".");
+    uint32_t alive = 0, first = UINT32_MAX;
+    for (uint32_t i = 0; i < s->enemy_count && i < AW_AI_MAX_CONTACTS; i++)
+        if (!s->enemies[i].downed && alive++ == 0) first = i;
+    if (alive == 0) {
+        put(buf, cap, &n, " No enemies seen.");
+    } else {
+        const aw_ai_contact *e = &s->enemies[first];
+        put(buf, cap, &n, " %s, nearest %s%s%s.", alive == 1 ? "One enemy" : alive < 4 ? "A few enemies" : "Many enemies",
+            distance_band(e->distance), e->visible ? " visible" : " not visible", e->in_cover ? " in cover" : "");
     }
+    bool downed = false, hurt = false;
+    for (uint32_t i = 0; i < s->ally_count && i < AW_AI_MAX_CONTACTS; i++) {
+        downed = downed || s->allies[i].downed;
+        hurt = hurt || (!s->allies[i].downed && s->allies[i].hp < 30);
+    }
+    if (downed) put(buf, cap, &n, " An ally is downed.");
+    if (hurt) put(buf, cap, &n, " An ally is hurt.");
+    if (s->ally_count == 0) put(buf, cap, &n, " No allies near.");
     if (s->commander.id != AW_ENTITY_NULL && s->commander.order != AW_ORDER_NONE)
         put(buf, cap, &n, " Commander ordered %s.", order_name(s->commander.order));
     if (s->objective.kind != AW_OBJECTIVE_NONE) put(buf, cap, &n, " Objective: %s.", objective_name(s->objective.kind));

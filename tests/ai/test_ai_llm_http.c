@@ -401,6 +401,12 @@ static void test_fewshot_examples_in_the_prompt(void **state) {
     assert_non_null(llm);
     aw_world_snapshot snap = llm_test_snapshot();
     assert_int_equal(plan_until_done(llm, &snap, 100).status, AW_PLAN_READY);
+    /* The same kind of situation again: the query embedding comes from the cache. */
+    snap.self.hp -= 1;
+    assert_int_equal(plan_until_done(llm, &snap, 100).status, AW_PLAN_READY);
+    aw_llm_stats st = aw_llm_get_stats(llm);
+    assert_int_equal(st.query_embeds, 1);
+    assert_int_equal(st.query_cache_hits, 1);
     aw_llm_destroy(llm);
     server_stop(srv);
     const char *body = strstr(srv->request, "\r\n\r\n");

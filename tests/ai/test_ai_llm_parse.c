@@ -198,9 +198,15 @@ static void test_describe_snapshot(void **state) {
     char summary[512];
     n = aw_llm_summarize_snapshot(&s, summary, sizeof summary);
     assert_int_equal(n, strlen(summary));
-    assert_string_equal(summary, "hp 40/100, ammo 3/30, explosives 1, medkits 0. Enemy E1 at 10 m in cover "
-                                 "visible. Enemy E2 downed at 21 m. Ally A1 downed at 1 m visible. Ally A2 at 6 m "
-                                 "visible. Commander ordered advance. Objective: hold.");
+    assert_string_equal(summary, "hp low, ammo low, has explosives. One enemy, nearest at mid range visible in cover. "
+                                 "An ally is downed. Commander ordered advance. Objective: hold.");
+    /* Bands: a slightly different situation reads the same. */
+    aw_world_snapshot t = s;
+    t.self.hp = 45;
+    t.enemies[0].distance = 12;
+    char summary2[512];
+    aw_llm_summarize_snapshot(&t, summary2, sizeof summary2);
+    assert_string_equal(summary, summary2);
 }
 
 /* Random byte edits of valid answers: a plan or a parse error, never anything else. */
