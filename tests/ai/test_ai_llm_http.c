@@ -6,6 +6,7 @@
 /* ctest-label: threads */
 #define _GNU_SOURCE /* usleep, strcasestr */
 #include "aw/ai_llm.h"
+#include "aw/jobs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -339,7 +340,7 @@ static uint32_t retrieve_two(void *user, const aw_plan_request *request, const c
                              uint32_t cap) {
     (void)request;
     assert_non_null(strstr(situation, "Me: hp"));
-    (*(int *)user)++;
+    __atomic_fetch_add((int *)user, 1, __ATOMIC_RELAXED);
     assert_true(cap >= 2);
     out[0] = (aw_context_memory){"The bridge to the north is mined.", 0.91f, "lore"};
     out[1] = (aw_context_memory){"E1 hides behind the well.", 0.42f, "episodic"};
@@ -373,6 +374,53 @@ static void test_prompt_context_reaches_the_request(void **state) {
     assert_non_null(strstr(user, "Relevant memories:\n- [0.91] The bridge to the north is mined. (lore)\n"));
     assert_non_null(strstr(user, "Current situation:\nTime 12.5 s."));
     json_decref(root);
+    free(srv);
+    aw_tokenizer_destroy(tok);
+}
+
+/* Plan calls from several job-system workers at once, as the planning system makes them: every
+ * agent ends READY or, when all slots were taken, FAILED (busy); the counts add up. */
+typedef struct concurrent_ctx {
+    aw_llm *llm;
+    const aw_world_snapshot *snap;
+    aw_plan_status result[16];
+} concurrent_ctx;
+
+static void plan_range(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    concurrent_ctx *c = arg;
+    for (uint32_t i = begin; i < end; i++) c->result[i] = plan_until_done(c->llm, c->snap, 1000 + i).status;
+}
+
+static void test_concurrent_plan_calls(void **state) {
+    (void)state;
+    test_server *srv = server_start(MODE_REPLY, PLAN_REPLY);
+    char url[128];
+    endpoint_of(srv->port, url, sizeof url);
+    aw_tokenizer *tok = context_test_tokenizer();
+    int calls = 0;
+    aw_llm *llm = aw_llm_create(&(aw_llm_desc){.endpoint = url, .max_inflight = 4, .tokenizer = tok,
+                                               .retrieve = retrieve_two, .retrieve_user = &calls});
+    aw_jobs *jobs = aw_jobs_create(&(aw_jobs_desc){.threads = 4});
+    assert_non_null(jobs);
+    aw_world_snapshot snap = llm_test_snapshot();
+    concurrent_ctx c = {.llm = llm, .snap = &snap};
+    assert_int_equal(aw_jobs_parallel_for(jobs, 16, 1, plan_range, &c), AW_OK);
+    aw_llm_stats st = aw_llm_get_stats(llm);
+    uint32_t ready = 0, failed = 0;
+    for (int i = 0; i < 16; i++) {
+        assert_true(c.result[i] == AW_PLAN_READY || c.result[i] == AW_PLAN_FAILED);
+        ready += c.result[i] == AW_PLAN_READY;
+        failed += c.result[i] == AW_PLAN_FAILED;
+    }
+    assert_true(ready >= 1);
+    assert_int_equal(st.plans, ready);
+    assert_int_equal(st.busy, failed);
+    assert_int_equal(st.requests, ready);
+    assert_int_equal(st.in_flight, 0);
+    aw_jobs_destroy(jobs);
+    aw_llm_destroy(llm);
+    server_stop(srv);
     free(srv);
     aw_tokenizer_destroy(tok);
 }
@@ -432,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_no_endpoint_is_off),
         cmocka_unit_test(test_busy_slots_and_forget),
         cmocka_unit_test(test_prompt_context_reaches_the_request),
+        cmocka_unit_test(test_concurrent_plan_calls),
         cmocka_unit_test(test_fewshot_examples_in_the_prompt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
