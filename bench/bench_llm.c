@@ -1,4 +1,4 @@
-/* LLM orchestrator benchmark scenarios (aw-bench llm), each a per-rep median of many calls:
+/* LLM orchestrator benchmark scenarios (part of aw-bench ai), each a per-rep median of many calls:
  *   describe_snapshot_us     the snapshot as situation text (the prompt's floor)
  *   prompt_build_us          situation + 8 retrieved memories under a 1024-token budget, counted by
  *                            the model's tokenizer; baseline: describe_snapshot_us
@@ -143,7 +143,7 @@ static bool measure(llm_bench *b, int sc, double *out) {
     return true;
 }
 
-aw_status aw_bench_llm_run(const aw_bench_options *options, aw_bench_report *report) {
+aw_status aw_bench_ai_llm_run(const aw_bench_options *options, aw_bench_report *report) {
     if (!report) return aw_error(AW_ERR_INVALID_ARG, "bench: report is required");
     llm_bench *b = calloc(1, sizeof *b);
     if (!b) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: no memory");
@@ -175,24 +175,25 @@ aw_status aw_bench_llm_run(const aw_bench_options *options, aw_bench_report *rep
                 aw_embed(b->enc, summary, b->embedding);
                 uint32_t summary_tokens = 0;
                 aw_tokenizer_count(aw_encoder_tokenizer(b->enc), NULL, summary, strlen(summary), &summary_tokens);
-                fprintf(stderr, "llm: few-shot query (%u tokens): %s\n", summary_tokens, summary);
+                fprintf(stderr, "ai: llm few-shot query (%u tokens): %s\n", summary_tokens, summary);
                 aw_llm_describe_snapshot(&b->snap, b->situation, sizeof b->situation);
                 uint32_t tokens = 0;
                 aw_context_result r;
                 aw_context_build(b->ctx, &(aw_context_input){.situation = b->situation, .memories = MEMORIES, .memory_count = 8}, &r);
                 aw_tokenizer_count(aw_encoder_tokenizer(b->enc), NULL, b->situation, strlen(b->situation), &tokens);
-                fprintf(stderr, "llm: situation %zu bytes / %u tokens; prompt with 8 memories %u tokens; bank %u examples\n",
+                fprintf(stderr, "ai: llm situation %zu bytes / %u tokens; prompt with 8 memories %u tokens; bank %u examples\n",
                         strlen(b->situation), tokens, r.tokens, aw_fewshot_bank_count(b->bank));
             }
         }
-        if (!b->enc) fprintf(stderr, "aw-bench: llm: prompt scenarios need the model: %s\n", aw_last_error());
+        if (!b->enc) fprintf(stderr, "aw-bench: ai: LLM prompt scenarios skipped, they need the model: %s\n", aw_last_error());
     }
     for (int i = 0; i < SC_COUNT && result == AW_OK; i++) {
         if (!aw_bench_selected(&b->opt, names[i])) continue;
         bool needs_model = i >= SC_PROMPT && i <= SC_SELECT;
-        if ((needs_model && !b->enc) || !measure(b, i, b->samples[i]) ||
+        if (needs_model && !b->enc) continue;
+        if (!measure(b, i, b->samples[i]) ||
             (i == SC_PARSE && !measure(b, SC_COUNT, parse_base))) {
-            if (!needs_model || b->enc) fprintf(stderr, "aw-bench: llm/%s failed: %s\n", names[i], aw_last_error());
+            fprintf(stderr, "aw-bench: ai/%s failed: %s\n", names[i], aw_last_error());
             aw_bench_report_fail(report);
             continue;
         }
@@ -202,7 +203,7 @@ aw_status aw_bench_llm_run(const aw_bench_options *options, aw_bench_report *rep
         if (!b->ok[i]) continue;
         int base = baseline_of[i];
         const double *bs = base == SC_COUNT ? parse_base : base >= 0 && b->ok[base] ? b->samples[base] : NULL;
-        aw_bench_entry entry = {.suite = "llm",
+        aw_bench_entry entry = {.suite = "ai",
                                 .name = names[i],
                                 .unit = "us",
                                 .samples = b->samples[i],

@@ -181,6 +181,7 @@ typedef struct ai_goap_domain {
     ai_goap_goal goals[AI_MAX_GOALS]; /* sorted by priority, highest first */
     float min_cost;
     uint32_t max_effect_bits;
+    float achiever_cost[AI_MAX_FACTS][2]; /* cheapest action setting fact i to false/true (INFINITY: none) */
     uint64_t id; /* hash of the name and position, part of cache keys */
 } ai_goap_domain;
 
@@ -192,6 +193,7 @@ ai_goap_scratch *ai_goap_scratch_create(const aw_allocator *a);
 void ai_goap_scratch_destroy(ai_goap_scratch *s, const aw_allocator *a);
 int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t goal_mask, uint64_t goal_value,
                    uint32_t max_len, ai_goap_scratch *s, uint8_t *out, float *cost);
+uint32_t ai_goap_last_nodes(const ai_goap_scratch *s); /* search nodes the last search created */
 /* The same through the scratch's plan cache keyed by (domain, state, goal). */
 int ai_goap_plan_cached(const ai_goap_domain *d, uint64_t start, uint32_t goal, ai_goap_scratch *s, uint8_t *out,
                         float *cost, bool *hit);

@@ -1,0 +1,98 @@
+/* The combat scenario end to end: the same world hash for any thread count, a steady agent count
+ * through deaths and respawns, projectiles in flight, and no AI heap allocation per frame.
+ * ctest-label below runs it under ThreadSanitizer too. */
+/* ctest-label: threads */
+#include "ai_test_util.h"
+
+static aw_stress_result run(uint32_t threads, uint32_t entities, uint32_t frames) {
+    const aw_stress_scenario *sc = aw_stress_scenario_find("combat");
+    assert_non_null(sc);
+    aw_stress_result r;
+    aw_status st = aw_stress_run(&(aw_stress_desc){.scenario = sc, .entities = entities, .frames = frames,
+                                                   .warmup = 30, .threads = threads, .seed = 42},
+                                 &r);
+    if (st) fail_msg("combat run: %s", aw_last_error());
+    return r;
+}
+
+static double counter(const aw_stress_result *r, const char *name) {
+    for (uint32_t i = 0; i < r->counter_count; i++)
+        if (strcmp(r->counters[i].name, name) == 0) return r->counters[i].value;
+    fail_msg("no counter %s", name);
+    return 0;
+}
+
+static void test_same_hash_for_any_thread_count(void **state) {
+    (void)state;
+    aw_stress_result one = run(1, 3000, 90), two = run(2, 3000, 90), four = run(4, 3000, 90);
+    assert_true(one.world_hash == two.world_hash);
+    assert_true(one.world_hash == four.world_hash);
+    aw_stress_result again = run(2, 3000, 90);
+    assert_true(again.world_hash == two.world_hash);
+    aw_stress_result other_seed;
+    assert_int_equal(aw_stress_run(&(aw_stress_desc){.scenario = aw_stress_scenario_find("combat"), .entities = 3000,
+                                                     .frames = 90, .warmup = 30, .threads = 2, .seed = 43},
+                                   &other_seed),
+                     AW_OK);
+    assert_true(other_seed.world_hash != two.world_hash);
+    aw_stress_result_free(&one);
+    aw_stress_result_free(&two);
+    aw_stress_result_free(&four);
+    aw_stress_result_free(&again);
+    aw_stress_result_free(&other_seed);
+}
+
+static void test_steady_count_and_no_allocations(void **state) {
+    (void)state;
+    aw_stress_result r = run(2, 2000, 400);
+    /* 2000 entities: 1800 agents, the rest budgeted for projectiles. */
+    assert_float_equal(counter(&r, "ai.agents"), 1800.0, 0);
+    assert_true(counter(&r, "entities") >= 1800.0);
+    for (uint32_t m = 0; m < r.module_count; m++)
+        if (strcmp(r.modules[m].name, "ai") == 0) assert_float_equal(r.modules[m].allocs_per_frame, 0.0, 0);
+    assert_true(counter(&r, "render.visible") > 0);
+    aw_stress_result_free(&r);
+}
+
+/* A small skirmish built by hand: people die, come back, and the agent count holds. */
+static void test_deaths_and_respawns(void **state) {
+    (void)state;
+    ai_fixture f;
+    fixture_init(&f, 2);
+    load_example(f.ai, "combat.json");
+    ASSERT_OK(aw_ai_register_systems(f.ai));
+    assert_non_null(aw_physics_register_system(f.physics, NULL));
+    const char *types[] = {"rifleman", "grenadier", "scout", "guard"};
+    aw_rng rng;
+    aw_rng_seed(&rng, 7);
+    for (int i = 0; i < 200; i++) {
+        uint8_t team = (uint8_t)(i & 1);
+        float x = (team ? 6.0f : -6.0f) + aw_rng_float_range(&rng, -4, 4), z = aw_rng_float_range(&rng, -15, 15);
+        assert_true(aw_ai_spawn(f.ai, (uint32_t)aw_ai_type_find(f.ai, types[i % 4]), team, (aw_vec3){x, 0, z}));
+    }
+    aw_ai_ids ids = aw_ai_get_ids(f.ai);
+    aw_query *agents = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.agent))});
+    aw_query *shots = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.projectile))});
+    uint32_t most_projectiles = 0;
+    for (int frame = 0; frame < 900; frame++) {
+        ASSERT_OK(aw_world_progress(f.world, 1.0f / 60.0f));
+        assert_int_equal(aw_query_count(agents), 200);
+        if (aw_query_count(shots) > most_projectiles) most_projectiles = aw_query_count(shots);
+    }
+    aw_ai_stats st = aw_ai_get_stats(f.ai);
+    if (!st.deaths || !st.respawns || !most_projectiles || !st.projectiles_expired)
+        fail_msg("deaths %llu respawns %llu projectiles %u expired %llu shots %llu", (unsigned long long)st.deaths,
+                 (unsigned long long)st.respawns, most_projectiles, (unsigned long long)st.projectiles_expired,
+                 (unsigned long long)st.shots);
+    assert_true(st.plans > 200);
+    fixture_fini(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_hash_for_any_thread_count),
+        cmocka_unit_test(test_steady_count_and_no_allocations),
+        cmocka_unit_test(test_deaths_and_respawns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
