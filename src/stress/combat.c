@@ -200,7 +200,7 @@ static void combat_teardown(void *state, aw_world *world) {
     (void)world;
     combat_state *s = state;
     aw_ai_stats a = aw_ai_get_stats(s->ai);
-    AW_LOGI("combat: plans %llu (fallbacks %llu), steps %llu, refused: OutOfBounds %llu Cooldown %llu NoLineOfSight %llu "
+    AW_LOGD("combat: plans %llu (fallbacks %llu), steps %llu, refused: OutOfBounds %llu Cooldown %llu NoLineOfSight %llu "
             "InsufficientResource %llu InvalidTarget %llu PhysicsBlocked %llu NoPath %llu; goap cache %llu hits / %llu misses",
             (unsigned long long)a.plans, (unsigned long long)a.fallbacks, (unsigned long long)a.steps_run,
             (unsigned long long)a.refusals[1], (unsigned long long)a.refusals[2], (unsigned long long)a.refusals[3],
