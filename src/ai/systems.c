@@ -531,7 +531,7 @@ static void effects_run(aw_system_ctx *ctx) {
         n += take;
         w->record_count = 0;
     }
-    qsort(ai->merged, n, sizeof(ai_record), record_cmp);
+    if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
     for (uint32_t i = 0; i < n; i++) {
         const ai_record *r = &ai->merged[i];
         switch ((ai_record_kind)r->kind) {
