@@ -8,6 +8,7 @@
 #include "aw/profile.h"
 #include "aw/physics.h"
 #include "aw/ai.h"
+#include "aw/ai_llm.h"
 #include "aw/stress.h"
 
 #endif /* AW_AW_H */
