@@ -266,7 +266,7 @@ static aw_status field_make(field *f, uint32_t agents, uint64_t seed, uint32_t t
     if (!f->physics) return aw_last_status();
     f->ai = aw_ai_create(f->world, &(aw_ai_desc){.replan_interval = 30,
                                                  .plan_budget = agents / 30u > 64u ? agents / 30u : 64u,
-                                                 .perception_interval = 4,
+                                                 .perception_interval = 8,
                                                  .fixed_dt = 1.0f / 60.0f,
                                                  .bounds = {{-h, -1e6f, -h}, {h, 1e6f, h}}});
     if (!f->ai) return aw_last_status();

@@ -268,6 +268,7 @@ typedef enum aw_plan_trigger {
     AW_TRIGGER_PLAN_FINISHED,
     AW_TRIGGER_STEP_REFUSED,
     AW_TRIGGER_PENDING,       /* polling an orchestrator that answered AW_PLAN_PENDING */
+    AW_TRIGGER_CONTACT,       /* perception saw the first enemy after none, or lost the last one */
     AW_TRIGGER_COUNT
 } aw_plan_trigger;
 
@@ -339,8 +340,10 @@ typedef struct aw_ai_perception {
     float enemy_distance; /* to nearest_enemy, or INFINITY */
     float ally_distance;
     uint16_t enemies_near, allies_near; /* within the type's perception radius */
-    uint32_t threat_flags;              /* reserved for triggers */
+    uint32_t threat_flags;              /* AW_AI_THREAT_*: set by perception, cleared by planning */
 } aw_ai_perception;
+
+#define AW_AI_THREAT_CONTACT_CHANGED 0x1u /* enemies appeared or all vanished since the last plan */
 
 /* "AiPlan": the running plan and the scheduling state of its agent. */
 typedef struct aw_ai_plan {

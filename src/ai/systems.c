@@ -61,6 +61,8 @@ static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_physics_hit hit;
         uint32_t n = 0;
         aw_physics_query_nearest(ai->physics, pos[i], 1, t->perception_radius, &f, &hit, &n);
+        /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
+        if ((per[i].nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per[i].threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
         per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
         per[i].enemy_distance = n ? hit.distance : INFINITY;
         /* Enemies only: allies matter when planning, which builds the whole snapshot. */
@@ -77,6 +79,7 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
     const aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
     aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
+    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 4);
     ai_worker *w = ai_worker_of(ai, ctx->worker);
     uint32_t k = ai->desc.replan_interval;
     uint32_t share = UINT32_MAX;
@@ -93,6 +96,7 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
         int trigger = -1;
         if (p->trigger) trigger = p->trigger - 1;
         else if (p->waiting) trigger = AW_TRIGGER_PENDING;
+        else if (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) trigger = AW_TRIGGER_CONTACT;
         else if ((AW_ENTITY_INDEX(e) + ctx->frame) % k == 0) trigger = AW_TRIGGER_SCHEDULED;
         if (trigger < 0) continue;
         if (used >= share) {
@@ -125,6 +129,7 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
         }
         p->waiting = st == AW_PLAN_PENDING;
         p->trigger = 0;
+        per[i].threat_flags &= ~AW_AI_THREAT_CONTACT_CHANGED;
         p->next_plan_id = req.plan_id + 1;
     }
 }
@@ -166,7 +171,10 @@ static void spawn_projectile(act *a, aw_entity owner, uint8_t team, aw_vec3 from
     float d = dist3(from, to);
     if (d < 1e-4f) return;
     aw_vec3 dir = {(to.x - from.x) / d, (to.y - from.y) / d, (to.z - from.z) / d};
-    aw_ai_projectile pr = {.owner = owner, .damage = damage, .radius = radius, .team = team};
+    /* memset first: the world hash reads component bytes, padding included. */
+    aw_ai_projectile pr;
+    memset(&pr, 0, sizeof pr);
+    pr.owner = owner, pr.damage = damage, pr.radius = radius, pr.team = team;
     pr.life = radius > 0.0f ? d / speed : max_life;
     if (pr.life > max_life) pr.life = max_life;
     aw_position start = {from.x + dir.x * 0.8f, from.y, from.z + dir.z * 0.8f};
@@ -599,7 +607,7 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     aw_system_desc plan = {.name = "ai_planning",
                            .phase = AW_PHASE_AI_PLANNING,
                            .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->velocity), AW_READ(id->agent),
-                                              AW_WRITE(id->plan))},
+                                              AW_WRITE(id->plan), AW_WRITE(id->perception))},
                            .each = planning_piece,
                            .grain = ai->desc.grain,
                            .read_resources = reads_both,

@@ -91,7 +91,7 @@ static aw_status combat_setup(void *state, const aw_stress_setup *in) {
     uint32_t budget = agents / 30u > 64u ? agents / 30u : 64u; /* K = 30: the schedule alone fills it */
     s->ai = aw_ai_create(w, &(aw_ai_desc){.replan_interval = 30,
                                           .plan_budget = budget,
-                                          .perception_interval = 4,
+                                          .perception_interval = 8,
                                           .fixed_dt = FRAME_DT,
                                           .bounds = {{-h, -1e6f, -h}, {h, 1e6f, h}},
                                           .allocator = aw_stress_module_allocator(in->ctx, "ai")});
