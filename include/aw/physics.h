@@ -85,6 +85,7 @@ typedef struct aw_physics_desc {
     bool no_response;             /* find contacts only; never move anything */
     bool no_events;               /* do not send "aw_contact" events */
     bool single_threaded;         /* never use the world's job system */
+    bool scalar_only;             /* never use the SIMD pair test (same results; for tests and comparisons) */
     /* Component ids to use instead of the well-known names (0: look up or register by name). */
     aw_component position, velocity, collider, rigid_body;
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
