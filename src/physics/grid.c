@@ -129,16 +129,28 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
     for (; i < n; i++) a[i] = run += a[i];
 }
 
-/* Copies row's gathered record into cell-ordered slot `at`. */
-static inline void put_body(aw_physics *restrict p, uint32_t at, uint32_t row) {
-    p->bx[at] = p->g.x[row];
-    p->by[at] = p->g.y[row];
-    p->bz[at] = p->g.z[row];
-    p->br[at] = p->g.r[row];
-    p->blayer[at] = p->g.layer[row];
-    p->bmask[at] = p->g.mask[row];
-    p->bent[at] = p->g.ent[row];
-}
+/* Copies row's gathered record into cell-ordered slot `at`. Callers declare the arrays as
+ * restrict locals (BODY_COPY_LOCALS): through p, every store would make the compiler reload every
+ * array pointer. */
+#define BODY_COPY_LOCALS(p)                                                                             \
+    const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
+    const float *restrict gr_ = (p)->g.r;                                                               \
+    const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
+    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
+    float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
+    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
+    aw_entity *restrict be_ = (p)->bent
+#define PUT_BODY(at_, row_)                                                                             \
+    do {                                                                                                \
+        const uint32_t at__ = (at_), row__ = (row_);                                                    \
+        bx_[at__] = gx_[row__];                                                                         \
+        by_[at__] = gy_[row__];                                                                         \
+        bz_[at__] = gz_[row__];                                                                         \
+        br_[at__] = gr_[row__];                                                                         \
+        bl_[at__] = gl_[row__];                                                                         \
+        bm_[at__] = gm_[row__];                                                                         \
+        be_[at__] = ge_[row__];                                                                         \
+    } while (0)
 
 static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
     return k < cells ? k : (k == PHYS_KEY_LARGE ? cells : cells + 1u);
@@ -153,11 +165,14 @@ typedef struct band_ctx {
     uint32_t tasks, grain, bands, band_rows; /* bands of band_rows grid rows, plus one for the rest */
     uint32_t *hist;                          /* tasks x (bands + 1), then offsets */
     uint32_t *band_start;                    /* bands + 2 */
+    double inv_band_cells;                   /* 1 / (band_rows * width) */
 } band_ctx;
 
+/* The band of a compact key: a multiply by the reciprocal instead of two divisions per row. The
+ * half-unit offset keeps exact multiples from rounding down: keys are below 2^27, so the double
+ * product is off by far less than the 0.5 / band_cells margin. */
 static inline uint32_t band_of(const band_ctx *c, uint32_t ck) {
-    const aw_physics *p = c->p;
-    return ck < p->cells ? ck / p->width / c->band_rows : c->bands;
+    return ck < c->p->cells ? (uint32_t)(((double)ck + 0.5) * c->inv_band_cells) : c->bands;
 }
 
 static void band_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
@@ -195,6 +210,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = c->p;
     const uint64_t *restrict items = p->items_a;
     uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
+    BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
         if (b == c->bands) { /* large colliders, then refused rows: already in row order */
@@ -202,7 +218,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
                 key[s] = ck;
-                if (ck == p->cells) put_body(p, s, row);
+                if (ck == p->cells) PUT_BODY(s, row);
             }
             continue;
         }
@@ -216,7 +232,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
-            put_body(p, at, row);
+            PUT_BODY(at, row);
         }
     }
 }
@@ -225,6 +241,7 @@ static aw_status band_sort(aw_physics *p) {
     band_ctx c = {.p = p};
     c.band_rows = (p->height + 255) / 256;
     c.bands = (p->height + c.band_rows - 1) / c.band_rows;
+    c.inv_band_cells = 1.0 / ((double)c.band_rows * p->width);
     c.grain = p->rows / 64u > PHYS_SMALL_SORT ? p->rows / 64u : PHYS_SMALL_SORT;
     c.tasks = (p->rows + c.grain - 1) / c.grain;
     size_t nb = (size_t)c.bands + 1;
@@ -249,25 +266,87 @@ static aw_status band_sort(aw_physics *p) {
     return AW_OK;
 }
 
-/* ---- counting sort for small worlds: one pass, and it leaves the offsets in place */
+/* ---- counting sort for small worlds: rows split into a few fixed tasks, each with its own cell
+ * histogram; offsets by cell, then task, make the parallel scatter stable, so the order is that
+ * of one sequential counting sort whatever the split and the thread count. */
 
-static void counting_sort(aw_physics *p) {
-    uint32_t *restrict cs = p->cell_start, cells = p->cells, rows = p->rows;
-    const uint32_t *restrict gkey = p->gkey;
-    memset(cs, 0, ((size_t)cells + 2) * sizeof *cs);
-    for (uint32_t i = 0; i < rows; i++) cs[compact_key(gkey[i], cells)]++;
-    /* Inclusive sums in a register (a load of the previous store would wait on forwarding). */
-    prefix_sums(cs, cells + 2, 0);
-    /* Backwards with pre-decrement: stable, and leaves cs[c] at the start of cell c. The sorted
-     * records are copied here too, while the row's data is at hand. */
-    uint32_t *restrict order = p->order, *restrict key = p->key;
-    for (uint32_t i = rows; i-- > 0;) {
-        uint32_t k = compact_key(gkey[i], cells);
-        uint32_t at = --cs[k];
-        order[at] = i;
-        key[at] = k;
-        if (k <= cells) put_body(p, at, i);
+typedef struct csort_ctx {
+    aw_physics *p;
+    uint32_t grain, stride; /* rows per task; histogram entries per task (cells + 2) */
+    uint32_t *hist;         /* tasks x stride: counts, then each task's next slot per cell */
+} csort_ctx;
+
+static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
+    const aw_physics *p = c->p;
+    const uint32_t *restrict gkey = p->gkey, cells = p->cells;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *restrict h = c->hist + (size_t)t * c->stride;
+        memset(h, 0, (size_t)c->stride * sizeof *h);
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        for (uint32_t i = b; i < e; i++) h[compact_key(gkey[i], cells)]++;
     }
+}
+
+static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
+    aw_physics *p = c->p;
+    const uint32_t *restrict gkey = p->gkey, cells = p->cells;
+    uint32_t *restrict order = p->order, *restrict key = p->key;
+    BODY_COPY_LOCALS(p);
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *restrict h = c->hist + (size_t)t * c->stride;
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        /* The sorted records are copied here too, while the row's data is at hand. */
+        for (uint32_t i = b; i < e; i++) {
+            uint32_t k = compact_key(gkey[i], cells);
+            uint32_t at = h[k]++;
+            order[at] = i;
+            key[at] = k;
+            if (k <= cells) PUT_BODY(at, i);
+        }
+    }
+}
+
+static aw_status counting_sort(aw_physics *p) {
+    /* Tasks of equal size, at least PHYS_SORT_GRAIN rows each (the per-cell work grows with the
+     * task count); the split depends on the row count alone. */
+    uint32_t tasks = p->rows / PHYS_SORT_GRAIN ? p->rows / PHYS_SORT_GRAIN : 1;
+    csort_ctx c = {.p = p, .grain = (p->rows + tasks - 1) / tasks, .stride = p->cells + 2};
+    if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)tasks * c.stride, sizeof(uint32_t)))
+        return aw_last_status();
+    c.hist = p->hist;
+    phys_parallel(p, tasks, csort_hist, &c);
+    /* Cell starts, and each task's first slot per cell. The running total stays in a register. */
+    uint32_t *restrict cs = p->cell_start, *restrict h = c.hist, run = 0;
+    if (tasks == 1) {
+        for (uint32_t k = 0; k < c.stride; k++) {
+            uint32_t n = h[k];
+            cs[k] = h[k] = run;
+            run += n;
+        }
+    } else if (tasks == 2) {
+        uint32_t *restrict h1 = h + c.stride;
+        for (uint32_t k = 0; k < c.stride; k++) {
+            uint32_t n0 = h[k], n1 = h1[k];
+            cs[k] = h[k] = run;
+            h1[k] = run + n0;
+            run += n0 + n1;
+        }
+    } else {
+        for (uint32_t k = 0; k < c.stride; k++) {
+            cs[k] = run;
+            for (uint32_t t = 0; t < tasks; t++) {
+                uint32_t *slot = &h[(size_t)t * c.stride + k], n = *slot;
+                *slot = run;
+                run += n;
+            }
+        }
+    }
+    phys_parallel(p, tasks, csort_scatter, &c);
+    return AW_OK;
 }
 
 static bool slot_outside(const aw_physics *p, uint32_t s) {
@@ -300,10 +379,8 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     p->n_small = n_small;
     p->n_large = n_large;
     p->n_valid = n_small + n_large;
-    if (p->rows <= PHYS_SMALL_SORT) {
-        counting_sort(p);
-    } else {
-        aw_status st = band_sort(p);
+    {
+        aw_status st = p->rows <= PHYS_SMALL_SORT ? counting_sort(p) : band_sort(p);
         if (st) {
             p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
             return st;

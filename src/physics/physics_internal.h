@@ -16,8 +16,9 @@
 /* Task sizes. They fix how work is split, independently of the thread count, which is what makes
  * every per-task output (and so the concatenated result) the same for 1 or 8 threads. */
 #define PHYS_ROW_GRAIN 4096u   /* rows per gather task (whole chunks are grouped up to this) */
-#define PHYS_PAIR_GRAIN 2048u  /* cell-ordered slots per pair-finding task */
+#define PHYS_PAIR_GRAIN 512u   /* cell-ordered slots per pair-finding task */
 #define PHYS_LARGE_GRAIN 4u    /* large colliders per pair-finding task */
+#define PHYS_SORT_GRAIN 5000u  /* least rows per task of the counting sort */
 #define PHYS_SMALL_SORT 32768u /* up to this many rows: one sequential counting sort, else bands */
 #define PHYS_RBUCKETS 64u      /* radius histogram buckets (binary exponents) */
 
