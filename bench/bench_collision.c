@@ -509,13 +509,13 @@ static void grid_free(grid *g) {
     memset(g, 0, sizeof *g);
 }
 
-static aw_status grid_init(grid *g, const cworld *w, uint32_t threads) {
+static aw_status grid_init(grid *g, const cworld *w, uint32_t threads, bool scalar) {
     memset(g, 0, sizeof *g);
     g->world = aw_world_create(&(aw_world_desc){.threads = threads});
     if (!g->world) return aw_last_status();
     g->physics = aw_physics_create(g->world, &(aw_physics_desc){.min_x = 0, .max_x = w->side, .min_z = 0,
                                                                 .max_z = w->side, .no_response = true,
-                                                                .no_events = true});
+                                                                .no_events = true, .scalar_only = scalar});
     if (!g->physics) {
         aw_status st = aw_last_status();
         grid_free(g);
@@ -640,10 +640,11 @@ static void run_case(run *r, const size_case *c) {
     bool want_sap = c->n <= 100000 && aw_bench_selected(o, NAME("sap"));
     bool want_brute = c->n <= 10000 && aw_bench_selected(o, NAME("brute"));
     bool want_1t = !c->clustered && c->n == 100000 && aw_bench_selected(o, NAME("grid_1t"));
+    bool want_scalar = c->n <= 100000 && aw_bench_selected(o, NAME("grid_scalar"));
     bool want_simple = c->n <= 100000 && aw_bench_selected(o, NAME("simple"));
     want_hash = c->n <= 100000 && (want_hash || want_speed);
     want_grid = want_grid || want_speed;
-    if (!want_grid && !want_hash && !want_sap && !want_brute && !want_1t && !want_simple) return;
+    if (!want_grid && !want_hash && !want_sap && !want_brute && !want_1t && !want_simple && !want_scalar) return;
 
     cworld w;
     if (cworld_make(&w, c->n, c->clustered, o->seed)) {
@@ -652,11 +653,11 @@ static void run_case(run *r, const size_case *c) {
     }
     uint32_t frames = frames_for(c->n, o->reps);
     double unit = c->n >= 1000000 ? 1e6 : 1e3;
-    timing tg = {0}, th = {0}, ts = {0}, tb = {0}, t1 = {0}, tq = {0};
+    timing tg = {0}, th = {0}, ts = {0}, tb = {0}, t1 = {0}, tq = {0}, tv = {0};
     uint64_t grid_allocs = 0, hash_allocs = 0;
     if (want_grid) {
         grid g;
-        if (grid_init(&g, &w, 2)) {
+        if (grid_init(&g, &w, 2, false)) {
             fail(r, "grid world");
         } else {
             grid_pairs(&g); /* first frame: buffers grow to fit */
@@ -676,10 +677,19 @@ static void run_case(run *r, const size_case *c) {
     }
     if (want_1t) {
         grid g;
-        if (grid_init(&g, &w, 1)) {
+        if (grid_init(&g, &w, 1, false)) {
             fail(r, "grid world (1 thread)");
         } else {
             if (!time_frames(grid_pairs, &g, frames, unit, &t1)) fail(r, NAME("grid_1t"));
+            grid_free(&g);
+        }
+    }
+    if (want_scalar) { /* the same engine without its SIMD paths, 2 threads */
+        grid g;
+        if (grid_init(&g, &w, 2, true)) {
+            fail(r, "grid world (scalar)");
+        } else {
+            if (!time_frames(grid_pairs, &g, frames, unit, &tv)) fail(r, NAME("grid_scalar"));
             grid_free(&g);
         }
     }
@@ -718,10 +728,10 @@ static void run_case(run *r, const size_case *c) {
     }
 
     /* Every variant must find the same pairs. */
-    const timing *all[] = {&tg, &t1, &th, &ts, &tb, &tq};
-    const char *names[] = {"grid", "grid_1t", "hash", "sap", "brute", "simple"};
+    const timing *all[] = {&tg, &t1, &th, &ts, &tb, &tq, &tv};
+    const char *names[] = {"grid", "grid_1t", "hash", "sap", "brute", "simple", "grid_scalar"};
     uint64_t pairs = UINT64_MAX;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         if (!all[i]->ran) continue;
         if (pairs == UINT64_MAX) pairs = all[i]->pairs;
         if (all[i]->pairs != pairs) {
@@ -732,6 +742,7 @@ static void run_case(run *r, const size_case *c) {
     }
     if (want_grid) add(r, NAME("grid"), c->n >= 1000000 ? "ms" : "us", &tg, th.ran ? &th : NULL, c->grid_target_us, false);
     if (want_1t) add(r, NAME("grid_1t"), "us", &t1, NULL, 0, false);
+    if (want_scalar) add(r, NAME("grid_scalar"), c->n >= 1000000 ? "ms" : "us", &tv, NULL, 0, false);
     if (want_hash) add(r, NAME("hash"), "us", &th, NULL, 0, false);
     if (want_sap) add(r, NAME("sap"), "us", &ts, NULL, 0, false);
     if (want_brute) add(r, NAME("brute"), "us", &tb, NULL, 0, false);
@@ -761,6 +772,7 @@ static void run_case(run *r, const size_case *c) {
     free(ts.samples);
     free(tb.samples);
     free(tq.samples);
+    free(tv.samples);
     cworld_free(&w);
 }
 

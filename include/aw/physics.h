@@ -74,7 +74,8 @@ typedef struct aw_physics_desc {
     float min_x, min_z, max_x, max_z;
     /* Cell edge length. 0: chosen each step as twice the radius that all but a few colliders
      * fit in (those larger go to a separate list and are tested against the grid cells they
-     * cover). A set cell size is raised if the grid would exceed max_cells. */
+     * cover), and no smaller than about one collider per cell over the bounds. A set cell size
+     * is raised if the grid would exceed max_cells. */
     float cell_size;
     uint32_t max_cells;           /* 0: 4M cells (16 MiB of cell offsets) */
     uint32_t max_contacts;        /* contacts kept per step (0: unlimited); extra ones are counted */
@@ -85,6 +86,7 @@ typedef struct aw_physics_desc {
     bool no_response;             /* find contacts only; never move anything */
     bool no_events;               /* do not send "aw_contact" events */
     bool single_threaded;         /* never use the world's job system */
+    bool scalar_only;             /* never use the SIMD pair test (same results; for tests and comparisons) */
     /* Component ids to use instead of the well-known names (0: look up or register by name). */
     aw_component position, velocity, collider, rigid_body;
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
@@ -117,8 +119,9 @@ aw_system *aw_physics_register_system(aw_physics *physics, const aw_system_desc 
  * narrowphase, respond, write back, send events. Makes no structural change, so it may run
  * inside a system; nothing else may write Position, Velocity, Collider or RigidBody meanwhile.
  * Returns AW_OK, or AW_ERR_INVALID_ARG after a completed step in which some colliders were
- * skipped (non-finite position, velocity or body values, or a negative or non-finite radius:
- * see the stats; they are left out, never inserted), or a failure
+ * skipped (non-finite position, a negative or non-finite radius, or non-finite velocity or body
+ * values where the step uses them, that is with integrate or a response: see the stats; they are
+ * left out, never inserted), or a failure
  * (out of memory: no response applied). */
 aw_status aw_physics_step(aw_physics *physics, float dt);
 

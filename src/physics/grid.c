@@ -23,23 +23,27 @@ aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
         void **ptr;
         size_t size;
     } arrays[] = {
-        {(void **)&p->gkey, 4},    {(void **)&p->gchunk, 4},  {(void **)&p->order, 4},
-        {(void **)&p->key, 4},     {(void **)&p->outside, 4}, {(void **)&p->items_a, 8},
-        {(void **)&p->grec, sizeof(phys_body)}, {(void **)&p->body, sizeof(phys_body)},
+        {(void **)&p->gkey, 4},   {(void **)&p->gchunk, 4}, {(void **)&p->order, 4}, {(void **)&p->key, 4},
+        {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g.x, 4}, {(void **)&p->g.y, 4}, {(void **)&p->g.z, 4}, {(void **)&p->g.r, 4},
+        {(void **)&p->g.layer, 4}, {(void **)&p->g.mask, 4}, {(void **)&p->g.ent, sizeof(aw_entity)},
+        {(void **)&p->bx, 4},     {(void **)&p->by, 4},     {(void **)&p->bz, 4},    {(void **)&p->br, 4},
+        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},  {(void **)&p->bent, sizeof(aw_entity)},
     };
     enum { ARRAYS = sizeof arrays / sizeof arrays[0] };
     void *fresh[ARRAYS];
     /* Scratch rebuilt every step: allocate all (no copies), and swap only if all succeeded, so a
-     * failure leaves the old arrays and sizes consistent. */
+     * failure leaves the old arrays and sizes consistent. Every array has PHYS_PAD spare entries,
+     * zeroed, that the SIMD pair test may load (and mask) past the last slot. */
     for (size_t i = 0; i < ARRAYS; i++) {
-        fresh[i] = aw_alloc(p->alloc, cap * arrays[i].size, 64);
+        fresh[i] = aw_alloc(p->alloc, (cap + PHYS_PAD) * arrays[i].size, 64);
         if (!fresh[i]) {
-            while (i--) aw_free(p->alloc, fresh[i], cap * arrays[i].size);
+            while (i--) aw_free(p->alloc, fresh[i], (cap + PHYS_PAD) * arrays[i].size);
             return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_physics_step: out of memory for %u rows", rows);
         }
+        memset((char *)fresh[i] + cap * arrays[i].size, 0, PHYS_PAD * arrays[i].size);
     }
     for (size_t i = 0; i < ARRAYS; i++) {
-        aw_free(p->alloc, *arrays[i].ptr, (size_t)p->row_cap * arrays[i].size);
+        aw_free(p->alloc, *arrays[i].ptr, p->row_cap ? ((size_t)p->row_cap + PHYS_PAD) * arrays[i].size : 0);
         *arrays[i].ptr = fresh[i];
     }
     p->row_cap = (uint32_t)cap;
@@ -81,7 +85,7 @@ void phys_grid_choose_cell(aw_physics *p, const uint32_t *rcount, const float *r
         for (int b = 0; b <= fit; b++)
             if (rcount[b] && rmax[b] > r_fit) r_fit = rmax[b];
         cs = 2.0 * r_fit * (1.0 + 2.0 * CELL_SAFETY);
-        uint64_t limit = (uint64_t)valid * 4u > 1024u ? (uint64_t)valid * 4u : 1024u;
+        uint64_t limit = (uint64_t)valid * 1u > 1024u ? (uint64_t)valid * 1u : 1024u;
         if (limit > max_cells) limit = max_cells;
         double cs_min = sqrt(area / (double)limit);
         if (cs < cs_min) cs = exp2(ceil(log2(cs_min) * 8.0) / 8.0); /* quantized: stable from step to step */
@@ -125,6 +129,29 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
     for (; i < n; i++) a[i] = run += a[i];
 }
 
+/* Copies row's gathered record into cell-ordered slot `at`. Callers declare the arrays as
+ * restrict locals (BODY_COPY_LOCALS): through p, every store would make the compiler reload every
+ * array pointer. */
+#define BODY_COPY_LOCALS(p)                                                                             \
+    const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
+    const float *restrict gr_ = (p)->g.r;                                                               \
+    const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
+    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
+    float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
+    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
+    aw_entity *restrict be_ = (p)->bent
+#define PUT_BODY(at_, row_)                                                                             \
+    do {                                                                                                \
+        const uint32_t at__ = (at_), row__ = (row_);                                                    \
+        bx_[at__] = gx_[row__];                                                                         \
+        by_[at__] = gy_[row__];                                                                         \
+        bz_[at__] = gz_[row__];                                                                         \
+        br_[at__] = gr_[row__];                                                                         \
+        bl_[at__] = gl_[row__];                                                                         \
+        bm_[at__] = gm_[row__];                                                                         \
+        be_[at__] = ge_[row__];                                                                         \
+    } while (0)
+
 static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
     return k < cells ? k : (k == PHYS_KEY_LARGE ? cells : cells + 1u);
 }
@@ -138,11 +165,14 @@ typedef struct band_ctx {
     uint32_t tasks, grain, bands, band_rows; /* bands of band_rows grid rows, plus one for the rest */
     uint32_t *hist;                          /* tasks x (bands + 1), then offsets */
     uint32_t *band_start;                    /* bands + 2 */
+    double inv_band_cells;                   /* 1 / (band_rows * width) */
 } band_ctx;
 
+/* The band of a compact key: a multiply by the reciprocal instead of two divisions per row. The
+ * half-unit offset keeps exact multiples from rounding down: keys are below 2^27, so the double
+ * product is off by far less than the 0.5 / band_cells margin. */
 static inline uint32_t band_of(const band_ctx *c, uint32_t ck) {
-    const aw_physics *p = c->p;
-    return ck < p->cells ? ck / p->width / c->band_rows : c->bands;
+    return ck < c->p->cells ? (uint32_t)(((double)ck + 0.5) * c->inv_band_cells) : c->bands;
 }
 
 static void band_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
@@ -180,8 +210,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = c->p;
     const uint64_t *restrict items = p->items_a;
     uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
-    phys_body *restrict body = p->body;
-    const phys_body *restrict grec = p->grec;
+    BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
         if (b == c->bands) { /* large colliders, then refused rows: already in row order */
@@ -189,7 +218,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
                 key[s] = ck;
-                if (ck == p->cells) body[s] = grec[row];
+                if (ck == p->cells) PUT_BODY(s, row);
             }
             continue;
         }
@@ -203,7 +232,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
-            body[at] = grec[row];
+            PUT_BODY(at, row);
         }
     }
 }
@@ -212,6 +241,7 @@ static aw_status band_sort(aw_physics *p) {
     band_ctx c = {.p = p};
     c.band_rows = (p->height + 255) / 256;
     c.bands = (p->height + c.band_rows - 1) / c.band_rows;
+    c.inv_band_cells = 1.0 / ((double)c.band_rows * p->width);
     c.grain = p->rows / 64u > PHYS_SMALL_SORT ? p->rows / 64u : PHYS_SMALL_SORT;
     c.tasks = (p->rows + c.grain - 1) / c.grain;
     size_t nb = (size_t)c.bands + 1;
@@ -236,32 +266,92 @@ static aw_status band_sort(aw_physics *p) {
     return AW_OK;
 }
 
-/* ---- counting sort for small worlds: one pass, and it leaves the offsets in place */
+/* ---- counting sort for small worlds: rows split into a few fixed tasks, each with its own cell
+ * histogram; offsets by cell, then task, make the parallel scatter stable, so the order is that
+ * of one sequential counting sort whatever the split and the thread count. */
 
-static void counting_sort(aw_physics *p) {
-    uint32_t *restrict cs = p->cell_start, cells = p->cells, rows = p->rows;
-    const uint32_t *restrict gkey = p->gkey;
-    memset(cs, 0, ((size_t)cells + 2) * sizeof *cs);
-    for (uint32_t i = 0; i < rows; i++) cs[compact_key(gkey[i], cells)]++;
-    /* Inclusive sums in a register (a load of the previous store would wait on forwarding). */
-    prefix_sums(cs, cells + 2, 0);
-    /* Backwards with pre-decrement: stable, and leaves cs[c] at the start of cell c. The sorted
-     * records are copied here too, while the row's data is at hand. */
-    uint32_t *restrict order = p->order, *restrict key = p->key;
-    phys_body *restrict body = p->body;
-    const phys_body *restrict grec = p->grec;
-    for (uint32_t i = rows; i-- > 0;) {
-        uint32_t k = compact_key(gkey[i], cells);
-        uint32_t at = --cs[k];
-        order[at] = i;
-        key[at] = k;
-        if (k <= cells) body[at] = grec[i];
+typedef struct csort_ctx {
+    aw_physics *p;
+    uint32_t grain, stride; /* rows per task; histogram entries per task (cells + 2) */
+    uint32_t *hist;         /* tasks x stride: counts, then each task's next slot per cell */
+} csort_ctx;
+
+static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
+    const aw_physics *p = c->p;
+    const uint32_t *restrict gkey = p->gkey, cells = p->cells;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *restrict h = c->hist + (size_t)t * c->stride;
+        memset(h, 0, (size_t)c->stride * sizeof *h);
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        for (uint32_t i = b; i < e; i++) h[compact_key(gkey[i], cells)]++;
     }
+}
+
+static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
+    aw_physics *p = c->p;
+    const uint32_t *restrict gkey = p->gkey, cells = p->cells;
+    uint32_t *restrict order = p->order, *restrict key = p->key;
+    BODY_COPY_LOCALS(p);
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t *restrict h = c->hist + (size_t)t * c->stride;
+        uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        /* The sorted records are copied here too, while the row's data is at hand. */
+        for (uint32_t i = b; i < e; i++) {
+            uint32_t k = compact_key(gkey[i], cells);
+            uint32_t at = h[k]++;
+            order[at] = i;
+            key[at] = k;
+            if (k <= cells) PUT_BODY(at, i);
+        }
+    }
+}
+
+static aw_status counting_sort(aw_physics *p) {
+    /* Tasks of equal size, at least PHYS_SORT_GRAIN rows each (the per-cell work grows with the
+     * task count); the split depends on the row count alone. */
+    uint32_t tasks = p->rows / PHYS_SORT_GRAIN ? p->rows / PHYS_SORT_GRAIN : 1;
+    csort_ctx c = {.p = p, .grain = (p->rows + tasks - 1) / tasks, .stride = p->cells + 2};
+    if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)tasks * c.stride, sizeof(uint32_t)))
+        return aw_last_status();
+    c.hist = p->hist;
+    phys_parallel(p, tasks, csort_hist, &c);
+    /* Cell starts, and each task's first slot per cell. The running total stays in a register. */
+    uint32_t *restrict cs = p->cell_start, *restrict h = c.hist, run = 0;
+    if (tasks == 1) {
+        for (uint32_t k = 0; k < c.stride; k++) {
+            uint32_t n = h[k];
+            cs[k] = h[k] = run;
+            run += n;
+        }
+    } else if (tasks == 2) {
+        uint32_t *restrict h1 = h + c.stride;
+        for (uint32_t k = 0; k < c.stride; k++) {
+            uint32_t n0 = h[k], n1 = h1[k];
+            cs[k] = h[k] = run;
+            h1[k] = run + n0;
+            run += n0 + n1;
+        }
+    } else {
+        for (uint32_t k = 0; k < c.stride; k++) {
+            cs[k] = run;
+            for (uint32_t t = 0; t < tasks; t++) {
+                uint32_t *slot = &h[(size_t)t * c.stride + k], n = *slot;
+                *slot = run;
+                run += n;
+            }
+        }
+    }
+    phys_parallel(p, tasks, csort_scatter, &c);
+    return AW_OK;
 }
 
 static bool slot_outside(const aw_physics *p, uint32_t s) {
     bool out = false;
-    phys_row_key(p, p->body[s].x, p->body[s].z, 0.0f, &out);
+    phys_row_key(p, p->bx[s], p->bz[s], 0.0f, &out);
     return out;
 }
 
@@ -289,10 +379,8 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     p->n_small = n_small;
     p->n_large = n_large;
     p->n_valid = n_small + n_large;
-    if (p->rows <= PHYS_SMALL_SORT) {
-        counting_sort(p);
-    } else {
-        aw_status st = band_sort(p);
+    {
+        aw_status st = p->rows <= PHYS_SMALL_SORT ? counting_sort(p) : band_sort(p);
         if (st) {
             p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
             return st;
@@ -301,6 +389,9 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
     for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
     collect_outside(p);
+    uint32_t outside = p->n_outside;
+    for (uint32_t sl = n_small; sl < p->n_valid; sl++) outside += slot_outside(p, sl);
+    p->stats.outside = outside;
     p->margin = 0.0f;
     return AW_OK;
 }
@@ -313,75 +404,173 @@ typedef struct pair_ctx {
     uint32_t small_tasks;
 } pair_ctx;
 
-/* The narrowphase predicate, shared by every path: float 3D distance squared against the radius
- * sum squared, strictly less (touching is not a contact), then the layer filter both ways. A hit
- * is stored raw (offset and radius sum); the contact pass normalises it, off the hot loop. */
-#define PHYS_TEST(i_, j_)                                                                            \
-    do {                                                                                             \
-        uint32_t j__ = (j_);                                                                         \
-        const phys_body *bj__ = &B[j__];                                                             \
-        float dx = bj__->x - xi, dy = bj__->y - yi, dz = bj__->z - zi;                               \
-        float rs = ri + bj__->r;                                                                     \
-        float d2 = dx * dx + dy * dy + dz * dz;                                                      \
-        if (d2 < rs * rs && (li & bj__->mask) && (bj__->layer & mi)) {                               \
-            if (count < cap)                                                                         \
-                out[count] = (phys_pair){.i = (i_), .j = j__, .dx = dx, .dy = dy, .dz = dz, .rsum = rs}; \
-            count++;                                                                                 \
-        }                                                                                            \
-    } while (0)
+/* The narrowphase predicate, shared by every path: float 3D distance squared, summed as
+ * (dx^2 + dy^2) + dz^2, against the radius sum squared, strictly less (touching is not a
+ * contact), then the layer filter both ways. A hit is stored as the slot pair; the contact pass
+ * computes its normal and depth, off the hot loop. */
+static inline bool phys_hit(const aw_physics *p, uint32_t i, uint32_t j) {
+    float dx = p->bx[j] - p->bx[i], dy = p->by[j] - p->by[i], dz = p->bz[j] - p->bz[i];
+    float rs = p->br[i] + p->br[j];
+    float d2 = dx * dx + dy * dy + dz * dz;
+    return d2 < rs * rs && (p->blayer[i] & p->bmask[j]) && (p->blayer[j] & p->bmask[i]);
+}
 
-static void find_small(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e) {
-    const phys_body *restrict B = p->body;
-    const uint32_t *restrict K = p->key, *restrict cs = p->cell_start;
-    const uint32_t w = p->width;
-    phys_pair *out = t->pairs;
-    uint32_t count = 0, cap = t->capacity;
+/* One candidate on the careful path: written only while the buffer has room, always counted. */
+static inline void test_counted(const aw_physics *p, phys_task *t, uint32_t *count, uint32_t i, uint32_t j) {
+    if (!phys_hit(p, i, j)) return;
+    if (*count < t->capacity) {
+        t->pi[*count] = i;
+        t->pj[*count] = j;
+    }
+    (*count)++;
+}
+
+/* The two candidate runs of slot i in cell c (half stencil): the rest of c plus the cell to the
+ * right, then the three cells of the next row. Neighbours to the left and above find i from
+ * their side. At a row's end the runs reach into the next row's first cell: harmless extra tests
+ * (the distance rejects them), never a missed or doubled pair, since width >= 3 keeps the runs
+ * apart. */
+typedef struct stencil {
+    uint32_t b1, e1, b2, e2;
+} stencil;
+
+static inline stencil stencil_of(const uint32_t *restrict cs, uint32_t w, uint32_t i, uint32_t c) {
+    return (stencil){i + 1, cs[c + 2], cs[c + w - 1], cs[c + w + 2]};
+}
+
+/* Scalar path: one loop over both runs, and no branch on the test. Every candidate is written and
+ * the count advances by the hit: which pairs hit is data, so a branch on it would mispredict. */
+static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count) {
+    const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
+    const uint32_t *restrict L = p->blayer, *restrict M = p->bmask, *restrict K = p->key, *restrict cs = p->cell_start;
+    uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
+    const uint32_t w = p->width, cap = t->capacity;
     uint64_t tests = 0;
     for (uint32_t i = b; i < e; i++) {
-        const float xi = B[i].x, yi = B[i].y, zi = B[i].z, ri = B[i].r;
-        const uint32_t li = B[i].layer, mi = B[i].mask, c = K[i];
-        /* Half stencil as two contiguous CSR runs: the rest of this cell plus the cell to the
-         * right, then the three cells of the next row. Neighbours to the left and above find this
-         * collider from their side. At a row's end the runs reach into the next row's first cell:
-         * harmless extra tests (the distance rejects them), never a missed or doubled pair since
-         * width >= 3 keeps the runs apart. */
-        const uint32_t e1 = cs[c + 2], b2 = cs[c + w - 1], e2 = cs[c + w + 2];
-        const uint32_t n1 = e1 - i - 1, n = n1 + (e2 - b2);
+        const stencil st = stencil_of(cs, w, i, K[i]);
+        const uint32_t n1 = st.e1 - st.b1, n = n1 + (st.e2 - st.b2);
         tests += n;
-        if (AW_LIKELY(count + n <= cap)) {
-            /* One loop over both runs, and no branch on the test: every candidate is written
-             * and the count advances by the hit. Which pairs hit is data, so a branch on it would
-             * mispredict about a third of the time. */
-            for (uint32_t q = 0; q < n; q++) {
-                const uint32_t j = q < n1 ? i + 1 + q : b2 + (q - n1);
-                const phys_body *bj = &B[j];
-                float dx = bj->x - xi, dy = bj->y - yi, dz = bj->z - zi;
-                float rs = ri + bj->r;
-                float d2 = dx * dx + dy * dy + dz * dz;
-                uint32_t hit = (d2 < rs * rs) & ((li & bj->mask) != 0) & ((bj->layer & mi) != 0);
-                out[count] = (phys_pair){.i = i, .j = j, .dx = dx, .dy = dy, .dz = dz, .rsum = rs};
-                count += hit;
-            }
-        } else {
-            for (uint32_t j = i + 1; j < e1; j++) PHYS_TEST(i, j);
-            for (uint32_t j = b2; j < e2; j++) PHYS_TEST(i, j);
+        if (AW_UNLIKELY(count + n > cap)) {
+            for (uint32_t j = st.b1; j < st.e1; j++) test_counted(p, t, &count, i, j);
+            for (uint32_t j = st.b2; j < st.e2; j++) test_counted(p, t, &count, i, j);
+            continue;
+        }
+        const float xi = X[i], yi = Y[i], zi = Z[i], ri = R[i];
+        const uint32_t li = L[i], mi = M[i];
+        for (uint32_t q = 0; q < n; q++) {
+            const uint32_t j = q < n1 ? st.b1 + q : st.b2 + (q - n1);
+            float dx = X[j] - xi, dy = Y[j] - yi, dz = Z[j] - zi;
+            float rs = ri + R[j];
+            float d2 = dx * dx + dy * dy + dz * dz;
+            uint32_t hit = (d2 < rs * rs) & ((li & M[j]) != 0) & ((L[j] & mi) != 0);
+            pi[count] = i;
+            pj[count] = j;
+            count += hit;
         }
     }
-    t->count = count;
-    t->tests = tests;
+    t->tests += tests;
+    return count;
+}
+
+#if PHYS_HAVE_AVX2
+#include <immintrin.h>
+
+/* AVX2 path: a run is tested 8 candidates at a time from the cell-ordered arrays (contiguous, so
+ * plain unaligned loads); lanes past the run are masked. Hits are compacted without a branch:
+ * candidate j of lane k is start + k, so the compacted j values are the start plus the indices of
+ * the set mask bits (a 256-entry table), stored whole; the count advances by the popcount. Each
+ * run gets one group unconditionally (runs rarely exceed 8 with the cell sizes chosen), so the
+ * loop has no data-dependent branch in the common case. */
+/* `layers` is a constant in each caller below, so the common case (every collider meets every
+ * other) gets a copy without the filter and with fewer registers live. */
+__attribute__((target("avx2,bmi,bmi2,popcnt"), always_inline)) static inline uint32_t
+small_avx2_body(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count, const bool layers) {
+    /* Everything in locals: the hit stores must not make the compiler reload the arrays. */
+    const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
+    const uint32_t *restrict L = p->blayer, *restrict M = p->bmask, *restrict K = p->key, *restrict cs = p->cell_start;
+    const uint64_t *restrict lut = p->compress_lut;
+    uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
+    const uint32_t w = p->width, limit = t->capacity - 16;
+    const __m256i zero = _mm256_setzero_si256();
+    uint64_t tests = 0;
+    /* One group: candidates [j0, j0 + 8), of which the first `left_` (<= 8, or any count up to 255
+     * for the bzhi) are real. */
+#define AVX2_GROUP(j0_, left_)                                                                                     \
+    do {                                                                                                           \
+        const uint32_t j0 = (j0_);                                                                                 \
+        __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(X + j0), xi);                                                    \
+        __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(Y + j0), yi);                                                    \
+        __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(Z + j0), zi);                                                    \
+        __m256 rs = _mm256_add_ps(ri, _mm256_loadu_ps(R + j0));                                                    \
+        __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz)); \
+        __m256 hit = _mm256_cmp_ps(d2, _mm256_mul_ps(rs, rs), _CMP_LT_OQ);                                          \
+        if (layers) {                                                                                              \
+            __m256i lj = _mm256_loadu_si256((const __m256i *)(L + j0));                                            \
+            __m256i mj = _mm256_loadu_si256((const __m256i *)(M + j0));                                            \
+            __m256i no = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(li, mj), zero),                       \
+                                         _mm256_cmpeq_epi32(_mm256_and_si256(lj, mi), zero));                      \
+            hit = _mm256_andnot_ps(_mm256_castsi256_ps(no), hit);                                                  \
+        }                                                                                                          \
+        const uint32_t bits = _bzhi_u32((uint32_t)_mm256_movemask_ps(hit), (left_));                              \
+        __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&lut[bits]));                          \
+        _mm256_storeu_si256((__m256i *)(pj + count), _mm256_add_epi32(idx, _mm256_set1_epi32((int32_t)j0)));     \
+        _mm256_storeu_si256((__m256i *)(pi + count), iv);                                                          \
+        count += (uint32_t)_mm_popcnt_u32(bits);                                                                   \
+    } while (0)
+    for (uint32_t i = b; i < e; i++) {
+        const uint32_t c = K[i], b1 = i + 1, e1 = cs[c + 2], b2 = cs[c + w - 1], e2 = cs[c + w + 2];
+        const uint32_t n1 = e1 - b1, n2 = e2 - b2;
+        tests += n1 + n2;
+        /* The groups may store 8 entries past the count each: keep that inside the buffer. */
+        if (AW_UNLIKELY(count + n1 + n2 > limit)) {
+            for (uint32_t j = b1; j < e1; j++) test_counted(p, t, &count, i, j);
+            for (uint32_t j = b2; j < e2; j++) test_counted(p, t, &count, i, j);
+            continue;
+        }
+        const __m256 xi = _mm256_set1_ps(X[i]), yi = _mm256_set1_ps(Y[i]), zi = _mm256_set1_ps(Z[i]);
+        const __m256 ri = _mm256_set1_ps(R[i]);
+        const __m256i li = layers ? _mm256_set1_epi32((int32_t)L[i]) : zero;
+        const __m256i mi = layers ? _mm256_set1_epi32((int32_t)M[i]) : zero;
+        const __m256i iv = _mm256_set1_epi32((int32_t)i);
+        if (AW_LIKELY(n1 <= 8 && n2 <= 8)) {
+            /* Both runs fit one group (the usual case with the cell sizes chosen): no loop. */
+            AVX2_GROUP(b1, n1);
+            AVX2_GROUP(b2, n2);
+            continue;
+        }
+        for (uint32_t j = b1; j < e1; j += 8) AVX2_GROUP(j, e1 - j < 8 ? e1 - j : 8);
+        for (uint32_t j = b2; j < e2; j += 8) AVX2_GROUP(j, e2 - j < 8 ? e2 - j : 8);
+    }
+#undef AVX2_GROUP
+    t->tests += tests;
+    return count;
+}
+
+__attribute__((target("avx2,bmi,bmi2,popcnt"))) static uint32_t small_avx2(const aw_physics *p, phys_task *t,
+                                                                            uint32_t b, uint32_t e, uint32_t count) {
+    return p->all_default_layers ? small_avx2_body(p, t, b, e, count, false) : small_avx2_body(p, t, b, e, count, true);
+}
+#endif
+
+static void find_small(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e) {
+    t->tests = 0;
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2) {
+        t->count = small_avx2(p, t, b, e, 0);
+        return;
+    }
+#endif
+    t->count = small_scalar(p, t, b, e, 0);
 }
 
 static void find_large(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e) {
-    const phys_body *restrict B = p->body;
     const uint32_t *restrict cs = p->cell_start;
     const uint32_t w = p->width;
-    phys_pair *out = t->pairs;
-    uint32_t count = 0, cap = t->capacity;
+    uint32_t count = 0;
     uint64_t tests = 0;
     for (uint32_t i = b; i < e; i++) {
-        const float xi = B[i].x, yi = B[i].y, zi = B[i].z, ri = B[i].r;
-        const uint32_t li = B[i].layer, mi = B[i].mask;
-        double ext = ((double)ri + p->small_r_max) * (1.0 + CELL_SAFETY);
+        const float xi = p->bx[i], zi = p->bz[i];
+        double ext = ((double)p->br[i] + p->small_r_max) * (1.0 + CELL_SAFETY);
         uint32_t x0 = cell_of(xi - ext, p->min_x, p->inv_cell, w), x1 = cell_of(xi + ext, p->min_x, p->inv_cell, w);
         uint32_t y0 = cell_of(zi - ext, p->min_z, p->inv_cell, p->height);
         uint32_t y1 = cell_of(zi + ext, p->min_z, p->inv_cell, p->height);
@@ -389,11 +578,11 @@ static void find_large(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e
             for (uint32_t y = y0; y <= y1; y++) {
                 uint32_t jb = cs[y * w + x0], je = cs[y * w + x1 + 1];
                 tests += je - jb;
-                for (uint32_t j = jb; j < je; j++) PHYS_TEST(i, j);
+                for (uint32_t j = jb; j < je; j++) test_counted(p, t, &count, i, j);
             }
         }
         tests += p->n_valid - i - 1;
-        for (uint32_t j = i + 1; j < p->n_valid; j++) PHYS_TEST(i, j);
+        for (uint32_t j = i + 1; j < p->n_valid; j++) test_counted(p, t, &count, i, j);
     }
     t->count = count;
     t->tests = tests;
@@ -417,6 +606,26 @@ static void pair_tasks(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     for (uint32_t k = begin; k < end; k++) run_task(c->p, c->which ? c->which[k] : k, c->small_tasks);
 }
 
+/* Replaces a task's pair buffers with room for `cap` pairs (contents dropped: the task reruns). */
+static aw_status grow_task(aw_physics *p, phys_task *k, size_t cap) {
+    if (cap > UINT32_MAX / 4) return aw_error(AW_ERR_CAPACITY, "aw_physics_step: %zu pairs is too many", cap);
+    size_t bytes = (cap + PHYS_PAD) * sizeof(uint32_t);
+    uint32_t *pi = aw_alloc(p->alloc, bytes, 64), *pj = pi ? aw_alloc(p->alloc, bytes, 64) : NULL;
+    if (!pj) {
+        if (pi) aw_free(p->alloc, pi, bytes);
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_physics_step: out of memory for %zu pairs", cap);
+    }
+    if (k->pi) {
+        size_t old = ((size_t)k->capacity + PHYS_PAD) * sizeof(uint32_t);
+        aw_free(p->alloc, k->pi, old);
+        aw_free(p->alloc, k->pj, old);
+    }
+    k->pi = pi;
+    k->pj = pj;
+    k->capacity = (uint32_t)cap;
+    return AW_OK;
+}
+
 aw_status phys_find_pairs(aw_physics *p) {
     uint32_t small_tasks = (p->n_small + PHYS_PAIR_GRAIN - 1) / PHYS_PAIR_GRAIN;
     uint32_t large_tasks = (p->n_large + PHYS_LARGE_GRAIN - 1) / PHYS_LARGE_GRAIN;
@@ -426,23 +635,28 @@ aw_status phys_find_pairs(aw_physics *p) {
         if (phys_reserve_u32(p, (void **)&p->tasks, &p->task_cap, tasks, sizeof(phys_task))) return aw_last_status();
         memset(p->tasks + old, 0, (size_t)(p->task_cap - old) * sizeof(phys_task));
     }
+    /* A new buffer starts with room for one pair per slot it scans (or the most any task needed
+     * so far), and grows to twice what overflowed: contact counts that creep up while bodies
+     * bunch together then stop reallocating after a step or two. */
+    for (uint32_t t = 0; t < tasks; t++) {
+        if (p->tasks[t].pi) continue;
+        size_t cap = t < small_tasks ? PHYS_PAIR_GRAIN : 64;
+        if (cap < p->pairs_hint) cap = p->pairs_hint;
+        if (grow_task(p, &p->tasks[t], cap + 64)) return aw_last_status();
+    }
     p->task_count = tasks;
     pair_ctx c = {.p = p, .small_tasks = small_tasks};
     phys_parallel(p, tasks, pair_tasks, &c);
     /* A task whose buffer overflowed only counted; grow it here (on the calling thread, so a
-     * user allocator need not be thread-safe) and run it again. Rare once buffers have grown. */
+     * user allocator need not be thread-safe) and run it again. */
     uint32_t list[256], n = 0;
     for (uint32_t t = 0; t < tasks; t++) {
         phys_task *k = &p->tasks[t];
+        if (k->count > p->pairs_hint) p->pairs_hint = k->count;
         if (k->count <= k->capacity) continue;
-        size_t cap = (size_t)k->count + k->count / 2 + 16;
-        void *fresh = aw_alloc(p->alloc, cap * sizeof(phys_pair), 64);
-        if (!fresh) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_physics_step: out of memory for %u pairs", k->count);
-        aw_free(p->alloc, k->pairs, (size_t)k->capacity * sizeof(phys_pair));
-        k->pairs = fresh;
-        k->capacity = (uint32_t)cap;
+        if (grow_task(p, k, (size_t)k->count * 2 + 64)) return aw_last_status();
         list[n++] = t;
-        if (n == 256 || t + 1 == tasks) {
+        if (n == 256) {
             pair_ctx rc = {.p = p, .which = list, .small_tasks = small_tasks};
             phys_parallel(p, n, pair_tasks, &rc);
             n = 0;

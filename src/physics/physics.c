@@ -38,18 +38,29 @@ static inline bool finite3(float a, float b, float c) {
 
 static void physics_free(aw_physics *p) {
     const aw_allocator *a = p->alloc;
-    size_t rc = p->row_cap;
+    size_t rc = p->row_cap ? (size_t)p->row_cap + PHYS_PAD : 0;
     aw_free(a, p->chunks, (size_t)p->chunk_cap * sizeof(phys_chunk));
     aw_free(a, p->group_first, (size_t)p->group_cap * sizeof(uint32_t));
     aw_free(a, p->gather_out, (size_t)p->gather_out_cap * sizeof(phys_gather_out));
     uint32_t **u32[] = {&p->gkey, &p->gchunk, &p->order, &p->key, &p->outside};
     for (size_t i = 0; i < sizeof u32 / sizeof u32[0]; i++) aw_free(a, *u32[i], rc * 4);
-    aw_free(a, p->grec, rc * sizeof(phys_body));
-    aw_free(a, p->body, rc * sizeof(phys_body));
+    float **f32[] = {&p->bx, &p->by, &p->bz, &p->br, &p->g.x, &p->g.y, &p->g.z, &p->g.r};
+    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) aw_free(a, *f32[i], rc * 4);
+    aw_free(a, p->blayer, rc * 4);
+    aw_free(a, p->bmask, rc * 4);
+    aw_free(a, p->bent, rc * sizeof(aw_entity));
+    aw_free(a, p->g.layer, rc * 4);
+    aw_free(a, p->g.mask, rc * 4);
+    aw_free(a, p->g.ent, rc * sizeof(aw_entity));
     aw_free(a, p->items_a, rc * 8);
     aw_free(a, p->hist, p->hist_cap * sizeof(uint32_t));
     aw_free(a, p->cell_start, p->cell_start_cap * sizeof(uint32_t));
-    for (uint32_t t = 0; t < p->task_cap; t++) aw_free(a, p->tasks[t].pairs, (size_t)p->tasks[t].capacity * sizeof(phys_pair));
+    for (uint32_t t = 0; t < p->task_cap; t++) {
+        if (!p->tasks[t].pi) continue;
+        size_t bytes = ((size_t)p->tasks[t].capacity + PHYS_PAD) * sizeof(uint32_t);
+        aw_free(a, p->tasks[t].pi, bytes);
+        aw_free(a, p->tasks[t].pj, bytes);
+    }
     aw_free(a, p->tasks, (size_t)p->task_cap * sizeof(phys_task));
     aw_free(a, p->contacts, (size_t)p->contact_cap * sizeof(aw_contact));
     aw_free(a, p->touched, (size_t)p->touched_cap * sizeof(uint32_t));
@@ -163,6 +174,16 @@ aw_physics *aw_physics_create(aw_world *world, const aw_physics_desc *desc) {
         return NULL;
     }
     if (!d.single_threaded) p->jobs = aw_world_jobs(world);
+#if PHYS_HAVE_AVX2
+    p->use_avx2 = !d.scalar_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+                  __builtin_cpu_supports("popcnt");
+#endif
+    for (uint32_t m = 0; m < 256; m++) {
+        uint64_t lut = 0;
+        for (uint32_t b = 0, k = 0; b < 8; b++)
+            if (m & (1u << b)) lut |= (uint64_t)b << (8 * k++);
+        p->compress_lut[m] = lut;
+    }
     return p;
 }
 
@@ -229,14 +250,177 @@ static inline uint32_t radius_bucket(float r) {
     return bits == 0 ? 0u : (e < 1 ? 1u : (e >= (int)PHYS_RBUCKETS ? PHYS_RBUCKETS - 1 : (uint32_t)e));
 }
 
-static inline void key_row(const aw_physics *p, phys_gather_out *o, uint32_t row, const phys_body *b) {
-    bool outside = false;
-    uint32_t k = phys_row_key(p, b->x, b->z, b->r, &outside);
+static inline void key_row(const aw_physics *p, phys_gather_out *o, uint32_t row) {
+    uint32_t k = phys_row_key(p, p->g.x[row], p->g.z[row], p->g.r[row], NULL);
     p->gkey[row] = k;
     o->large += k == PHYS_KEY_LARGE;
     o->small += k != PHYS_KEY_LARGE;
-    o->outside += outside;
 }
+
+/* What a gather task keeps while it walks its rows. */
+typedef struct gather_acc {
+    const aw_physics *p;
+    phys_gather_out *o;
+    float dt;
+    bool integrate, keyed, check_extra;
+    /* the grid's key parameters (see phys_cell): clamping to fw_hi keeps outside colliders in
+     * the border cells with min/max, no branch; who was outside is counted from those cells */
+    double min_x, min_z, inv, fw_hi, fh_hi;
+    uint32_t width;
+    float small_r_max;
+    uint32_t large, masked, invalid;
+    /* radius histogram by runs: colliders of one kind share a radius, so the bucket is worked
+     * out once per run of equal radii */
+    float last_r;
+    uint32_t last_b, run;
+} gather_acc;
+
+static inline void gather_radius(gather_acc *a, float r) {
+    if (AW_UNLIKELY(r != a->last_r)) {
+        a->o->rcount[a->last_b] += a->run;
+        a->run = 0;
+        a->last_r = r;
+        a->last_b = radius_bucket(r);
+        if (r > a->o->rmax[a->last_b]) a->o->rmax[a->last_b] = r;
+    }
+    a->run++;
+}
+
+static inline uint32_t gather_key(const gather_acc *a, float x, float z, float r) {
+    const double u = ((double)x - a->min_x) * a->inv, v = ((double)z - a->min_z) * a->inv;
+    const double cu = u > 0.0 ? (u < a->fw_hi ? u : a->fw_hi) : 0.0;
+    const double cv = v > 0.0 ? (v < a->fh_hi ? v : a->fh_hi) : 0.0;
+    return r > a->small_r_max ? PHYS_KEY_LARGE : (uint32_t)cv * a->width + (uint32_t)cu;
+}
+
+/* One row, every check: the general path (and the SIMD path's fallback). */
+static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, uint32_t k) {
+    const aw_physics *p = a->p;
+    const uint32_t row = ch->base + k;
+    p->gchunk[row] = ci;
+    const aw_collider cl = ch->col[k];
+    aw_position pos = ch->pos[k];
+    const float r = cl.radius;
+    /* x * 0 is 0 for finite x and NaN otherwise: one compare covers all four. */
+    const float probe = (pos.x * 0.0f + pos.y * 0.0f) + (pos.z * 0.0f + r * 0.0f);
+    bool ok = probe == 0.0f && r >= 0.0f && !(cl.flags & AW_COLLIDER_DISABLED);
+    if (a->check_extra) {
+        const aw_velocity *vel = ch->vel;
+        if (vel) ok = ok && finite3(vel[k].x, vel[k].y, vel[k].z);
+        if (ch->rb) ok = ok && isfinite(ch->rb[k].inv_mass) && ch->rb[k].inv_mass >= 0.0f && isfinite(ch->rb[k].restitution);
+        if (ok && a->integrate && vel) {
+            aw_position moved = {pos.x + vel[k].x * a->dt, pos.y + vel[k].y * a->dt, pos.z + vel[k].z * a->dt};
+            ok = finite3(moved.x, moved.y, moved.z);
+            if (ok) ch->pos[k] = pos = moved;
+        }
+    }
+    if (AW_UNLIKELY(!ok)) {
+        /* Refused, never inserted: a NaN would poison cell keys and every distance. */
+        p->gkey[row] = PHYS_KEY_INVALID;
+        a->invalid++;
+        if (cl.flags & AW_COLLIDER_DISABLED) return;
+        if (!a->o->skipped++) a->o->first_skipped = ch->ent[k];
+        return;
+    }
+    const uint32_t mask = cl.mask ? cl.mask : UINT32_MAX;
+    a->masked += mask != UINT32_MAX;
+    p->g.x[row] = pos.x;
+    p->g.y[row] = pos.y;
+    p->g.z[row] = pos.z;
+    p->g.r[row] = r;
+    p->g.layer[row] = cl.layer ? cl.layer : AW_LAYER_DEFAULT;
+    p->g.mask[row] = mask;
+    p->g.ent[row] = ch->ent[k];
+    gather_radius(a, r);
+    const uint32_t key = gather_key(a, pos.x, pos.z, r);
+    a->large += key == PHYS_KEY_LARGE;
+    p->gkey[row] = key;
+}
+
+#if PHYS_HAVE_AVX2
+#include <immintrin.h>
+
+/* Eight rows at a time for chunks that need no velocity or body checks: positions (12-byte
+ * records) and colliders (16-byte records) are loaded whole and transposed into lanes, checked,
+ * keyed (in double, as gather_key) and stored as arrays. A group with any refused row, or with
+ * radii other than the current run's, goes through gather_row instead. Returns rows done. */
+__attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_acc *a, const phys_chunk *ch,
+                                                                         uint32_t ci) {
+    const aw_physics *p = a->p;
+    const uint32_t n = ch->count & ~7u;
+    const float *restrict pos = (const float *)ch->pos, *restrict col = (const float *)ch->col;
+    const __m256i px = _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5), py = _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6);
+    const __m256i pz = _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7), pc = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256 zero = _mm256_setzero_ps(), rmax = _mm256_set1_ps(a->small_r_max);
+    const __m256d lo_x = _mm256_set1_pd(a->min_x), lo_z = _mm256_set1_pd(a->min_z), inv = _mm256_set1_pd(a->inv);
+    const __m256d hi_x = _mm256_set1_pd(a->fw_hi), hi_z = _mm256_set1_pd(a->fh_hi), dz0 = _mm256_setzero_pd();
+    const __m256i width = _mm256_set1_epi32((int32_t)a->width), large_key = _mm256_set1_epi32((int32_t)PHYS_KEY_LARGE);
+    const __m256i izero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1), one = _mm256_set1_epi32(1);
+    const __m256i disabled = _mm256_set1_epi32((int32_t)AW_COLLIDER_DISABLED), chunk_id = _mm256_set1_epi32((int32_t)ci);
+    uint32_t k = 0;
+    for (; k < n; k += 8) {
+        const uint32_t row = ch->base + k;
+        const __m256 a0 = _mm256_loadu_ps(pos + 3 * k), a1 = _mm256_loadu_ps(pos + 3 * k + 8);
+        const __m256 a2 = _mm256_loadu_ps(pos + 3 * k + 16);
+        /* x: lanes 0,3,6 of a0, 1,4,7 of a1, 2,5 of a2; y and z likewise, then one permute each. */
+        const __m256 x = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x92), a2, 0x24), px);
+        const __m256 y = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x24), a2, 0x49), py);
+        const __m256 z = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x49), a2, 0x92), pz);
+        /* Colliders: {radius, layer, mask, flags} x 8 -> four lanes-of-8 vectors. */
+        const __m256 c0 = _mm256_loadu_ps(col + 4 * k), c1 = _mm256_loadu_ps(col + 4 * k + 8);
+        const __m256 c2 = _mm256_loadu_ps(col + 4 * k + 16), c3 = _mm256_loadu_ps(col + 4 * k + 24);
+        const __m256 t0 = _mm256_unpacklo_ps(c0, c1), t1 = _mm256_unpackhi_ps(c0, c1);
+        const __m256 t2 = _mm256_unpacklo_ps(c2, c3), t3 = _mm256_unpackhi_ps(c2, c3);
+        const __m256 r = _mm256_permutevar8x32_ps(
+            _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2))), pc);
+        const __m256i layer = _mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(_mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2))), pc);
+        const __m256i mask = _mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(_mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3))), pc);
+        const __m256i flags = _mm256_permutevar8x32_epi32(
+            _mm256_castpd_si256(_mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3))), pc);
+        const __m256 probe = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(x, zero), _mm256_mul_ps(y, zero)),
+                                           _mm256_add_ps(_mm256_mul_ps(z, zero), _mm256_mul_ps(r, zero)));
+        const __m256 ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(probe, zero, _CMP_EQ_OQ), _mm256_cmp_ps(r, zero, _CMP_GE_OQ)),
+                                        _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(flags, disabled), izero)));
+        const __m256 same_r = _mm256_cmp_ps(r, _mm256_set1_ps(a->last_r), _CMP_EQ_OQ);
+        if (AW_UNLIKELY(_mm256_movemask_ps(_mm256_and_ps(ok, same_r)) != 0xff)) {
+            for (uint32_t q = k; q < k + 8; q++) gather_row(a, ch, ci, q);
+            continue;
+        }
+        a->run += 8;
+        const __m256i layer_d = _mm256_or_si256(layer, _mm256_and_si256(_mm256_cmpeq_epi32(layer, izero), one));
+        const __m256i mask_d = _mm256_or_si256(mask, _mm256_cmpeq_epi32(mask, izero));
+        a->masked += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(mask_d, ones))));
+        /* Keys in double, clamped into the grid, as gather_key. */
+        __m256d u0 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), lo_x), inv);
+        __m256d u1 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), lo_x), inv);
+        __m256d v0 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(z)), lo_z), inv);
+        __m256d v1 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(z, 1)), lo_z), inv);
+        u0 = _mm256_max_pd(_mm256_min_pd(u0, hi_x), dz0);
+        u1 = _mm256_max_pd(_mm256_min_pd(u1, hi_x), dz0);
+        v0 = _mm256_max_pd(_mm256_min_pd(v0, hi_z), dz0);
+        v1 = _mm256_max_pd(_mm256_min_pd(v1, hi_z), dz0);
+        const __m256i cx = _mm256_set_m128i(_mm256_cvttpd_epi32(u1), _mm256_cvttpd_epi32(u0));
+        const __m256i cy = _mm256_set_m128i(_mm256_cvttpd_epi32(v1), _mm256_cvttpd_epi32(v0));
+        const __m256 big = _mm256_cmp_ps(r, rmax, _CMP_GT_OQ);
+        const __m256i key = _mm256_blendv_epi8(_mm256_add_epi32(_mm256_mullo_epi32(cy, width), cx), large_key,
+                                               _mm256_castps_si256(big));
+        a->large += (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(big));
+        _mm256_storeu_si256((__m256i *)(p->gkey + row), key);
+        _mm256_storeu_si256((__m256i *)(p->gchunk + row), chunk_id);
+        _mm256_storeu_ps(p->g.x + row, x);
+        _mm256_storeu_ps(p->g.y + row, y);
+        _mm256_storeu_ps(p->g.z + row, z);
+        _mm256_storeu_ps(p->g.r + row, r);
+        _mm256_storeu_si256((__m256i *)(p->g.layer + row), layer_d);
+        _mm256_storeu_si256((__m256i *)(p->g.mask + row), mask_d);
+        _mm256_storeu_si256((__m256i *)(p->g.ent + row), _mm256_loadu_si256((const __m256i *)(ch->ent + k)));
+        _mm256_storeu_si256((__m256i *)(p->g.ent + row + 4), _mm256_loadu_si256((const __m256i *)(ch->ent + k + 4)));
+    }
+    return k;
+}
+#endif
 
 static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
@@ -245,75 +429,28 @@ static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg
     for (uint32_t g = begin; g < end; g++) {
         phys_gather_out *o = &p->gather_out[g];
         memset(o, 0, sizeof *o);
+        gather_acc a = {.p = p, .o = o, .dt = c->dt, .integrate = c->integrate, .keyed = c->keyed,
+                        .min_x = p->min_x, .min_z = p->min_z, .inv = p->inv_cell,
+                        .fw_hi = (double)p->width - 0.5, .fh_hi = (double)p->height - 0.5, .width = p->width,
+                        .small_r_max = p->small_r_max, .last_r = -1.0f};
         for (uint32_t ci = p->group_first[g]; ci < p->group_first[g + 1]; ci++) {
-            const phys_chunk ch = p->chunks[ci];
-            /* Locals with restrict: the stores below cannot alias the chunk columns, and the
-             * compiler may keep everything in registers across rows. */
-            aw_position *restrict pos_col = ch.pos;
-            const aw_collider *restrict col_col = ch.col;
-            const aw_velocity *restrict vel_col = ch.vel;
-            const aw_rigid_body *restrict rb_col = ch.rb;
-            uint32_t *restrict gchunk = p->gchunk + ch.base, *restrict gkey = p->gkey + ch.base;
-            phys_body *restrict grec = p->grec + ch.base;
-            const bool keyed = c->keyed, integrate = c->integrate && vel_col;
-            const float dt = c->dt;
-            const float small_r_max = p->small_r_max;
-            const double min_x = p->min_x, min_z = p->min_z, inv = p->inv_cell;
-            const double fw = (double)p->width, fh = (double)p->height;
-            const uint32_t width = p->width, height = p->height;
-            uint32_t small = 0, large = 0, outside = 0;
-            for (uint32_t k = 0; k < ch.count; k++) {
-                gchunk[k] = ci;
-                const aw_collider *cl = &col_col[k];
-                aw_position pos = pos_col[k];
-                const float r = cl->radius;
-                /* x * 0 is 0 for finite x and NaN otherwise: one compare covers all four. */
-                const float probe = (pos.x * 0.0f + pos.y * 0.0f) + (pos.z * 0.0f + r * 0.0f);
-                bool ok = probe == 0.0f && r >= 0.0f && !(cl->flags & AW_COLLIDER_DISABLED);
-                if (vel_col || rb_col) {
-                    if (vel_col) ok = ok && finite3(vel_col[k].x, vel_col[k].y, vel_col[k].z);
-                    if (rb_col)
-                        ok = ok && isfinite(rb_col[k].inv_mass) && rb_col[k].inv_mass >= 0.0f &&
-                             isfinite(rb_col[k].restitution);
-                    if (ok && integrate) {
-                        aw_position moved = {pos.x + vel_col[k].x * dt, pos.y + vel_col[k].y * dt,
-                                             pos.z + vel_col[k].z * dt};
-                        ok = finite3(moved.x, moved.y, moved.z);
-                        if (ok) pos_col[k] = pos = moved;
-                    }
-                }
-                if (AW_UNLIKELY(!ok)) {
-                    /* Refused, never inserted: a NaN would poison cell keys and every distance. */
-                    gkey[k] = PHYS_KEY_INVALID;
-                    o->invalid++;
-                    if (cl->flags & AW_COLLIDER_DISABLED) continue;
-                    if (!o->skipped++) o->first_skipped = ch.ent[k];
-                    continue;
-                }
-                grec[k] = (phys_body){.x = pos.x, .y = pos.y, .z = pos.z, .r = r,
-                                      .layer = cl->layer ? cl->layer : AW_LAYER_DEFAULT,
-                                      .mask = cl->mask ? cl->mask : UINT32_MAX, .ent = ch.ent[k]};
-                uint32_t bk = radius_bucket(r);
-                o->rcount[bk]++;
-                if (r > o->rmax[bk]) o->rmax[bk] = r;
-                if (!keyed) {
-                    gkey[k] = 0; /* valid; the re-key pass sets the real key */
-                    continue;
-                }
-                /* phys_row_key, inlined by hand to keep the counters in registers. */
-                double u = ((double)pos.x - min_x) * inv, v = ((double)pos.z - min_z) * inv;
-                uint32_t cx = u >= 0.0 && u < fw ? (uint32_t)u : (u >= 0.0 ? width - 1 : 0);
-                uint32_t cy = v >= 0.0 && v < fh ? (uint32_t)v : (v >= 0.0 ? height - 1 : 0);
-                outside += !(u >= 0.0 && u < fw && v >= 0.0 && v < fh);
-                bool is_large = r > small_r_max;
-                large += is_large;
-                small += !is_large;
-                gkey[k] = is_large ? PHYS_KEY_LARGE : cy * width + cx;
+            const phys_chunk *ch = &p->chunks[ci];
+            /* Velocities and bodies matter only to integration and the response. */
+            a.check_extra = (ch->vel && (c->integrate || !p->desc.no_response)) || (ch->rb && !p->desc.no_response);
+            a.large = a.masked = a.invalid = 0;
+            uint32_t k = 0;
+#if PHYS_HAVE_AVX2
+            if (p->use_avx2 && !a.check_extra) k = gather_rows_avx2(&a, ch, ci);
+#endif
+            for (; k < ch->count; k++) gather_row(&a, ch, ci, k);
+            if (c->keyed) {
+                o->small += ch->count - a.invalid - a.large;
+                o->large += a.large;
             }
-            o->small += small;
-            o->large += large;
-            o->outside += outside;
+            o->invalid += a.invalid;
+            o->masked += a.masked;
         }
+        o->rcount[a.last_b] += a.run;
     }
 }
 
@@ -323,12 +460,12 @@ static void rekey_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = ((const gather_ctx *)arg)->p;
     for (uint32_t g = begin; g < end; g++) {
         phys_gather_out *o = &p->gather_out[g];
-        o->small = o->large = o->outside = 0;
+        o->small = o->large = 0;
         uint32_t b = p->chunks[p->group_first[g]].base;
         const phys_chunk *last = &p->chunks[p->group_first[g + 1] - 1];
         uint32_t e = last->base + last->count;
         for (uint32_t row = b; row < e; row++)
-            if (p->gkey[row] != PHYS_KEY_INVALID) key_row(p, o, row, &p->grec[row]);
+            if (p->gkey[row] != PHYS_KEY_INVALID) key_row(p, o, row);
     }
 }
 
@@ -380,15 +517,16 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
         uint32_t off = k->offset;
         if (off >= c->keep) continue;
         uint32_t n = k->count < c->keep - off ? k->count : c->keep - off;
+        const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
         for (uint32_t q = 0; q < n; q++) {
-            const phys_pair *pr = &k->pairs[q];
-            /* Normalise the raw hit here (pair finding stores offset and radius sum); d2 is
-             * recomputed exactly as the test computed it. */
-            float d2 = pr->dx * pr->dx + pr->dy * pr->dy + pr->dz * pr->dz;
+            const uint32_t i = k->pi[q], j = k->pj[q];
+            /* d2 is computed exactly as the pair test computed it. */
+            float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
+            float d2 = dx * dx + dy * dy + dz * dz;
             float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
-            aw_vec3 nrm = {pr->dx * inv, pr->dy * inv, pr->dz * inv};
-            float depth = pr->rsum - d;
-            aw_entity a = p->body[pr->i].ent, b = p->body[pr->j].ent;
+            aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
+            float depth = (R[i] + R[j]) - d;
+            aw_entity a = p->bent[i], b = p->bent[j];
             if (a > b) {
                 aw_entity s = a;
                 a = b;
@@ -423,7 +561,9 @@ static inline body body_of(const aw_physics *p, uint32_t slot) {
  * which is the same for every thread count. */
 static void respond(aw_physics *p, uint32_t keep) {
     const float correction = p->desc.correction, slop = p->desc.slop;
-    phys_body *B = p->body;
+    float *X = p->bx, *Y = p->by, *Z = p->bz;
+    const float *R = p->br;
+    const aw_entity *E = p->bent;
     p->touched_count = 0;
     for (uint32_t it = 0; it < p->desc.iterations; it++) {
         uint32_t left = keep;
@@ -432,12 +572,12 @@ static void respond(aw_physics *p, uint32_t keep) {
             uint32_t n = k->count < left ? k->count : left;
             left -= n;
             for (uint32_t q = 0; q < n; q++) {
-                uint32_t i = k->pairs[q].i, j = k->pairs[q].j;
+                uint32_t i = k->pi[q], j = k->pj[q];
                 body bi = body_of(p, i), bj = body_of(p, j);
                 float wsum = bi.w + bj.w;
                 if (bi.sensor || bj.sensor || !(wsum > 0.0f)) continue;
-                float dx = B[j].x - B[i].x, dy = B[j].y - B[i].y, dz = B[j].z - B[i].z;
-                float rs = B[i].r + B[j].r, d2 = dx * dx + dy * dy + dz * dz;
+                float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
+                float rs = R[i] + R[j], d2 = dx * dx + dy * dy + dz * dz;
                 if (!(d2 < rs * rs)) continue;
                 float d = sqrtf(d2), nx, ny, nz;
                 if (d > 0.0f) {
@@ -445,18 +585,18 @@ static void respond(aw_physics *p, uint32_t keep) {
                     ny = dy / d;
                     nz = dz / d;
                 } else {
-                    nx = B[i].ent < B[j].ent ? 1.0f : -1.0f; /* lower id to higher id is +x */
+                    nx = E[i] < E[j] ? 1.0f : -1.0f; /* lower id to higher id is +x */
                     ny = nz = 0.0f;
                 }
                 float pen = rs - d - slop;
                 if (pen > 0.0f) {
                     float corr = pen * correction / wsum, ci = corr * bi.w, cj = corr * bj.w;
-                    B[i].x -= nx * ci;
-                    B[i].y -= ny * ci;
-                    B[i].z -= nz * ci;
-                    B[j].x += nx * cj;
-                    B[j].y += ny * cj;
-                    B[j].z += nz * cj;
+                    X[i] -= nx * ci;
+                    Y[i] -= ny * ci;
+                    Z[i] -= nz * ci;
+                    X[j] += nx * cj;
+                    Y[j] += ny * cj;
+                    Z[j] += nz * cj;
                 }
                 if (it == 0) {
                     aw_velocity vi = bi.vel ? *bi.vel : (aw_velocity){0}, vj = bj.vel ? *bj.vel : (aw_velocity){0};
@@ -488,10 +628,10 @@ static void respond(aw_physics *p, uint32_t keep) {
         uint32_t s = p->touched[q], row = p->order[s];
         const phys_chunk *ch = &p->chunks[p->gchunk[row]];
         aw_position *pos = &ch->pos[row - ch->base];
-        float mx = fabsf(B[s].x - pos->x), mz = fabsf(B[s].z - pos->z);
+        float mx = fabsf(X[s] - pos->x), mz = fabsf(Z[s] - pos->z);
         if (mx > margin) margin = mx;
         if (mz > margin) margin = mz;
-        *pos = (aw_position){B[s].x, B[s].y, B[s].z};
+        *pos = (aw_position){X[s], Y[s], Z[s]};
     }
     p->margin = margin;
 }
@@ -536,12 +676,14 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     phys_grid_choose_cell(p, rcount, rmax, valid);
     if (!gc.keyed || p->cell != cell || p->width != width || p->height != height || p->small_r_max != small_r_max)
         phys_parallel(p, p->group_count, rekey_task, &gc);
-    uint32_t n_small = 0, n_large = 0;
+    uint32_t n_small = 0, n_large = 0, masked = 0;
     for (uint32_t g = 0; g < p->group_count; g++) {
+        masked += p->gather_out[g].masked;
         n_small += p->gather_out[g].small;
         n_large += p->gather_out[g].large;
-        s->outside += p->gather_out[g].outside;
     }
+    /* With every mask at "all layers", any two colliders meet: the pair test skips the filter. */
+    p->all_default_layers = masked == 0;
     uint64_t t1 = aw_time_ns();
 
     st = phys_grid_build(p, n_small, n_large);
@@ -559,9 +701,12 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     }
     uint32_t keep = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
     if (p->desc.max_contacts && keep > p->desc.max_contacts) keep = p->desc.max_contacts;
-    if (phys_reserve_u32(p, (void **)&p->contacts, &p->contact_cap, keep, sizeof(aw_contact)) ||
+    /* Contact counts creep up while bodies bunch together: grow to twice the need (and at least one
+     * contact per collider), so the buffers stop growing after a step or two. */
+    size_t room = keep > p->contact_cap ? (size_t)keep * 2 > p->n_valid ? (size_t)keep * 2 : p->n_valid : keep;
+    if (phys_reserve_u32(p, (void **)&p->contacts, &p->contact_cap, room, sizeof(aw_contact)) ||
         (!p->desc.no_response &&
-         phys_reserve_u32(p, (void **)&p->touched, &p->touched_cap, (size_t)keep * 2, sizeof(uint32_t)))) {
+         phys_reserve_u32(p, (void **)&p->touched, &p->touched_cap, room * 2, sizeof(uint32_t)))) {
         p->task_count = 0;
         return aw_last_status();
     }

@@ -6,12 +6,20 @@
 #include "aw/jobs.h"
 #include "aw/physics.h"
 
+/* The pair test has an AVX2 path, chosen at run time (aw_physics.use_avx2), beside the scalar one. */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define PHYS_HAVE_AVX2 1
+#else
+#define PHYS_HAVE_AVX2 0
+#endif
+
 /* Task sizes. They fix how work is split, independently of the thread count, which is what makes
  * every per-task output (and so the concatenated result) the same for 1 or 8 threads. */
 #define PHYS_ROW_GRAIN 4096u   /* rows per gather task (whole chunks are grouped up to this) */
-#define PHYS_PAIR_GRAIN 2048u  /* cell-ordered slots per pair-finding task */
+#define PHYS_PAIR_GRAIN 512u   /* cell-ordered slots per pair-finding task */
 #define PHYS_LARGE_GRAIN 4u    /* large colliders per pair-finding task */
-#define PHYS_SMALL_SORT 4096u  /* up to this many rows: one sequential counting sort, else bands */
+#define PHYS_SORT_GRAIN 5000u  /* least rows per task of the counting sort */
+#define PHYS_SMALL_SORT 32768u /* up to this many rows: one sequential counting sort, else bands */
 #define PHYS_RBUCKETS 64u      /* radius histogram buckets (binary exponents) */
 
 /* gkey sentinels before compaction: large colliders sort after every cell, refused rows last. */
@@ -30,32 +38,31 @@ typedef struct phys_chunk {
 
 /* What one gather task found; reduced in task order. */
 typedef struct phys_gather_out {
-    uint32_t small, large, invalid, skipped, outside;
+    uint32_t small, large, invalid, skipped;
+    uint32_t masked; /* colliders whose mask is not every layer */
     aw_entity first_skipped;
     uint32_t rcount[PHYS_RBUCKETS];
     float rmax[PHYS_RBUCKETS];
 } phys_gather_out;
 
-/* What pair finding and queries read per collider, packed so one candidate is one load. */
-typedef struct phys_body {
-    float x, y, z, r;
-    uint32_t layer, mask; /* zero defaults already applied */
-    aw_entity ent;
-} phys_body;
+/* A collider's record in gather order, as structure of arrays (the SIMD gather stores 8 at once). */
+typedef struct phys_gathered {
+    float *x, *y, *z, *r;
+    uint32_t *layer, *mask; /* zero defaults applied */
+    aw_entity *ent;
+} phys_gathered;
 
-/* A narrowphase hit between cell-ordered slots i and j, as pair finding stores it: the raw offset
- * from i to j and the radius sum (the contact pass turns them into a unit normal and a depth). */
-typedef struct phys_pair {
-    uint32_t i, j;
-    float dx, dy, dz, rsum;
-} phys_pair;
+/* Slack past the end of the cell-ordered arrays and of every pair buffer: the SIMD pair test loads
+ * and stores whole groups of 8 lanes and masks the ones past a run's end. */
+#define PHYS_PAD 16u
 
-/* One pair-finding task: small slots [begin, end) or large slots; its own buffer, so tasks never
- * share memory and their outputs concatenate in task order. */
+/* One pair-finding task: small slots [begin, end) or large slots; its own buffer of hits as
+ * cell-ordered slot pairs (pi[k], pj[k]), so tasks never share memory and their outputs
+ * concatenate in task order. The contact pass turns hits into normals and depths. */
 typedef struct phys_task {
-    phys_pair *pairs;
+    uint32_t *pi, *pj;
     uint32_t count;    /* pairs found (may exceed capacity: then only counted) */
-    uint32_t capacity;
+    uint32_t capacity; /* usable entries; both buffers hold PHYS_PAD more */
     uint32_t offset;   /* where its pairs start among the step's contacts */
     uint64_t tests;
 } phys_task;
@@ -89,17 +96,23 @@ struct aw_physics {
     uint32_t gather_out_cap;
     uint32_t rows, row_cap;
     uint32_t *gkey, *gchunk;
-    phys_body *grec; /* gather order */
+    phys_gathered g; /* valid rows' records, gather order */
 
     /* sort scratch: (key << 32 | row) items by band, per-task band histograms */
     uint64_t *items_a;
     uint32_t *hist;
     size_t hist_cap;
 
-    /* the grid: slots in cell order; [0, n_small) in cells, [n_small, n_valid) large colliders */
+    /* the grid: slots in cell order; [0, n_small) in cells, [n_small, n_valid) large colliders.
+     * Structure of arrays, so the pair test loads 8 candidates' coordinates at once. */
     uint32_t *order; /* slot -> row */
     uint32_t *key;   /* slot -> compact cell key */
-    phys_body *body;
+    float *bx, *by, *bz, *br;
+    uint32_t *blayer, *bmask; /* zero defaults applied */
+    aw_entity *bent;
+    bool all_default_layers; /* every collider meets every other: the pair test skips the layer check */
+    bool use_avx2;           /* the CPU has AVX2 (and the build may use it) */
+    uint64_t compress_lut[256]; /* mask -> indices of its set bits, one per byte, low first */
     uint32_t n_small, n_large, n_valid;
     uint32_t *cell_start; /* cells + width + 3 entries; past `cells` all equal n_small */
     size_t cell_start_cap;
@@ -116,6 +129,7 @@ struct aw_physics {
     aw_contact *contacts;
     uint32_t contact_count, contact_cap;
     uint32_t *touched;    /* slots the response moved (with repeats) */
+    uint32_t pairs_hint;  /* most pairs any task found so far: new task buffers start at this size */
     uint32_t touched_count, touched_cap;
 
     phys_obstacles obstacles;

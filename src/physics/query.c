@@ -49,8 +49,8 @@ typedef struct sphere_q {
 
 static bool test_sphere(const aw_physics *p, uint32_t s, const void *arg) {
     const sphere_q *q = arg;
-    float dx = p->body[s].x - q->x, dy = p->body[s].y - q->y, dz = p->body[s].z - q->z;
-    float rr = q->centers ? q->radius : q->radius + p->body[s].r;
+    float dx = p->bx[s] - q->x, dy = p->by[s] - q->y, dz = p->bz[s] - q->z;
+    float rr = q->centers ? q->radius : q->radius + p->br[s];
     return dx * dx + dy * dy + dz * dz <= rr * rr;
 }
 
@@ -65,10 +65,10 @@ static inline float axis_gap(float v, float lo, float hi) {
 
 static bool test_box(const aw_physics *p, uint32_t s, const void *arg) {
     const box_q *q = arg;
-    float gx = axis_gap(p->body[s].x, q->b.min.x, q->b.max.x), gy = axis_gap(p->body[s].y, q->b.min.y, q->b.max.y);
-    float gz = axis_gap(p->body[s].z, q->b.min.z, q->b.max.z);
+    float gx = axis_gap(p->bx[s], q->b.min.x, q->b.max.x), gy = axis_gap(p->by[s], q->b.min.y, q->b.max.y);
+    float gz = axis_gap(p->bz[s], q->b.min.z, q->b.max.z);
     if (q->centers) return gx == 0.0f && gy == 0.0f && gz == 0.0f;
-    return gx * gx + gy * gy + gz * gz <= p->body[s].r * p->body[s].r;
+    return gx * gx + gy * gy + gz * gz <= p->br[s] * p->br[s];
 }
 
 static uint32_t collect(const aw_physics *p, cell_rect c, slot_test test, const void *q, const aw_spatial_filter *f,
@@ -78,15 +78,15 @@ static uint32_t collect(const aw_physics *p, cell_rect c, slot_test test, const 
         for (uint32_t y = c.y0; y <= c.y1; y++) {
             uint32_t b = p->cell_start[y * p->width + c.x0], e = p->cell_start[y * p->width + c.x1 + 1];
             for (uint32_t s = b; s < e; s++) {
-                if (!test(p, s, q) || !passes(f, p->body[s].layer, p->body[s].ent)) continue;
-                if (n < capacity) out[n] = p->body[s].ent;
+                if (!test(p, s, q) || !passes(f, p->blayer[s], p->bent[s])) continue;
+                if (n < capacity) out[n] = p->bent[s];
                 n++;
             }
         }
     }
     for (uint32_t s = p->n_small; s < p->n_valid; s++) {
-        if (!test(p, s, q) || !passes(f, p->body[s].layer, p->body[s].ent)) continue;
-        if (n < capacity) out[n] = p->body[s].ent;
+        if (!test(p, s, q) || !passes(f, p->blayer[s], p->bent[s])) continue;
+        if (n < capacity) out[n] = p->bent[s];
         n++;
     }
     return n;
@@ -143,12 +143,12 @@ static inline bool knn_before(float d2, aw_entity e, const aw_physics_hit *h) {
 }
 
 static void knn_offer(knn *q, const aw_physics *p, uint32_t s, aw_vec3 pt, const aw_spatial_filter *f) {
-    float dx = p->body[s].x - pt.x, dy = p->body[s].y - pt.y, dz = p->body[s].z - pt.z;
+    float dx = p->bx[s] - pt.x, dy = p->by[s] - pt.y, dz = p->bz[s] - pt.z;
     float d2 = dx * dx + dy * dy + dz * dz;
     if (d2 > q->max_d2) return;
-    aw_entity e = p->body[s].ent;
+    aw_entity e = p->bent[s];
     if (q->n == q->k && !knn_before(d2, e, &q->out[q->n - 1])) return;
-    if (!passes(f, p->body[s].layer, e)) return;
+    if (!passes(f, p->blayer[s], e)) return;
     uint32_t at = q->n < q->k ? q->n++ : q->n - 1;
     while (at > 0 && knn_before(d2, e, &q->out[at - 1])) {
         q->out[at] = q->out[at - 1];
@@ -231,7 +231,7 @@ static void inside_normal(const ray *r, double *nx, double *ny, double *nz) {
 }
 
 static void ray_sphere(ray *r, const aw_physics *p, uint32_t s, const aw_spatial_filter *f) {
-    double cx = p->body[s].x, cy = p->body[s].y, cz = p->body[s].z, rad = p->body[s].r;
+    double cx = p->bx[s], cy = p->by[s], cz = p->bz[s], rad = p->br[s];
     double mx = r->ox - cx, my = r->oy - cy, mz = r->oz - cz;
     double c = mx * mx + my * my + mz * mz - rad * rad;
     double t, nx, ny, nz;
@@ -246,9 +246,9 @@ static void ray_sphere(ray *r, const aw_physics *p, uint32_t s, const aw_spatial
         t = (-b - sqrt(disc)) / a;
         if (t > 1 || t < 0) return;
     }
-    aw_entity e = p->body[s].ent;
+    aw_entity e = p->bent[s];
     if (t > r->best || (t == r->best && (r->obstacle >= 0 || (r->entity && e >= r->entity)))) return;
-    if (!passes(f, p->body[s].layer, e)) return;
+    if (!passes(f, p->blayer[s], e)) return;
     double hx = r->ox + t * r->dx - cx, hy = r->oy + t * r->dy - cy, hz = r->oz + t * r->dz - cz;
     double len = sqrt(hx * hx + hy * hy + hz * hz);
     if (len > 0) {
