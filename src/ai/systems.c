@@ -485,6 +485,11 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     uint32_t type = old->agent_type;
     uint8_t team = old->team;
     const aw_agent_type *t = ai_type_of(ai, type);
+    /* Its orchestrator (and the fallback) may hold something for it, such as a request in flight. */
+    const aw_orchestrator *o = &ai->orchestrators[t->orchestrator];
+    if (o->forget) o->forget(o->ctx, r->target);
+    if ((unsigned)o->fallback < AW_ORCHESTRATOR_KIND_COUNT && ai->orchestrators[o->fallback].forget)
+        ai->orchestrators[o->fallback].forget(ai->orchestrators[o->fallback].ctx, r->target);
     aw_position where = r->position;
     if (team < AW_AI_MAX_TEAMS && ai->has_spawn_area[team]) {
         const aw_aabb *s = &ai->spawn_areas[team];
