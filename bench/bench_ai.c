@@ -353,8 +353,10 @@ static void bench_agent_loop(run *r) {
     }
     if (r->o->verbose) {
         aw_ai_stats a = aw_ai_get_stats(f.ai);
-        fprintf(stderr, "agent loop: %u agents, %llu plans, %llu steps\n", agents, (unsigned long long)a.plans,
-                (unsigned long long)a.steps_run);
+        aw_physics_stats ps = aw_physics_get_stats(f.physics);
+        fprintf(stderr, "agent loop: %u agents, %llu plans, %llu steps; grid %ux%u cells of %.1f m\n", agents,
+                (unsigned long long)a.plans, (unsigned long long)a.steps_run, ps.grid_width, ps.grid_height,
+                (double)ps.cell_size);
     }
     add(r, "agent_loop_ns", "ns/agent", samples, reps, NULL, 0, 150.0);
     aw_world_destroy(f.world);

@@ -366,7 +366,8 @@ struct aw_ai {
 void ai_sense(const aw_world_snapshot *snap, const aw_agent_type *type, ai_senses *out);
 /* Fills the snapshot of one agent from the world (perception helpers). */
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity agent, const aw_position *pos, const aw_velocity *vel,
-                           const aw_ai_agent *state, double time, uint64_t frame, aw_world_snapshot *out);
+                           const aw_ai_agent *state, double time, uint64_t frame, bool enemies,
+                           aw_world_snapshot *out);
 /* Only self, time and bounds (what validation reads). */
 void ai_snapshot_self(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
                       const aw_ai_agent *state, double time, uint64_t frame, aw_world_snapshot *out);

@@ -73,7 +73,8 @@ static float box_distance(const aw_aabb *b, aw_vec3 p) {
 }
 
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
-                           const aw_ai_agent *state, double time, uint64_t frame, aw_world_snapshot *out) {
+                           const aw_ai_agent *state, double time, uint64_t frame, bool enemies,
+                           aw_world_snapshot *out) {
     const aw_agent_type *t = ai_type_of(ai, state->agent_type);
     memset(out, 0, sizeof *out);
     ai_snapshot_self(ai, e, pos, vel, state, time, frame, out);
@@ -84,7 +85,7 @@ aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos,
     for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
     float r = t->perception_radius;
     out->ally_count = contacts(ai, e, *pos, r, own, time, false, out->allies);
-    out->enemy_count = contacts(ai, e, *pos, r, all & ~own, time, ai->desc.perception_los, out->enemies);
+    out->enemy_count = enemies ? contacts(ai, e, *pos, r, all & ~own, time, ai->desc.perception_los, out->enemies) : 0;
 
     /* Nearest points of interest and boxes: insertion into short sorted lists. */
     float pd[AW_AI_MAX_POIS];
@@ -128,5 +129,5 @@ aw_status aw_ai_build_snapshot(const aw_ai *ai, aw_entity agent, aw_world_snapsh
     if (!p) return aw_error(AW_ERR_INVALID_ARG, "aw_ai_build_snapshot: entity is not a live agent");
     const aw_velocity *v = aw_entity_get_const(ai->world, agent, ai->ids.velocity);
     if (!v) aw_clear_error();
-    return ai_snapshot_fill(ai, agent, p, v, a, ai->time, ai->frame, out);
+    return ai_snapshot_fill(ai, agent, p, v, a, ai->time, ai->frame, true, out);
 }

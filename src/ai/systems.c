@@ -106,7 +106,11 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
         }
         used++;
         const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
-        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, &w->snapshot);
+        /* Perception found no enemy within reach at its last look: skip the enemy query (a contact
+         * appearing since then raises AW_TRIGGER_CONTACT at the next look). */
+        bool enemies = ai->desc.perception_interval <= 1 || per[i].nearest_enemy != AW_ENTITY_NULL ||
+                       (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) || trigger == AW_TRIGGER_DAMAGED;
+        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, enemies, &w->snapshot);
         aw_plan_request req = {.snapshot = &w->snapshot,
                                .type = t,
                                .agent = e,
@@ -485,6 +489,11 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     uint32_t type = old->agent_type;
     uint8_t team = old->team;
     const aw_agent_type *t = ai_type_of(ai, type);
+    /* Its orchestrator (and the fallback) may hold something for it, such as a request in flight. */
+    const aw_orchestrator *o = &ai->orchestrators[t->orchestrator];
+    if (o->forget) o->forget(o->ctx, r->target);
+    if ((unsigned)o->fallback < AW_ORCHESTRATOR_KIND_COUNT && ai->orchestrators[o->fallback].forget)
+        ai->orchestrators[o->fallback].forget(ai->orchestrators[o->fallback].ctx, r->target);
     aw_position where = r->position;
     if (team < AW_AI_MAX_TEAMS && ai->has_spawn_area[team]) {
         const aw_aabb *s = &ai->spawn_areas[team];

@@ -218,11 +218,51 @@ static void test_async_orchestrator_with_fallback(void **state) {
     fixture_fini(&g);
 }
 
+static aw_entity forgotten;
+static void slow_forget(void *ctx, aw_entity agent) {
+    (void)ctx;
+    forgotten = agent;
+}
+
+/* A dead agent is replaced after its respawn time, and its orchestrator is told to forget it. */
+static void test_death_respawn_and_forget(void **state) {
+    (void)state;
+    ai_fixture g;
+    fixture_init(&g, 1);
+    slow_ctx sc = {0};
+    ASSERT_OK(aw_ai_set_orchestrator(g.ai, &(aw_orchestrator){.kind = AW_ORCHESTRATOR_LLM, .ctx = &sc,
+                                                               .plan = slow_plan, .forget = slow_forget}));
+    const char *json = "{\"types\":[{\"name\":\"remote\",\"orchestrator\":\"llm\",\"respawn_time\":0.05}]}";
+    ASSERT_OK(aw_ai_load_string(g.ai, json, strlen(json), "t"));
+    ASSERT_OK(aw_ai_register_systems(g.ai));
+    aw_entity e = aw_ai_spawn(g.ai, (uint32_t)aw_ai_type_find(g.ai, "remote"), 1, (aw_vec3){3, 0, 4});
+    aw_ai_ids ids = aw_ai_get_ids(g.ai);
+    ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    aw_ai_agent *a = aw_entity_get(g.world, e, ids.agent);
+    a->hp = 0.0f; /* as if shot */
+    a->respawn_timer = 0.05f;
+    for (int i = 0; i < 6; i++) ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    assert_false(aw_entity_alive(g.world, e));
+    assert_true(forgotten == e);
+    aw_query *q = aw_query_create(g.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.agent))});
+    assert_int_equal(aw_query_count(q), 1); /* replaced, same team, full health */
+    aw_iter it = aw_query_iter(q);
+    assert_true(aw_iter_next(&it));
+    const aw_ai_agent *b = AW_COLUMN(&it, aw_ai_agent, 0);
+    assert_int_equal(b[0].team, 1);
+    assert_float_equal(b[0].hp, 100.0f, 0);
+    aw_iter_fini(&it);
+    aw_ai_stats st = aw_ai_get_stats(g.ai);
+    assert_int_equal(st.respawns, 1);
+    fixture_fini(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bt_branches),         cmocka_unit_test(test_utility_choices),
         cmocka_unit_test(test_curves),              cmocka_unit_test(test_rules),
         cmocka_unit_test(test_goap_domain_from_file), cmocka_unit_test(test_async_orchestrator_with_fallback),
+        cmocka_unit_test(test_death_respawn_and_forget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
