@@ -539,6 +539,21 @@ static void effects_run(aw_system_ctx *ctx) {
             ai->merged_capacity = cap;
         }
     }
+    /* Which worker records how much depends on work stealing, so a worker's buffer could first
+     * outgrow itself in any frame. Sizing every buffer to the frame's total (the same for any
+     * thread count) makes growth happen only when the simulation itself reaches a new high. */
+    for (uint32_t i = 0; i < ai->worker_count; i++) {
+        ai_worker *w = &ai->workers[i];
+        if (w->record_capacity >= total) continue;
+        uint32_t cap = w->record_capacity ? w->record_capacity : 256;
+        while (cap < total) cap *= 2;
+        ai_record *grown = aw_realloc(w->allocator, w->records, (size_t)w->record_capacity * sizeof(ai_record),
+                                      (size_t)cap * sizeof(ai_record), 8);
+        if (grown) {
+            w->records = grown;
+            w->record_capacity = cap;
+        }
+    }
     uint32_t n = 0;
     for (uint32_t i = 0; i < ai->worker_count; i++) {
         ai_worker *w = &ai->workers[i];
