@@ -156,6 +156,9 @@ aw_status aw_render_extract_register(aw_renderer *renderer, aw_world *world, con
  * frame-in-flight slot. AW_ERR_DEVICE on a Vulkan failure. Draws what the last extraction
  * prepared (nothing before the first). */
 aw_status aw_render_frame(aw_renderer *renderer);
+/* Waits until the GPU has finished every submitted frame, and collects their timestamps: the
+ * stats' gpu_ms is then the last frame's. */
+aw_status aw_render_wait_idle(aw_renderer *renderer);
 /* Windowed: true once the user asked to close the window (always false headless). Polls events. */
 bool aw_render_should_close(aw_renderer *renderer);
 

@@ -77,6 +77,22 @@ static aw_status ensure_sort_capacity(aw_renderer *r, uint32_t n) {
     return AW_OK;
 }
 
+static void merge_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
+    (void)worker;
+    aw_renderer *r = ctx;
+    for (uint32_t i = begin; i < end; i++) {
+        const render_piece *p = &r->pieces[i];
+        const uint64_t *keys = r->worker_out[p->worker].keys + p->begin;
+        uint64_t *dst_keys = r->keys + p->offset;
+        uint32_t *dst_refs = r->refs + p->offset;
+        uint32_t ref = RENDER_REF(p->worker, p->begin);
+        for (uint32_t k = 0; k < p->count; k++) {
+            dst_keys[k] = keys[k];
+            dst_refs[k] = ref + k;
+        }
+    }
+}
+
 aw_status render_prepare(aw_renderer *r) {
     uint64_t t0 = aw_time_ns();
     /* Pieces are numbered 0..N-1 by the scheduler, each run exactly once: place them by number. */
@@ -115,16 +131,16 @@ aw_status render_prepare(aw_renderer *r) {
         for (uint32_t w = 0; w < r->workers; w++)
             for (uint32_t p = 0; p < r->worker_out[w].piece_count; p++) r->pieces[n++] = r->worker_out[w].pieces[p];
     }
+    /* Each piece's offset in the merged list, then the copy, piece by piece in parallel. */
     uint32_t n = 0;
     for (uint32_t i = 0; i < piece_count; i++) {
-        const render_piece *p = &r->pieces[i];
-        const uint64_t *keys = r->worker_out[p->worker].keys + p->begin;
-        for (uint32_t k = 0; k < p->count; k++) {
-            r->keys[n] = keys[k];
-            r->refs[n] = RENDER_REF(p->worker, p->begin + k);
-            n++;
-        }
+        r->pieces[i].offset = n;
+        n += r->pieces[i].count;
     }
+    if (r->jobs && n >= 32768)
+        aw_jobs_parallel_for(r->jobs, piece_count, 8, merge_pieces, r);
+    else
+        merge_pieces(0, piece_count, 0, r);
     render_radix_sort(&r->keys, &r->refs, &r->keys_tmp, &r->refs_tmp, n);
 
     /* Batches: runs of equal (pipeline, material, mesh). */

@@ -93,7 +93,7 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     const aw_render_style *styles = r->style_term >= 0 ? it->columns[r->style_term] : NULL;
     const render_view *v = &r->view;
     const render_mesh *meshes = r->geometry.meshes;
-    float depth_scale = 65535.0f / (v->far_z - v->near_z);
+    float depth_scale = 255.0f / (v->far_z - v->near_z);
     uint32_t begin = o->count, n = begin, culled = 0, skipped = 0;
     for (uint32_t i = 0; i < it->count; i++) {
         uint32_t mesh = mesh_values[i], material = material_values[i];
@@ -122,7 +122,7 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
         float dz = (x - v->position[0]) * v->forward[0] + (y - v->position[1]) * v->forward[1] +
                    (z - v->position[2]) * v->forward[2];
         float q = (dz - v->near_z) * depth_scale;
-        uint32_t depth = q <= 0.0f ? 0u : q >= 65535.0f ? 65535u : (uint32_t)q;
+        uint32_t depth = q <= 0.0f ? 0u : q >= 255.0f ? 255u : (uint32_t)q;
         o->instances[n] = (render_instance){
             .position = {x, y, z},
             .scale = scale,
@@ -170,6 +170,7 @@ aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_r
     if (desc->mesh_map) memcpy(r->mesh_map, desc->mesh_map, desc->mesh_map_count * sizeof(uint32_t));
     if (desc->material_map) memcpy(r->material_map, desc->material_map, desc->material_map_count * sizeof(uint32_t));
     r->workers = threads;
+    r->jobs = jobs;
     uint32_t phase = desc->phase ? desc->phase : AW_PHASE_PRESENTATION;
 
     aw_term terms[4];

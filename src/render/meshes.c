@@ -140,10 +140,10 @@ aw_status render_geometry_build(const aw_allocator *a, render_geometry *g) {
     cube(&b);
     end_mesh(&b, AW_RENDER_MESH_CUBE);
     begin_mesh(&b, AW_RENDER_MESH_SPHERE);
-    rounded(&b, 0.5f, 0.0f, 16, 10);
+    rounded(&b, 0.5f, 0.0f, 12, 8);
     end_mesh(&b, AW_RENDER_MESH_SPHERE);
     begin_mesh(&b, AW_RENDER_MESH_CAPSULE);
-    rounded(&b, 0.25f, 0.25f, 12, 8);
+    rounded(&b, 0.25f, 0.25f, 10, 6);
     end_mesh(&b, AW_RENDER_MESH_CAPSULE);
     begin_mesh(&b, AW_RENDER_MESH_PLANE);
     flat(&b, (const float[]){0, 1, 0}, (const float[]){1, 0, 0}, (const float[]){0, 0, 1});

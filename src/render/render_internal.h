@@ -55,6 +55,7 @@ typedef struct render_material {
  * which ranges, so the merge can put them back in the world's order whatever thread ran them. */
 typedef struct render_piece {
     uint32_t task, worker, begin, count;
+    uint32_t offset; /* where the merge puts it */
 } render_piece;
 
 typedef struct render_worker_out {
@@ -158,6 +159,7 @@ struct aw_renderer {
     render_batch *batches;
     uint32_t batch_count, batch_capacity;
     uint32_t prepared_count; /* instances in keys/refs */
+    aw_jobs *jobs;           /* the world's, for the parallel merge and upload */
     aw_render_stats prepared; /* extraction and sort figures of the prepared list */
 
     aw_render_hooks hooks[AW_RENDER_MAX_HOOKS];
@@ -173,13 +175,14 @@ struct aw_renderer {
 #define RENDER_REF_INDEX(ref)     ((ref) & ((1u << 26) - 1u))
 #define RENDER_MAX_PER_WORKER     (1u << 26)
 
-/* Sort key: [39..36] pipeline, [35..24] material, [23..16] mesh, [15..0] depth (near first). The
- * batch is the key without its depth bits. */
+/* Sort key: [31..28] pipeline, [27..16] material, [15..8] mesh, [7..0] depth (near first, 256
+ * steps: enough for front-to-back order within a batch, and one radix pass). Bits 63..32 are free
+ * for later layers (translucency, view). The batch is the key without its depth bits. */
 #define RENDER_KEY(pipeline, material, mesh, depth)                                                          \
-    (((uint64_t)(pipeline) << 36) | ((uint64_t)(material) << 24) | ((uint64_t)(mesh) << 16) | (uint64_t)(depth))
-#define RENDER_KEY_BATCH(key)    ((key) >> 16)
-#define RENDER_KEY_MESH(key)     ((uint32_t)((key) >> 16) & 0xffu)
-#define RENDER_KEY_MATERIAL(key) ((uint32_t)((key) >> 24) & 0xfffu)
+    (((uint64_t)(pipeline) << 28) | ((uint64_t)(material) << 16) | ((uint64_t)(mesh) << 8) | (uint64_t)(depth))
+#define RENDER_KEY_BATCH(key)    ((key) >> 8)
+#define RENDER_KEY_MESH(key)     ((uint32_t)((key) >> 8) & 0xffu)
+#define RENDER_KEY_MATERIAL(key) ((uint32_t)((key) >> 16) & 0xfffu)
 
 /* batch.c: merges the workers' output in piece order, sorts by key, builds batches. */
 aw_status render_prepare(aw_renderer *r);

@@ -346,6 +346,7 @@ aw_status aw_renderer_create(const aw_renderer_desc *desc_in, aw_renderer **out)
         aw_renderer_destroy(r);
         return aw_error(st, "%s", msg);
     }
+    r->stats.gpu_ms = -1.0;
     r->materials[0] = (render_material){{0.7f, 0.7f, 0.7f, 1.0f}, {0.5f, 0, 0, 0}};
     r->material_count = 1;
     r->material_version = 1;
@@ -540,15 +541,31 @@ static aw_status ensure_slot_capacity(aw_renderer *r, render_frame_slot *s, uint
     return AW_OK;
 }
 
-/* Copies the prepared instances, in sorted order, into the slot's mapped ring buffer. */
-static uint64_t upload_instances(aw_renderer *r, render_frame_slot *s) {
-    render_instance *dst = s->instances.mapped;
-    const uint32_t *refs = r->refs;
-    uint32_t n = r->prepared_count;
-    for (uint32_t i = 0; i < n; i++) {
+typedef struct upload_ctx {
+    aw_renderer *r;
+    render_instance *dst;
+} upload_ctx;
+
+static void upload_range(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const upload_ctx *c = arg;
+    const uint32_t *refs = c->r->refs;
+    const render_worker_out *outs = c->r->worker_out;
+    for (uint32_t i = begin; i < end; i++) {
         uint32_t ref = refs[i];
-        dst[i] = r->worker_out[RENDER_REF_WORKER(ref)].instances[RENDER_REF_INDEX(ref)];
+        c->dst[i] = outs[RENDER_REF_WORKER(ref)].instances[RENDER_REF_INDEX(ref)];
     }
+}
+
+/* Copies the prepared instances, in sorted order, into the slot's mapped ring buffer (in
+ * parallel on the world's job system when there are many). */
+static uint64_t upload_instances(aw_renderer *r, render_frame_slot *s) {
+    uint32_t n = r->prepared_count;
+    upload_ctx ctx = {r, s->instances.mapped};
+    if (r->jobs && n >= 32768)
+        aw_jobs_parallel_for(r->jobs, n, 16384, upload_range, &ctx);
+    else
+        upload_range(0, n, 0, &ctx);
     uint64_t bytes = (uint64_t)n * sizeof(render_instance);
     if (r->mode == AW_RENDER_INDIRECT) {
         VkDrawIndexedIndirectCommand *cmds = s->indirect.mapped;
@@ -676,6 +693,8 @@ static void read_timestamps(aw_renderer *r, render_frame_slot *s) {
     uint32_t bits = r->vk->timestamp_valid_bits;
     uint64_t mask = bits >= 64 ? UINT64_MAX : ((1ull << bits) - 1ull);
     uint64_t ticks = ((ts[1] & mask) - (ts[0] & mask)) & mask;
+    s->timed = false;
+    if (r->stats.gpu_frame > s->frame && r->stats.gpu_ms >= 0.0) return; /* a later frame's is known */
     r->stats.gpu_ms = (double)ticks * (double)r->info.timestamp_period * 1e-6;
     r->stats.gpu_frame = s->frame;
 }
@@ -795,7 +814,7 @@ aw_status aw_render_frame(aw_renderer *r) {
     uint64_t t3 = aw_time_ns();
 
     aw_render_stats *out = &r->stats;
-    double gpu_ms = r->frame == 0 ? -1.0 : out->gpu_ms;
+    double gpu_ms = out->gpu_ms;
     uint64_t gpu_frame = out->gpu_frame;
     *out = r->prepared;
     out->frame = r->frame + 1;
@@ -809,6 +828,19 @@ aw_status aw_render_frame(aw_renderer *r) {
     out->gpu_ms = r->info.timestamps ? gpu_ms : -1.0;
     out->gpu_frame = gpu_frame;
     r->frame++;
+    return AW_OK;
+}
+
+aw_status aw_render_wait_idle(aw_renderer *r) {
+    if (!r) return aw_error(AW_ERR_INVALID_ARG, "render wait: NULL renderer");
+    for (uint32_t i = 0; i < r->frames_in_flight; i++) {
+        render_frame_slot *s = &r->slots[i];
+        if (!s->submitted) continue;
+        aw_status st = vk_ok(vkWaitForFences(r->vk->device, 1, &s->fence, VK_TRUE, UINT64_MAX), "render: vkWaitForFences");
+        if (st) return st;
+        read_timestamps(r, s);
+        s->submitted = false;
+    }
     return AW_OK;
 }
 
