@@ -41,6 +41,17 @@ void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, 
     }
 }
 
+void aw_render_sort(uint64_t *keys, uint32_t *values, uint64_t *keys_tmp, uint32_t *values_tmp, uint32_t count) {
+    if (!keys || !values || !keys_tmp || !values_tmp || count < 2) return;
+    uint64_t *k = keys, *kt = keys_tmp;
+    uint32_t *v = values, *vt = values_tmp;
+    render_radix_sort(&k, &v, &kt, &vt, count);
+    if (k != keys) {
+        memcpy(keys, k, (size_t)count * sizeof *keys);
+        memcpy(values, v, (size_t)count * sizeof *values);
+    }
+}
+
 static aw_status grow(const aw_allocator *a, void **p, uint32_t old_count, uint32_t new_count, size_t elem) {
     void *n = aw_realloc(a, *p, (size_t)old_count * elem, (size_t)new_count * elem, 64);
     if (!n) return aw_error(AW_ERR_OUT_OF_MEMORY, "render: out of memory for %u sort entries", new_count);

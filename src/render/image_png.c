@@ -36,36 +36,44 @@ aw_status aw_image_write_png(const char *path, uint32_t width, uint32_t height, 
     return AW_OK;
 }
 
-aw_status aw_image_read_png(const char *path, const aw_allocator *allocator, uint32_t *width, uint32_t *height,
-                            uint8_t **rgba) {
-    if (!path || !width || !height || !rgba) return aw_error(AW_ERR_INVALID_ARG, "png read: NULL argument");
+typedef struct png_source {
+    const uint8_t *data;
+    size_t size, pos;
+} png_source;
+
+static void read_from_memory(png_structp png, png_bytep out, png_size_t length) {
+    png_source *src = png_get_io_ptr(png);
+    if (length > src->size - src->pos) png_error(png, "truncated");
+    memcpy(out, src->data + src->pos, length);
+    src->pos += length;
+}
+
+aw_status aw_image_decode_png(const void *data, size_t size, const aw_allocator *allocator, uint32_t *width,
+                              uint32_t *height, uint8_t **rgba) {
+    if (!width || !height || !rgba || (!data && size)) return aw_error(AW_ERR_INVALID_ARG, "png decode: NULL argument");
     *rgba = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return aw_error(AW_ERR_IO, "png read: cannot open '%s'", path);
-    uint8_t sig[8];
-    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
-        fclose(f);
-        return aw_error(AW_ERR_PARSE, "png read: '%s' is not a PNG file", path);
-    }
+    if (size < 8 || png_sig_cmp(data, 0, 8) != 0) return aw_error(AW_ERR_PARSE, "png decode: not a PNG (bad signature)");
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        return aw_error(AW_ERR_OUT_OF_MEMORY, "png read: out of memory");
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "png decode: out of memory");
     }
+    png_source src = {.data = data, .size = size, .pos = 8};
     /* volatile: these change between setjmp and a possible longjmp back. */
     uint8_t *volatile pixels = NULL;
-    volatile size_t size = 0;
+    volatile size_t bytes = 0;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        aw_free(allocator, pixels, size);
-        return aw_error(AW_ERR_PARSE, "png read: '%s' is corrupt", path);
+        aw_free(allocator, pixels, bytes);
+        return aw_error(AW_ERR_PARSE, "png decode: corrupt or truncated PNG");
     }
-    png_init_io(png, f);
+    /* libpng's warnings go to stderr by default; corrupt input is reported by status instead. */
+    png_set_error_fn(png, NULL, NULL, NULL);
+    png_set_read_fn(png, &src, read_from_memory);
     png_set_sig_bytes(png, 8);
     png_set_user_limits(png, 16384, 16384);
+    png_set_chunk_malloc_max(png, 64u << 20);
     png_read_info(png, info);
     uint32_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int bit_depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
@@ -73,28 +81,53 @@ aw_status aw_image_read_png(const char *path, const aw_allocator *allocator, uin
     if (bit_depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    bool trns = png_get_valid(png, info, PNG_INFO_tRNS);
+    if (trns) png_set_tRNS_to_alpha(png);
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (!(color & PNG_COLOR_MASK_ALPHA) && !png_get_valid(png, info, PNG_INFO_tRNS)) png_set_filler(png, 0xff, PNG_FILLER_AFTER);
-    png_set_interlace_handling(png);
+    if (!(color & PNG_COLOR_MASK_ALPHA) && !trns) png_set_filler(png, 0xff, PNG_FILLER_AFTER);
+    int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != (size_t)w * 4) png_error(png, "unexpected row size");
-    size = (size_t)w * h * 4;
-    pixels = aw_alloc(allocator, size, 16);
+    if (w == 0 || h == 0 || png_get_rowbytes(png, info) != (size_t)w * 4) png_error(png, "unexpected row size");
+    bytes = (size_t)w * h * 4;
+    pixels = aw_alloc(allocator, bytes, 16);
     if (!pixels) {
         png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        return aw_error(AW_ERR_OUT_OF_MEMORY, "png read: out of memory for %ux%u", w, h);
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "png decode: out of memory for %ux%u", w, h);
     }
-    for (int pass = png_set_interlace_handling(png); pass > 0; pass--)
+    for (int pass = 0; pass < passes; pass++)
         for (uint32_t y = 0; y < h; y++) png_read_row(png, pixels + (size_t)y * w * 4, NULL);
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
-    fclose(f);
     *width = w;
     *height = h;
     *rgba = pixels;
     return AW_OK;
+}
+
+aw_status aw_image_read_png(const char *path, const aw_allocator *allocator, uint32_t *width, uint32_t *height,
+                            uint8_t **rgba) {
+    if (!path || !width || !height || !rgba) return aw_error(AW_ERR_INVALID_ARG, "png read: NULL argument");
+    *rgba = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return aw_error(AW_ERR_IO, "png read: cannot open '%s'", path);
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || size > (256l << 20) || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return aw_error(AW_ERR_IO, "png read: '%s' is unreadable or larger than 256 MiB", path);
+    }
+    uint8_t *data = aw_alloc(allocator, (size_t)size + 1, 16);
+    if (!data) {
+        fclose(f);
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "png read: out of memory for '%s'", path);
+    }
+    size_t got = fread(data, 1, (size_t)size, f);
+    fclose(f);
+    aw_status st = got == (size_t)size ? aw_image_decode_png(data, got, allocator, width, height, rgba)
+                                       : aw_error(AW_ERR_IO, "png read: short read of '%s'", path);
+    aw_free(allocator, data, (size_t)size + 1);
+    if (st == AW_ERR_PARSE) return aw_error(st, "png read: '%s': %s", path, aw_last_error());
+    return st;
 }
 
 aw_image_diff aw_image_compare(const uint8_t *a, const uint8_t *b, uint32_t width, uint32_t height, uint32_t tolerance) {

@@ -213,6 +213,192 @@ static void test_hooks(void **state) {
     assert_no_validation_messages();
 }
 
+/* Pieces run on whichever thread takes them; the merge restores one order, so 1 and 2 threads
+ * (and grains that cut the tables differently) draw the same pixels. */
+static void test_threads_identical(void **state) {
+    (void)state;
+    static uint8_t one[W * H * 4], two[W * H * 4];
+    scene a, b;
+    scene_build(&a, 1, AW_RENDER_BATCHED, 10);
+    render_once(&a, one);
+    aw_render_stats sa = aw_render_get_stats(a.r);
+    scene_free(&a);
+    scene_build(&b, 2, AW_RENDER_BATCHED, 10);
+    render_once(&b, two);
+    aw_render_stats sb = aw_render_get_stats(b.r);
+    scene_free(&b);
+    assert_memory_equal(one, two, sizeof one);
+    assert_int_equal(sa.instances, sb.instances);
+    assert_int_equal(sa.batches, sb.batches);
+    assert_int_equal(sa.triangles, sb.triangles);
+    assert_no_validation_messages();
+}
+
+/* Exact counts: entities behind the camera are culled, unknown meshes and materials skipped, and
+ * every (mesh, material) pair in view is one batch. */
+static void test_counts_culling_and_skips(void **state) {
+    (void)state;
+    scene s;
+    scene_build(&s, 2, AW_RENDER_BATCHED, 0); /* the five meshes only */
+    for (int i = 0; i < 7; i++) { /* far behind the camera */
+        aw_entity e = aw_entity_create(s.world);
+        AW_SET(s.world, e, s.position, aw_position, {0.0f, 0.0f, 60.0f + (float)i});
+        AW_SET(s.world, e, s.rc.mesh, aw_render_mesh_ref, {AW_RENDER_MESH_CUBE});
+        AW_SET(s.world, e, s.rc.material, aw_render_material_ref, {0});
+    }
+    aw_entity bad_mesh = aw_entity_create(s.world);
+    AW_SET(s.world, bad_mesh, s.position, aw_position, {0, 0, 0});
+    AW_SET(s.world, bad_mesh, s.rc.mesh, aw_render_mesh_ref, {AW_RENDER_MESH_COUNT});
+    AW_SET(s.world, bad_mesh, s.rc.material, aw_render_material_ref, {0});
+    aw_entity bad_material = aw_entity_create(s.world);
+    AW_SET(s.world, bad_material, s.position, aw_position, {0, 0, 0});
+    AW_SET(s.world, bad_material, s.rc.mesh, aw_render_mesh_ref, {0});
+    AW_SET(s.world, bad_material, s.rc.material, aw_render_material_ref, {999});
+    aw_entity nan_pos = aw_entity_create(s.world);
+    AW_SET(s.world, nan_pos, s.position, aw_position, {NAN, 0, 0});
+    AW_SET(s.world, nan_pos, s.rc.mesh, aw_render_mesh_ref, {0});
+    AW_SET(s.world, nan_pos, s.rc.material, aw_render_material_ref, {0});
+    assert_int_equal(aw_world_progress(s.world, 0.016f), AW_OK);
+    assert_int_equal(aw_render_frame(s.r), AW_OK);
+    aw_render_stats st = aw_render_get_stats(s.r);
+    assert_int_equal(st.instances, AW_RENDER_MESH_COUNT);
+    assert_int_equal(st.culled, 7 + 1);
+    assert_int_equal(st.skipped, 2);
+    assert_int_equal(st.batches, AW_RENDER_MESH_COUNT);
+    assert_int_equal(st.draw_calls, AW_RENDER_MESH_COUNT);
+    assert_true(st.triangles > 0);
+    assert_true(st.bytes_uploaded >= AW_RENDER_MESH_COUNT * 32u);
+    assert_true(st.prep_ms >= 0.0);
+    assert_int_equal(st.frame, 1);
+    /* Naive: one draw per drawn entity. */
+    aw_render_set_mode(s.r, AW_RENDER_NAIVE);
+    assert_int_equal(aw_render_get_mode(s.r), AW_RENDER_NAIVE);
+    assert_int_equal(aw_render_frame(s.r), AW_OK); /* redraws the prepared list */
+    assert_int_equal(aw_render_get_stats(s.r).draw_calls, AW_RENDER_MESH_COUNT);
+    /* GPU timestamps arrive once the frame finished. */
+    assert_int_equal(aw_render_wait_idle(s.r), AW_OK);
+    if (aw_gpu_get_info(gpu).timestamps) {
+        assert_true(aw_render_get_stats(s.r).gpu_ms >= 0.0);
+        assert_int_equal(aw_render_get_stats(s.r).gpu_frame, 1);
+    }
+    scene_free(&s);
+    assert_no_validation_messages();
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    aw_renderer *r = NULL;
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .frames_in_flight = 9}, &r), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .mode = (aw_render_mode)7}, &r), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 100000}, &r), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu}, NULL), AW_ERR_INVALID_ARG);
+    assert_null(r);
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 32, .height = 32}, &r), AW_OK);
+
+    uint8_t px[32 * 32 * 4];
+    assert_int_equal(aw_render_read_pixels(r, px, sizeof px), AW_ERR_INVALID_ARG); /* no frame yet */
+    assert_int_equal(aw_render_frame(r), AW_OK); /* nothing extracted: an empty frame */
+    assert_int_equal(aw_render_get_stats(r).draw_calls, 0);
+    assert_int_equal(aw_render_read_pixels(r, px, sizeof px - 1), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_render_read_pixels(r, px, sizeof px), AW_OK);
+    assert_int_equal(aw_render_screenshot(r, "/nonexistent/dir/shot.png"), AW_ERR_IO);
+
+    aw_camera cam = {.position = {1, 2, 3}, .target = {1, 2, 3}};
+    assert_int_equal(aw_render_set_camera(r, &cam), AW_ERR_INVALID_ARG);
+    cam = (aw_camera){.position = {0, 5, 0}, .target = {0, 0, 0}}; /* looks straight down +y up */
+    assert_int_equal(aw_render_set_camera(r, &cam), AW_ERR_INVALID_ARG);
+    cam = (aw_camera){.position = {0, 0, 5}, .target = {0, 0, 0}, .near_z = 10, .far_z = 5};
+    assert_int_equal(aw_render_set_camera(r, &cam), AW_ERR_INVALID_ARG);
+    cam = (aw_camera){.position = {NAN, 0, 5}};
+    assert_int_equal(aw_render_set_camera(r, &cam), AW_ERR_INVALID_ARG);
+    cam = aw_camera_top_down((const float[3]){0, 0, 0}, 20.0f);
+    assert_int_equal(aw_render_set_camera(r, &cam), AW_OK);
+    assert_int_equal(aw_render_set_light(r, &(aw_render_light){.direction = {0, 0, 0}}), AW_ERR_INVALID_ARG);
+
+    uint32_t id = 0;
+    assert_int_equal(aw_render_material_create(r, &(aw_material_desc){.base_color = {NAN, 0, 0, 1}}, &id), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_render_material_create(r, NULL, &id), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_render_material_set(r, 77, &(aw_material_desc){.roughness = 1}), AW_ERR_NOT_FOUND);
+    for (uint32_t i = 1; i < AW_RENDER_MAX_MATERIALS; i++)
+        assert_int_equal(aw_render_material_create(r, &(aw_material_desc){.base_color = {1, 1, 1, 1}}, &id), AW_OK);
+    assert_int_equal(id, AW_RENDER_MAX_MATERIALS - 1);
+    assert_int_equal(aw_render_material_create(r, &(aw_material_desc){.base_color = {1, 1, 1, 1}}, &id), AW_ERR_CAPACITY);
+
+    for (uint32_t i = 0; i < AW_RENDER_MAX_HOOKS; i++)
+        assert_int_equal(aw_render_add_hooks(r, &(aw_render_hooks){.in_pass = (aw_render_hook_fn)0x1}, NULL), AW_OK);
+    assert_int_equal(aw_render_add_hooks(r, &(aw_render_hooks){.in_pass = (aw_render_hook_fn)0x1}, NULL), AW_ERR_CAPACITY);
+    for (uint32_t i = 0; i < AW_RENDER_MAX_HOOKS; i++) assert_int_equal(aw_render_remove_hooks(r, i), AW_OK);
+
+    aw_world *w = aw_world_create(&(aw_world_desc){.threads = 1});
+    aw_component pos = aw_component_register(w, &(aw_component_desc){.name = "Position", .size = 12, .align = 4});
+    aw_component wide = aw_component_register(w, &(aw_component_desc){.name = "Wide", .size = 8, .align = 4});
+    aw_render_components rc;
+    assert_int_equal(aw_render_register_components(w, &rc), AW_OK);
+    aw_render_components again;
+    assert_int_equal(aw_render_register_components(w, &again), AW_OK); /* looks them up */
+    assert_memory_equal(&rc, &again, sizeof rc);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.mesh = rc.mesh}), AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = rc.mesh, .mesh = rc.mesh}),
+                     AW_ERR_SIZE_MISMATCH);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = wide}),
+                     AW_ERR_SIZE_MISMATCH);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = rc.mesh, .style = rc.mesh}),
+                     AW_ERR_SIZE_MISMATCH);
+    uint32_t map[1] = {0};
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = rc.mesh, .mesh_map = map}),
+                     AW_ERR_INVALID_ARG);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = rc.mesh}), AW_OK);
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = rc.mesh}),
+                     AW_ERR_ALREADY_PRESENT);
+    aw_world_destroy(w);
+    aw_renderer_destroy(r);
+    aw_renderer_destroy(NULL);
+    assert_no_validation_messages();
+}
+
+/* The instance ring starts tiny and grows; once the scene fits, frames allocate nothing. Three
+ * frames in flight, maps from a game's own ids, and entities spawned between frames. */
+static void test_ring_growth_and_steady_state(void **state) {
+    (void)state;
+    aw_renderer *r = NULL;
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 64, .height = 48, .frames_in_flight = 3,
+                                                            .initial_instances = 16}, &r), AW_OK);
+    aw_world *w = aw_world_create(&(aw_world_desc){.threads = 2});
+    aw_component pos = aw_component_register(w, &(aw_component_desc){.name = "Position", .size = 12, .align = 4});
+    aw_component kind = aw_component_register(w, &(aw_component_desc){.name = "Kind", .size = 4, .align = 4});
+    uint32_t red = 0;
+    assert_int_equal(aw_render_material_create(r, &(aw_material_desc){.base_color = {1, 0, 0, 1}}, &red), AW_OK);
+    const uint32_t mesh_map[3] = {AW_RENDER_MESH_CUBE, AW_RENDER_MESH_SPHERE, AW_RENDER_MESH_QUAD};
+    const uint32_t material_map[3] = {0, red, red};
+    assert_int_equal(aw_render_extract_register(r, w, &(aw_render_extract_desc){.position = pos, .mesh = kind, .mesh_map = mesh_map,
+        .mesh_map_count = 3, .material_map = material_map, .material_map_count = 3, .grain = 100}), AW_OK);
+    assert_int_equal(aw_render_set_camera(r, &(aw_camera){.position = {0, 30, 40}, .target = {0, 0, 0}}), AW_OK);
+    uint32_t total = 0;
+    for (int frame = 0; frame < 12; frame++) {
+        if (frame < 4) { /* grow the scene for a few frames */
+            for (uint32_t i = 0; i < 700; i++, total++) {
+                aw_entity e = aw_entity_create(w);
+                AW_SET(w, e, pos, aw_position, {(float)(total % 40) - 20.0f, 0.0f, (float)(total / 40) * -0.8f});
+                AW_SET(w, e, kind, uint32_t, {total % 4}); /* kind 3 is outside the maps: skipped */
+            }
+        }
+        aw_alloc_stats before = aw_heap_stats();
+        assert_int_equal(aw_world_progress(w, 0.016f), AW_OK);
+        assert_int_equal(aw_render_frame(r), AW_OK);
+        aw_alloc_stats after = aw_heap_stats();
+        aw_render_stats st = aw_render_get_stats(r);
+        assert_int_equal(st.instances + st.culled + st.skipped, total);
+        assert_int_equal(st.skipped, total / 4);
+        assert_true(st.batches <= 3);
+        if (frame >= 8 && (after.allocs != before.allocs || after.reallocs != before.reallocs))
+            fail_msg("steady frame %d allocated: %llu allocs, %llu reallocs", frame,
+                     (unsigned long long)(after.allocs - before.allocs), (unsigned long long)(after.reallocs - before.reallocs));
+    }
+    aw_world_destroy(w);
+    aw_renderer_destroy(r);
+    assert_no_validation_messages();
+}
+
 int main(void) {
     aw_status st = aw_gpu_create(&(aw_gpu_desc){.validation = true, .app_name = "test_render"}, &gpu);
     if (st == AW_ERR_UNAVAILABLE) {
@@ -226,6 +412,10 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_batched_equals_naive),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_counts_culling_and_skips),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_ring_growth_and_steady_state),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     aw_gpu_destroy(gpu);
