@@ -197,7 +197,10 @@ void render_view_compute(const aw_camera *camera, float aspect, render_view *out
 /* window.c: GLFW window and swapchain. */
 aw_status render_window_open(aw_renderer *r, const aw_renderer_desc *desc, aw_gpu_desc *gpu_desc);
 aw_status render_window_attach(aw_renderer *r, bool vsync);
+/* Destroys the swapchain (before the device goes); render_window_free closes the window (after
+ * the surface went with the device). */
 void render_window_close(aw_renderer *r);
+void render_window_free(aw_renderer *r);
 /* Acquires the next swapchain image, recreating the swapchain (and the offscreen targets) after a
  * resize; *skip when nothing can be presented this frame (minimised). */
 aw_status render_window_acquire(aw_renderer *r, render_frame_slot *slot, bool *skip);
@@ -207,6 +210,8 @@ VkSemaphore render_window_present_semaphore(aw_renderer *r);
 aw_status render_window_present(aw_renderer *r);
 bool render_window_should_close(aw_renderer *r);
 
+/* renderer.c: recomputes the view after a camera or size change. */
+void render_update_view(aw_renderer *r);
 /* renderer.c: (re)creates the offscreen targets at the current size. */
 aw_status render_targets_create(aw_renderer *r);
 void render_targets_destroy(aw_renderer *r);

@@ -294,7 +294,7 @@ static void destroy_slots(aw_renderer *r) {
 
 /* ---------------------------------------------------------------- create / destroy */
 
-static void update_view(aw_renderer *r) {
+void render_update_view(aw_renderer *r) {
     render_view_compute(&r->camera, (float)r->width / (float)(r->height ? r->height : 1), &r->view);
 }
 
@@ -352,7 +352,7 @@ aw_status aw_renderer_create(const aw_renderer_desc *desc_in, aw_renderer **out)
     r->material_version = 1;
     float zero[3] = {0, 0, 0};
     r->camera = aw_camera_orbit(zero, 10.0f, 0.6f, 0.5f);
-    update_view(r);
+    render_update_view(r);
     aw_render_set_light(r, &(aw_render_light){.direction = {-0.4f, -1.0f, -0.3f}, .color = {1.0f, 1.0f, 1.0f},
                                               .ambient = {0.15f, 0.15f, 0.18f}});
     *out = r;
@@ -374,6 +374,7 @@ void aw_renderer_destroy(aw_renderer *r) {
     }
     render_window_close(r); /* the swapchain, before the device and surface go */
     if (r->owns_gpu) aw_gpu_destroy(r->gpu);
+    render_window_free(r);
     render_geometry_free(r->allocator, &r->geometry);
     const aw_allocator *a = r->allocator;
     for (uint32_t w = 0; w < RENDER_MAX_WORKERS; w++) {
@@ -437,7 +438,7 @@ aw_status aw_render_set_camera(aw_renderer *r, const aw_camera *c) {
     float cx = d[1] * up[2] - d[2] * up[1], cy = d[2] * up[0] - d[0] * up[2], cz = d[0] * up[1] - d[1] * up[0];
     if (cx * cx + cy * cy + cz * cz < 1e-12f) return aw_error(AW_ERR_INVALID_ARG, "render camera: up is parallel to the view");
     r->camera = *c;
-    update_view(r);
+    render_update_view(r);
     return AW_OK;
 }
 

@@ -293,6 +293,13 @@ static void test_bad_input(void **state) {
     assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 100000}, &r), AW_ERR_INVALID_ARG);
     assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu}, NULL), AW_ERR_INVALID_ARG);
     assert_null(r);
+    const char *x11 = getenv("DISPLAY"), *wayland = getenv("WAYLAND_DISPLAY");
+    if ((!x11 || !*x11) && (!wayland || !*wayland)) {
+        /* No display: a window is refused with a clear status, not a crash. */
+        assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.windowed = true}, &r), AW_ERR_UNAVAILABLE);
+        assert_non_null(strstr(aw_last_error(), "display"));
+        assert_null(r);
+    }
     assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 32, .height = 32}, &r), AW_OK);
 
     uint8_t px[32 * 32 * 4];
