@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../gpu/gpu_test_env.h"
+
 #define W 192
 #define H 128
 /* lavapipe is deterministic; the tolerance absorbs rounding differences between drivers. */
@@ -407,6 +409,7 @@ static void test_ring_growth_and_steady_state(void **state) {
 }
 
 int main(void) {
+    gpu_test_keep_driver_libraries();
     aw_status st = aw_gpu_create(&(aw_gpu_desc){.validation = true, .app_name = "test_render"}, &gpu);
     if (st == AW_ERR_UNAVAILABLE) {
         printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());
