@@ -117,9 +117,9 @@ static aw_status measure(render_bench *b) {
             b->draws[m][rep] = s.draw_calls;
             if (m == 0) b->prep_ms[rep] = s.prep_ms;
             if (b->opt.verbose)
-                fprintf(stderr, "render: rep %u %s: %.2f ms, %u draws, %u batches, %u instances, %u culled, prep %.3f ms\n", rep,
+                fprintf(stderr, "render: rep %u %s: %.2f ms, %u draws, %u batches, %u instances, %u culled, prep %.3f ms (extract %.3f, sort %.3f, upload %.3f), record %.3f ms\n", rep,
                         aw_render_mode_str(modes[m]), b->frame_ms[m][rep], s.draw_calls, s.batches, s.instances, s.culled,
-                        s.prep_ms);
+                        s.prep_ms, s.extract_ms, s.sort_ms, s.upload_ms, s.record_ms);
             b->gpu_ms[m][rep] = s.gpu_ms;
             b->record_ms[m][rep] = s.record_ms;
         }

@@ -8,20 +8,25 @@
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
                        uint32_t count) {
     if (count < 2) return;
-    uint32_t hist[8][256];
-    memset(hist, 0, sizeof hist);
+    /* Which bytes differ at all: only those get a histogram and a pass. */
     const uint64_t *k = *keys;
+    uint64_t first = k[0], differ = 0;
+    for (uint32_t i = 1; i < count; i++) differ |= k[i] ^ first;
+    int digits[8], digit_count = 0;
+    for (int d = 0; d < 8; d++)
+        if ((differ >> (8 * d)) & 0xffu) digits[digit_count++] = d;
+    uint32_t hist[8][256];
+    memset(hist, 0, sizeof(hist[0]) * (size_t)digit_count);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t key = k[i];
-        for (int d = 0; d < 8; d++) hist[d][(key >> (8 * d)) & 0xffu]++;
+        for (int j = 0; j < digit_count; j++) hist[j][(key >> (8 * digits[j])) & 0xffu]++;
     }
-    for (int d = 0; d < 8; d++) {
-        uint32_t first_digit = (uint32_t)((*keys)[0] >> (8 * d)) & 0xffu;
-        if (hist[d][first_digit] == count) continue; /* every key shares this digit */
+    for (int j = 0; j < digit_count; j++) {
+        int d = digits[j];
         uint32_t offset[256], sum = 0;
         for (int b = 0; b < 256; b++) {
             offset[b] = sum;
-            sum += hist[d][b];
+            sum += hist[j][b];
         }
         const uint64_t *src_k = *keys;
         const uint32_t *src_v = *values;
