@@ -1,7 +1,9 @@
 /* Renderer tests on the offscreen target with the validation layer on: golden images (committed
  * PNGs, per-pixel tolerance), batched, indirect and naive modes drawing identical pixels, equal
  * results for 1 and 2 threads, draw-call and batch counts, culling, bad input, hooks, and no heap
- * allocation in steady-state frames. Skips (exit 77) without a Vulkan device. */
+ * allocation in steady-state frames. Skips (exit 77) without a Vulkan device. Extraction runs on
+ * two threads, so TSan runs these too. */
+/* ctest-label: threads */
 #include "aw/physics.h"
 #include "aw/render_vulkan.h"
 
