@@ -5,35 +5,43 @@
 
 #include <string.h>
 
+/* 11-bit digits: six cover 64 bits, and with the key layout (8 depth, 8 mesh, 12 material bits)
+ * a scene with fewer than 64 materials varies in only two of them: two scatter passes. */
+#define DIGIT_BITS 11
+#define DIGITS     6
+#define BINS       (1u << DIGIT_BITS)
+
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
                        uint32_t count) {
     if (count < 2) return;
-    /* Which bytes differ at all: only those get a histogram and a pass. */
+    /* Which digits differ at all: only those get a histogram and a pass. */
     const uint64_t *k = *keys;
     uint64_t first = k[0], differ = 0;
     for (uint32_t i = 1; i < count; i++) differ |= k[i] ^ first;
-    int digits[8], digit_count = 0;
-    for (int d = 0; d < 8; d++)
-        if ((differ >> (8 * d)) & 0xffu) digits[digit_count++] = d;
-    uint32_t hist[8][256];
+    int digits[DIGITS], digit_count = 0;
+    for (int d = 0; d < DIGITS; d++)
+        if ((differ >> (DIGIT_BITS * d)) & (BINS - 1u)) digits[digit_count++] = d;
+    static _Thread_local uint32_t hist[DIGITS][BINS]; /* 48 KiB: off the stack */
     memset(hist, 0, sizeof(hist[0]) * (size_t)digit_count);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t key = k[i];
-        for (int j = 0; j < digit_count; j++) hist[j][(key >> (8 * digits[j])) & 0xffu]++;
+        for (int j = 0; j < digit_count; j++) hist[j][(key >> (DIGIT_BITS * digits[j])) & (BINS - 1u)]++;
     }
     for (int j = 0; j < digit_count; j++) {
-        int d = digits[j];
-        uint32_t offset[256], sum = 0;
-        for (int b = 0; b < 256; b++) {
-            offset[b] = sum;
-            sum += hist[j][b];
+        int shift = DIGIT_BITS * digits[j];
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < BINS; b++) { /* counts become starting offsets */
+            uint32_t c = hist[j][b];
+            hist[j][b] = sum;
+            sum += c;
         }
+        uint32_t *offset = hist[j];
         const uint64_t *src_k = *keys;
         const uint32_t *src_v = *values;
         uint64_t *dst_k = *keys_tmp;
         uint32_t *dst_v = *values_tmp;
         for (uint32_t i = 0; i < count; i++) {
-            uint32_t o = offset[(src_k[i] >> (8 * d)) & 0xffu]++;
+            uint32_t o = offset[(src_k[i] >> shift) & (BINS - 1u)]++;
             dst_k[o] = src_k[i];
             dst_v[o] = src_v[i];
         }

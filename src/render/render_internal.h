@@ -189,7 +189,7 @@ struct aw_renderer {
 
 /* batch.c: merges the workers' output in piece order, sorts by key, builds batches. */
 aw_status render_prepare(aw_renderer *r);
-/* Sorts keys with their values (stable LSD radix, 8-bit digits, skipping digits every key shares).
+/* Sorts keys with their values (stable LSD radix, 11-bit digits, skipping digits every key shares).
  * Ping-pongs between the arrays and swaps the pointers so the result is in *keys / *values. */
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
                        uint32_t count);
