@@ -9,6 +9,7 @@
 #include "bench_ecs.h"
 #include "bench_embed.h"
 #include "bench_jobs.h"
+#include "bench_render.h"
 
 typedef struct bench_suite {
     const char *name;
@@ -21,10 +22,11 @@ static const bench_suite suites[] = {
     {"embed", aw_bench_embed_run},
     {"collision", aw_bench_collision_run},
     {"ai", aw_bench_ai_run},
+    {"render", aw_bench_render_run},
 };
 #define SUITE_COUNT (sizeof suites / sizeof suites[0])
 
-static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "ai", NULL};
+static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "ai", "render", NULL};
 _Static_assert(sizeof suite_names / sizeof suite_names[0] == SUITE_COUNT + 1, "suite_names mirrors suites");
 
 aw_bench_options aw_bench_options_resolve(const aw_bench_options *options) {
