@@ -7,6 +7,7 @@
 #include "aw/rag.h"
 #include "aw/profile.h"
 #include "aw/physics.h"
+#include "aw/particles.h"
 #include "aw/stress.h"
 
 #endif /* AW_AW_H */
