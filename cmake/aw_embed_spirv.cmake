@@ -1,0 +1,22 @@
+# Script mode (cmake -P), run by aw_add_shaders: writes SPIR-V files as uint32_t arrays into a C
+# source and a header. Inputs: GROUP, OUT_C, OUT_H, SPV_FILES (a list).
+set(h "/* Generated from the ${GROUP} shaders by cmake/aw_embed_spirv.cmake: do not edit. */\n")
+string(APPEND h "#ifndef AW_${GROUP}_SPIRV_H\n#define AW_${GROUP}_SPIRV_H\n#include <stddef.h>\n#include <stdint.h>\n")
+set(c "/* Generated from the ${GROUP} shaders by cmake/aw_embed_spirv.cmake: do not edit. */\n")
+string(APPEND c "#include \"${GROUP}_spirv.h\"\n")
+foreach(spv ${SPV_FILES})
+  get_filename_component(file ${spv} NAME)
+  string(REGEX REPLACE "\\.spv$" "" file ${file})
+  string(MAKE_C_IDENTIFIER "aw_spirv_${file}" sym)
+  file(READ ${spv} hex HEX)
+  string(LENGTH "${hex}" hex_len)
+  math(EXPR bytes "${hex_len} / 2")
+  # Little-endian words: SPIR-V files from glslc are little-endian, as is every target we build for.
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])([0-9a-f][0-9a-f])([0-9a-f][0-9a-f])([0-9a-f][0-9a-f])" "0x\\4\\3\\2\\1u," words "${hex}")
+  string(REGEX REPLACE "((0x[0-9a-f]+u,){8})" "\\1\n" words "${words}")
+  string(APPEND h "extern const uint32_t ${sym}[];\nextern const size_t ${sym}_size;\n")
+  string(APPEND c "const uint32_t ${sym}[] = {\n${words}\n};\nconst size_t ${sym}_size = ${bytes};\n")
+endforeach()
+string(APPEND h "#endif\n")
+file(WRITE ${OUT_C} "${c}")
+file(WRITE ${OUT_H} "${h}")
