@@ -11,6 +11,7 @@
 #define DEFAULT_MAX_SPHERES  4096u
 #define DEFAULT_MAX_BURSTS   1024u
 #define MAX_EMITTERS         65535u
+#define GRID_CELLS           ((size_t)SPHERE_GRID_MAX_SIDE * SPHERE_GRID_MAX_SIDE)
 
 aw_particle_forces aw_particles_default_forces(void) {
     return (aw_particle_forces){.gravity = {0.0f, -9.81f, 0.0f},
@@ -68,6 +69,11 @@ static void free_storage(aw_particles *ps) {
     aw_free(a, ps->emitters, (size_t)ps->max_emitters * sizeof(emitter_slot));
     aw_free(a, ps->bursts, (size_t)ps->max_bursts * sizeof(burst_request));
     aw_free(a, ps->spheres, (size_t)ps->max_spheres * sizeof(aw_particle_sphere));
+    aw_free(a, ps->grid.cell_start, GRID_CELLS * sizeof(uint32_t));
+    aw_free(a, ps->grid.cell_count, GRID_CELLS * sizeof(uint32_t));
+    aw_free(a, ps->grid.cell_min_y, GRID_CELLS * sizeof(float));
+    aw_free(a, ps->grid.cell_max_y, GRID_CELLS * sizeof(float));
+    aw_free(a, ps->grid.items, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t));
 }
 
 /* Ten arrays of `capacity` 4-byte values, each starting on a 64-byte boundary, in one block. */
@@ -138,6 +144,13 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->emitters = aw_alloc(a, (size_t)ps->max_emitters * sizeof(emitter_slot), 64);
     ps->bursts = aw_alloc(a, (size_t)ps->max_bursts * sizeof(burst_request), 64);
     ps->spheres = aw_alloc(a, (size_t)ps->max_spheres * sizeof(aw_particle_sphere), 64);
+    ps->grid.cell_start = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
+    ps->grid.cell_count = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
+    ps->grid.cell_min_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
+    ps->grid.cell_max_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
+    ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
+    if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
+                !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
     if (!st && (!ps->free_slots || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
                 !ps->spheres))
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);

@@ -52,6 +52,22 @@ typedef struct sim_params {
     float restitution, friction;
 } sim_params;
 
+/* Spheres binned on a uniform grid over x-z, rebuilt every step: a particle tests only the spheres
+ * of its cell, and only when its height is within theirs. A cell is at least as wide as the largest
+ * sphere's radius, so a sphere spans at most 3 x 3 cells; the same floor formula places spheres and
+ * particles. */
+#define SPHERE_GRID_MAX_SIDE 256u
+typedef struct sphere_grid {
+    float min_x, min_z, inv_cell;
+    float min_y, max_y; /* height range of every sphere: particles above or below skip the grid */
+    int32_t w, h;       /* 0: no spheres */
+    uint32_t *cell_start; /* first item of each cell */
+    uint32_t *cell_count; /* items per cell (a separate array: the vector pass gathers it) */
+    float *cell_min_y, *cell_max_y; /* height range of the cell's spheres */
+    uint32_t *items;      /* sphere indices, ascending within a cell */
+    const aw_particle_sphere *spheres;
+} sphere_grid;
+
 typedef struct particles_gpu particles_gpu;
 
 struct aw_particles {
@@ -81,6 +97,7 @@ struct aw_particles {
     uint32_t burst_count;
     aw_particle_sphere *spheres;
     uint32_t sphere_count, spheres_dropped;
+    sphere_grid grid;
 
     /* world hooks: components looked up on first use */
     aw_query *collider_query;
@@ -111,6 +128,10 @@ particle_spawn particles_spawn_state(const emitter_slot *e, aw_vec3 at, uint32_t
 /* emit.c: continuous emission and queued bursts, in a fixed order. Calls `place` for every
  * particle on the GPU path instead of writing the SoA (NULL on the CPU path). */
 void particles_emit(aw_particles *ps, float dt);
+
+/* sphere_grid.c: rebuilds ps->grid from ps->spheres (allocates nothing). */
+void particles_grid_build(aw_particles *ps);
+size_t particles_grid_items_capacity(uint32_t max_spheres);
 
 /* simulate_cpu.c */
 aw_status particles_simulate_cpu(aw_particles *ps, const sim_params *params);

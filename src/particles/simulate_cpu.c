@@ -5,13 +5,15 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 /* Bit-identical results on every level: no contraction into FMA (gcc does none in ISO C mode),
  * and nothing reassociated (min/max and integer sums only). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
-
-#define LANES 16u /* accumulator lanes for the block bounds: a multiple of every vector width */
 
 sim_params particles_sim_params(const aw_particles *ps, float dt) {
     const aw_particle_forces *f = &ps->forces;
@@ -30,14 +32,61 @@ sim_params particles_sim_params(const aw_particles *ps, float dt) {
                         .friction = f->friction};
 }
 
-typedef uint32_t (*block_fn)(const sim_params *p, const particle_soa *s, const aw_particle_sphere *spheres,
-                             uint32_t sphere_count, uint32_t block, uint32_t *dead_out);
+typedef uint32_t (*block_fn)(const sim_params *p, const particle_soa *s, const sphere_grid *g, uint32_t block,
+                             uint32_t *dead_out);
+
+/* One particle against the spheres of its cell, in sphere order: pushed out to the surface, the
+ * velocity's normal part reflected with restitution and its tangential part kept by friction.
+ * Scalar on every level, so every level gives the same bits. */
+static inline void particles_collide_cell(const sim_params *p, const sphere_grid *g, uint32_t cell, float *px,
+                                          float *py, float *pz, float *vx, float *vy, float *vz) {
+    const uint32_t *items = g->items + g->cell_start[cell];
+    const float e = p->restitution, f = p->friction;
+    for (uint32_t k = 0, n = g->cell_count[cell]; k < n; k++) {
+        const aw_particle_sphere s = g->spheres[items[k]];
+        float dx = *px - s.center.x, dy = *py - s.center.y, dz = *pz - s.center.z;
+        float d2 = dx * dx + dy * dy + dz * dz;
+        if (!(d2 < s.radius * s.radius) || !(d2 > 1e-12f)) continue;
+        float inv = 1.0f / sqrtf(d2);
+        float nx = dx * inv, ny = dy * inv, nz = dz * inv;
+        *px = s.center.x + nx * s.radius;
+        *py = s.center.y + ny * s.radius;
+        *pz = s.center.z + nz * s.radius;
+        float vn = *vx * nx + *vy * ny + *vz * nz;
+        if (vn < 0.0f) {
+            float tx = *vx - vn * nx, ty = *vy - vn * ny, tz = *vz - vn * nz;
+            *vx = tx * f - nx * (vn * e);
+            *vy = ty * f - ny * (vn * e);
+            *vz = tz * f - nz * (vn * e);
+        }
+    }
+}
 
 #define KERNEL_CAT2_(a, b) a##_##b
 #define KERNEL_CAT_(a, b)  KERNEL_CAT2_(a, b)
 
 /* The plain scalar loop: the same body with vectorization switched off, as the baseline the SIMD
  * kernels are measured against and the path for CPUs without AVX2. */
+/* Collision candidates, the plain way: live particles inside the grid and the spheres' height
+ * range, whose cell has spheres spanning the particle's height. The SIMD levels below compute the
+ * same set with the same float operations, with gathers. */
+static uint32_t candidates_scalar(const sphere_grid *g, const float *px, const float *py, const float *pz,
+                                  const float *age, const float *life, uint32_t *index, int32_t *cell_out) {
+    const float w = (float)g->w, h = (float)g->h;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
+        float fx = (px[i] - g->min_x) * g->inv_cell, fz = (pz[i] - g->min_z) * g->inv_cell;
+        if (!(age[i] < life[i]) || !(fx >= 0.0f) || !(fx < w) || !(fz >= 0.0f) || !(fz < h) ||
+            !(py[i] >= g->min_y) || !(py[i] <= g->max_y))
+            continue;
+        int32_t c = (int32_t)fx + (int32_t)fz * g->w;
+        if (!g->cell_count[c] || !(py[i] >= g->cell_min_y[c]) || !(py[i] <= g->cell_max_y[c])) continue;
+        index[n] = i;
+        cell_out[n++] = c;
+    }
+    return n;
+}
+
 #define KERNEL_NAME(x) KERNEL_CAT_(x, scalar)
 #if defined(__clang__)
 #define KERNEL_ATTR __attribute__((noinline))
@@ -53,6 +102,77 @@ typedef uint32_t (*block_fn)(const sim_params *p, const particle_soa *s, const a
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define AW_PARTICLES_X86 1
+
+__attribute__((target("avx2"))) static uint32_t candidates_avx2(const sphere_grid *g, const float *px,
+                                                                const float *py, const float *pz, const float *age,
+                                                                const float *life, uint32_t *index,
+                                                                int32_t *cell_out) {
+    const __m256 min_x = _mm256_set1_ps(g->min_x), min_z = _mm256_set1_ps(g->min_z), inv = _mm256_set1_ps(g->inv_cell);
+    const __m256 w = _mm256_set1_ps((float)g->w), h = _mm256_set1_ps((float)g->h), zero = _mm256_setzero_ps();
+    const __m256 min_y = _mm256_set1_ps(g->min_y), max_y = _mm256_set1_ps(g->max_y);
+    const __m256i iw = _mm256_set1_epi32(g->w);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < PARTICLE_BLOCK; i += 8) {
+        __m256 x = _mm256_loadu_ps(px + i), y = _mm256_loadu_ps(py + i), z = _mm256_loadu_ps(pz + i);
+        __m256 fx = _mm256_mul_ps(_mm256_sub_ps(x, min_x), inv), fz = _mm256_mul_ps(_mm256_sub_ps(z, min_z), inv);
+        __m256 m = _mm256_cmp_ps(_mm256_loadu_ps(age + i), _mm256_loadu_ps(life + i), _CMP_LT_OQ);
+        m = _mm256_and_ps(m, _mm256_and_ps(_mm256_cmp_ps(fx, zero, _CMP_GE_OQ), _mm256_cmp_ps(fx, w, _CMP_LT_OQ)));
+        m = _mm256_and_ps(m, _mm256_and_ps(_mm256_cmp_ps(fz, zero, _CMP_GE_OQ), _mm256_cmp_ps(fz, h, _CMP_LT_OQ)));
+        m = _mm256_and_ps(m, _mm256_and_ps(_mm256_cmp_ps(y, min_y, _CMP_GE_OQ), _mm256_cmp_ps(y, max_y, _CMP_LE_OQ)));
+        if (!_mm256_movemask_ps(m)) continue;
+        __m256i cell = _mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_mullo_epi32(_mm256_cvttps_epi32(fz), iw));
+        __m256i mi = _mm256_castps_si256(m);
+        __m256i count = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)g->cell_count, cell, mi, 4);
+        mi = _mm256_andnot_si256(_mm256_cmpeq_epi32(count, _mm256_setzero_si256()), mi);
+        m = _mm256_castsi256_ps(mi);
+        if (!_mm256_movemask_ps(m)) continue;
+        __m256 lo = _mm256_mask_i32gather_ps(zero, g->cell_min_y, cell, m, 4);
+        __m256 hi = _mm256_mask_i32gather_ps(zero, g->cell_max_y, cell, m, 4);
+        m = _mm256_and_ps(m, _mm256_and_ps(_mm256_cmp_ps(y, lo, _CMP_GE_OQ), _mm256_cmp_ps(y, hi, _CMP_LE_OQ)));
+        uint32_t bits = (uint32_t)_mm256_movemask_ps(m);
+        int32_t cells[8];
+        _mm256_storeu_si256((__m256i *)cells, cell);
+        while (bits) {
+            uint32_t j = (uint32_t)__builtin_ctz(bits);
+            index[n] = i + j;
+            cell_out[n++] = cells[j];
+            bits &= bits - 1u;
+        }
+    }
+    return n;
+}
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static uint32_t
+candidates_avx512(const sphere_grid *g, const float *px, const float *py, const float *pz, const float *age,
+                  const float *life, uint32_t *index, int32_t *cell_out) {
+    const __m512 min_x = _mm512_set1_ps(g->min_x), min_z = _mm512_set1_ps(g->min_z), inv = _mm512_set1_ps(g->inv_cell);
+    const __m512 w = _mm512_set1_ps((float)g->w), h = _mm512_set1_ps((float)g->h), zero = _mm512_setzero_ps();
+    const __m512 min_y = _mm512_set1_ps(g->min_y), max_y = _mm512_set1_ps(g->max_y);
+    const __m512i iw = _mm512_set1_epi32(g->w);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < PARTICLE_BLOCK; i += 16) {
+        __m512 x = _mm512_loadu_ps(px + i), y = _mm512_loadu_ps(py + i), z = _mm512_loadu_ps(pz + i);
+        __m512 fx = _mm512_mul_ps(_mm512_sub_ps(x, min_x), inv), fz = _mm512_mul_ps(_mm512_sub_ps(z, min_z), inv);
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(age + i), _mm512_loadu_ps(life + i), _CMP_LT_OQ);
+        m &= _mm512_cmp_ps_mask(fx, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(fx, w, _CMP_LT_OQ);
+        m &= _mm512_cmp_ps_mask(fz, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(fz, h, _CMP_LT_OQ);
+        m &= _mm512_cmp_ps_mask(y, min_y, _CMP_GE_OQ) & _mm512_cmp_ps_mask(y, max_y, _CMP_LE_OQ);
+        if (!m) continue;
+        __m512i cell = _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_mullo_epi32(_mm512_cvttps_epi32(fz), iw));
+        __m512i count = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, cell, g->cell_count, 4);
+        m &= _mm512_test_epi32_mask(count, count);
+        if (!m) continue;
+        __m512 lo = _mm512_mask_i32gather_ps(zero, m, cell, g->cell_min_y, 4);
+        __m512 hi = _mm512_mask_i32gather_ps(zero, m, cell, g->cell_max_y, 4);
+        m &= _mm512_cmp_ps_mask(y, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(y, hi, _CMP_LE_OQ);
+        _mm512_mask_compressstoreu_epi32(index + n, m, _mm512_add_epi32(lanes, _mm512_set1_epi32((int)i)));
+        _mm512_mask_compressstoreu_epi32(cell_out + n, m, cell);
+        n += (uint32_t)__builtin_popcount(m);
+    }
+    return n;
+}
+
 #define KERNEL_LOOP
 #define KERNEL_NAME(x) KERNEL_CAT_(x, avx2)
 #define KERNEL_ATTR    __attribute__((noinline, target("avx2")))
@@ -102,13 +222,13 @@ static void simulate_range(uint32_t begin, uint32_t end, uint32_t worker, void *
     const sim_job *job = ctx;
     aw_particles *ps = job->ps;
     for (uint32_t b = begin; b < end; b++)
-        ps->dead_counts[b] = job->kernel(job->params, &ps->soa, ps->spheres, ps->sphere_count, b,
-                                         ps->dead_slots + (size_t)b * PARTICLE_BLOCK);
+        ps->dead_counts[b] = job->kernel(job->params, &ps->soa, &ps->grid, b, ps->dead_slots + (size_t)b * PARTICLE_BLOCK);
 }
 
 aw_status particles_simulate_cpu(aw_particles *ps, const sim_params *params) {
     uint32_t blocks = (ps->high_water + PARTICLE_BLOCK - 1u) / PARTICLE_BLOCK;
     if (blocks == 0 || ps->live == 0) return AW_OK;
+    particles_grid_build(ps);
     sim_job job = {.ps = ps, .params = params, .kernel = kernel_for(ps->simd)};
     if (ps->jobs) {
         aw_status st = aw_jobs_parallel_for(ps->jobs, blocks, PARTICLE_RANGE_BLOCKS, simulate_range, &job);

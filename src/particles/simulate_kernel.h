@@ -1,13 +1,13 @@
 /* One instance of the CPU particle kernel (included by simulate_cpu.c once per SIMD level, no
  * include guard): the includer defines KERNEL_NAME(x) (a suffixed name), KERNEL_ATTR (target and
- * optimisation attributes) and KERNEL_LOOP (a loop pragma, or nothing) before each inclusion. */
+ * optimisation attributes), KERNEL_LOOP (a loop pragma, or nothing) and the level's
+ * KERNEL_NAME(candidates) function before each inclusion. */
 
-/* Forces, integration, ground and ageing for one block; returns deaths and the bounds of the
- * particles still alive (lo/hi: LANES partial minima and maxima per axis). Branch-free: every
+/* Forces, integration, ground and ageing for one block; returns its deaths. Branch-free: every
  * condition is a select, so the loop vectorizes. */
-static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *restrict px, float *restrict py, float *restrict pz, float *restrict vx,
-               float *restrict vy, float *restrict vz, float *restrict age, float *restrict life, float lo[3][LANES],
-               float hi[3][LANES]) {
+static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *restrict px, float *restrict py,
+                                                   float *restrict pz, float *restrict vx, float *restrict vy,
+                                                   float *restrict vz, float *restrict age, float *restrict life) {
     const float dt = p->dt, gx = p->gx, gy = p->gy, gz = p->gz, k = p->drag_k;
     const float wx = p->wx, wy = p->wy, wz = p->wz, ground_y = p->ground ? p->ground_y : -INFINITY;
     const float e = p->restitution, f = p->friction;
@@ -38,86 +38,27 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *r
         age[i] = alive ? na : a;
         life[i] = dies ? -1.0f : l; /* marked for the free list */
     }
-    /* Bounds of the survivors in LANES independent minima and maxima: plain selects, no
-     * reduction the compiler would have to reassociate. */
-    KERNEL_LOOP
-    for (uint32_t i0 = 0; i0 < PARTICLE_BLOCK; i0 += LANES) {
-        const float *x = px + i0, *y = py + i0, *z = pz + i0, *ag = age + i0, *li = life + i0;
-        KERNEL_LOOP
-        for (uint32_t j = 0; j < LANES; j++) {
-            int keep = ag[j] < li[j];
-            float bx = keep ? x[j] : INFINITY, by = keep ? y[j] : INFINITY, bz = keep ? z[j] : INFINITY;
-            lo[0][j] = bx < lo[0][j] ? bx : lo[0][j];
-            lo[1][j] = by < lo[1][j] ? by : lo[1][j];
-            lo[2][j] = bz < lo[2][j] ? bz : lo[2][j];
-            bx = keep ? x[j] : -INFINITY, by = keep ? y[j] : -INFINITY, bz = keep ? z[j] : -INFINITY;
-            hi[0][j] = bx > hi[0][j] ? bx : hi[0][j];
-            hi[1][j] = by > hi[1][j] ? by : hi[1][j];
-            hi[2][j] = bz > hi[2][j] ? bz : hi[2][j];
-        }
-    }
     return deaths;
 }
 
-/* Pushes live particles inside sphere (c, r) out to its surface and reflects their velocity:
- * restitution on the normal part, friction on the tangential part. */
-static KERNEL_ATTR void KERNEL_NAME(sphere)(const sim_params *p, aw_particle_sphere s, float *restrict px, float *restrict py, float *restrict pz,
-            float *restrict vx, float *restrict vy, float *restrict vz, const float *restrict age,
-            const float *restrict life) {
-    const float cx = s.center.x, cy = s.center.y, cz = s.center.z, r = s.radius, r2 = r * r;
-    const float e = p->restitution, f = p->friction;
-    KERNEL_LOOP
-    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
-        float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
-        float d2 = dx * dx + dy * dy + dz * dz;
-        int hit = (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
-        float d = sqrtf(hit ? d2 : 1.0f);
-        float inv = 1.0f / d;
-        float nx = dx * inv, ny = dy * inv, nz = dz * inv;
-        float vn = vx[i] * nx + vy[i] * ny + vz[i] * nz;
-        int in = hit & (vn < 0.0f);
-        /* v' = friction * (v - vn n) - restitution * vn n */
-        float tx = vx[i] - vn * nx, ty = vy[i] - vn * ny, tz = vz[i] - vn * nz;
-        float bvx = tx * f - nx * (vn * e), bvy = ty * f - ny * (vn * e), bvz = tz * f - nz * (vn * e);
-        px[i] = hit ? cx + nx * r : px[i];
-        py[i] = hit ? cy + ny * r : py[i];
-        pz[i] = hit ? cz + nz * r : pz[i];
-        vx[i] = in ? bvx : vx[i];
-        vy[i] = in ? bvy : vy[i];
-        vz[i] = in ? bvz : vz[i];
-    }
-}
-
-/* One block: integrate, collide with the spheres whose boxes meet the block's bounds, then list
- * the slots that died (rare enough that a plain scan over a block with deaths is fine). */
-static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const particle_soa *s, const aw_particle_sphere *spheres, uint32_t sphere_count,
-           uint32_t block, uint32_t *restrict dead_out) {
+/* One block: integrate; list the candidates for collision (live particles in a grid cell with
+ * spheres, within the cell's height range: KERNEL_NAME(candidates), defined per level by the
+ * includer) and collide each with its cell's spheres in sphere order; then list the slots that died
+ * (rare enough that a plain scan is fine). */
+static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const particle_soa *s, const sphere_grid *g,
+                                               uint32_t block, uint32_t *restrict dead_out) {
     size_t o = (size_t)block * PARTICLE_BLOCK;
     float *px = s->px + o, *py = s->py + o, *pz = s->pz + o, *vx = s->vx + o, *vy = s->vy + o, *vz = s->vz + o;
     float *age = s->age + o, *life = s->life + o;
-    float lo[3][LANES], hi[3][LANES];
-    for (uint32_t a = 0; a < 3; a++)
-        KERNEL_LOOP
-        for (uint32_t j = 0; j < LANES; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
-    uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life, lo, hi);
-    if (sphere_count) {
-        float bmin[3], bmax[3];
-        for (uint32_t a = 0; a < 3; a++) {
-            bmin[a] = lo[a][0], bmax[a] = hi[a][0];
-            for (uint32_t j = 1; j < LANES; j++) {
-                bmin[a] = lo[a][j] < bmin[a] ? lo[a][j] : bmin[a];
-                bmax[a] = hi[a][j] > bmax[a] ? hi[a][j] : bmax[a];
-            }
+    uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life);
+    if (g->w) {
+        uint32_t index[PARTICLE_BLOCK];
+        int32_t cell[PARTICLE_BLOCK];
+        uint32_t n = KERNEL_NAME(candidates)(g, px, py, pz, age, life, index, cell);
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = index[k];
+            particles_collide_cell(p, g, (uint32_t)cell[k], px + i, py + i, pz + i, vx + i, vy + i, vz + i);
         }
-        if (bmin[0] <= bmax[0]) /* some particle is alive */
-            for (uint32_t k = 0; k < sphere_count; k++) {
-                aw_particle_sphere sp = spheres[k];
-                if (sp.center.x + sp.radius < bmin[0] || sp.center.x - sp.radius > bmax[0] ||
-                    sp.center.y + sp.radius < bmin[1] || sp.center.y - sp.radius > bmax[1] ||
-                    sp.center.z + sp.radius < bmin[2] || sp.center.z - sp.radius > bmax[2])
-                    continue;
-                KERNEL_NAME(sphere)(p, sp, px, py, pz, vx, vy, vz, age, life);
-            }
     }
     if (deaths) {
         uint32_t n = 0;
@@ -132,4 +73,3 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
     }
     return deaths;
 }
-
