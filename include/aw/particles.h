@@ -6,6 +6,7 @@
 
 #include "aw/core.h"
 #include "aw/ecs.h"
+#include "aw/gpu.h"
 #include "aw/jobs.h"
 #include "aw/physics.h"
 
@@ -54,7 +55,7 @@ typedef struct aw_particles_desc {
     aw_particles_backend backend;
     aw_particles_simd simd;
     aw_jobs *jobs;  /* CPU path: split steps over this job system; NULL: the calling thread only */
-    void *gpu;      /* an aw_gpu (include/aw/gpu.h) for the GPU path; NULL: none */
+    aw_gpu *gpu;    /* a Vulkan device (include/aw/gpu.h) for the GPU path; NULL: none */
     uint64_t seed;  /* mixed into every emitter's RNG */
     const aw_allocator *allocator; /* NULL: aw_heap_allocator() */
 } aw_particles_desc;
@@ -177,15 +178,7 @@ aw_status aw_particles_read(aw_particles *ps, aw_particle *out, uint32_t capacit
  * path reads back first). Equal hashes mean bit-identical simulations. */
 uint64_t aw_particles_hash(aw_particles *ps);
 
-/* ---------------------------------------------------------------- GPU path */
-
-/* Records the compute work of the last aw_particles_step (emit, simulate, compact) into a
- * command buffer (a VkCommandBuffer) outside a render pass: the renderer's pre-pass hook. On the
- * CPU path it does nothing. */
-void aw_particles_gpu_record_compute(aw_particles *ps, void *command_buffer);
-/* Records one indirect draw of the live particles as instanced billboards inside the renderer's
- * pass (view_proj: 16 floats, column-major). Nothing on the CPU path. */
-void aw_particles_gpu_record_draw(aw_particles *ps, void *command_buffer, const float *view_proj);
+/* The GPU path's draw through the renderer: include/aw/particles_vulkan.h. */
 
 #ifdef __cplusplus
 }

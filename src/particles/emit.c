@@ -31,17 +31,30 @@ static uint32_t take_slot(aw_particles *ps) {
     return ps->high_water++;
 }
 
-/* Emits up to `count` particles of emitter `slot` at `at`; the rest are refused (no free slot). */
+/* Emits up to `count` particles of emitter `slot` at `at`; the rest are refused (no free slot).
+ * On the GPU path only the lifetimes are drawn here (to know which particles take a slot); the
+ * emit kernel draws the rest from the same (key, sequence). */
 static void emit_run(aw_particles *ps, uint32_t slot, aw_vec3 at, uint32_t count) {
     emitter_slot *e = &ps->emitters[slot];
     uint32_t room = ps->capacity - ps->live;
     uint32_t take = count < room ? count : room;
     ps->stats.refused += count - take;
+    bool gpu = ps->backend == AW_PARTICLES_GPU;
+    if (gpu && take) particles_gpu_add_run(ps, slot, at, take, e->sequence, ps->next_id);
     particle_soa *s = &ps->soa;
+    const aw_emitter_desc *d = &e->desc;
     for (uint32_t k = 0; k < take; k++) {
-        particle_spawn p = particles_spawn_state(e, at, e->sequence++);
-        uint32_t id = ps->next_id++;
+        uint32_t sequence = e->sequence++, id = ps->next_id++;
         ps->stats.total_emitted++;
+        if (gpu) {
+            float life = d->lifetime_min + (d->lifetime_max - d->lifetime_min) * particle_random(e->seed32, sequence, 3);
+            if (life > 0.0f)
+                ps->live++;
+            else
+                ps->stats.died++;
+            continue;
+        }
+        particle_spawn p = particles_spawn_state(e, at, sequence);
         if (!(p.life > 0.0f)) { /* a zero lifetime lives no step: emitted and dead at once */
             ps->stats.died++;
             continue;

@@ -139,7 +139,10 @@ bool particles_simd_supported(aw_particles_simd simd);
 sim_params particles_sim_params(const aw_particles *ps, float dt);
 
 /* gpu.c: NULL-safe; the GPU back end exists only with a Vulkan device. */
-aw_status particles_gpu_create(aw_particles *ps, void *gpu);
+aw_status particles_gpu_create(aw_particles *ps, aw_gpu *gpu);
+/* Records one emission run for the GPU's emit kernel (called by emit.c on the GPU path). */
+void particles_gpu_add_run(aw_particles *ps, uint32_t emitter, aw_vec3 at, uint32_t count, uint32_t first_sequence,
+                           uint32_t first_id);
 void particles_gpu_destroy(aw_particles *ps);
 aw_status particles_gpu_step(aw_particles *ps, float dt);
 aw_status particles_gpu_read_back(aw_particles *ps);
