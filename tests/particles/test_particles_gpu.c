@@ -94,9 +94,11 @@ static void test_gpu_edge_cases(void **state) {
     ASSERT_OK(aw_particles_step(ps, 0.01f));
     aw_particles_stats s = aw_particles_get_stats(ps);
     assert_int_equal(s.live, 500);
-    assert_int_equal(s.refused, 300); /* continuous emission first: the zero-lifetime ten took no slot */
-    assert_int_equal(s.emitted, 510);
-    assert_int_equal(s.died, 10);
+    /* Continuous emission comes first: the zero-lifetime ones (9 or 10 of them: 1000 * 0.01 in
+     * floats) died at birth and took no slot, so the burst found all 500. */
+    assert_int_equal(s.refused, 300);
+    assert_true(s.died >= 9 && s.died <= 10);
+    assert_int_equal(s.emitted, 500 + s.died);
     for (int i = 0; i < 120; i++) ASSERT_OK(aw_particles_step(ps, 0.01f));
     s = aw_particles_get_stats(ps);
     assert_int_equal(s.live, 0); /* all died after 1 s, every slot back on the free list */
