@@ -156,6 +156,9 @@ aw_status aw_render_extract_register(aw_renderer *renderer, aw_world *world, con
  * frame-in-flight slot. AW_ERR_DEVICE on a Vulkan failure. Draws what the last extraction
  * prepared (nothing before the first). */
 aw_status aw_render_frame(aw_renderer *renderer);
+/* Waits until the GPU has finished every submitted frame, and collects their timestamps: the
+ * stats' gpu_ms is then the last frame's. */
+aw_status aw_render_wait_idle(aw_renderer *renderer);
 /* Windowed: true once the user asked to close the window (always false headless). Polls events. */
 bool aw_render_should_close(aw_renderer *renderer);
 
@@ -194,6 +197,9 @@ aw_status aw_render_screenshot(aw_renderer *renderer, const char *path);
 aw_status aw_image_write_png(const char *path, uint32_t width, uint32_t height, const uint8_t *rgba);
 aw_status aw_image_read_png(const char *path, const aw_allocator *allocator, uint32_t *width, uint32_t *height,
                             uint8_t **rgba);
+/* The same from bytes in memory (at most 16384 x 16384 pixels). */
+aw_status aw_image_decode_png(const void *data, size_t size, const aw_allocator *allocator, uint32_t *width,
+                              uint32_t *height, uint8_t **rgba);
 
 typedef struct aw_image_diff {
     uint32_t pixels_over;  /* pixels with some channel differing by more than the tolerance */
@@ -203,6 +209,13 @@ typedef struct aw_image_diff {
 /* Compares two RGBA8 images of the same size channel by channel. */
 aw_image_diff aw_image_compare(const uint8_t *a, const uint8_t *b, uint32_t width, uint32_t height,
                                uint32_t tolerance);
+
+/* ---------------------------------------------------------------- utilities */
+
+/* The renderer's draw-order sort: a stable LSD radix sort of 64-bit keys carrying 32-bit values,
+ * 8 bits per pass, skipping the bytes every key shares. keys_tmp / values_tmp hold `count` each;
+ * the sorted result is in keys / values. */
+void aw_render_sort(uint64_t *keys, uint32_t *values, uint64_t *keys_tmp, uint32_t *values_tmp, uint32_t count);
 
 #ifdef __cplusplus
 }

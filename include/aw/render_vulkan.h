@@ -48,8 +48,10 @@ typedef struct aw_render_hooks {
 
 #define AW_RENDER_MAX_HOOKS 8u
 
-/* Adds a hook pair; pairs are called in the order they were added. AW_ERR_CAPACITY past
- * AW_RENDER_MAX_HOOKS. The id (for aw_render_remove_hooks) is written to out_id (may be NULL). */
+/* Adds a hook pair and writes its id (for aw_render_remove_hooks) to out_id (may be NULL). Pairs
+ * are called in id order and ids are handed out lowest free first, so without removals that is
+ * the order they were added. AW_ERR_CAPACITY past AW_RENDER_MAX_HOOKS. Hooks are called on the
+ * thread that calls aw_render_frame. */
 aw_status aw_render_add_hooks(aw_renderer *renderer, const aw_render_hooks *hooks, uint32_t *out_id);
 aw_status aw_render_remove_hooks(aw_renderer *renderer, uint32_t id);
 

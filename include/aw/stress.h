@@ -56,6 +56,9 @@ typedef struct aw_stress_setup {
     uint32_t entities;
     uint64_t seed;
     uint32_t threads;
+    /* A real renderer draws this world (aw-demo): scenarios leave out their stand-in rendering
+     * systems (seed-profile's counting "rendering") and the renderer's extraction takes their place. */
+    bool external_renderer;
 } aw_stress_setup;
 
 typedef struct aw_stress_scenario {

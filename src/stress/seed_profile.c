@@ -247,12 +247,13 @@ static aw_status seed_setup(void *state, const aw_stress_setup *in) {
                                                  .phase = AW_PHASE_POST_SIMULATION,
                                                  .run = cleanup,
                                                  .user = s}) ||
-        !aw_system_register(w,
+        (!in->external_renderer &&
+         !aw_system_register(w,
                             &(aw_system_desc){.name = "rendering",
                                               .phase = AW_PHASE_PRESENTATION,
                                               .query = {AW_TERMS(AW_READ(renderable), AW_READ(ids.position))},
                                               .each = rendering,
-                                              .user = s}))
+                                              .user = s})))
         return aw_last_status();
     return AW_OK;
 }

@@ -1,0 +1,177 @@
+/* The demo loop: a stress scenario's world with the renderer's extraction in place of its
+ * stand-in rendering system, a slowly orbiting camera, frame statistics and a screenshot. */
+#include "aw/demo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SERIES_FRAME, SERIES_SIM, SERIES_PREP, SERIES_EXTRACT, SERIES_SORT, SERIES_UPLOAD, SERIES_RECORD, SERIES_WAIT, SERIES_GPU, SERIES_COUNT };
+
+/* seed-profile's Renderable ids: 1 agents, 2 rigid bodies. */
+static const uint32_t mesh_map[3] = {AW_RENDER_MESH_CUBE, AW_RENDER_MESH_CAPSULE, AW_RENDER_MESH_SPHERE};
+
+static aw_status demo_world(const aw_demo_desc *d, const aw_stress_scenario *sc, aw_world **world, void **state) {
+    *world = aw_world_create(&(aw_world_desc){.threads = d->threads});
+    if (!*world) return aw_last_status();
+    *state = aw_alloc(NULL, sc->state_size ? sc->state_size : 1, 64);
+    if (!*state) return aw_error(AW_ERR_OUT_OF_MEMORY, "demo: out of memory");
+    memset(*state, 0, sc->state_size ? sc->state_size : 1);
+    aw_jobs *jobs = aw_world_jobs(*world);
+    return sc->setup(*state, &(aw_stress_setup){.world = *world,
+                                                .entities = d->entities,
+                                                .seed = d->seed,
+                                                .threads = jobs ? aw_jobs_thread_count(jobs) : 1,
+                                                .external_renderer = true});
+}
+
+static aw_status demo_renderer(const aw_demo_desc *d, aw_renderer **r, bool *windowed) {
+    aw_renderer_desc rd = {.width = d->width, .height = d->height, .mode = d->mode, .vsync = d->vsync,
+                           .device_name = d->device_name, .validation = d->validation, .window_title = "AstraWeave demo",
+                           .windowed = !d->headless};
+    aw_status st = aw_renderer_create(&rd, r);
+    if (st == AW_ERR_UNAVAILABLE && rd.windowed) {
+        AW_LOGI("demo: no window (%s); running headless", aw_last_error());
+        rd.windowed = false;
+        st = aw_renderer_create(&rd, r);
+    }
+    *windowed = rd.windowed && st == AW_OK;
+    return st;
+}
+
+aw_status aw_demo_run(const aw_demo_desc *desc_in, aw_demo_result *out) {
+    if (!out) return aw_error(AW_ERR_INVALID_ARG, "demo: out is NULL");
+    memset(out, 0, sizeof *out);
+    aw_demo_desc d = desc_in ? *desc_in : (aw_demo_desc){0};
+    if (!d.scenario) d.scenario = "seed-profile";
+    if (!d.entities) d.entities = 10000;
+    if (!d.frames) d.frames = 600;
+    if (d.warmup == AW_STRESS_NO_WARMUP) d.warmup = 0;
+    else if (!d.warmup) d.warmup = 10;
+    if (!d.dt) d.dt = 1.0f;
+    const aw_stress_scenario *sc = aw_stress_scenario_find(d.scenario);
+    if (!sc) return aw_error(AW_ERR_NOT_FOUND, "demo: unknown scenario '%s'", d.scenario);
+
+    aw_world *world = NULL;
+    void *state = NULL;
+    aw_renderer *r = NULL;
+    double *samples = NULL;
+    uint32_t timed = d.frames > d.warmup ? d.frames - d.warmup : 0;
+    size_t samples_size = (size_t)(timed ? timed : 1) * SERIES_COUNT * sizeof(double);
+    bool windowed = false;
+    aw_status st = demo_renderer(&d, &r, &windowed);
+    if (!st) st = demo_world(&d, sc, &world, &state);
+    aw_component position = world ? aw_component_lookup(world, "Position") : 0;
+    aw_component renderable = world ? aw_component_lookup(world, "Renderable") : 0;
+    if (!st && (!position || !renderable))
+        st = aw_error(AW_ERR_UNSUPPORTED, "demo: scenario '%s' has no Position and Renderable components", d.scenario);
+    uint32_t materials[3] = {0, 0, 0};
+    if (!st) st = aw_render_material_create(r, &(aw_material_desc){.base_color = {0.85f, 0.35f, 0.25f, 1}, .roughness = 0.4f}, &materials[1]);
+    if (!st) st = aw_render_material_create(r, &(aw_material_desc){.base_color = {0.25f, 0.55f, 0.9f, 1}, .roughness = 0.2f}, &materials[2]);
+    if (!st)
+        st = aw_render_extract_register(r, world, &(aw_render_extract_desc){.position = position, .mesh = renderable,
+                                                                           .mesh_map = mesh_map, .mesh_map_count = 3,
+                                                                           .material_map = materials, .material_map_count = 3});
+    if (!st) {
+        samples = aw_alloc(NULL, samples_size, 64);
+        if (!samples) st = aw_error(AW_ERR_OUT_OF_MEMORY, "demo: out of memory");
+    }
+    /* seed-profile fills x and z in 0..64 (wrapping within +-64), and y by layers of 1,024. */
+    float top = (float)(d.entities / 1024u) * 2.0f;
+    float target[3] = {16.0f, top * 0.5f, 16.0f};
+    aw_alloc_stats heap0 = aw_heap_stats();
+    uint32_t frame = 0;
+    for (; !st && frame < d.frames && !aw_render_should_close(r); frame++) {
+        if (frame == d.warmup) heap0 = aw_heap_stats();
+        /* A slow orbit that depends only on the frame number, so screenshots are reproducible. */
+        aw_camera cam = aw_camera_orbit(target, 110.0f + top, 0.7f + 0.002f * (float)frame, 0.55f);
+        cam.far_z = 2000.0f;
+        st = aw_render_set_camera(r, &cam);
+        uint64_t t0 = aw_time_ns();
+        if (!st) st = aw_world_progress(world, d.dt);
+        uint64_t t1 = aw_time_ns();
+        if (!st) st = aw_render_frame(r);
+        uint64_t t2 = aw_time_ns();
+        if (st || frame < d.warmup) continue;
+        aw_render_stats rs = aw_render_get_stats(r);
+        double *row = samples + (size_t)(frame - d.warmup) * SERIES_COUNT;
+        row[SERIES_FRAME] = (double)(t2 - t0) * 1e-6;
+        row[SERIES_SIM] = (double)(t1 - t0) * 1e-6 - rs.extract_ms - rs.sort_ms;
+        row[SERIES_PREP] = rs.prep_ms;
+        row[SERIES_EXTRACT] = rs.extract_ms;
+        row[SERIES_SORT] = rs.sort_ms;
+        row[SERIES_UPLOAD] = rs.upload_ms;
+        row[SERIES_RECORD] = rs.record_ms;
+        row[SERIES_WAIT] = rs.wait_ms;
+        row[SERIES_GPU] = rs.gpu_ms;
+    }
+    aw_alloc_stats heap1 = aw_heap_stats();
+    if (!st) st = aw_gpu_wait_idle(aw_renderer_gpu(r));
+    if (!st && d.screenshot) st = aw_render_screenshot(r, d.screenshot);
+    if (!st) {
+        uint32_t n = frame > d.warmup ? frame - d.warmup : 0;
+        aw_gpu_info info = aw_gpu_get_info(aw_renderer_gpu(r));
+        snprintf(out->device, sizeof out->device, "%s", info.device_name);
+        out->windowed = windowed;
+        out->mode = d.mode;
+        out->entities = d.entities;
+        out->frames = n;
+        out->warmup = d.warmup;
+        aw_jobs *jobs = aw_world_jobs(world);
+        out->threads = jobs ? aw_jobs_thread_count(jobs) : 1;
+        aw_render_get_size(r, &out->width, &out->height);
+        /* Columns are strided: copy each into a scratch column (the samples' tail is free). */
+        aw_stress_stats *dst[SERIES_COUNT] = {&out->frame_ms, &out->sim_ms, &out->prep_ms, &out->extract_ms, &out->sort_ms,
+                                              &out->upload_ms, &out->record_ms, &out->wait_ms, &out->gpu_ms};
+        double *column = aw_alloc(NULL, (size_t)(n ? n : 1) * sizeof(double), 16);
+        if (!column) st = aw_error(AW_ERR_OUT_OF_MEMORY, "demo: out of memory");
+        for (uint32_t s = 0; s < SERIES_COUNT && column; s++) {
+            uint32_t m = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                double v = samples[(size_t)i * SERIES_COUNT + s];
+                if (v >= 0.0) column[m++] = v; /* gpu_ms is negative while no frame has finished */
+            }
+            *dst[s] = aw_stress_stats_compute(column, m, column);
+        }
+        aw_free(NULL, column, (size_t)(n ? n : 1) * sizeof(double));
+        out->last = aw_render_get_stats(r);
+        out->allocs_per_frame = n ? (double)(heap1.allocs + heap1.reallocs - heap0.allocs - heap0.reallocs) / n : 0.0;
+        out->world_hash = aw_world_hash(world);
+    }
+    aw_free(NULL, samples, samples_size);
+    if (world) {
+        if (sc->teardown && state) sc->teardown(state, world);
+        aw_world_destroy(world);
+    }
+    aw_free(NULL, state, sc->state_size ? sc->state_size : 1);
+    aw_renderer_destroy(r);
+    return st;
+}
+
+void aw_demo_print(FILE *f, const aw_demo_result *r) {
+    fprintf(f, "aw-demo: %u entities, %u timed frames (+%u warm-up), %u threads, %ux%u %s on %s, %s mode\n", r->entities,
+            r->frames, r->warmup, r->threads, r->width, r->height, r->windowed ? "window" : "offscreen", r->device,
+            aw_render_mode_str(r->mode));
+    fprintf(f, "%-22s %10s %10s %10s %10s\n", "ms per frame", "p50", "p95", "mean", "max");
+    const struct {
+        const char *name;
+        const aw_stress_stats *s;
+    } rows[] = {
+        {"frame (sim + render)", &r->frame_ms}, {"  simulation", &r->sim_ms},   {"  render prep", &r->prep_ms},
+        {"    extract + cull", &r->extract_ms},  {"    sort + batch", &r->sort_ms}, {"    upload", &r->upload_ms},
+        {"  record + submit", &r->record_ms},    {"  wait for GPU", &r->wait_ms}, {"GPU (timestamps)", &r->gpu_ms},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].s->count == 0) {
+            fprintf(f, "%-22s %10s\n", rows[i].name, "n/a");
+            continue;
+        }
+        fprintf(f, "%-22s %10.3f %10.3f %10.3f %10.3f\n", rows[i].name, rows[i].s->p50, rows[i].s->p95, rows[i].s->mean,
+                rows[i].s->max);
+    }
+    const aw_render_stats *l = &r->last;
+    fprintf(f, "last frame: %u draw calls, %u batches, %u instances drawn, %u culled, %llu triangles, %llu bytes uploaded\n",
+            l->draw_calls, l->batches, l->instances, l->culled, (unsigned long long)l->triangles,
+            (unsigned long long)l->bytes_uploaded);
+    fprintf(f, "heap allocations per frame: %.2f   world hash: %016llx\n", r->allocs_per_frame, (unsigned long long)r->world_hash);
+}

@@ -1,0 +1,193 @@
+/* After extraction: merges the workers' instance lists back into the world's order (piece by
+ * piece, so the result does not depend on which thread ran what), sorts them by key with a radix
+ * sort and cuts the sorted list into batches of equal mesh and material. */
+#include "render_internal.h"
+
+#include <string.h>
+
+void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
+                       uint32_t count) {
+    if (count < 2) return;
+    uint32_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    const uint64_t *k = *keys;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t key = k[i];
+        for (int d = 0; d < 8; d++) hist[d][(key >> (8 * d)) & 0xffu]++;
+    }
+    for (int d = 0; d < 8; d++) {
+        uint32_t first_digit = (uint32_t)((*keys)[0] >> (8 * d)) & 0xffu;
+        if (hist[d][first_digit] == count) continue; /* every key shares this digit */
+        uint32_t offset[256], sum = 0;
+        for (int b = 0; b < 256; b++) {
+            offset[b] = sum;
+            sum += hist[d][b];
+        }
+        const uint64_t *src_k = *keys;
+        const uint32_t *src_v = *values;
+        uint64_t *dst_k = *keys_tmp;
+        uint32_t *dst_v = *values_tmp;
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t o = offset[(src_k[i] >> (8 * d)) & 0xffu]++;
+            dst_k[o] = src_k[i];
+            dst_v[o] = src_v[i];
+        }
+        uint64_t *tk = *keys;
+        *keys = *keys_tmp;
+        *keys_tmp = tk;
+        uint32_t *tv = *values;
+        *values = *values_tmp;
+        *values_tmp = tv;
+    }
+}
+
+void aw_render_sort(uint64_t *keys, uint32_t *values, uint64_t *keys_tmp, uint32_t *values_tmp, uint32_t count) {
+    if (!keys || !values || !keys_tmp || !values_tmp || count < 2) return;
+    uint64_t *k = keys, *kt = keys_tmp;
+    uint32_t *v = values, *vt = values_tmp;
+    render_radix_sort(&k, &v, &kt, &vt, count);
+    if (k != keys) {
+        memcpy(keys, k, (size_t)count * sizeof *keys);
+        memcpy(values, v, (size_t)count * sizeof *values);
+    }
+}
+
+static aw_status grow(const aw_allocator *a, void **p, uint32_t old_count, uint32_t new_count, size_t elem) {
+    void *n = aw_realloc(a, *p, (size_t)old_count * elem, (size_t)new_count * elem, 64);
+    if (!n) return aw_error(AW_ERR_OUT_OF_MEMORY, "render: out of memory for %u sort entries", new_count);
+    *p = n;
+    return AW_OK;
+}
+
+/* The four sort arrays are rebuilt every frame, so growing them needs no copy: new ones replace
+ * the old ones all together, or nothing changes. */
+static aw_status ensure_sort_capacity(aw_renderer *r, uint32_t n) {
+    if (n <= r->sort_capacity) return AW_OK;
+    uint32_t cap = r->sort_capacity ? r->sort_capacity : 1024;
+    while (cap < n) cap = cap + cap / 2;
+    const aw_allocator *a = r->allocator;
+    uint64_t *k = aw_alloc(a, (size_t)cap * 8, 64), *kt = aw_alloc(a, (size_t)cap * 8, 64);
+    uint32_t *v = aw_alloc(a, (size_t)cap * 4, 64), *vt = aw_alloc(a, (size_t)cap * 4, 64);
+    if (!k || !kt || !v || !vt) {
+        aw_free(a, k, (size_t)cap * 8);
+        aw_free(a, kt, (size_t)cap * 8);
+        aw_free(a, v, (size_t)cap * 4);
+        aw_free(a, vt, (size_t)cap * 4);
+        return aw_error(AW_ERR_OUT_OF_MEMORY, "render: out of memory for %u sort entries", n);
+    }
+    uint32_t old = r->sort_capacity;
+    aw_free(a, r->keys, (size_t)old * 8);
+    aw_free(a, r->keys_tmp, (size_t)old * 8);
+    aw_free(a, r->refs, (size_t)old * 4);
+    aw_free(a, r->refs_tmp, (size_t)old * 4);
+    r->keys = k;
+    r->keys_tmp = kt;
+    r->refs = v;
+    r->refs_tmp = vt;
+    r->sort_capacity = cap;
+    return AW_OK;
+}
+
+static void merge_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
+    (void)worker;
+    aw_renderer *r = ctx;
+    for (uint32_t i = begin; i < end; i++) {
+        const render_piece *p = &r->pieces[i];
+        const uint64_t *keys = r->worker_out[p->worker].keys + p->begin;
+        uint64_t *dst_keys = r->keys + p->offset;
+        uint32_t *dst_refs = r->refs + p->offset;
+        uint32_t ref = RENDER_REF(p->worker, p->begin);
+        for (uint32_t k = 0; k < p->count; k++) {
+            dst_keys[k] = keys[k];
+            dst_refs[k] = ref + k;
+        }
+    }
+}
+
+aw_status render_prepare(aw_renderer *r) {
+    uint64_t t0 = aw_time_ns();
+    /* Pieces are numbered 0..N-1 by the scheduler, each run exactly once: place them by number. */
+    uint32_t piece_count = 0, total = 0, culled = 0, skipped = 0;
+    for (uint32_t w = 0; w < r->workers; w++) {
+        piece_count += r->worker_out[w].piece_count;
+        total += r->worker_out[w].count;
+        culled += r->worker_out[w].culled;
+        skipped += r->worker_out[w].skipped;
+    }
+    aw_status st = AW_OK;
+    if (piece_count > r->piece_capacity) {
+        uint32_t cap = piece_count + piece_count / 2 + 16;
+        st = grow(r->allocator, (void **)&r->pieces, r->piece_capacity, cap, sizeof(render_piece));
+        if (!st) r->piece_capacity = cap;
+    }
+    if (!st) st = ensure_sort_capacity(r, total);
+    if (st) {
+        r->prepared_count = 0;
+        r->batch_count = 0;
+        return st;
+    }
+    for (uint32_t i = 0; i < piece_count; i++) r->pieces[i].count = UINT32_MAX;
+    bool ordered = true;
+    for (uint32_t w = 0; w < r->workers; w++) {
+        const render_worker_out *o = &r->worker_out[w];
+        for (uint32_t p = 0; p < o->piece_count; p++) {
+            uint32_t task = o->pieces[p].task;
+            if (task >= piece_count || r->pieces[task].count != UINT32_MAX) ordered = false;
+            else r->pieces[task] = o->pieces[p];
+        }
+    }
+    if (!ordered) {
+        /* Not the scheduler's numbering (cannot happen today): fall back to worker order. */
+        uint32_t n = 0;
+        for (uint32_t w = 0; w < r->workers; w++)
+            for (uint32_t p = 0; p < r->worker_out[w].piece_count; p++) r->pieces[n++] = r->worker_out[w].pieces[p];
+    }
+    /* Each piece's offset in the merged list, then the copy, piece by piece in parallel. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < piece_count; i++) {
+        r->pieces[i].offset = n;
+        n += r->pieces[i].count;
+    }
+    if (r->jobs && n >= 32768)
+        aw_jobs_parallel_for(r->jobs, piece_count, 8, merge_pieces, r);
+    else
+        merge_pieces(0, piece_count, 0, r);
+    render_radix_sort(&r->keys, &r->refs, &r->keys_tmp, &r->refs_tmp, n);
+
+    /* Batches: runs of equal (pipeline, material, mesh). */
+    uint32_t batches = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (i == 0 || RENDER_KEY_BATCH(r->keys[i]) != RENDER_KEY_BATCH(r->keys[i - 1])) batches++;
+    if (batches > r->batch_capacity) {
+        uint32_t cap = batches + 16;
+        st = grow(r->allocator, (void **)&r->batches, r->batch_capacity, cap, sizeof(render_batch));
+        if (st) {
+            r->prepared_count = 0;
+            r->batch_count = 0;
+            return st;
+        }
+        r->batch_capacity = cap;
+    }
+    uint64_t triangles = 0;
+    uint32_t b = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == 0 || RENDER_KEY_BATCH(r->keys[i]) != RENDER_KEY_BATCH(r->keys[i - 1])) {
+            uint32_t mesh = RENDER_KEY_MESH(r->keys[i]);
+            r->batches[b++] = (render_batch){.mesh = mesh, .material = RENDER_KEY_MATERIAL(r->keys[i]), .first = i};
+        }
+        r->batches[b - 1].count++;
+    }
+    for (uint32_t i = 0; i < b; i++)
+        triangles += (uint64_t)r->batches[i].count * (r->geometry.meshes[r->batches[i].mesh].index_count / 3u);
+    r->batch_count = b;
+    r->prepared_count = n;
+    uint64_t t1 = aw_time_ns();
+    r->prepared.instances = n;
+    r->prepared.batches = b;
+    r->prepared.culled = culled;
+    r->prepared.skipped = skipped;
+    r->prepared.triangles = triangles;
+    r->prepared.extract_ms = (double)(t0 - r->extract_start_ns) * 1e-6;
+    r->prepared.sort_ms = (double)(t1 - t0) * 1e-6;
+    return AW_OK;
+}

@@ -1,0 +1,211 @@
+/* ECS extraction: presentation-phase systems that turn (Position, mesh, material[, style]) into
+ * the frame's instance list. render_extract runs in parallel over chunks: frustum culling, instance
+ * data and a 64-bit sort key per visible entity, written to the running worker's own list. */
+#include "render_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+aw_status aw_render_register_components(aw_world *world, aw_render_components *out) {
+    if (!world || !out) return aw_error(AW_ERR_INVALID_ARG, "render: world and out are required");
+    static const struct {
+        const char *name;
+        size_t size, align;
+    } defs[3] = {
+        {"RenderMesh", sizeof(aw_render_mesh_ref), _Alignof(aw_render_mesh_ref)},
+        {"RenderMaterial", sizeof(aw_render_material_ref), _Alignof(aw_render_material_ref)},
+        {"RenderStyle", sizeof(aw_render_style), _Alignof(aw_render_style)},
+    };
+    aw_component ids[3];
+    for (int i = 0; i < 3; i++) {
+        ids[i] = aw_component_lookup(world, defs[i].name);
+        if (ids[i] && aw_component_size(world, ids[i]) != defs[i].size)
+            return aw_error(AW_ERR_SIZE_MISMATCH, "render: component %s exists with another size", defs[i].name);
+        if (!ids[i])
+            ids[i] = aw_component_register(world, &(aw_component_desc){.name = defs[i].name, .size = defs[i].size,
+                                                                       .align = defs[i].align});
+        if (!ids[i]) return aw_last_status();
+    }
+    *out = (aw_render_components){.mesh = ids[0], .material = ids[1], .style = ids[2]};
+    return AW_OK;
+}
+
+/* Grows one worker's lists; runs on that worker only, and only until the lists fit the scene. */
+static bool worker_reserve(aw_renderer *r, render_worker_out *o, uint32_t more) {
+    uint32_t need = o->count + more;
+    if (need > RENDER_MAX_PER_WORKER) return false;
+    if (need > o->capacity) {
+        uint32_t cap = o->capacity ? o->capacity : 4096;
+        while (cap < need) cap = cap + cap / 2;
+        if (cap > RENDER_MAX_PER_WORKER) cap = RENDER_MAX_PER_WORKER;
+        /* New arrays replace both old ones together, so their sizes always match `capacity`. */
+        render_instance *inst = aw_alloc(r->allocator, (size_t)cap * sizeof(render_instance), 64);
+        uint64_t *keys = aw_alloc(r->allocator, (size_t)cap * sizeof(uint64_t), 64);
+        if (!inst || !keys) {
+            aw_free(r->allocator, inst, (size_t)cap * sizeof(render_instance));
+            aw_free(r->allocator, keys, (size_t)cap * sizeof(uint64_t));
+            return false;
+        }
+        if (o->count) {
+            memcpy(inst, o->instances, (size_t)o->count * sizeof(render_instance));
+            memcpy(keys, o->keys, (size_t)o->count * sizeof(uint64_t));
+        }
+        aw_free(r->allocator, o->instances, (size_t)o->capacity * sizeof(render_instance));
+        aw_free(r->allocator, o->keys, (size_t)o->capacity * sizeof(uint64_t));
+        o->instances = inst;
+        o->keys = keys;
+        o->capacity = cap;
+    }
+    if (o->piece_count == o->piece_capacity) {
+        uint32_t cap = o->piece_capacity ? o->piece_capacity * 2 : 64;
+        render_piece *p = aw_realloc(r->allocator, o->pieces, (size_t)o->piece_capacity * sizeof(render_piece),
+                                     (size_t)cap * sizeof(render_piece), 16);
+        if (!p) return false;
+        o->pieces = p;
+        o->piece_capacity = cap;
+    }
+    return true;
+}
+
+static void render_begin(aw_system_ctx *ctx) {
+    aw_renderer *r = ctx->user;
+    r->extract_start_ns = aw_time_ns();
+    for (uint32_t w = 0; w < r->workers; w++) {
+        render_worker_out *o = &r->worker_out[w];
+        o->count = o->piece_count = o->culled = o->skipped = 0;
+        o->failed = false;
+    }
+}
+
+static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_renderer *r = ctx->user;
+    uint32_t w = ctx->worker < r->workers ? ctx->worker : 0;
+    render_worker_out *o = &r->worker_out[w];
+    if (!worker_reserve(r, o, it->count)) {
+        o->failed = true;
+        o->skipped += it->count;
+        return;
+    }
+    const aw_render_extract_desc *d = &r->extract;
+    const float *pos = it->columns[0];
+    const uint32_t *mesh_values = it->columns[1];
+    const uint32_t *material_values = r->material_term >= 0 ? it->columns[r->material_term] : mesh_values;
+    const aw_render_style *styles = r->style_term >= 0 ? it->columns[r->style_term] : NULL;
+    const render_view *v = &r->view;
+    const render_mesh *meshes = r->geometry.meshes;
+    float depth_scale = 255.0f / (v->far_z - v->near_z);
+    uint32_t begin = o->count, n = begin, culled = 0, skipped = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        uint32_t mesh = mesh_values[i], material = material_values[i];
+        if (d->mesh_map) mesh = mesh < d->mesh_map_count ? r->mesh_map[mesh] : UINT32_MAX;
+        if (d->material_map) material = material < d->material_map_count ? r->material_map[material] : UINT32_MAX;
+        if (mesh >= AW_RENDER_MESH_COUNT || material >= r->material_count) {
+            skipped++;
+            continue;
+        }
+        float x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
+        float scale = styles ? styles[i].scale : 1.0f;
+        float radius = meshes[mesh].radius * fabsf(scale);
+        bool inside = true;
+        for (int p = 0; p < 6; p++) {
+            const float *pl = v->planes[p];
+            /* NaN positions fail this test too (comparisons with NaN are false): culled. */
+            if (!(pl[0] * x + pl[1] * y + pl[2] * z + pl[3] >= -radius)) {
+                inside = false;
+                break;
+            }
+        }
+        if (!inside) {
+            culled++;
+            continue;
+        }
+        float dz = (x - v->position[0]) * v->forward[0] + (y - v->position[1]) * v->forward[1] +
+                   (z - v->position[2]) * v->forward[2];
+        float q = (dz - v->near_z) * depth_scale;
+        uint32_t depth = q <= 0.0f ? 0u : q >= 255.0f ? 255u : (uint32_t)q;
+        o->instances[n] = (render_instance){
+            .position = {x, y, z},
+            .scale = scale,
+            .yaw = styles ? styles[i].yaw : 0.0f,
+            .material = material,
+            .color = styles ? styles[i].color : 0xffffffffu,
+        };
+        o->keys[n] = RENDER_KEY(0u, material, mesh, depth);
+        n++;
+    }
+    o->count = n;
+    o->culled += culled;
+    o->skipped += skipped;
+    o->pieces[o->piece_count++] = (render_piece){.task = ctx->task, .worker = w, .begin = begin, .count = n - begin};
+}
+
+static void render_prepare_system(aw_system_ctx *ctx) {
+    aw_renderer *r = ctx->user;
+    if (render_prepare(r) != AW_OK) AW_LOGE("render: %s", aw_last_error());
+}
+
+aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_render_extract_desc *desc) {
+    if (!r || !world || !desc) return aw_error(AW_ERR_INVALID_ARG, "render extract: NULL argument");
+    if (r->world) return aw_error(AW_ERR_ALREADY_PRESENT, "render extract: already registered on a world");
+    if (!desc->position || !desc->mesh) return aw_error(AW_ERR_INVALID_ARG, "render extract: position and mesh are required");
+    if (aw_component_size(world, desc->position) != 3 * sizeof(float))
+        return aw_error(AW_ERR_SIZE_MISMATCH, "render extract: position must be 3 floats");
+    if (aw_component_size(world, desc->mesh) < sizeof(uint32_t) ||
+        (desc->material && aw_component_size(world, desc->material) < sizeof(uint32_t)))
+        return aw_error(AW_ERR_SIZE_MISMATCH, "render extract: mesh and material components start with a uint32");
+    if (desc->style && aw_component_size(world, desc->style) != sizeof(aw_render_style))
+        return aw_error(AW_ERR_SIZE_MISMATCH, "render extract: style must be an aw_render_style");
+    if ((desc->mesh_map && (desc->mesh_map_count == 0 || desc->mesh_map_count > 256)) ||
+        (desc->material_map && (desc->material_map_count == 0 || desc->material_map_count > 4096)))
+        return aw_error(AW_ERR_INVALID_ARG, "render extract: maps hold 1..256 meshes and 1..4096 materials");
+    if (aw_component_size(world, desc->mesh) != sizeof(uint32_t) ||
+        (desc->material && aw_component_size(world, desc->material) != sizeof(uint32_t)))
+        return aw_error(AW_ERR_SIZE_MISMATCH, "render extract: mesh and material components are one uint32");
+    aw_jobs *jobs = aw_world_jobs(world);
+    uint32_t threads = jobs ? aw_jobs_thread_count(jobs) : 1;
+    if (threads > RENDER_MAX_WORKERS)
+        return aw_error(AW_ERR_CAPACITY, "render extract: at most %u threads", RENDER_MAX_WORKERS);
+
+    r->extract = *desc;
+    if (desc->mesh_map) memcpy(r->mesh_map, desc->mesh_map, desc->mesh_map_count * sizeof(uint32_t));
+    if (desc->material_map) memcpy(r->material_map, desc->material_map, desc->material_map_count * sizeof(uint32_t));
+    r->workers = threads;
+    r->jobs = jobs;
+    uint32_t phase = desc->phase ? desc->phase : AW_PHASE_PRESENTATION;
+
+    aw_term terms[4];
+    uint32_t term_count = 0;
+    terms[term_count++] = (aw_term)AW_READ(desc->position);
+    terms[term_count++] = (aw_term)AW_READ(desc->mesh);
+    r->material_term = r->style_term = -1;
+    if (desc->material) {
+        r->material_term = (int)term_count;
+        terms[term_count++] = (aw_term)AW_READ(desc->material);
+    }
+    if (desc->style) {
+        r->style_term = (int)term_count;
+        terms[term_count++] = (aw_term){.component = desc->style, .oper = AW_TERM_OPTIONAL, .access = AW_ACCESS_READ};
+    }
+    static const char *const after_begin[] = {"render_begin"};
+    static const char *const after_extract[] = {"render_extract"};
+    if (!aw_system_register(world, &(aw_system_desc){.name = "render_begin", .phase = phase, .run = render_begin, .user = r}))
+        return aw_last_status();
+    if (!aw_system_register(world, &(aw_system_desc){.name = "render_extract",
+                                                     .phase = phase,
+                                                     .query = {.terms = terms, .term_count = term_count},
+                                                     .each = render_extract,
+                                                     .grain = desc->grain,
+                                                     .after = after_begin,
+                                                     .after_count = 1,
+                                                     .user = r}))
+        return aw_last_status();
+    if (!aw_system_register(world, &(aw_system_desc){.name = "render_prepare",
+                                                     .phase = phase,
+                                                     .run = render_prepare_system,
+                                                     .after = after_extract,
+                                                     .after_count = 1,
+                                                     .user = r}))
+        return aw_last_status();
+    r->world = world;
+    return AW_OK;
+}

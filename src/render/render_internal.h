@@ -1,0 +1,219 @@
+/* The renderer's private state, shared by its files: device objects and targets (renderer.c),
+ * meshes (meshes.c), extraction (extract.c), sort and batches (batch.c), window (window.c). */
+#ifndef AW_RENDER_INTERNAL_H
+#define AW_RENDER_INTERNAL_H
+
+#include "aw/render_vulkan.h"
+
+#define RENDER_MAX_FRAMES   4u
+#define RENDER_MAX_WORKERS  64u
+#define RENDER_COLOR_FORMAT VK_FORMAT_R8G8B8A8_UNORM
+#define RENDER_DEPTH_FORMAT VK_FORMAT_D32_SFLOAT
+
+/* One vertex of a built-in mesh. */
+typedef struct render_vertex {
+    float position[3];
+    float normal[3];
+} render_vertex;
+
+/* Per-instance data as the vertex shader reads it (binding 1, per-instance rate): 32 bytes. */
+typedef struct render_instance {
+    float position[3];
+    float scale;
+    float yaw;
+    uint32_t material;
+    uint32_t color;
+    uint32_t pad_;
+} render_instance;
+_Static_assert(sizeof(render_instance) == 32, "render_instance is 32 bytes");
+
+/* A mesh's range in the shared vertex and index buffers. */
+typedef struct render_mesh {
+    uint32_t first_index, index_count;
+    int32_t vertex_offset;
+    float radius; /* bounding sphere around the origin, for culling */
+} render_mesh;
+
+/* Geometry of every built-in mesh, generated once (meshes.c). */
+typedef struct render_geometry {
+    render_vertex *vertices;
+    uint32_t *indices;
+    uint32_t vertex_count, index_count;
+    uint32_t vertex_capacity, index_capacity;
+    render_mesh meshes[AW_RENDER_MESH_COUNT];
+} render_geometry;
+aw_status render_geometry_build(const aw_allocator *a, render_geometry *out);
+void render_geometry_free(const aw_allocator *a, render_geometry *g);
+
+/* Material as the fragment shader reads it (std140 array element). */
+typedef struct render_material {
+    float base_color[4];
+    float params[4]; /* x: roughness */
+} render_material;
+
+/* Per-worker extraction output: instances and their sort keys, and which pieces (tasks) wrote
+ * which ranges, so the merge can put them back in the world's order whatever thread ran them. */
+typedef struct render_piece {
+    uint32_t task, worker, begin, count;
+    uint32_t offset; /* where the merge puts it */
+} render_piece;
+
+typedef struct render_worker_out {
+    _Alignas(64) render_instance *instances;
+    uint64_t *keys;
+    uint32_t count, capacity;
+    render_piece *pieces;
+    uint32_t piece_count, piece_capacity;
+    uint32_t culled, skipped;
+    bool failed; /* out of memory while growing: the frame drops this worker's extra entities */
+} render_worker_out;
+
+/* Camera-derived values the extraction reads (set by aw_render_set_camera). */
+typedef struct render_view {
+    float view[16], proj[16], view_proj[16];
+    float planes[6][4]; /* normalised, inward: dot(n, p) + d >= -radius is inside */
+    float position[3], right[3], up[3], forward[3];
+    float near_z, far_z;
+} render_view;
+
+typedef struct render_frame_slot {
+    VkCommandPool pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    VkSemaphore acquired;    /* windowed: the swapchain image is ready */
+    aw_gpu_buffer instances; /* persistently mapped; capacity in instances below */
+    uint32_t instance_capacity;
+    aw_gpu_buffer indirect;
+    uint32_t indirect_capacity;
+    aw_gpu_buffer materials; /* UBO, AW_RENDER_MAX_MATERIALS entries */
+    uint64_t material_version;
+    VkDescriptorSet set;
+    VkQueryPool timestamps;
+    bool submitted; /* the fence will signal (a frame used this slot) */
+    uint64_t frame; /* the frame that last used the slot */
+    bool timed;     /* that frame wrote timestamps */
+} render_frame_slot;
+
+typedef struct render_batch {
+    uint32_t mesh, material, first, count;
+} render_batch;
+
+typedef struct render_window render_window;
+
+struct aw_renderer {
+    const aw_allocator *allocator;
+    aw_gpu *gpu;
+    bool owns_gpu;
+    const aw_gpu_vk *vk;
+    aw_gpu_info info;
+    aw_render_mode mode;
+    uint32_t width, height;
+    uint32_t frames_in_flight;
+    float clear_color[4];
+
+    /* Offscreen targets: one colour and one depth image; frames in flight share them (the queue
+     * orders the frames, barriers order their accesses). */
+    VkImage color_image, depth_image;
+    VkDeviceMemory color_memory, depth_memory;
+    VkImageView color_view, depth_view;
+    bool has_frame; /* the colour image holds a finished frame (TRANSFER_SRC layout) */
+    aw_gpu_buffer readback;
+
+    /* Meshes */
+    render_geometry geometry;
+    aw_gpu_buffer vertex_buffer, index_buffer;
+
+    /* Pipeline */
+    VkDescriptorSetLayout set_layout;
+    VkDescriptorPool descriptor_pool;
+    VkPipelineLayout pipeline_layout;
+    VkPipeline pipeline;
+
+    render_frame_slot slots[RENDER_MAX_FRAMES];
+    uint64_t frame;
+
+    /* Materials */
+    render_material materials[AW_RENDER_MAX_MATERIALS];
+    uint32_t material_count;
+    uint64_t material_version;
+
+    /* Camera and light */
+    aw_camera camera;
+    render_view view;
+    float light_dir[4], light_color[4], ambient[4];
+
+    /* Extraction */
+    aw_world *world;
+    aw_render_extract_desc extract;
+    uint32_t mesh_map[256], material_map[4096]; /* copies of the desc's tables */
+    int material_term, style_term; /* query term of each optional column, or -1 */
+    uint32_t workers;
+    render_worker_out worker_out[RENDER_MAX_WORKERS];
+    uint64_t extract_start_ns;
+    /* Merged and sorted: keys, references (worker << 26 | index) into worker_out, batches. */
+    uint64_t *keys, *keys_tmp;
+    uint32_t *refs, *refs_tmp;
+    uint32_t sort_capacity;
+    render_piece *pieces;
+    uint32_t piece_capacity;
+    render_batch *batches;
+    uint32_t batch_count, batch_capacity;
+    uint32_t prepared_count; /* instances in keys/refs */
+    aw_jobs *jobs;           /* the world's, for the parallel merge and upload */
+    aw_render_stats prepared; /* extraction and sort figures of the prepared list */
+
+    aw_render_hooks hooks[AW_RENDER_MAX_HOOKS];
+    bool hook_used[AW_RENDER_MAX_HOOKS];
+
+    render_window *window;
+    aw_render_stats stats;
+};
+
+/* Reference packing: 6 bits of worker, 26 of index within the worker's output. */
+#define RENDER_REF(worker, index) (((uint32_t)(worker) << 26) | (uint32_t)(index))
+#define RENDER_REF_WORKER(ref)    ((ref) >> 26)
+#define RENDER_REF_INDEX(ref)     ((ref) & ((1u << 26) - 1u))
+#define RENDER_MAX_PER_WORKER     (1u << 26)
+
+/* Sort key: [31..28] pipeline, [27..16] material, [15..8] mesh, [7..0] depth (near first, 256
+ * steps: enough for front-to-back order within a batch, and one radix pass). Bits 63..32 are free
+ * for later layers (translucency, view). The batch is the key without its depth bits. */
+#define RENDER_KEY(pipeline, material, mesh, depth)                                                          \
+    (((uint64_t)(pipeline) << 28) | ((uint64_t)(material) << 16) | ((uint64_t)(mesh) << 8) | (uint64_t)(depth))
+#define RENDER_KEY_BATCH(key)    ((key) >> 8)
+#define RENDER_KEY_MESH(key)     ((uint32_t)((key) >> 8) & 0xffu)
+#define RENDER_KEY_MATERIAL(key) ((uint32_t)((key) >> 16) & 0xfffu)
+
+/* batch.c: merges the workers' output in piece order, sorts by key, builds batches. */
+aw_status render_prepare(aw_renderer *r);
+/* Sorts keys with their values (stable LSD radix, 8-bit digits, skipping digits every key shares).
+ * Ping-pongs between the arrays and swaps the pointers so the result is in *keys / *values. */
+void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
+                       uint32_t count);
+
+/* camera.c */
+void render_view_compute(const aw_camera *camera, float aspect, render_view *out);
+
+/* window.c: GLFW window and swapchain. */
+aw_status render_window_open(aw_renderer *r, const aw_renderer_desc *desc, aw_gpu_desc *gpu_desc);
+aw_status render_window_attach(aw_renderer *r, bool vsync);
+/* Destroys the swapchain (before the device goes); render_window_free closes the window (after
+ * the surface went with the device). */
+void render_window_close(aw_renderer *r);
+void render_window_free(aw_renderer *r);
+/* Acquires the next swapchain image, recreating the swapchain (and the offscreen targets) after a
+ * resize; *skip when nothing can be presented this frame (minimised). */
+aw_status render_window_acquire(aw_renderer *r, render_frame_slot *slot, bool *skip);
+/* Records the copy of the colour image into the acquired image and its move to present layout. */
+void render_window_record_blit(aw_renderer *r, VkCommandBuffer cmd);
+VkSemaphore render_window_present_semaphore(aw_renderer *r);
+aw_status render_window_present(aw_renderer *r);
+bool render_window_should_close(aw_renderer *r);
+
+/* renderer.c: recomputes the view after a camera or size change. */
+void render_update_view(aw_renderer *r);
+/* renderer.c: (re)creates the offscreen targets at the current size. */
+aw_status render_targets_create(aw_renderer *r);
+void render_targets_destroy(aw_renderer *r);
+
+#endif /* AW_RENDER_INTERNAL_H */
