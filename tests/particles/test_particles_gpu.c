@@ -5,6 +5,8 @@
 #include "particles_test_util.h"
 
 #include "aw/gpu.h"
+#include "aw/particles_vulkan.h"
+#include "aw/render.h"
 
 static aw_gpu *gpu;
 
@@ -109,6 +111,65 @@ static void test_gpu_edge_cases(void **state) {
     assert_int_equal(aw_gpu_validation_errors(gpu), 0);
 }
 
+/* Through the renderer's hooks: particles in front of the camera change pixels of the frame (an
+ * indirect draw whose instance count the compaction wrote), and leave them alone once all died. */
+static uint32_t differing_pixels(const uint8_t *a, const uint8_t *b, size_t size) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < size; i += 4) n += memcmp(a + i, b + i, 4) != 0;
+    return n;
+}
+
+static void test_billboards_drawn_through_renderer(void **state) {
+    (void)state;
+    enum { W = 64, H = 64 };
+    aw_renderer *r;
+    ASSERT_OK(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = W, .height = H}, &r));
+    aw_camera cam = {.position = {0, 2, 8}, .target = {0, 2, 0}};
+    ASSERT_OK(aw_render_set_camera(r, &cam));
+    aw_particle_forces f = {0}; /* no gravity: they stay in view */
+    aw_particles *ps = aw_particles_create(&(aw_particles_desc){
+        .capacity = 4096, .backend = AW_PARTICLES_GPU, .gpu = aw_renderer_gpu(r), .forces = &f, .seed = 1});
+    assert_non_null(ps);
+    aw_emitter em;
+    ASSERT_OK(aw_particles_emitter_create(ps,
+                                          &(aw_emitter_desc){.position = {0, 2, 0},
+                                                             .spread = 3.14f,
+                                                             .speed_min = 5.0f,
+                                                             .speed_max = 10.0f,
+                                                             .lifetime_min = 0.5f,
+                                                             .lifetime_max = 0.5f,
+                                                             .color_start = {1, 1, 0, 1},
+                                                             .color_end = {1, 0, 0, 1},
+                                                             .size_start = 0.4f,
+                                                             .size_end = 0.4f},
+                                          &em));
+    uint32_t id;
+    ASSERT_OK(aw_render_add_hooks(
+        r, &(aw_render_hooks){.before_pass = aw_particles_render_before_pass, .in_pass = aw_particles_render_in_pass, .user = ps},
+        &id));
+    static uint8_t empty[W * H * 4], full[W * H * 4], after[W * H * 4];
+    ASSERT_OK(aw_render_frame(r));
+    ASSERT_OK(aw_render_read_pixels(r, empty, sizeof empty));
+    ASSERT_OK(aw_particles_burst(ps, em, 2000, NULL));
+    ASSERT_OK(aw_particles_step(ps, 0.1f));
+    ASSERT_OK(aw_render_frame(r));
+    ASSERT_OK(aw_render_read_pixels(r, full, sizeof full));
+    uint32_t changed = differing_pixels(empty, full, sizeof full);
+    print_message("billboards changed %u of %u pixels\n", changed, W * H);
+    assert_true(changed > 50);
+    for (int i = 0; i < 6; i++) ASSERT_OK(aw_particles_step(ps, 0.1f)); /* all dead after 0.5 s */
+    assert_int_equal(aw_particles_get_stats(ps).live, 0);
+    ASSERT_OK(aw_render_frame(r));
+    ASSERT_OK(aw_render_read_pixels(r, after, sizeof after));
+    assert_int_equal(differing_pixels(empty, after, sizeof after), 0);
+    ASSERT_OK(aw_render_remove_hooks(r, id));
+    ASSERT_OK(aw_render_wait_idle(r));
+    aw_particles_destroy(ps);
+    aw_renderer_destroy(r);
+    assert_int_equal(aw_gpu_validation_errors(gpu), 0);
+    assert_int_equal(aw_gpu_validation_warnings(gpu), 0);
+}
+
 int main(void) {
     if (aw_gpu_create(&(aw_gpu_desc){0}, &gpu) != AW_OK) {
         printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());
@@ -119,6 +180,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_and_gpu_agree),
         cmocka_unit_test(test_gpu_edge_cases),
+        cmocka_unit_test(test_billboards_drawn_through_renderer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     aw_gpu_destroy(gpu);
