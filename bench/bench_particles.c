@@ -84,7 +84,8 @@ static aw_status run_config(const aw_bench_options *o, const config *c, void *gp
         out->live = aw_particles_get_stats(ps).live;
         if (o->verbose)
             fprintf(stderr, "particles: %s/%s %u threads: %u live, hash %016llx\n",
-                    aw_particles_backend_str(c->backend), aw_particles_simd_str(aw_particles_get_simd(ps)),
+                    aw_particles_backend_str(aw_particles_get_backend(ps)),
+                    aw_particles_get_backend(ps) == AW_PARTICLES_GPU ? "-" : aw_particles_simd_str(aw_particles_get_simd(ps)),
                     c->threads, out->live, (unsigned long long)aw_particles_hash(ps));
     }
     aw_particles_destroy(ps);

@@ -87,6 +87,15 @@ static uint32_t candidates_scalar(const sphere_grid *g, const float *px, const f
     return n;
 }
 
+/* Collides each listed particle with its cell's spheres, one particle at a time. */
+static void collide_scalar(const sim_params *p, const sphere_grid *g, uint32_t n, const uint32_t *index,
+                           const int32_t *cell, float *px, float *py, float *pz, float *vx, float *vy, float *vz) {
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = index[k];
+        particles_collide_cell(p, g, (uint32_t)cell[k], px + i, py + i, pz + i, vx + i, vy + i, vz + i);
+    }
+}
+
 #define KERNEL_NAME(x) KERNEL_CAT_(x, scalar)
 #if defined(__clang__)
 #define KERNEL_ATTR __attribute__((noinline))
@@ -173,6 +182,64 @@ candidates_avx512(const sphere_grid *g, const float *px, const float *py, const 
     return n;
 }
 
+/* Sixteen candidates at a time: gather their state, walk their cells' sphere lists in step (lane
+ * k's n-th sphere is its cell's n-th), masked updates, scatter back (indices within a block are
+ * distinct). The same operations in the same order as particles_collide_cell, without FMA, so
+ * the bits match the scalar path. */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static void
+collide_avx512(const sim_params *p, const sphere_grid *g, uint32_t n, const uint32_t *index, const int32_t *cell,
+               float *px, float *py, float *pz, float *vx, float *vy, float *vz) {
+    const __m512 e = _mm512_set1_ps(p->restitution), f = _mm512_set1_ps(p->friction);
+    const __m512 eps = _mm512_set1_ps(1e-12f), one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const float *sph = (const float *)g->spheres;
+    for (uint32_t k0 = 0; k0 < n; k0 += 16) {
+        __mmask16 live = n - k0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - k0)) - 1u);
+        __m512i idx = _mm512_maskz_loadu_epi32(live, index + k0);
+        __m512i c = _mm512_maskz_loadu_epi32(live, cell + k0);
+        __m512 x = _mm512_mask_i32gather_ps(zero, live, idx, px, 4), y = _mm512_mask_i32gather_ps(zero, live, idx, py, 4);
+        __m512 z = _mm512_mask_i32gather_ps(zero, live, idx, pz, 4), u = _mm512_mask_i32gather_ps(zero, live, idx, vx, 4);
+        __m512 v = _mm512_mask_i32gather_ps(zero, live, idx, vy, 4), w = _mm512_mask_i32gather_ps(zero, live, idx, vz, 4);
+        __m512i start = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, c, g->cell_start, 4);
+        __m512i count = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, c, g->cell_count, 4);
+        for (uint32_t m = 0;; m++) {
+            __mmask16 act = live & _mm512_cmpgt_epu32_mask(count, _mm512_set1_epi32((int)m));
+            if (!act) break;
+            __m512i item = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), act,
+                                                       _mm512_add_epi32(start, _mm512_set1_epi32((int)m)), g->items, 4);
+            __m512i base = _mm512_slli_epi32(item, 2); /* 4 floats per sphere */
+            __m512 cx = _mm512_mask_i32gather_ps(zero, act, base, sph, 4);
+            __m512 cy = _mm512_mask_i32gather_ps(zero, act, base, sph + 1, 4);
+            __m512 cz = _mm512_mask_i32gather_ps(zero, act, base, sph + 2, 4);
+            __m512 r = _mm512_mask_i32gather_ps(one, act, base, sph + 3, 4);
+            __m512 dx = _mm512_sub_ps(x, cx), dy = _mm512_sub_ps(y, cy), dz = _mm512_sub_ps(z, cz);
+            __m512 d2 = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dy, dy)), _mm512_mul_ps(dz, dz));
+            __mmask16 hit = act & _mm512_cmp_ps_mask(d2, _mm512_mul_ps(r, r), _CMP_LT_OQ) &
+                            _mm512_cmp_ps_mask(d2, eps, _CMP_GT_OQ);
+            if (!hit) continue;
+            __m512 inv = _mm512_div_ps(one, _mm512_sqrt_ps(_mm512_mask_blend_ps(hit, one, d2)));
+            __m512 nx = _mm512_mul_ps(dx, inv), ny = _mm512_mul_ps(dy, inv), nz = _mm512_mul_ps(dz, inv);
+            x = _mm512_mask_add_ps(x, hit, cx, _mm512_mul_ps(nx, r));
+            y = _mm512_mask_add_ps(y, hit, cy, _mm512_mul_ps(ny, r));
+            z = _mm512_mask_add_ps(z, hit, cz, _mm512_mul_ps(nz, r));
+            __m512 vn = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(u, nx), _mm512_mul_ps(v, ny)), _mm512_mul_ps(w, nz));
+            __mmask16 in = hit & _mm512_cmp_ps_mask(vn, zero, _CMP_LT_OQ);
+            __m512 ve = _mm512_mul_ps(vn, e);
+            __m512 tx = _mm512_sub_ps(u, _mm512_mul_ps(vn, nx)), ty = _mm512_sub_ps(v, _mm512_mul_ps(vn, ny));
+            __m512 tz = _mm512_sub_ps(w, _mm512_mul_ps(vn, nz));
+            u = _mm512_mask_sub_ps(u, in, _mm512_mul_ps(tx, f), _mm512_mul_ps(nx, ve));
+            v = _mm512_mask_sub_ps(v, in, _mm512_mul_ps(ty, f), _mm512_mul_ps(ny, ve));
+            w = _mm512_mask_sub_ps(w, in, _mm512_mul_ps(tz, f), _mm512_mul_ps(nz, ve));
+        }
+        _mm512_mask_i32scatter_ps(px, live, idx, x, 4);
+        _mm512_mask_i32scatter_ps(py, live, idx, y, 4);
+        _mm512_mask_i32scatter_ps(pz, live, idx, z, 4);
+        _mm512_mask_i32scatter_ps(vx, live, idx, u, 4);
+        _mm512_mask_i32scatter_ps(vy, live, idx, v, 4);
+        _mm512_mask_i32scatter_ps(vz, live, idx, w, 4);
+    }
+}
+
+#define collide_avx2 collide_scalar
 #define KERNEL_LOOP
 #define KERNEL_NAME(x) KERNEL_CAT_(x, avx2)
 #define KERNEL_ATTR    __attribute__((noinline, target("avx2")))

@@ -1,7 +1,7 @@
 /* One instance of the CPU particle kernel (included by simulate_cpu.c once per SIMD level, no
  * include guard): the includer defines KERNEL_NAME(x) (a suffixed name), KERNEL_ATTR (target and
  * optimisation attributes), KERNEL_LOOP (a loop pragma, or nothing) and the level's
- * KERNEL_NAME(candidates) function before each inclusion. */
+ * KERNEL_NAME(candidates) and KERNEL_NAME(collide) functions before each inclusion. */
 
 /* Forces, integration, ground and ageing for one block; returns its deaths. Branch-free: every
  * condition is a select, so the loop vectorizes. */
@@ -55,10 +55,7 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
         uint32_t index[PARTICLE_BLOCK];
         int32_t cell[PARTICLE_BLOCK];
         uint32_t n = KERNEL_NAME(candidates)(g, px, py, pz, age, life, index, cell);
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = index[k];
-            particles_collide_cell(p, g, (uint32_t)cell[k], px + i, py + i, pz + i, vx + i, vy + i, vz + i);
-        }
+        KERNEL_NAME(collide)(p, g, n, index, cell, px, py, pz, vx, vy, vz);
     }
     if (deaths) {
         uint32_t n = 0;
