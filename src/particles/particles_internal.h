@@ -66,7 +66,10 @@ typedef struct sphere_grid {
     float *cell_min_y, *cell_max_y; /* height range of the cell's spheres */
     uint32_t *items;      /* sphere indices, ascending within a cell */
     const aw_particle_sphere *spheres;
+    uint32_t sphere_count;
 } sphere_grid;
+/* A block whose bounds meet at most this many spheres sweeps them densely instead of the grid. */
+#define DENSE_SPHERES 8u
 
 typedef struct particles_gpu particles_gpu;
 

@@ -20,6 +20,7 @@ static void span(float lo, float hi, float min, float inv, int32_t side, int32_t
 void particles_grid_build(aw_particles *ps) {
     sphere_grid *g = &ps->grid;
     g->spheres = ps->spheres;
+    g->sphere_count = ps->sphere_count;
     g->w = g->h = 0;
     uint32_t n = ps->sphere_count;
     if (!n) return;
