@@ -335,7 +335,6 @@ aw_status particles_gpu_step(aw_particles *ps, float dt) {
     g->run_count = 0;
     g->emitted = 0;
     uint32_t live_before = ps->live;
-    uint32_t died_at_birth = ps->stats.died;
     particles_emit(ps, dt); /* plans runs, counts who takes a slot */
     uint32_t stored = ps->live - live_before;
     upload_emitters(ps);
@@ -364,7 +363,6 @@ aw_status particles_gpu_step(aw_particles *ps, float dt) {
     if (st) return st;
     const gpu_counters *counters = g->buf[B_COUNTERS].mapped;
     uint32_t live_after = counters->instance_count;
-    (void)died_at_birth;
     ps->stats.died += live_before + stored - live_after;
     ps->live = live_after;
     ps->high_water = ps->capacity;

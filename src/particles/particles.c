@@ -167,8 +167,10 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
             ps->backend = AW_PARTICLES_GPU;
         else if (desc->backend == AW_PARTICLES_GPU)
             st = gst;
-        else
+        else {
+            particles_gpu_destroy(ps); /* whatever was made before the failure */
             aw_clear_error();
+        }
     }
     if (st) {
         particles_gpu_destroy(ps);
@@ -349,7 +351,6 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
     if (!isfinite(dt) || dt < 0.0f) return aw_error(AW_ERR_INVALID_ARG, "particles: dt must be finite and >= 0");
     AW_PROFILE_ZONE_BEGIN_CAT(zone, "particles", "particles_step");
     uint64_t t0 = aw_time_ns();
-    uint32_t live_before = ps->live;
     uint64_t emitted_before = ps->stats.total_emitted;
     ps->stats.died = 0;
     ps->stats.refused = 0;
@@ -368,7 +369,6 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         AW_PROFILE_ZONE_END(sim_zone);
         ps->stats.simulate_ns = aw_time_ns() - t1;
     }
-    (void)live_before;
     ps->stats.emitted = (uint32_t)(ps->stats.total_emitted - emitted_before);
     ps->stats.step_ns = aw_time_ns() - t0;
     ps->stats.steps++;

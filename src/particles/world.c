@@ -54,7 +54,7 @@ aw_status aw_particles_gather_colliders(aw_particles *ps, aw_world *world) {
 aw_status aw_particles_follow(aw_particles *ps, aw_world *world) {
     if (!ps || !world) return aw_error(AW_ERR_INVALID_ARG, "particles: system and world are required");
     aw_component position = aw_component_lookup(world, AW_PHYSICS_POSITION_NAME);
-    aw_status result = AW_OK;
+    uint32_t lost_bursts = 0;
     for (uint32_t slot = 0; slot < ps->max_emitters; slot++) {
         emitter_slot *e = &ps->emitters[slot];
         if (!e->used || e->desc.entity == AW_ENTITY_NULL) continue;
@@ -69,13 +69,16 @@ aw_status aw_particles_follow(aw_particles *ps, aw_world *world) {
                 ps->bursts[ps->burst_count++] =
                     (burst_request){.emitter = slot, .count = e->desc.burst, .at = e->desc.position};
             else
-                result = aw_error(AW_ERR_CAPACITY, "particles: the burst queue is full (%u)", ps->max_bursts);
+                lost_bursts++;
         }
         e->desc.entity = AW_ENTITY_NULL;
         e->active = false;
     }
-    aw_clear_error();
-    return result;
+    aw_clear_error(); /* lookups of dead entities are expected here */
+    if (lost_bursts)
+        return aw_error(AW_ERR_CAPACITY, "particles: the burst queue is full (%u): %u death bursts lost",
+                        ps->max_bursts, lost_bursts);
+    return AW_OK;
 }
 
 aw_status aw_particles_burst_on_contacts(aw_particles *ps, aw_world *world, aw_emitter emitter,
