@@ -427,7 +427,7 @@ aw_status aw_particles_read(aw_particles *ps, aw_particle *out, uint32_t capacit
         }
         n++;
     }
-    qsort(out, n < capacity ? n : capacity, sizeof *out, by_id);
+    if (out && n && capacity) qsort(out, n < capacity ? n : capacity, sizeof *out, by_id);
     if (count) *count = n;
     return AW_OK;
 }
