@@ -23,7 +23,7 @@ build: configure
 # statistics table, screenshot in $(BUILD_DIR)/aw-demo.png; exit 77, no Vulkan device, only skips
 # it), then the seed-profile workload's table and the ECS table.
 run: build
-	@$(BUILD_DIR)/bin/aw-demo --headless --entities 1000 --frames 300 --stats --screenshot $(BUILD_DIR)/aw-demo.png \
+	@$(BUILD_DIR)/bin/aw-demo --headless --entities 1000 --frames 120 --stats --screenshot $(BUILD_DIR)/aw-demo.png \
 	  || [ $$? -eq 77 ]
 	@$(BUILD_DIR)/bin/aw-stress --scenario seed-profile --frames 600
 	@$(BUILD_DIR)/bin/aw-bench ecs

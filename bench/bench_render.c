@@ -9,6 +9,8 @@
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
  *   frame_100k_ms_naive    one draw per entity
  *   gpu_100k_ms_batched / _naive   GPU time by timestamp queries, where the device has them
+ *   record_100k_ms_batched / _naive  CPU time to record and submit the frame's command buffer:
+ *                          where draw calls cost on a real driver (naive baseline)
  * Each rep renders one frame of each mode back to back, so noise hits all modes alike; the first
  * frames of each mode (pipeline compilation, ring growth, caches) are left out. */
 #include "bench_render.h"
@@ -29,7 +31,7 @@ typedef struct render_bench {
     uint32_t entities;
     aw_renderer *r;
     aw_world *world;
-    double *frame_ms[MODES], *gpu_ms[MODES], *prep_ms, *draws[MODES];
+    double *frame_ms[MODES], *gpu_ms[MODES], *prep_ms, *draws[MODES], *record_ms[MODES];
 } render_bench;
 
 static const aw_render_mode modes[MODES] = {AW_RENDER_BATCHED, AW_RENDER_INDIRECT, AW_RENDER_NAIVE};
@@ -115,10 +117,11 @@ static aw_status measure(render_bench *b) {
             b->draws[m][rep] = s.draw_calls;
             if (m == 0) b->prep_ms[rep] = s.prep_ms;
             if (b->opt.verbose)
-                fprintf(stderr, "render: rep %u %s: %.2f ms, %u draws, %u batches, %u instances, %u culled, prep %.3f ms\n", rep,
+                fprintf(stderr, "render: rep %u %s: %.2f ms, %u draws, %u batches, %u instances, %u culled, prep %.3f ms (extract %.3f, sort %.3f, upload %.3f), record %.3f ms\n", rep,
                         aw_render_mode_str(modes[m]), b->frame_ms[m][rep], s.draw_calls, s.batches, s.instances, s.culled,
-                        s.prep_ms);
+                        s.prep_ms, s.extract_ms, s.sort_ms, s.upload_ms, s.record_ms);
             b->gpu_ms[m][rep] = s.gpu_ms;
+            b->record_ms[m][rep] = s.record_ms;
         }
     }
     return AW_OK;
@@ -131,19 +134,21 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     b.opt = aw_bench_options_resolve(options);
     b.entities = b.opt.entities == AW_BENCH_DEFAULT_ENTITIES ? 100000u : b.opt.entities;
     uint32_t reps = b.opt.reps;
-    size_t bytes = (size_t)reps * sizeof(double) * (3 * MODES + 1);
+    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 1);
     double *pool = aw_alloc(NULL, bytes, 16);
     if (!pool) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: out of memory");
     for (uint32_t m = 0; m < MODES; m++) {
-        b.frame_ms[m] = pool + (size_t)reps * (3 * m);
-        b.gpu_ms[m] = pool + (size_t)reps * (3 * m + 1);
-        b.draws[m] = pool + (size_t)reps * (3 * m + 2);
+        b.frame_ms[m] = pool + (size_t)reps * (4 * m);
+        b.gpu_ms[m] = pool + (size_t)reps * (4 * m + 1);
+        b.draws[m] = pool + (size_t)reps * (4 * m + 2);
+        b.record_ms[m] = pool + (size_t)reps * (4 * m + 3);
     }
-    b.prep_ms = pool + (size_t)reps * 3 * MODES;
+    b.prep_ms = pool + (size_t)reps * 4 * MODES;
 
     char k[16];
     snprintf(k, sizeof k, "%u%s", b.entities % 1000 ? b.entities : b.entities / 1000, b.entities % 1000 ? "" : "k");
-    char names[9][AW_BENCH_NAME_MAX];
+    enum { NAMES = 11 };
+    char names[NAMES][AW_BENCH_NAME_MAX];
     snprintf(names[0], sizeof names[0], "draw_calls_batched");
     snprintf(names[1], sizeof names[1], "draw_calls_indirect");
     snprintf(names[2], sizeof names[2], "draw_calls_naive");
@@ -153,8 +158,10 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     snprintf(names[6], sizeof names[6], "frame_%s_ms_naive", k);
     snprintf(names[7], sizeof names[7], "gpu_%s_ms_batched", k);
     snprintf(names[8], sizeof names[8], "gpu_%s_ms_naive", k);
+    snprintf(names[9], sizeof names[9], "record_%s_ms_batched", k);
+    snprintf(names[10], sizeof names[10], "record_%s_ms_naive", k);
     bool any = false;
-    for (int i = 0; i < 9; i++) any = any || aw_bench_selected(&b.opt, names[i]);
+    for (int i = 0; i < NAMES; i++) any = any || aw_bench_selected(&b.opt, names[i]);
     aw_status result = AW_OK;
     if (any) {
         aw_clear_error();
@@ -165,7 +172,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
             aw_bench_report_fail(report);
         } else {
             bool gpu = aw_gpu_get_info(aw_renderer_gpu(b.r)).timestamps;
-            const aw_bench_entry entries[9] = {
+            const aw_bench_entry entries[NAMES] = {
                 {.name = names[0], .unit = "calls", .samples = b.draws[0], .sample_count = reps, .target = 16},
                 {.name = names[1], .unit = "calls", .samples = b.draws[1], .sample_count = reps},
                 {.name = names[2], .unit = "calls", .samples = b.draws[2], .sample_count = reps},
@@ -178,9 +185,12 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
                 {.name = names[7], .unit = "ms", .samples = b.gpu_ms[0], .sample_count = reps,
                  .baseline_samples = b.gpu_ms[2], .baseline_count = reps},
                 {.name = names[8], .unit = "ms", .samples = b.gpu_ms[2], .sample_count = reps},
+                {.name = names[9], .unit = "ms", .samples = b.record_ms[0], .sample_count = reps,
+                 .baseline_samples = b.record_ms[2], .baseline_count = reps},
+                {.name = names[10], .unit = "ms", .samples = b.record_ms[2], .sample_count = reps},
             };
-            for (int i = 0; i < 9 && !result; i++) {
-                if (!aw_bench_selected(&b.opt, names[i]) || (i >= 7 && !gpu)) continue;
+            for (int i = 0; i < NAMES && !result; i++) {
+                if (!aw_bench_selected(&b.opt, names[i]) || ((i == 7 || i == 8) && !gpu)) continue;
                 aw_bench_entry e = entries[i];
                 e.suite = "render";
                 result = aw_bench_report_add(report, &e);

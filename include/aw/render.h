@@ -213,7 +213,7 @@ aw_image_diff aw_image_compare(const uint8_t *a, const uint8_t *b, uint32_t widt
 /* ---------------------------------------------------------------- utilities */
 
 /* The renderer's draw-order sort: a stable LSD radix sort of 64-bit keys carrying 32-bit values,
- * 8 bits per pass, skipping the bytes every key shares. keys_tmp / values_tmp hold `count` each;
+ * 11 bits per pass, skipping the digits every key shares. keys_tmp / values_tmp hold `count` each;
  * the sorted result is in keys / values. */
 void aw_render_sort(uint64_t *keys, uint32_t *values, uint64_t *keys_tmp, uint32_t *values_tmp, uint32_t count);
 

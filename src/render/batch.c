@@ -1,34 +1,47 @@
-/* After extraction: merges the workers' instance lists back into the world's order (piece by
+/* After extraction: merges the pieces' instance ranges back into the world's order (piece by
  * piece, so the result does not depend on which thread ran what), sorts them by key with a radix
  * sort and cuts the sorted list into batches of equal mesh and material. */
 #include "render_internal.h"
 
 #include <string.h>
 
+/* 11-bit digits: six cover 64 bits, and with the key layout (8 depth, 8 mesh, 12 material bits)
+ * a scene with fewer than 64 materials varies in only two of them: two scatter passes. */
+#define DIGIT_BITS 11
+#define DIGITS     6
+#define BINS       (1u << DIGIT_BITS)
+
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
                        uint32_t count) {
     if (count < 2) return;
-    uint32_t hist[8][256];
-    memset(hist, 0, sizeof hist);
+    /* Which digits differ at all: only those get a histogram and a pass. */
     const uint64_t *k = *keys;
+    uint64_t first = k[0], differ = 0;
+    for (uint32_t i = 1; i < count; i++) differ |= k[i] ^ first;
+    int digits[DIGITS], digit_count = 0;
+    for (int d = 0; d < DIGITS; d++)
+        if ((differ >> (DIGIT_BITS * d)) & (BINS - 1u)) digits[digit_count++] = d;
+    static _Thread_local uint32_t hist[DIGITS][BINS]; /* 48 KiB: off the stack */
+    memset(hist, 0, sizeof(hist[0]) * (size_t)digit_count);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t key = k[i];
-        for (int d = 0; d < 8; d++) hist[d][(key >> (8 * d)) & 0xffu]++;
+        for (int j = 0; j < digit_count; j++) hist[j][(key >> (DIGIT_BITS * digits[j])) & (BINS - 1u)]++;
     }
-    for (int d = 0; d < 8; d++) {
-        uint32_t first_digit = (uint32_t)((*keys)[0] >> (8 * d)) & 0xffu;
-        if (hist[d][first_digit] == count) continue; /* every key shares this digit */
-        uint32_t offset[256], sum = 0;
-        for (int b = 0; b < 256; b++) {
-            offset[b] = sum;
-            sum += hist[d][b];
+    for (int j = 0; j < digit_count; j++) {
+        int shift = DIGIT_BITS * digits[j];
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < BINS; b++) { /* counts become starting offsets */
+            uint32_t c = hist[j][b];
+            hist[j][b] = sum;
+            sum += c;
         }
+        uint32_t *offset = hist[j];
         const uint64_t *src_k = *keys;
         const uint32_t *src_v = *values;
         uint64_t *dst_k = *keys_tmp;
         uint32_t *dst_v = *values_tmp;
         for (uint32_t i = 0; i < count; i++) {
-            uint32_t o = offset[(src_k[i] >> (8 * d)) & 0xffu]++;
+            uint32_t o = offset[(src_k[i] >> shift) & (BINS - 1u)]++;
             dst_k[o] = src_k[i];
             dst_v[o] = src_v[i];
         }
@@ -93,55 +106,54 @@ static void merge_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *ct
     aw_renderer *r = ctx;
     for (uint32_t i = begin; i < end; i++) {
         const render_piece *p = &r->pieces[i];
-        const uint64_t *keys = r->worker_out[p->worker].keys + p->begin;
+        const uint64_t *keys = r->instance_keys + p->begin;
         uint64_t *dst_keys = r->keys + p->offset;
         uint32_t *dst_refs = r->refs + p->offset;
-        uint32_t ref = RENDER_REF(p->worker, p->begin);
         for (uint32_t k = 0; k < p->count; k++) {
             dst_keys[k] = keys[k];
-            dst_refs[k] = ref + k;
+            dst_refs[k] = p->begin + k;
         }
     }
 }
 
 aw_status render_prepare(aw_renderer *r) {
     uint64_t t0 = aw_time_ns();
-    /* Pieces are numbered 0..N-1 by the scheduler, each run exactly once: place them by number. */
-    uint32_t piece_count = 0, total = 0, culled = 0, skipped = 0;
+    uint32_t piece_count = atomic_load_explicit(&r->piece_cursor, memory_order_relaxed);
+    if (piece_count > r->piece_out_capacity) piece_count = r->piece_out_capacity;
+    uint32_t culled = 0, skipped = 0;
     for (uint32_t w = 0; w < r->workers; w++) {
-        piece_count += r->worker_out[w].piece_count;
-        total += r->worker_out[w].count;
-        culled += r->worker_out[w].culled;
-        skipped += r->worker_out[w].skipped;
+        culled += r->tally[w].culled;
+        skipped += r->tally[w].skipped;
     }
     aw_status st = AW_OK;
     if (piece_count > r->piece_capacity) {
         uint32_t cap = piece_count + piece_count / 2 + 16;
-        st = grow(r->allocator, (void **)&r->pieces, r->piece_capacity, cap, sizeof(render_piece));
-        if (!st) r->piece_capacity = cap;
+        render_piece *p = aw_alloc(r->allocator, (size_t)cap * sizeof(render_piece), 64);
+        if (!p) st = aw_error(AW_ERR_OUT_OF_MEMORY, "render: out of memory for %u pieces", piece_count);
+        else {
+            aw_free(r->allocator, r->pieces, (size_t)r->piece_capacity * sizeof(render_piece));
+            r->pieces = p;
+            r->piece_capacity = cap;
+        }
     }
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < piece_count; i++) total += r->piece_out[i].count;
     if (!st) st = ensure_sort_capacity(r, total);
     if (st) {
         r->prepared_count = 0;
         r->batch_count = 0;
         return st;
     }
+    /* Pieces are numbered 0..N-1 by the scheduler, each run exactly once: place them by number. */
     for (uint32_t i = 0; i < piece_count; i++) r->pieces[i].count = UINT32_MAX;
     bool ordered = true;
-    for (uint32_t w = 0; w < r->workers; w++) {
-        const render_worker_out *o = &r->worker_out[w];
-        for (uint32_t p = 0; p < o->piece_count; p++) {
-            uint32_t task = o->pieces[p].task;
-            if (task >= piece_count || r->pieces[task].count != UINT32_MAX) ordered = false;
-            else r->pieces[task] = o->pieces[p];
-        }
+    for (uint32_t i = 0; i < piece_count && ordered; i++) {
+        uint32_t task = r->piece_out[i].task;
+        if (task >= piece_count || r->pieces[task].count != UINT32_MAX) ordered = false;
+        else r->pieces[task] = r->piece_out[i];
     }
-    if (!ordered) {
-        /* Not the scheduler's numbering (cannot happen today): fall back to worker order. */
-        uint32_t n = 0;
-        for (uint32_t w = 0; w < r->workers; w++)
-            for (uint32_t p = 0; p < r->worker_out[w].piece_count; p++) r->pieces[n++] = r->worker_out[w].pieces[p];
-    }
+    if (!ordered) /* not the scheduler's numbering (cannot happen today): completion order */
+        memcpy(r->pieces, r->piece_out, (size_t)piece_count * sizeof(render_piece));
     /* Each piece's offset in the merged list, then the copy, piece by piece in parallel. */
     uint32_t n = 0;
     for (uint32_t i = 0; i < piece_count; i++) {

@@ -30,15 +30,17 @@ aw_status aw_render_register_components(aw_world *world, aw_render_components *o
     return AW_OK;
 }
 
-/* Grows one worker's lists; runs on that worker only, and only until the lists fit the scene. */
-static bool worker_reserve(aw_renderer *r, render_worker_out *o, uint32_t more) {
-    uint32_t need = o->count + more;
-    if (need > RENDER_MAX_PER_WORKER) return false;
-    if (need > o->capacity) {
-        uint32_t cap = o->capacity ? o->capacity : 4096;
-        while (cap < need) cap = cap + cap / 2;
-        if (cap > RENDER_MAX_PER_WORKER) cap = RENDER_MAX_PER_WORKER;
-        /* New arrays replace both old ones together, so their sizes always match `capacity`. */
+/* Makes room for every entity the query matches (the most a frame can extract) and for as many
+ * pieces as the scheduler can cut them into. Single-threaded; allocates only when the world grew. */
+static bool reserve_output(aw_renderer *r) {
+    uint32_t entities = aw_query_count(r->extract_query);
+    uint32_t grain = r->extract.grain ? r->extract.grain : 1024;
+    uint64_t chunks = aw_world_get_stats(r->world).chunks_in_use;
+    uint64_t pieces = chunks + entities / grain + 1;
+    if (pieces > UINT32_MAX / 2) return false;
+    if (entities > r->output_capacity) {
+        uint32_t cap = r->output_capacity ? r->output_capacity : 4096;
+        while (cap < entities) cap = cap + cap / 2;
         render_instance *inst = aw_alloc(r->allocator, (size_t)cap * sizeof(render_instance), 64);
         uint64_t *keys = aw_alloc(r->allocator, (size_t)cap * sizeof(uint64_t), 64);
         if (!inst || !keys) {
@@ -46,23 +48,19 @@ static bool worker_reserve(aw_renderer *r, render_worker_out *o, uint32_t more) 
             aw_free(r->allocator, keys, (size_t)cap * sizeof(uint64_t));
             return false;
         }
-        if (o->count) {
-            memcpy(inst, o->instances, (size_t)o->count * sizeof(render_instance));
-            memcpy(keys, o->keys, (size_t)o->count * sizeof(uint64_t));
-        }
-        aw_free(r->allocator, o->instances, (size_t)o->capacity * sizeof(render_instance));
-        aw_free(r->allocator, o->keys, (size_t)o->capacity * sizeof(uint64_t));
-        o->instances = inst;
-        o->keys = keys;
-        o->capacity = cap;
+        aw_free(r->allocator, r->instances, (size_t)r->output_capacity * sizeof(render_instance));
+        aw_free(r->allocator, r->instance_keys, (size_t)r->output_capacity * sizeof(uint64_t));
+        r->instances = inst;
+        r->instance_keys = keys;
+        r->output_capacity = cap;
     }
-    if (o->piece_count == o->piece_capacity) {
-        uint32_t cap = o->piece_capacity ? o->piece_capacity * 2 : 64;
-        render_piece *p = aw_realloc(r->allocator, o->pieces, (size_t)o->piece_capacity * sizeof(render_piece),
-                                     (size_t)cap * sizeof(render_piece), 16);
+    if (pieces > r->piece_out_capacity) {
+        uint32_t cap = (uint32_t)pieces + (uint32_t)pieces / 2 + 16;
+        render_piece *p = aw_alloc(r->allocator, (size_t)cap * sizeof(render_piece), 64);
         if (!p) return false;
-        o->pieces = p;
-        o->piece_capacity = cap;
+        aw_free(r->allocator, r->piece_out, (size_t)r->piece_out_capacity * sizeof(render_piece));
+        r->piece_out = p;
+        r->piece_out_capacity = cap;
     }
     return true;
 }
@@ -70,20 +68,21 @@ static bool worker_reserve(aw_renderer *r, render_worker_out *o, uint32_t more) 
 static void render_begin(aw_system_ctx *ctx) {
     aw_renderer *r = ctx->user;
     r->extract_start_ns = aw_time_ns();
-    for (uint32_t w = 0; w < r->workers; w++) {
-        render_worker_out *o = &r->worker_out[w];
-        o->count = o->piece_count = o->culled = o->skipped = 0;
-        o->failed = false;
-    }
+    atomic_store_explicit(&r->output_cursor, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->piece_cursor, 0, memory_order_relaxed);
+    r->output_overflow = !reserve_output(r);
+    if (r->output_overflow) AW_LOGE("render: out of memory for the frame's instances; entities are skipped");
+    for (uint32_t w = 0; w < r->workers; w++) r->tally[w].culled = r->tally[w].skipped = 0;
 }
 
 static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     aw_renderer *r = ctx->user;
-    uint32_t w = ctx->worker < r->workers ? ctx->worker : 0;
-    render_worker_out *o = &r->worker_out[w];
-    if (!worker_reserve(r, o, it->count)) {
-        o->failed = true;
-        o->skipped += it->count;
+    render_worker_tally *tally = &r->tally[ctx->worker < r->workers ? ctx->worker : 0];
+    uint32_t begin = atomic_fetch_add_explicit(&r->output_cursor, it->count, memory_order_relaxed);
+    uint32_t piece = atomic_fetch_add_explicit(&r->piece_cursor, 1, memory_order_relaxed);
+    if (begin + (uint64_t)it->count > r->output_capacity || piece >= r->piece_out_capacity) {
+        tally->skipped += it->count; /* only after render_begin failed to reserve */
+        if (piece < r->piece_out_capacity) r->piece_out[piece] = (render_piece){.task = ctx->task, .begin = 0, .count = 0};
         return;
     }
     const aw_render_extract_desc *d = &r->extract;
@@ -93,8 +92,10 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     const aw_render_style *styles = r->style_term >= 0 ? it->columns[r->style_term] : NULL;
     const render_view *v = &r->view;
     const render_mesh *meshes = r->geometry.meshes;
+    render_instance *out = r->instances;
+    uint64_t *keys = r->instance_keys;
     float depth_scale = 255.0f / (v->far_z - v->near_z);
-    uint32_t begin = o->count, n = begin, culled = 0, skipped = 0;
+    uint32_t n = begin, culled = 0, skipped = 0;
     for (uint32_t i = 0; i < it->count; i++) {
         uint32_t mesh = mesh_values[i], material = material_values[i];
         if (d->mesh_map) mesh = mesh < d->mesh_map_count ? r->mesh_map[mesh] : UINT32_MAX;
@@ -123,20 +124,19 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
                    (z - v->position[2]) * v->forward[2];
         float q = (dz - v->near_z) * depth_scale;
         uint32_t depth = q <= 0.0f ? 0u : q >= 255.0f ? 255u : (uint32_t)q;
-        o->instances[n] = (render_instance){
+        out[n] = (render_instance){
             .position = {x, y, z},
             .scale = scale,
             .yaw = styles ? styles[i].yaw : 0.0f,
             .material = material,
             .color = styles ? styles[i].color : 0xffffffffu,
         };
-        o->keys[n] = RENDER_KEY(0u, material, mesh, depth);
+        keys[n] = RENDER_KEY(0u, material, mesh, depth);
         n++;
     }
-    o->count = n;
-    o->culled += culled;
-    o->skipped += skipped;
-    o->pieces[o->piece_count++] = (render_piece){.task = ctx->task, .worker = w, .begin = begin, .count = n - begin};
+    tally->culled += culled;
+    tally->skipped += skipped;
+    r->piece_out[piece] = (render_piece){.task = ctx->task, .begin = begin, .count = n - begin};
 }
 
 static void render_prepare_system(aw_system_ctx *ctx) {
@@ -186,6 +186,8 @@ aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_r
         r->style_term = (int)term_count;
         terms[term_count++] = (aw_term){.component = desc->style, .oper = AW_TERM_OPTIONAL, .access = AW_ACCESS_READ};
     }
+    r->extract_query = aw_query_create(world, &(aw_query_desc){.terms = terms, .term_count = term_count});
+    if (!r->extract_query) return aw_last_status();
     static const char *const after_begin[] = {"render_begin"};
     static const char *const after_extract[] = {"render_extract"};
     if (!aw_system_register(world, &(aw_system_desc){.name = "render_begin", .phase = phase, .run = render_begin, .user = r}))

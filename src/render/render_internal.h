@@ -3,6 +3,8 @@
 #ifndef AW_RENDER_INTERNAL_H
 #define AW_RENDER_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "aw/render_vulkan.h"
 
 #define RENDER_MAX_FRAMES   4u
@@ -51,22 +53,20 @@ typedef struct render_material {
     float params[4]; /* x: roughness */
 } render_material;
 
-/* Per-worker extraction output: instances and their sort keys, and which pieces (tasks) wrote
- * which ranges, so the merge can put them back in the world's order whatever thread ran them. */
+/* Extraction output: every piece reserves a range of the shared arrays (one atomic add per piece)
+ * and records which range holds its visible instances, so the merge can put the pieces back in
+ * the world's order whatever thread ran them. */
 typedef struct render_piece {
-    uint32_t task, worker, begin, count;
+    uint32_t task;   /* the scheduler's piece index */
+    uint32_t begin;  /* first instance in the shared arrays */
+    uint32_t count;  /* visible instances written */
     uint32_t offset; /* where the merge puts it */
 } render_piece;
 
-typedef struct render_worker_out {
-    _Alignas(64) render_instance *instances;
-    uint64_t *keys;
-    uint32_t count, capacity;
-    render_piece *pieces;
-    uint32_t piece_count, piece_capacity;
-    uint32_t culled, skipped;
-    bool failed; /* out of memory while growing: the frame drops this worker's extra entities */
-} render_worker_out;
+/* Per-worker tallies, one cache line each. */
+typedef struct render_worker_tally {
+    _Alignas(64) uint32_t culled, skipped;
+} render_worker_tally;
 
 /* Camera-derived values the extraction reads (set by aw_render_set_camera). */
 typedef struct render_view {
@@ -148,9 +148,18 @@ struct aw_renderer {
     uint32_t mesh_map[256], material_map[4096]; /* copies of the desc's tables */
     int material_term, style_term; /* query term of each optional column, or -1 */
     uint32_t workers;
-    render_worker_out worker_out[RENDER_MAX_WORKERS];
+    aw_query *extract_query; /* the extraction's terms, for the entity count in render_begin */
+    render_worker_tally tally[RENDER_MAX_WORKERS];
+    render_instance *instances; /* shared extraction output, `output_capacity` each */
+    uint64_t *instance_keys;
+    uint32_t output_capacity;
+    _Atomic uint32_t output_cursor;
+    render_piece *piece_out; /* pieces as they finish, `piece_out_capacity` */
+    uint32_t piece_out_capacity;
+    _Atomic uint32_t piece_cursor;
+    bool output_overflow; /* a piece found no room (cannot happen after render_begin's reserve) */
     uint64_t extract_start_ns;
-    /* Merged and sorted: keys, references (worker << 26 | index) into worker_out, batches. */
+    /* Merged and sorted: keys, references (indices into `instances`), batches. */
     uint64_t *keys, *keys_tmp;
     uint32_t *refs, *refs_tmp;
     uint32_t sort_capacity;
@@ -169,12 +178,6 @@ struct aw_renderer {
     aw_render_stats stats;
 };
 
-/* Reference packing: 6 bits of worker, 26 of index within the worker's output. */
-#define RENDER_REF(worker, index) (((uint32_t)(worker) << 26) | (uint32_t)(index))
-#define RENDER_REF_WORKER(ref)    ((ref) >> 26)
-#define RENDER_REF_INDEX(ref)     ((ref) & ((1u << 26) - 1u))
-#define RENDER_MAX_PER_WORKER     (1u << 26)
-
 /* Sort key: [31..28] pipeline, [27..16] material, [15..8] mesh, [7..0] depth (near first, 256
  * steps: enough for front-to-back order within a batch, and one radix pass). Bits 63..32 are free
  * for later layers (translucency, view). The batch is the key without its depth bits. */
@@ -186,7 +189,7 @@ struct aw_renderer {
 
 /* batch.c: merges the workers' output in piece order, sorts by key, builds batches. */
 aw_status render_prepare(aw_renderer *r);
-/* Sorts keys with their values (stable LSD radix, 8-bit digits, skipping digits every key shares).
+/* Sorts keys with their values (stable LSD radix, 11-bit digits, skipping digits every key shares).
  * Ping-pongs between the arrays and swaps the pointers so the result is in *keys / *values. */
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,
                        uint32_t count);

@@ -377,12 +377,9 @@ void aw_renderer_destroy(aw_renderer *r) {
     render_window_free(r);
     render_geometry_free(r->allocator, &r->geometry);
     const aw_allocator *a = r->allocator;
-    for (uint32_t w = 0; w < RENDER_MAX_WORKERS; w++) {
-        render_worker_out *o = &r->worker_out[w];
-        aw_free(a, o->instances, (size_t)o->capacity * sizeof(render_instance));
-        aw_free(a, o->keys, (size_t)o->capacity * sizeof(uint64_t));
-        aw_free(a, o->pieces, (size_t)o->piece_capacity * sizeof(render_piece));
-    }
+    aw_free(a, r->instances, (size_t)r->output_capacity * sizeof(render_instance));
+    aw_free(a, r->instance_keys, (size_t)r->output_capacity * sizeof(uint64_t));
+    aw_free(a, r->piece_out, (size_t)r->piece_out_capacity * sizeof(render_piece));
     aw_free(a, r->keys, (size_t)r->sort_capacity * 8);
     aw_free(a, r->keys_tmp, (size_t)r->sort_capacity * 8);
     aw_free(a, r->refs, (size_t)r->sort_capacity * 4);
@@ -551,11 +548,8 @@ static void upload_range(uint32_t begin, uint32_t end, uint32_t worker, void *ar
     (void)worker;
     const upload_ctx *c = arg;
     const uint32_t *refs = c->r->refs;
-    const render_worker_out *outs = c->r->worker_out;
-    for (uint32_t i = begin; i < end; i++) {
-        uint32_t ref = refs[i];
-        c->dst[i] = outs[RENDER_REF_WORKER(ref)].instances[RENDER_REF_INDEX(ref)];
-    }
+    const render_instance *src = c->r->instances;
+    for (uint32_t i = begin; i < end; i++) c->dst[i] = src[refs[i]];
 }
 
 /* Copies the prepared instances, in sorted order, into the slot's mapped ring buffer (in

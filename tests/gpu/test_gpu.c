@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "gpu_test_env.h"
+
 #include "gpu_test_spirv.h"
 
 static aw_gpu *gpu;
@@ -231,6 +233,7 @@ static void test_no_validation_messages(void **state) {
 }
 
 int main(void) {
+    gpu_test_keep_driver_libraries();
     aw_status st = aw_gpu_create(&(aw_gpu_desc){.validation = true, .app_name = "test_gpu"}, &gpu);
     if (st == AW_ERR_UNAVAILABLE) {
         printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());

@@ -1,11 +1,14 @@
 /* Renderer tests on the offscreen target with the validation layer on: golden images (committed
  * PNGs, per-pixel tolerance), batched, indirect and naive modes drawing identical pixels, equal
  * results for 1 and 2 threads, draw-call and batch counts, culling, bad input, hooks, and no heap
- * allocation in steady-state frames. Skips (exit 77) without a Vulkan device. */
+ * allocation in steady-state frames. Skips (exit 77) without a Vulkan device. Extraction runs on
+ * two threads, so TSan runs these too. */
+/* ctest-label: threads */
 #include "aw/physics.h"
 #include "aw/render_vulkan.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "../gpu/gpu_test_env.h"
 
 #define W 192
 #define H 128
@@ -363,13 +368,37 @@ static void test_bad_input(void **state) {
     assert_no_validation_messages();
 }
 
+/* Counts the renderer's own allocations (from any thread: extraction grows lists on workers). The
+ * process-wide heap counters would also see the job system's and profiler's lazy per-thread
+ * setup, which happens whenever a worker first takes a piece, not on a fixed frame. */
+static _Atomic uint64_t renderer_allocs;
+
+static void *counting_alloc(void *user, size_t size, size_t align) {
+    (void)user;
+    atomic_fetch_add(&renderer_allocs, 1);
+    return aw_heap_allocator()->alloc(aw_heap_allocator()->user, size, align);
+}
+
+static void *counting_realloc(void *user, void *ptr, size_t old_size, size_t new_size, size_t align) {
+    (void)user;
+    atomic_fetch_add(&renderer_allocs, 1);
+    return aw_heap_allocator()->realloc(aw_heap_allocator()->user, ptr, old_size, new_size, align);
+}
+
+static void counting_free(void *user, void *ptr, size_t size) {
+    (void)user;
+    aw_heap_allocator()->free(aw_heap_allocator()->user, ptr, size);
+}
+
+static const aw_allocator counting = {.alloc = counting_alloc, .realloc = counting_realloc, .free = counting_free};
+
 /* The instance ring starts tiny and grows; once the scene fits, frames allocate nothing. Three
  * frames in flight, maps from a game's own ids, and entities spawned between frames. */
 static void test_ring_growth_and_steady_state(void **state) {
     (void)state;
     aw_renderer *r = NULL;
-    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.gpu = gpu, .width = 64, .height = 48, .frames_in_flight = 3,
-                                                            .initial_instances = 16}, &r), AW_OK);
+    assert_int_equal(aw_renderer_create(&(aw_renderer_desc){.allocator = &counting, .gpu = gpu, .width = 64, .height = 48,
+                                                            .frames_in_flight = 3, .initial_instances = 16}, &r), AW_OK);
     aw_world *w = aw_world_create(&(aw_world_desc){.threads = 2});
     aw_component pos = aw_component_register(w, &(aw_component_desc){.name = "Position", .size = 12, .align = 4});
     aw_component kind = aw_component_register(w, &(aw_component_desc){.name = "Kind", .size = 4, .align = 4});
@@ -389,17 +418,17 @@ static void test_ring_growth_and_steady_state(void **state) {
                 AW_SET(w, e, kind, uint32_t, {total % 4}); /* kind 3 is outside the maps: skipped */
             }
         }
-        aw_alloc_stats before = aw_heap_stats();
+        uint64_t before = atomic_load(&renderer_allocs);
         assert_int_equal(aw_world_progress(w, 0.016f), AW_OK);
         assert_int_equal(aw_render_frame(r), AW_OK);
-        aw_alloc_stats after = aw_heap_stats();
+        uint64_t after = atomic_load(&renderer_allocs);
         aw_render_stats st = aw_render_get_stats(r);
         assert_int_equal(st.instances + st.culled + st.skipped, total);
         assert_int_equal(st.skipped, total / 4);
         assert_true(st.batches <= 3);
-        if (frame >= 8 && (after.allocs != before.allocs || after.reallocs != before.reallocs))
-            fail_msg("steady frame %d allocated: %llu allocs, %llu reallocs", frame,
-                     (unsigned long long)(after.allocs - before.allocs), (unsigned long long)(after.reallocs - before.reallocs));
+        if (frame < 4) assert_true(after >= before); /* growth frames may allocate */
+        if (frame >= 5 && after != before)
+            fail_msg("steady frame %d: the renderer allocated %llu times", frame, (unsigned long long)(after - before));
     }
     aw_world_destroy(w);
     aw_renderer_destroy(r);
@@ -407,6 +436,7 @@ static void test_ring_growth_and_steady_state(void **state) {
 }
 
 int main(void) {
+    gpu_test_keep_driver_libraries();
     aw_status st = aw_gpu_create(&(aw_gpu_desc){.validation = true, .app_name = "test_render"}, &gpu);
     if (st == AW_ERR_UNAVAILABLE) {
         printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());
