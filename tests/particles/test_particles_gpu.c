@@ -4,6 +4,8 @@
  * when the machine has no Vulkan device. */
 #include "particles_test_util.h"
 
+#include "../gpu/gpu_test_env.h"
+
 #include "aw/gpu.h"
 #include "aw/particles_vulkan.h"
 #include "aw/render.h"
@@ -171,6 +173,7 @@ static void test_billboards_drawn_through_renderer(void **state) {
 }
 
 int main(void) {
+    gpu_test_keep_driver_libraries();
     if (aw_gpu_create(&(aw_gpu_desc){0}, &gpu) != AW_OK) {
         printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());
         return AW_GPU_TEST_SKIP;
