@@ -9,6 +9,8 @@
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
  *   frame_100k_ms_naive    one draw per entity
  *   gpu_100k_ms_batched / _naive   GPU time by timestamp queries, where the device has them
+ *   sort_100k_ms           aw_render_sort alone on the scene's keys (material, mesh, 8-bit depth):
+ *                          the sort's share of prep, without the GPU or the job system around it
  *   record_100k_ms_batched / _naive  CPU time to record and submit the frame's command buffer:
  *                          where draw calls cost on a real driver (naive baseline)
  * Each rep renders one frame of each mode back to back, so noise hits all modes alike; the first
@@ -41,6 +43,34 @@ static aw_status fail_with(const char *what) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", aw_last_error());
     return aw_error(st == AW_OK ? AW_ERR_UNSUPPORTED : st, "%s: %s", what, msg[0] ? msg : "failed");
+}
+
+/* The draw-order sort alone, on keys shaped like the scene's, one sort per rep. */
+static aw_status measure_sort(render_bench *b, double *out) {
+    uint32_t n = b->entities;
+    size_t kb = (size_t)n * sizeof(uint64_t), vb = (size_t)n * sizeof(uint32_t);
+    uint64_t *k0 = aw_alloc(NULL, kb, 64), *k = aw_alloc(NULL, kb, 64), *kt = aw_alloc(NULL, kb, 64);
+    uint32_t *v = aw_alloc(NULL, vb, 64), *vt = aw_alloc(NULL, vb, 64);
+    aw_status st = (k0 && k && kt && v && vt) ? AW_OK : aw_error(AW_ERR_OUT_OF_MEMORY, "bench: out of memory");
+    if (!st) {
+        aw_rng rng;
+        aw_rng_seed(&rng, b->opt.seed);
+        for (uint32_t i = 0; i < n; i++)
+            k0[i] = (uint64_t)(1 + (i / 4) % 4) << 16 | (uint64_t)(i % 4) << 8 | aw_rng_range(&rng, 256);
+        for (uint32_t rep = 0; rep < b->opt.reps; rep++) {
+            memcpy(k, k0, kb);
+            for (uint32_t i = 0; i < n; i++) v[i] = i;
+            uint64_t t0 = aw_time_ns();
+            aw_render_sort(k, v, kt, vt, n);
+            out[rep] = (double)(aw_time_ns() - t0) * 1e-6;
+        }
+    }
+    aw_free(NULL, k0, kb);
+    aw_free(NULL, k, kb);
+    aw_free(NULL, kt, kb);
+    aw_free(NULL, v, vb);
+    aw_free(NULL, vt, vb);
+    return st;
 }
 
 static aw_status build_scene(render_bench *b) {
@@ -134,7 +164,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     b.opt = aw_bench_options_resolve(options);
     b.entities = b.opt.entities == AW_BENCH_DEFAULT_ENTITIES ? 100000u : b.opt.entities;
     uint32_t reps = b.opt.reps;
-    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 1);
+    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 2);
     double *pool = aw_alloc(NULL, bytes, 16);
     if (!pool) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: out of memory");
     for (uint32_t m = 0; m < MODES; m++) {
@@ -144,10 +174,11 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
         b.record_ms[m] = pool + (size_t)reps * (4 * m + 3);
     }
     b.prep_ms = pool + (size_t)reps * 4 * MODES;
+    double *sort_ms = pool + (size_t)reps * (4 * MODES + 1);
 
     char k[16];
     snprintf(k, sizeof k, "%u%s", b.entities % 1000 ? b.entities : b.entities / 1000, b.entities % 1000 ? "" : "k");
-    enum { NAMES = 11 };
+    enum { NAMES = 12 };
     char names[NAMES][AW_BENCH_NAME_MAX];
     snprintf(names[0], sizeof names[0], "draw_calls_batched");
     snprintf(names[1], sizeof names[1], "draw_calls_indirect");
@@ -160,10 +191,20 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     snprintf(names[8], sizeof names[8], "gpu_%s_ms_naive", k);
     snprintf(names[9], sizeof names[9], "record_%s_ms_batched", k);
     snprintf(names[10], sizeof names[10], "record_%s_ms_naive", k);
+    snprintf(names[11], sizeof names[11], "sort_%s_ms", k);
     bool any = false;
-    for (int i = 0; i < NAMES; i++) any = any || aw_bench_selected(&b.opt, names[i]);
+    for (int i = 0; i < NAMES - 1; i++) any = any || aw_bench_selected(&b.opt, names[i]);
     aw_status result = AW_OK;
-    if (any) {
+    if (aw_bench_selected(&b.opt, names[11])) {
+        if (measure_sort(&b, sort_ms)) {
+            fprintf(stderr, "aw-bench: render/%s failed: %s\n", names[11], aw_last_error());
+            aw_bench_report_fail(report);
+        } else {
+            result = aw_bench_report_add(report, &(aw_bench_entry){.suite = "render", .name = names[11], .unit = "ms",
+                                                                    .samples = sort_ms, .sample_count = reps});
+        }
+    }
+    if (any && !result) {
         aw_clear_error();
         aw_status st = build_scene(&b);
         if (!st) st = measure(&b);
@@ -172,7 +213,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
             aw_bench_report_fail(report);
         } else {
             bool gpu = aw_gpu_get_info(aw_renderer_gpu(b.r)).timestamps;
-            const aw_bench_entry entries[NAMES] = {
+            const aw_bench_entry entries[NAMES - 1] = {
                 {.name = names[0], .unit = "calls", .samples = b.draws[0], .sample_count = reps, .target = 16},
                 {.name = names[1], .unit = "calls", .samples = b.draws[1], .sample_count = reps},
                 {.name = names[2], .unit = "calls", .samples = b.draws[2], .sample_count = reps},
@@ -189,7 +230,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
                  .baseline_samples = b.record_ms[2], .baseline_count = reps},
                 {.name = names[10], .unit = "ms", .samples = b.record_ms[2], .sample_count = reps},
             };
-            for (int i = 0; i < NAMES && !result; i++) {
+            for (int i = 0; i < NAMES - 1 && !result; i++) {
                 if (!aw_bench_selected(&b.opt, names[i]) || ((i == 7 || i == 8) && !gpu)) continue;
                 aw_bench_entry e = entries[i];
                 e.suite = "render";
