@@ -9,6 +9,7 @@
 #include "bench_ecs.h"
 #include "bench_embed.h"
 #include "bench_jobs.h"
+#include "bench_particles.h"
 #include "bench_render.h"
 
 typedef struct bench_suite {
@@ -23,10 +24,11 @@ static const bench_suite suites[] = {
     {"collision", aw_bench_collision_run},
     {"ai", aw_bench_ai_run},
     {"render", aw_bench_render_run},
+    {"particles", aw_bench_particles_run},
 };
 #define SUITE_COUNT (sizeof suites / sizeof suites[0])
 
-static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "ai", "render", NULL};
+static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "ai", "render", "particles", NULL};
 _Static_assert(sizeof suite_names / sizeof suite_names[0] == SUITE_COUNT + 1, "suite_names mirrors suites");
 
 aw_bench_options aw_bench_options_resolve(const aw_bench_options *options) {

@@ -27,6 +27,10 @@ echo "== aw-demo (seed-profile, 100,000 entities, batched then naive)"
   | tee "$out/demo-batched.txt"
 "$bin/aw-demo" --headless --entities 100000 --frames 60 --naive --stats | tee "$out/demo-naive.txt"
 
-# == GPU particles: checks go here (aw-bench particles --json "$out/bench-particles.json", ...).
+echo "== aw-bench particles (GPU path, 10,000,000 particles; target: a step within 2 ms)"
+# Prints the device it runs on; the step time is the median of REPS repetitions of 5 steps each
+# (emission, simulation and compaction, with the CPU waiting for each step).
+"$bin/aw-bench" particles --filter gpu --entities 10000000 --reps "${REPS:-5}" --verbose \
+  --json "$out/bench-particles-10M.json" 2>&1 | tee "$out/bench-particles-10M.txt"
 
 echo "gpu-check: results in $out"

@@ -9,6 +9,9 @@
 #include "aw/physics.h"
 #include "aw/ai.h"
 #include "aw/ai_llm.h"
+#include "aw/gpu.h"
+#include "aw/render.h"
+#include "aw/particles.h"
 #include "aw/stress.h"
 
 #endif /* AW_AW_H */

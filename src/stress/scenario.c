@@ -7,6 +7,7 @@
 static const aw_stress_scenario *const scenarios[] = {
     &aw_stress_seed_profile,
     &aw_stress_combat,
+    &aw_stress_particles,
     NULL,
 };
 

@@ -8,6 +8,7 @@
 
 extern const aw_stress_scenario aw_stress_seed_profile;
 extern const aw_stress_scenario aw_stress_combat;
+extern const aw_stress_scenario aw_stress_particles;
 
 /* A counting allocator over the heap, one per module a scenario names. */
 typedef struct stress_module {

@@ -1,0 +1,154 @@
+/* One instance of the CPU particle kernel (included by simulate_cpu.c once per SIMD level, no
+ * include guard): the includer defines KERNEL_NAME(x) (a suffixed name), KERNEL_ATTR (target and
+ * optimisation attributes), KERNEL_LOOP (a loop pragma, or nothing) and the level's
+ * KERNEL_NAME(candidates) and KERNEL_NAME(collide) functions before each inclusion. */
+
+/* Forces, integration, ground and ageing for one block; returns its deaths. Branch-free: every
+ * condition is a select, so the loop vectorizes. */
+static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *restrict px, float *restrict py,
+                                                   float *restrict pz, float *restrict vx, float *restrict vy,
+                                                   float *restrict vz, float *restrict age, float *restrict life) {
+    const float dt = p->dt, gx = p->gx, gy = p->gy, gz = p->gz, k = p->drag_k;
+    const float wx = p->wx, wy = p->wy, wz = p->wz, ground_y = p->ground ? p->ground_y : -INFINITY;
+    const float e = p->restitution, f = p->friction;
+    uint32_t deaths = 0;
+    KERNEL_LOOP
+    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
+        float a = age[i], l = life[i];
+        int alive = a < l;
+        float nvx = vx[i] + gx + k * (wx - vx[i]);
+        float nvy = vy[i] + gy + k * (wy - vy[i]);
+        float nvz = vz[i] + gz + k * (wz - vz[i]);
+        float npx = px[i] + nvx * dt, npy = py[i] + nvy * dt, npz = pz[i] + nvz * dt;
+        int below = npy < ground_y;
+        float bounce_vy = nvy < 0.0f ? -nvy * e : nvy;
+        npy = below ? ground_y : npy;
+        nvy = below ? bounce_vy : nvy;
+        nvx = below ? nvx * f : nvx;
+        nvz = below ? nvz * f : nvz;
+        float na = a + dt;
+        int dies = alive & (na >= l);
+        deaths += (uint32_t)dies;
+        px[i] = alive ? npx : px[i];
+        py[i] = alive ? npy : py[i];
+        pz[i] = alive ? npz : pz[i];
+        vx[i] = alive ? nvx : vx[i];
+        vy[i] = alive ? nvy : vy[i];
+        vz[i] = alive ? nvz : vz[i];
+        age[i] = alive ? na : a;
+        life[i] = dies ? -1.0f : l; /* marked for the free list */
+    }
+    return deaths;
+}
+
+/* Bounds of the block's live particles in 16 independent minima and maxima per axis: plain selects,
+ * no reduction the compiler would have to reassociate. Empty when nothing lives (lo > hi). */
+static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const float *restrict py,
+                                            const float *restrict pz, const float *restrict age,
+                                            const float *restrict life, float out_lo[3], float out_hi[3]) {
+    float lo[3][16], hi[3][16];
+    for (uint32_t a = 0; a < 3; a++)
+        for (uint32_t j = 0; j < 16; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
+    KERNEL_LOOP
+    for (uint32_t i0 = 0; i0 < PARTICLE_BLOCK; i0 += 16) {
+        const float *x = px + i0, *y = py + i0, *z = pz + i0, *ag = age + i0, *li = life + i0;
+        KERNEL_LOOP
+        for (uint32_t j = 0; j < 16; j++) {
+            int keep = ag[j] < li[j];
+            float bx = keep ? x[j] : INFINITY, by = keep ? y[j] : INFINITY, bz = keep ? z[j] : INFINITY;
+            lo[0][j] = bx < lo[0][j] ? bx : lo[0][j];
+            lo[1][j] = by < lo[1][j] ? by : lo[1][j];
+            lo[2][j] = bz < lo[2][j] ? bz : lo[2][j];
+            bx = keep ? x[j] : -INFINITY, by = keep ? y[j] : -INFINITY, bz = keep ? z[j] : -INFINITY;
+            hi[0][j] = bx > hi[0][j] ? bx : hi[0][j];
+            hi[1][j] = by > hi[1][j] ? by : hi[1][j];
+            hi[2][j] = bz > hi[2][j] ? bz : hi[2][j];
+        }
+    }
+    for (uint32_t a = 0; a < 3; a++) {
+        out_lo[a] = lo[a][0], out_hi[a] = hi[a][0];
+        for (uint32_t j = 1; j < 16; j++) {
+            out_lo[a] = lo[a][j] < out_lo[a] ? lo[a][j] : out_lo[a];
+            out_hi[a] = hi[a][j] > out_hi[a] ? hi[a][j] : out_hi[a];
+        }
+    }
+}
+
+/* One sphere against every live particle of the block, branch-free (vectorizes): the same
+ * operations as particles_collide_cell, so a particle gets the same bits either way. */
+static KERNEL_ATTR void KERNEL_NAME(sphere)(const sim_params *p, aw_particle_sphere s, float *restrict px,
+                                            float *restrict py, float *restrict pz, float *restrict vx,
+                                            float *restrict vy, float *restrict vz, const float *restrict age,
+                                            const float *restrict life) {
+    const float cx = s.center.x, cy = s.center.y, cz = s.center.z, r = s.radius, r2 = r * r;
+    const float e = p->restitution, f = p->friction;
+    KERNEL_LOOP
+    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
+        float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
+        float d2 = dx * dx + dy * dy + dz * dz;
+        int hit = (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
+        float inv = 1.0f / sqrtf(hit ? d2 : 1.0f);
+        float nx = dx * inv, ny = dy * inv, nz = dz * inv;
+        float vn = vx[i] * nx + vy[i] * ny + vz[i] * nz;
+        int in = hit & (vn < 0.0f);
+        float tx = vx[i] - vn * nx, ty = vy[i] - vn * ny, tz = vz[i] - vn * nz;
+        float bvx = tx * f - nx * (vn * e), bvy = ty * f - ny * (vn * e), bvz = tz * f - nz * (vn * e);
+        px[i] = hit ? cx + nx * r : px[i];
+        py[i] = hit ? cy + ny * r : py[i];
+        pz[i] = hit ? cz + nz * r : pz[i];
+        vx[i] = in ? bvx : vx[i];
+        vy[i] = in ? bvy : vy[i];
+        vz[i] = in ? bvz : vz[i];
+    }
+}
+
+/* One block: integrate; list the candidates for collision (live particles in a grid cell with
+ * spheres, within the cell's height range: KERNEL_NAME(candidates), defined per level by the
+ * includer) and collide each with its cell's spheres in sphere order; then list the slots that died
+ * (rare enough that a plain scan is fine). */
+static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const particle_soa *s, const sphere_grid *g,
+                                               uint32_t block, uint32_t *restrict dead_out) {
+    size_t o = (size_t)block * PARTICLE_BLOCK;
+    float *px = s->px + o, *py = s->py + o, *pz = s->pz + o, *vx = s->vx + o, *vy = s->vy + o, *vz = s->vz + o;
+    float *age = s->age + o, *life = s->life + o;
+    uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life);
+    if (g->w) {
+        /* Spheres whose boxes meet the block's: when few, each sweeps the whole block (dense,
+         * vectorized, no gathers: blocks of particles born together stay together); else each
+         * candidate particle takes its own cell's spheres. */
+        float lo[3], hi[3];
+        KERNEL_NAME(bounds)(px, py, pz, age, life, lo, hi);
+        uint32_t near[DENSE_SPHERES], n_near = 0;
+        if (lo[0] <= hi[0])
+            for (uint32_t k = 0; k < g->sphere_count && n_near <= DENSE_SPHERES; k++) {
+                const aw_particle_sphere *sp = &g->spheres[k];
+                if (sp->center.x + sp->radius < lo[0] || sp->center.x - sp->radius > hi[0] ||
+                    sp->center.y + sp->radius < lo[1] || sp->center.y - sp->radius > hi[1] ||
+                    sp->center.z + sp->radius < lo[2] || sp->center.z - sp->radius > hi[2])
+                    continue;
+                if (n_near < DENSE_SPHERES) near[n_near] = k;
+                n_near++;
+            }
+        if (n_near <= DENSE_SPHERES) {
+            for (uint32_t k = 0; k < n_near; k++)
+                KERNEL_NAME(sphere)(p, g->spheres[near[k]], px, py, pz, vx, vy, vz, age, life);
+        } else {
+            uint32_t index[PARTICLE_BLOCK];
+            int32_t cell[PARTICLE_BLOCK];
+            uint32_t n = KERNEL_NAME(candidates)(g, px, py, pz, age, life, index, cell);
+            KERNEL_NAME(collide)(p, g, n, index, cell, px, py, pz, vx, vy, vz);
+        }
+    }
+    if (deaths) {
+        uint32_t n = 0;
+        KERNEL_LOOP
+        for (uint32_t i = 0; i < PARTICLE_BLOCK && n < deaths; i++) {
+            if (life[i] < 0.0f) {
+                life[i] = 0.0f;
+                age[i] = 0.0f;
+                dead_out[n++] = (uint32_t)(o + i);
+            }
+        }
+    }
+    return deaths;
+}
