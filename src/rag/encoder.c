@@ -125,6 +125,7 @@ static void encoder_free(aw_encoder *e) {
     pthread_mutex_destroy(&e->blas_lock);
     aw_free(e->allocator, e->timing, (size_t)AW_EMBED_MAX_TOKENS * RAG_D_EMB * sizeof *e->timing);
     aw_tokenizer_destroy(e->tok);
+    rag_model_unfold_inputs(&e->model, e->allocator);
     rag_model_unpack(&e->model, e->allocator);
     rag_blob_free(&e->blob);
     rag_manifest_free(&e->manifest);
@@ -181,6 +182,8 @@ aw_encoder *aw_encoder_create(const aw_encoder_desc *desc) {
             st = AW_ERR_OUT_OF_MEMORY;
         else
             rag_timing_signal(&e->model, e->timing);
+        /* OpenBLAS runs the plain layer 0; the own kernels get the folded input tables. */
+        if (e->timing && e->model.kernel != RAG_KERNEL_BLAS) st = rag_model_fold_inputs(&e->model, e->allocator, e->timing);
     }
     uint32_t slots = d.scratch_slots ? d.scratch_slots : d.jobs ? aw_jobs_thread_count(d.jobs) : 1;
     for (uint32_t i = 0; i < slots && st == AW_OK; i++) {

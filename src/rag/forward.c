@@ -158,16 +158,18 @@ static void attention(const rag_layer *l, rag_pass *p, const uint32_t *lens, uin
     }
 }
 
-/* One transformer layer: in [T, d_in] (layer 0: the embedded input; layer 1: p->h itself) to p->h.
+/* One transformer layer: in [T, d_in] (layer 0: the embedded input or NULL; layer 1: p->h) to p->h.
  * With `last`, the second FFN product is left to rag_forward's pooling: p->f holds the hidden. */
 static void layer(const rag_layer *l, const rag_model *m, rag_pass *p, const float *in, uint32_t rows,
                   const uint32_t *lens, uint32_t texts, bool last) {
     const uint32_t d = l->d_in;
     const rag_kernel kn = m->kernel;
-    layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
-    if (l->res_w) /* layer 0 widens its residual 256 -> 512 with a dense layer */
-        rag_gemm(kn, rows, in, d, &l->res, l->res_b, p->h, RAG_D_MODEL, 0);
-    rag_gemm(kn, rows, p->y, d, &l->qkv, l->qkv_b, p->qkv, 3 * d, 0);
+    if (in) { /* else p->h and p->qkv already hold them (layer 0 from its input tables) */
+        layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
+        if (l->res_w) /* layer 0 widens its residual 256 -> 512 with a dense layer */
+            rag_gemm(kn, rows, in, d, &l->res, l->res_b, p->h, RAG_D_MODEL, 0);
+        rag_gemm(kn, rows, p->y, d, &l->qkv, l->qkv_b, p->qkv, 3 * d, 0);
+    }
     attention(l, p, lens, texts);
     rag_gemm(kn, rows, p->att, d, &l->out, l->out_b, p->h, RAG_D_MODEL, RAG_GEMM_ACC);
 
@@ -197,9 +199,15 @@ void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int
                  const uint32_t *lens, uint32_t texts, float *out) {
     /* Input: the graph adds the embedding to (embedding + timing signal), so each token enters as
      * e + (e + t). */
+    const bool folded = m->inputs.piece_qkv != NULL;
     uint32_t rows = 0;
     for (uint32_t s = 0; s < texts; s++) {
         for (uint32_t i = 0; i < lens[s]; i++, rows++) {
+            if (folded) {
+                rag_inputs_row(m, timing, ids[rows], i, p->qkv + (size_t)rows * 3 * RAG_D_EMB,
+                               p->h + (size_t)rows * RAG_D_MODEL);
+                continue;
+            }
             const float *e = m->embeddings + (size_t)ids[rows] * RAG_D_EMB;
             const float *t = timing + (size_t)i * RAG_D_EMB;
             float *x = p->x + (size_t)rows * RAG_D_EMB;
@@ -207,7 +215,7 @@ void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int
         }
     }
     if (rows) {
-        layer(&m->layers[0], m, p, p->x, rows, lens, texts, false);
+        layer(&m->layers[0], m, p, folded ? NULL : p->x, rows, lens, texts, false);
         layer(&m->layers[1], m, p, p->h, rows, lens, texts, true);
     }
 

@@ -116,24 +116,32 @@ static void group_init(block_group *g, row_blocks rb, uint32_t b0, const float *
 
 /* ---------------------------------------------------------------- scalar */
 
+#define SCALAR_ROWS 8
+
 static void gemm_scalar(uint32_t m, const float *a, uint32_t lda, const rag_packed *w, const float *bias,
                         float *c, uint32_t ldc, unsigned flags) {
     for (uint32_t p = 0; p < w->n / RAG_PANEL; p++) {
         const char *panel = panel_at(w, p);
-        for (uint32_t r = 0; r < m; r++) {
-            float acc[RAG_PANEL] = {0};
-            const float *ar = a + (size_t)r * lda;
+        for (uint32_t r0 = 0; r0 < m; r0 += SCALAR_ROWS) {
+            uint32_t rows = m - r0 < SCALAR_ROWS ? m - r0 : SCALAR_ROWS;
+            float acc[SCALAR_ROWS][RAG_PANEL] = {{0}};
             for (uint32_t i = 0; i < w->k; i++) {
-                float wi[RAG_PANEL];
+                float wi[RAG_PANEL]; /* one depth's 32 weights, widened once for the block's rows */
                 for (uint32_t j = 0; j < RAG_PANEL; j++)
                     wi[j] = w->half ? rag_half_to_float(((const uint16_t *)panel)[(size_t)i * RAG_PANEL + j])
                                     : ((const float *)panel)[(size_t)i * RAG_PANEL + j];
-                for (uint32_t j = 0; j < RAG_PANEL; j++) acc[j] += ar[i] * wi[j];
+                for (uint32_t r = 0; r < rows; r++) {
+                    float ar = a[(size_t)(r0 + r) * lda + i];
+                    for (uint32_t j = 0; j < RAG_PANEL; j++) acc[r][j] += ar * wi[j];
+                }
             }
-            float *cr = c + (size_t)r * ldc + (size_t)p * RAG_PANEL;
-            for (uint32_t j = 0; j < RAG_PANEL; j++) {
-                float v = acc[j] + (bias ? bias[p * RAG_PANEL + j] : 0.0f) + (flags & RAG_GEMM_ACC ? cr[j] : 0.0f);
-                cr[j] = flags & RAG_GEMM_RELU && v < 0.0f ? 0.0f : v;
+            for (uint32_t r = 0; r < rows; r++) {
+                float *cr = c + (size_t)(r0 + r) * ldc + (size_t)p * RAG_PANEL;
+                for (uint32_t j = 0; j < RAG_PANEL; j++) {
+                    float v = acc[r][j] + (bias ? bias[p * RAG_PANEL + j] : 0.0f) +
+                              (flags & RAG_GEMM_ACC ? cr[j] : 0.0f);
+                    cr[j] = flags & RAG_GEMM_RELU && v < 0.0f ? 0.0f : v;
+                }
             }
         }
     }

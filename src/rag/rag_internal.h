@@ -203,6 +203,17 @@ typedef struct rag_layer {
     rag_packed qkv, out, res, ffn1, ffn2; /* the weights above, packed (res: layer 0 only) */
 } rag_layer;
 
+/* Layer 0's input products folded into tables (input_tables.c). */
+typedef struct rag_inputs {
+    float *piece_qkv; /* [pieces, 768] (g . e) W_qkv */
+    float *piece_res; /* [pieces, 512] e W_res */
+    float *pos_qkv;   /* [128, 768] (g . t) W_qkv */
+    float *pos_res;   /* [128, 512] t W_res + b_res */
+    float *g_qkv;     /* [768] g W_qkv */
+    float *b_qkv;     /* [768] b W_qkv + b_qkv */
+    size_t floats;    /* of the one allocation starting at piece_qkv */
+} rag_inputs;
+
 typedef struct rag_model {
     const float *embeddings; /* [rows, 256] */
     uint32_t embedding_rows;
@@ -213,6 +224,7 @@ typedef struct rag_model {
     uint32_t max_tokens; /* 128 */
     rag_packed tanh;
     rag_kernel kernel; /* the products' kernel */
+    rag_inputs inputs; /* piece_qkv NULL: not folded, layer 0 runs its products */
     void *packed;      /* every packed weight, one allocation (rag_model_pack) */
     size_t packed_bytes;
 } rag_model;
@@ -226,6 +238,12 @@ aw_status rag_model_bind(rag_model *model, const rag_manifest *m, const void *bl
  * OpenBLAS. AW_ERR_OUT_OF_MEMORY on failure. rag_model_unpack frees it. */
 aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel kernel, bool exact);
 void rag_model_unpack(rag_model *model, const aw_allocator *a);
+/* Builds model->inputs from the weights and the timing signal ([128, 256]); AW_ERR_OUT_OF_MEMORY on
+ * failure. rag_model_unfold_inputs frees them. */
+aw_status rag_model_fold_inputs(rag_model *model, const aw_allocator *a, const float *timing);
+void rag_model_unfold_inputs(rag_model *model, const aw_allocator *a);
+/* Layer 0's q/k/v row [768] and residual row [512] of piece `id` at position `pos`, from the tables. */
+void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv, float *res);
 
 /* ---------------------------------------------------------------- forward pass (forward.c) */
 
