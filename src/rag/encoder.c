@@ -348,7 +348,7 @@ aw_encoder_stats aw_encoder_get_stats(const aw_encoder *enc) {
         .blas_core = openblas_get_corename(),
         .kernel = rag_kernel_name(e->model.kernel),
         .half_weights = e->model.tanh.half,
-        .packed_bytes = e->model.packed_bytes,
+        .packed_bytes = e->model.packed_bytes + e->model.inputs.floats * sizeof(float),
         .cpu_avx512 = cpu_avx512(),
     };
 }

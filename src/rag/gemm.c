@@ -11,6 +11,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define RAG_X86 1
 #endif
@@ -344,13 +345,22 @@ const char *rag_kernel_name(rag_kernel k) {
     return k < RAG_KERNEL_COUNT ? kernel_names[k] : "?";
 }
 
+#ifdef RAG_X86
+/* F16C (CPUID leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does not know it. */
+static bool cpu_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 bool rag_kernel_supported(rag_kernel k) {
     switch (k) {
     case RAG_KERNEL_SCALAR:
     case RAG_KERNEL_BLAS: return true;
 #ifdef RAG_X86
-    case RAG_KERNEL_AVX2: __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+    case RAG_KERNEL_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_f16c();
     case RAG_KERNEL_AVX512: __builtin_cpu_init(); return __builtin_cpu_supports("avx512f");
 #endif
     default: return false;
