@@ -129,7 +129,7 @@ typedef struct aw_encoder_stats {
                                read when an encoder is created, picks one the CPU runs */
     bool half_weights;      /* the products read float16 weights (see exact_weights) */
     size_t packed_bytes;    /* bytes derived from the weights at load: packed weights and layer 0's
-                               input tables (~49 MiB with float16 weights; none for "openblas") */
+                               input tables (49.6 MiB with float16 weights; none for "openblas") */
     bool cpu_avx512;        /* the CPU has AVX-512 (F, BW, VL). OpenBLAS 0.3.21 does not know
                                newer CPUs (Zen 5) and falls back to "Haswell" (AVX2) kernels on
                                them; OPENBLAS_CORETYPE=SkylakeX then doubles sgemm speed */
