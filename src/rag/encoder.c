@@ -183,7 +183,8 @@ aw_encoder *aw_encoder_create(const aw_encoder_desc *desc) {
         else
             rag_timing_signal(&e->model, e->timing);
         /* OpenBLAS runs the plain layer 0; the own kernels get the folded input tables. */
-        if (e->timing && e->model.kernel != RAG_KERNEL_BLAS) st = rag_model_fold_inputs(&e->model, e->allocator, e->timing);
+        if (e->timing && e->model.kernel != RAG_KERNEL_BLAS)
+            st = rag_model_fold_inputs(&e->model, e->allocator, e->timing);
     }
     uint32_t slots = d.scratch_slots ? d.scratch_slots : d.jobs ? aw_jobs_thread_count(d.jobs) : 1;
     for (uint32_t i = 0; i < slots && st == AW_OK; i++) {

@@ -134,8 +134,8 @@ static void attention(const rag_layer *l, rag_pass *p, const uint32_t *lens, uin
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, l->att_scale, q,
                             (int)ld, k, (int)ld, 0.0f, p->scores, (int)n);
                 softmax_rows(p->scores, n, n);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f, p->scores,
-                            (int)n, v, (int)ld, 0.0f, o, (int)d);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f,
+                            p->scores, (int)n, v, (int)ld, 0.0f, o, (int)d);
                 continue;
             }
             for (uint32_t i = 0; i < n; i++) {
@@ -176,7 +176,8 @@ static void layer(const rag_layer *l, const rag_model *m, rag_pass *p, const flo
     layer_norm(p->h, p->y, rows, RAG_D_MODEL, l->ln_ffn_g, l->ln_ffn_b, m->ln_eps);
     rag_gemm(kn, rows, p->y, RAG_D_MODEL, &l->ffn1, l->ffn1_b, p->f, RAG_D_FF, RAG_GEMM_RELU);
     if (!last)
-        rag_gemm(kn, rows, p->f, RAG_D_FF, &l->ffn2, l->ffn2_b, p->h, RAG_D_MODEL, RAG_GEMM_ACC | RAG_GEMM_SPARSE);
+        rag_gemm(kn, rows, p->f, RAG_D_FF, &l->ffn2, l->ffn2_b, p->h, RAG_D_MODEL,
+                 RAG_GEMM_ACC | RAG_GEMM_SPARSE);
 }
 
 /* Means of each text's rows of x [T, n] into out [texts, n] (a text with no rows: zeros). */

@@ -27,8 +27,8 @@ static void scaled_product(const float *src, uint32_t rows, const float *g, cons
                     tmp[(size_t)r * RAG_D_EMB + i] = g[i] * a[(size_t)r * RAG_D_EMB + i];
             a = tmp;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, RAG_D_EMB, 1.0f, a, RAG_D_EMB, w,
-                    (int)n, 0.0f, dst + (size_t)r0 * n, (int)n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, RAG_D_EMB, 1.0f, a, RAG_D_EMB,
+                    w, (int)n, 0.0f, dst + (size_t)r0 * n, (int)n);
     }
 }
 
@@ -80,7 +80,8 @@ static float sum256(const float *v) {
     return s;
 }
 
-void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv, float *res) {
+void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv,
+                    float *res) {
     const rag_inputs *t = &m->inputs;
     const float *e = m->embeddings + (size_t)id * RAG_D_EMB, *ts = timing + (size_t)pos * RAG_D_EMB;
     float x[RAG_D_EMB]; /* only for the layer norm's mean and scale, computed as the graph does */
@@ -91,7 +92,8 @@ void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_
     float s = 1.0f / sqrtf(sum256(dev) / (float)RAG_D_EMB + m->ln_eps);
 
     const float *pq = t->piece_qkv + (size_t)id * D_QKV, *tq = t->pos_qkv + (size_t)pos * D_QKV;
-    for (uint32_t j = 0; j < D_QKV; j++) qkv[j] = s * ((pq[j] + pq[j]) + tq[j] - mean * t->g_qkv[j]) + t->b_qkv[j];
+    for (uint32_t j = 0; j < D_QKV; j++)
+        qkv[j] = s * ((pq[j] + pq[j]) + tq[j] - mean * t->g_qkv[j]) + t->b_qkv[j];
     const float *pr = t->piece_res + (size_t)id * RAG_D_MODEL, *tr = t->pos_res + (size_t)pos * RAG_D_MODEL;
     for (uint32_t j = 0; j < RAG_D_MODEL; j++) res[j] = (pr[j] + pr[j]) + tr[j];
 }

@@ -152,8 +152,8 @@ void rag_blob_free(rag_blob *b);
  * k rows of 32 elements back to back, so a kernel streams one panel's weights contiguously. The
  * elements are float16 (half the bytes to stream: a short text's products wait on memory) or, for
  * exact weights, float32; the kernels widen halves to float32 exactly and sum in float32. */
-#define RAG_PANEL    32
-#define RAG_HALF_MAX 65504.0f /* the largest finite float16 */
+#define RAG_PANEL         32
+#define RAG_HALF_MAX      65504.0f        /* the largest finite float16 */
 #define AW_RAG_KERNEL_ENV "AW_RAG_KERNEL" /* scalar, avx2, avx512 or openblas: overrides the choice */
 typedef struct rag_packed {
     const float *plain; /* [k, n] row-major, as in the shards (for OpenBLAS) */
@@ -176,10 +176,10 @@ typedef enum rag_kernel {
     RAG_KERNEL_COUNT
 } rag_kernel;
 
-#define RAG_GEMM_ACC  1u /* add the product to C instead of overwriting it */
-#define RAG_GEMM_RELU 2u /* max(0, x) on the result */
-#define RAG_GEMM_SPARSE 4u /* A is mostly zeros (after a ReLU): skip the depths a row block never uses */
-#define RAG_MAX_K 1536u    /* the deepest product the kernels take (the FFN's second) */
+#define RAG_GEMM_ACC    1u    /* add the product to C instead of overwriting it */
+#define RAG_GEMM_RELU   2u    /* max(0, x) on the result */
+#define RAG_GEMM_SPARSE 4u    /* A is mostly zeros (after a ReLU): skip the depths a row block never uses */
+#define RAG_MAX_K       1536u /* the deepest product the kernels take (the FFN's second) */
 
 const char *rag_kernel_name(rag_kernel k);
 bool rag_kernel_supported(rag_kernel k);
@@ -191,15 +191,15 @@ void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const
               const float *bias, float *c, uint32_t ldc, unsigned flags);
 
 typedef struct rag_layer {
-    uint32_t d_in;                    /* 256, 512 */
-    float att_scale;                  /* 1/sqrt(head dim), from the graph */
-    const float *ln_att_g, *ln_att_b; /* [d_in] */
-    const float *qkv_w, *qkv_b;       /* [d_in, 3 d_in], [3 d_in]: q | k | v, heads side by side */
-    const float *out_w, *out_b;       /* [d_in, 512], [512] */
-    const float *res_w, *res_b;       /* layer 0: [256, 512], [512]; layer 1: NULL (identity) */
-    const float *ln_ffn_g, *ln_ffn_b; /* [512] */
-    const float *ffn1_w, *ffn1_b;     /* [512, 1536], [1536] */
-    const float *ffn2_w, *ffn2_b;     /* [1536, 512], [512] */
+    uint32_t d_in;                        /* 256, 512 */
+    float att_scale;                      /* 1/sqrt(head dim), from the graph */
+    const float *ln_att_g, *ln_att_b;     /* [d_in] */
+    const float *qkv_w, *qkv_b;           /* [d_in, 3 d_in], [3 d_in]: q | k | v, heads side by side */
+    const float *out_w, *out_b;           /* [d_in, 512], [512] */
+    const float *res_w, *res_b;           /* layer 0: [256, 512], [512]; layer 1: NULL (identity) */
+    const float *ln_ffn_g, *ln_ffn_b;     /* [512] */
+    const float *ffn1_w, *ffn1_b;         /* [512, 1536], [1536] */
+    const float *ffn2_w, *ffn2_b;         /* [1536, 512], [512] */
     rag_packed qkv, out, res, ffn1, ffn2; /* the weights above, packed (res: layer 0 only) */
 } rag_layer;
 
@@ -243,21 +243,22 @@ void rag_model_unpack(rag_model *model, const aw_allocator *a);
 aw_status rag_model_fold_inputs(rag_model *model, const aw_allocator *a, const float *timing);
 void rag_model_unfold_inputs(rag_model *model, const aw_allocator *a);
 /* Layer 0's q/k/v row [768] and residual row [512] of piece `id` at position `pos`, from the tables. */
-void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv, float *res);
+void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv,
+                    float *res);
 
 /* ---------------------------------------------------------------- forward pass (forward.c) */
 
 /* Activations of one pass of up to cap_tokens tokens (several texts packed back to back). */
 typedef struct rag_pass {
     uint32_t cap_tokens, cap_texts;
-    float *x;      /* [T, 256] layer 0 input */
-    float *h;      /* [T, 512] residual stream */
-    float *y;      /* [T, 512] layer-norm output */
-    float *qkv;    /* [T, 1536] */
-    float *att;    /* [T, 512] attention output, heads side by side */
-    float *f;      /* [T, 1536] feed-forward hidden */
-    float *scores; /* [128, 128] one head's attention weights */
-    float *pooled; /* [texts, 512] */
+    float *x;        /* [T, 256] layer 0 input */
+    float *h;        /* [T, 512] residual stream */
+    float *y;        /* [T, 512] layer-norm output */
+    float *qkv;      /* [T, 1536] */
+    float *att;      /* [T, 512] attention output, heads side by side */
+    float *f;        /* [T, 1536] feed-forward hidden */
+    float *scores;   /* [128, 128] one head's attention weights */
+    float *pooled;   /* [texts, 512] */
     float *pooled_f; /* [texts, 1536] last layer's mean FFN hidden (its second product is linear,
                         so it runs once per text on the mean instead of once per token) */
 } rag_pass;

@@ -437,8 +437,8 @@ aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel ker
     model->packed = mem;
     model->packed_bytes = pack ? total * elem : 0;
     for (uint32_t i = 0; i < count; i++) {
-        *items[i].dst = (rag_packed){.plain = items[i].plain, .data = mem, .k = items[i].k, .n = items[i].n,
-                                     .half = pack && half};
+        *items[i].dst = (rag_packed){
+            .plain = items[i].plain, .data = mem, .k = items[i].k, .n = items[i].n, .half = pack && half};
         if (pack) {
             rag_pack(items[i].plain, items[i].k, items[i].n, mem, half);
             mem += (size_t)items[i].k * items[i].n * elem;

@@ -65,9 +65,15 @@ static void test_half_conversion(void **state) {
     for (int i = 0; i < 200000; i++) {
         float f;
         switch (i % 4) {
-        case 0: f = rndf(1.0f); break;
-        case 1: f = rndf(1e-5f); break; /* subnormal halves */
-        case 2: f = rndf(60000.0f); break;
+        case 0:
+            f = rndf(1.0f);
+            break;
+        case 1:
+            f = rndf(1e-5f);
+            break; /* subnormal halves */
+        case 2:
+            f = rndf(60000.0f);
+            break;
         default: { /* exactly between two halves: ties go to even */
             uint16_t h = (uint16_t)(rnd() % 0x7bff);
             f = 0.5f * (rag_half_to_float(h) + rag_half_to_float((uint16_t)(h + 1)));
@@ -78,7 +84,8 @@ static void test_half_conversion(void **state) {
             if (mine != hw_half(f)) fail_msg("%.9g: %04x, hardware %04x", (double)f, mine, hw_half(f));
         } else {
             float back = rag_half_to_float(mine);
-            float up = rag_half_to_float((uint16_t)(mine + 1)), down = rag_half_to_float((uint16_t)(mine - 1));
+            float up = rag_half_to_float((uint16_t)(mine + 1)),
+                  down = rag_half_to_float((uint16_t)(mine - 1));
             assert_true(fabsf(back - f) <= fabsf(up - f) && fabsf(back - f) <= fabsf(down - f));
         }
     }
@@ -137,7 +144,7 @@ static void check_product(uint32_t m, uint32_t k, uint32_t n, unsigned flags, bo
     rag_packed pw = {.plain = w, .data = packed, .k = k, .n = n, .half = half};
     for (int kn = RAG_KERNEL_SCALAR; kn < RAG_KERNEL_COUNT; kn++) {
         if (rag_kernel_pick((rag_kernel)kn) != (rag_kernel)kn) continue; /* not on this CPU */
-        if (kn == RAG_KERNEL_BLAS && half) continue;                      /* OpenBLAS reads plain float32 */
+        if (kn == RAG_KERNEL_BLAS && half) continue;                     /* OpenBLAS reads plain float32 */
         memcpy(c, c0, (size_t)m * ldc * sizeof *c);
         rag_gemm((rag_kernel)kn, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, flags);
         for (uint32_t r = 0; r < m; r++) {
@@ -196,10 +203,8 @@ static void test_kernel_choice(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_half_conversion),
-        cmocka_unit_test(test_pack_layout),
-        cmocka_unit_test(test_kernel_choice),
-        cmocka_unit_test(test_kernels_against_reference),
+        cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_pack_layout),
+        cmocka_unit_test(test_kernel_choice),        cmocka_unit_test(test_kernels_against_reference),
         cmocka_unit_test(test_sparse_rows_all_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

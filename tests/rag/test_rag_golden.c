@@ -177,7 +177,8 @@ static void test_golden_every_kernel(void **state) {
             uint32_t n = strcmp(kernels[k], "scalar") == 0 ? 24 : golden.count;
             assert_int_equal(aw_embed_batch(e, t, n, out), AW_OK);
             char how[96];
-            snprintf(how, sizeof how, "kernel %s, %s weights", kernels[k], exact || blas ? "float32" : "float16");
+            snprintf(how, sizeof how, "kernel %s, %s weights", kernels[k],
+                     exact || blas ? "float32" : "float16");
             double worst = check_first(out, n, how);
             assert_true(st.half_weights == (!exact && !blas));
             if (exact || blas) assert_true(1.0 - worst < 1e-9);
