@@ -268,18 +268,17 @@ aw_status aw_bench_embed_run(const aw_bench_options *options, aw_bench_report *r
             if (aw_bench_selected(&b->opt, scenarios[i].name)) aw_bench_report_fail(report);
     } else {
         aw_encoder_stats st = aw_encoder_get_stats(one);
-        bool avx512_kernels = strstr(st.blas_core, "Skylake") || strstr(st.blas_core, "Cooperlake") ||
-                              strstr(st.blas_core, "Sapphire");
         uint32_t short_tokens = 0, batch_tokens = 0, n = 0;
         aw_tokenizer_count(aw_encoder_tokenizer(one), NULL, SHORT_TEXT, strlen(SHORT_TEXT), &short_tokens);
         for (uint32_t i = 0; i < BATCH; i++) {
             aw_tokenizer_count(aw_encoder_tokenizer(one), NULL, b->batch[i], strlen(b->batch[i]), &n);
             batch_tokens += n;
         }
-        fprintf(stderr, "embed: OpenBLAS kernels %s%s\n", st.blas_core,
-                st.cpu_avx512 && !avx512_kernels
-                    ? " on an AVX-512 CPU (OPENBLAS_CORETYPE=SkylakeX is ~2x faster)"
-                    : "");
+        fprintf(stderr,
+                "embed: products kernel %s, %s weights, %.1f MiB packed weights and input tables "
+                "(AW_RAG_KERNEL picks another; OpenBLAS: %s)\n",
+                st.kernel, st.half_weights ? "float16" : "float32", (double)st.packed_bytes / 1048576.0,
+                st.blas_core);
         fprintf(stderr, "embed: short sentence (%u tokens): %s; batch: %u sentences, %.1f tokens each\n",
                 short_tokens, SHORT_TEXT, BATCH, (double)batch_tokens / BATCH);
         for (int i = 0; i < SC_COUNT; i++) {

@@ -83,12 +83,15 @@ typedef struct aw_encoder_desc {
     aw_jobs *jobs;                 /* optional: aw_embed_batch spreads a batch over its threads */
     uint32_t batch_tokens;         /* tokens of several texts packed into one forward pass, so the
                                       matrix products are tall enough to run at full speed (0: 512;
-                                      128..8192; each scratch area holds ~21 KiB per token) */
+                                      128..8192; each scratch area holds ~27 KiB per token) */
     uint32_t scratch_slots;        /* scratch areas made up front (0: the jobs' thread count, or 1) */
     bool strict_utf8;              /* as in aw_tokenizer_desc */
     bool read_weights;             /* read the shards into memory instead of mapping them */
     bool keep_blas_threads;        /* leave OpenBLAS's (process-wide) thread count alone; by
                                       default creation sets it to 1, see aw_encoder_create */
+    bool exact_weights;            /* products with the float32 weights; by default they are packed
+                                      as float16 (half the bytes to stream, sums stay float32):
+                                      cosine with the reference >= 1 - 1e-6 instead of 1 - 1e-11 */
 } aw_encoder_desc;
 
 /* Loads and checks the model: every tensor's name, shape, dtype and byte size against the manifest
@@ -121,6 +124,12 @@ typedef struct aw_encoder_stats {
     bool weights_mapped;    /* true if the shards are memory-mapped */
     const char *blas_core;  /* the kernel set OpenBLAS picked for this CPU ("Haswell", "SkylakeX"...);
                                OPENBLAS_CORETYPE overrides it when the process starts */
+    const char *kernel;     /* the matrix products' kernel: "avx512", "avx2", "openblas" (CPUs
+                               without AVX2) or "scalar"; the AW_RAG_KERNEL environment variable,
+                               read when an encoder is created, picks one the CPU runs */
+    bool half_weights;      /* the products read float16 weights (see exact_weights) */
+    size_t packed_bytes;    /* bytes derived from the weights at load: packed weights and layer 0's
+                               input tables (49.6 MiB with float16 weights; none for "openblas") */
     bool cpu_avx512;        /* the CPU has AVX-512 (F, BW, VL). OpenBLAS 0.3.21 does not know
                                newer CPUs (Zen 5) and falls back to "Haswell" (AVX2) kernels on
                                them; OPENBLAS_CORETYPE=SkylakeX then doubles sgemm speed */

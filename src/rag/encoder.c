@@ -125,12 +125,15 @@ static void encoder_free(aw_encoder *e) {
     pthread_mutex_destroy(&e->blas_lock);
     aw_free(e->allocator, e->timing, (size_t)AW_EMBED_MAX_TOKENS * RAG_D_EMB * sizeof *e->timing);
     aw_tokenizer_destroy(e->tok);
+    rag_model_unfold_inputs(&e->model, e->allocator);
+    rag_model_unpack(&e->model, e->allocator);
     rag_blob_free(&e->blob);
     rag_manifest_free(&e->manifest);
     aw_free(e->allocator, e, sizeof *e);
 }
 
-static aw_status load_model(aw_encoder *e, const char *dir, bool read_weights, bool strict_utf8) {
+static aw_status load_model(aw_encoder *e, const char *dir, bool read_weights, bool strict_utf8,
+                            bool exact_weights) {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return aw_error(AW_ERR_NOT_FOUND, "model directory %s not found: %s", dir, RAG_FETCH_HINT);
@@ -145,6 +148,7 @@ static aw_status load_model(aw_encoder *e, const char *dir, bool read_weights, b
     if (s != AW_OK) return s;
     if ((s = rag_blob_load(&e->blob, e->allocator, dir, &e->manifest, read_weights)) != AW_OK) return s;
     if ((s = rag_model_bind(&e->model, &e->manifest, e->blob.data, e->blob.size)) != AW_OK) return s;
+    if ((s = rag_model_pack(&e->model, e->allocator, RAG_KERNEL_AUTO, exact_weights)) != AW_OK) return s;
 
     e->tok = aw_tokenizer_create(
         &(aw_tokenizer_desc){.model_dir = dir, .allocator = e->allocator, .strict_utf8 = strict_utf8});
@@ -171,13 +175,16 @@ aw_encoder *aw_encoder_create(const aw_encoder_desc *desc) {
     *e = (aw_encoder){.allocator = d.allocator, .jobs = d.jobs, .batch_tokens = d.batch_tokens};
     pthread_mutex_init(&e->lock, NULL);
     pthread_mutex_init(&e->blas_lock, NULL);
-    aw_status st = load_model(e, dir, d.read_weights, d.strict_utf8);
+    aw_status st = load_model(e, dir, d.read_weights, d.strict_utf8, d.exact_weights);
     if (st == AW_OK) {
         e->timing = aw_alloc(e->allocator, (size_t)AW_EMBED_MAX_TOKENS * RAG_D_EMB * sizeof *e->timing, 64);
         if (!e->timing)
             st = AW_ERR_OUT_OF_MEMORY;
         else
             rag_timing_signal(&e->model, e->timing);
+        /* OpenBLAS runs the plain layer 0; the own kernels get the folded input tables. */
+        if (e->timing && e->model.kernel != RAG_KERNEL_BLAS)
+            st = rag_model_fold_inputs(&e->model, e->allocator, e->timing);
     }
     uint32_t slots = d.scratch_slots ? d.scratch_slots : d.jobs ? aw_jobs_thread_count(d.jobs) : 1;
     for (uint32_t i = 0; i < slots && st == AW_OK; i++) {
@@ -340,6 +347,9 @@ aw_encoder_stats aw_encoder_get_stats(const aw_encoder *enc) {
         .weight_bytes = e->blob.size,
         .weights_mapped = e->blob.mapped_size != 0,
         .blas_core = openblas_get_corename(),
+        .kernel = rag_kernel_name(e->model.kernel),
+        .half_weights = e->model.tanh.half,
+        .packed_bytes = e->model.packed_bytes + e->model.inputs.floats * sizeof(float),
         .cpu_avx512 = cpu_avx512(),
     };
 }

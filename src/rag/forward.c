@@ -2,7 +2,9 @@
  * to back. The graph pads a batch to its longest text and masks the padding; here each text's
  * tokens are contiguous rows and attention stays within a text's rows, which is the same result
  * without computing padded rows. The per-token products (q/k/v, output, residual dense, FFN) run on
- * all texts' rows at once, so a batch of short texts still makes tall matrices for sgemm. */
+ * all texts' rows at once (gemm.c), with bias, residual add and ReLU fused into them. The last
+ * layer's second FFN product is linear and only its mean over the text is used, so it runs once
+ * on the mean FFN hidden rather than once per token (17% of a short text's arithmetic). */
 #include "rag_internal.h"
 
 #include <cblas.h>
@@ -15,7 +17,7 @@ size_t rag_pass_floats(uint32_t cap_tokens, uint32_t cap_texts) {
     size_t t = cap_tokens;
     return R16(t * RAG_D_EMB) + 2 * R16(t * RAG_D_MODEL) + 2 * R16(t * 3 * RAG_D_MODEL) +
            R16(t * RAG_D_MODEL) + R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS) +
-           R16((size_t)cap_texts * RAG_D_MODEL);
+           R16((size_t)cap_texts * RAG_D_MODEL) + R16((size_t)cap_texts * RAG_D_FF);
 }
 
 void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_texts) {
@@ -37,6 +39,8 @@ void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_te
     p->scores = mem;
     mem += R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS);
     p->pooled = mem;
+    mem += R16((size_t)cap_texts * RAG_D_MODEL);
+    p->pooled_f = mem;
 #undef R16
 }
 
@@ -49,24 +53,6 @@ void rag_timing_signal(const rag_model *m, float *out) {
             row[i] = sinf(a);
             row[half + i] = cosf(a);
         }
-    }
-}
-
-/* C[M,N] = A[M,K] B[K,N] + beta C */
-static void gemm(uint32_t m, uint32_t n, uint32_t k, const float *a, uint32_t lda, const float *b,
-                 uint32_t ldb, float beta, float *c, uint32_t ldc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
-                (int)ldb, beta, c, (int)ldc);
-}
-
-static void set_rows(float *c, uint32_t rows, uint32_t n, const float *bias) {
-    for (uint32_t r = 0; r < rows; r++) memcpy(c + (size_t)r * n, bias, n * sizeof *c);
-}
-
-static void add_rows(float *c, uint32_t rows, uint32_t n, const float *bias) {
-    for (uint32_t r = 0; r < rows; r++) {
-        float *row = c + (size_t)r * n;
-        for (uint32_t i = 0; i < n; i++) row[i] += bias[i];
     }
 }
 
@@ -121,6 +107,20 @@ static void softmax_rows(float *s, uint32_t rows, uint32_t n) {
     }
 }
 
+/* q . k over one head (dh a multiple of 16), in 16 lanes so the compiler vectorises it. */
+static float dot_lanes(const float *a, const float *b, uint32_t n) {
+    float acc[LANES] = {0};
+    for (uint32_t i = 0; i < n; i += LANES)
+        for (uint32_t j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (uint32_t j = 0; j < LANES; j++) s += acc[j];
+    return s;
+}
+
+/* Texts up to this many tokens get their attention from the loops below; longer ones from sgemm,
+ * which is faster once the n x n products are big enough to pay for its call and packing. */
+#define SMALL_ATTENTION 32
+
 /* Multi-head self-attention of every text over its own rows: qkv [T, 3d] -> att [T, d]. */
 static void attention(const rag_layer *l, rag_pass *p, const uint32_t *lens, uint32_t texts) {
     const uint32_t d = l->d_in, dh = d / RAG_HEADS, ld = 3 * d;
@@ -129,45 +129,86 @@ static void attention(const rag_layer *l, rag_pass *p, const uint32_t *lens, uin
         uint32_t n = lens[s];
         for (uint32_t h = 0; h < RAG_HEADS && n; h++) {
             const float *q = p->qkv + (size_t)r0 * ld + h * dh, *k = q + d, *v = q + 2 * d;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, l->att_scale, q,
-                        (int)ld, k, (int)ld, 0.0f, p->scores, (int)n);
+            float *o = p->att + (size_t)r0 * d + h * dh;
+            if (n > SMALL_ATTENTION) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)dh, l->att_scale, q,
+                            (int)ld, k, (int)ld, 0.0f, p->scores, (int)n);
+                softmax_rows(p->scores, n, n);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)dh, (int)n, 1.0f,
+                            p->scores, (int)n, v, (int)ld, 0.0f, o, (int)d);
+                continue;
+            }
+            for (uint32_t i = 0; i < n; i++) {
+                float *row = p->scores + (size_t)i * n;
+                for (uint32_t j = 0; j < n; j++)
+                    row[j] = l->att_scale * dot_lanes(q + (size_t)i * ld, k + (size_t)j * ld, dh);
+            }
             softmax_rows(p->scores, n, n);
-            gemm(n, dh, n, p->scores, n, v, ld, 0.0f, p->att + (size_t)r0 * d + h * dh, d);
+            for (uint32_t i = 0; i < n; i++) {
+                const float *row = p->scores + (size_t)i * n;
+                float *oi = o + (size_t)i * d;
+                memset(oi, 0, dh * sizeof *oi);
+                for (uint32_t j = 0; j < n; j++) {
+                    const float *vj = v + (size_t)j * ld;
+                    for (uint32_t c = 0; c < dh; c++) oi[c] += row[j] * vj[c];
+                }
+            }
         }
         r0 += n;
     }
 }
 
-/* One transformer layer: in [T, d_in] (layer 0: the embedded input; layer 1: p->h itself) to p->h. */
+/* One transformer layer: in [T, d_in] (layer 0: the embedded input or NULL; layer 1: p->h) to p->h.
+ * With `last`, the second FFN product is left to rag_forward's pooling: p->f holds the hidden. */
 static void layer(const rag_layer *l, const rag_model *m, rag_pass *p, const float *in, uint32_t rows,
-                  const uint32_t *lens, uint32_t texts) {
+                  const uint32_t *lens, uint32_t texts, bool last) {
     const uint32_t d = l->d_in;
-    layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
-    if (l->res_w) { /* layer 0 widens its residual 256 -> 512 with a dense layer */
-        set_rows(p->h, rows, RAG_D_MODEL, l->res_b);
-        gemm(rows, RAG_D_MODEL, d, in, d, l->res_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+    const rag_kernel kn = m->kernel;
+    if (in) { /* else p->h and p->qkv already hold them (layer 0 from its input tables) */
+        layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
+        if (l->res_w) /* layer 0 widens its residual 256 -> 512 with a dense layer */
+            rag_gemm(kn, rows, in, d, &l->res, l->res_b, p->h, RAG_D_MODEL, 0);
+        rag_gemm(kn, rows, p->y, d, &l->qkv, l->qkv_b, p->qkv, 3 * d, 0);
     }
-    set_rows(p->qkv, rows, 3 * d, l->qkv_b);
-    gemm(rows, 3 * d, d, p->y, d, l->qkv_w, 3 * d, 1.0f, p->qkv, 3 * d);
     attention(l, p, lens, texts);
-    add_rows(p->h, rows, RAG_D_MODEL, l->out_b);
-    gemm(rows, RAG_D_MODEL, d, p->att, d, l->out_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+    rag_gemm(kn, rows, p->att, d, &l->out, l->out_b, p->h, RAG_D_MODEL, RAG_GEMM_ACC);
 
     layer_norm(p->h, p->y, rows, RAG_D_MODEL, l->ln_ffn_g, l->ln_ffn_b, m->ln_eps);
-    set_rows(p->f, rows, RAG_D_FF, l->ffn1_b);
-    gemm(rows, RAG_D_FF, RAG_D_MODEL, p->y, RAG_D_MODEL, l->ffn1_w, RAG_D_FF, 1.0f, p->f, RAG_D_FF);
-    for (size_t i = 0; i < (size_t)rows * RAG_D_FF; i++) p->f[i] = p->f[i] > 0.0f ? p->f[i] : 0.0f;
-    add_rows(p->h, rows, RAG_D_MODEL, l->ffn2_b);
-    gemm(rows, RAG_D_MODEL, RAG_D_FF, p->f, RAG_D_FF, l->ffn2_w, RAG_D_MODEL, 1.0f, p->h, RAG_D_MODEL);
+    rag_gemm(kn, rows, p->y, RAG_D_MODEL, &l->ffn1, l->ffn1_b, p->f, RAG_D_FF, RAG_GEMM_RELU);
+    if (!last)
+        rag_gemm(kn, rows, p->f, RAG_D_FF, &l->ffn2, l->ffn2_b, p->h, RAG_D_MODEL,
+                 RAG_GEMM_ACC | RAG_GEMM_SPARSE);
+}
+
+/* Means of each text's rows of x [T, n] into out [texts, n] (a text with no rows: zeros). */
+static void mean_rows(const float *x, uint32_t n, const uint32_t *lens, uint32_t texts, float *out) {
+    uint32_t r0 = 0;
+    for (uint32_t s = 0; s < texts; s++) {
+        float *o = out + (size_t)s * n;
+        memset(o, 0, n * sizeof *o);
+        for (uint32_t i = 0; i < lens[s]; i++) {
+            const float *xr = x + (size_t)(r0 + i) * n;
+            for (uint32_t j = 0; j < n; j++) o[j] += xr[j];
+        }
+        float inv = 1.0f / (float)(lens[s] ? lens[s] : 1);
+        for (uint32_t j = 0; j < n; j++) o[j] *= inv;
+        r0 += lens[s];
+    }
 }
 
 void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int32_t *ids,
                  const uint32_t *lens, uint32_t texts, float *out) {
     /* Input: the graph adds the embedding to (embedding + timing signal), so each token enters as
      * e + (e + t). */
+    const bool folded = m->inputs.piece_qkv != NULL;
     uint32_t rows = 0;
     for (uint32_t s = 0; s < texts; s++) {
         for (uint32_t i = 0; i < lens[s]; i++, rows++) {
+            if (folded) {
+                rag_inputs_row(m, timing, ids[rows], i, p->qkv + (size_t)rows * 3 * RAG_D_EMB,
+                               p->h + (size_t)rows * RAG_D_MODEL);
+                continue;
+            }
             const float *e = m->embeddings + (size_t)ids[rows] * RAG_D_EMB;
             const float *t = timing + (size_t)i * RAG_D_EMB;
             float *x = p->x + (size_t)rows * RAG_D_EMB;
@@ -175,26 +216,22 @@ void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int
         }
     }
     if (rows) {
-        layer(&m->layers[0], m, p, p->x, rows, lens, texts);
-        layer(&m->layers[1], m, p, p->h, rows, lens, texts);
+        layer(&m->layers[0], m, p, folded ? NULL : p->x, rows, lens, texts, false);
+        layer(&m->layers[1], m, p, p->h, rows, lens, texts, true);
     }
 
-    /* Mean over each text's tokens (a text with none pools to zeros), tanh layer, L2 normalisation. */
-    uint32_t r0 = 0;
-    for (uint32_t s = 0; s < texts; s++) {
-        float *pool = p->pooled + (size_t)s * RAG_D_MODEL;
-        memset(pool, 0, RAG_D_MODEL * sizeof *pool);
-        for (uint32_t i = 0; i < lens[s]; i++) {
-            const float *h = p->h + (size_t)(r0 + i) * RAG_D_MODEL;
-            for (uint32_t j = 0; j < RAG_D_MODEL; j++) pool[j] += h[j];
-        }
-        float len = (float)(lens[s] ? lens[s] : 1);
-        for (uint32_t j = 0; j < RAG_D_MODEL; j++) pool[j] /= len;
-        r0 += lens[s];
-    }
-    set_rows(out, texts, RAG_D_MODEL, m->tanh_b);
-    gemm(texts, RAG_D_MODEL, RAG_D_MODEL, p->pooled, RAG_D_MODEL, m->tanh_w, RAG_D_MODEL, 1.0f, out,
-         RAG_D_MODEL);
+    /* Mean pooling, with the last FFN product on the mean: mean(h + f W + b) = mean(h) + mean(f) W + b.
+     * A text with no tokens pools to zeros, as the graph's masked mean does. */
+    const rag_layer *last = &m->layers[RAG_LAYERS - 1];
+    mean_rows(p->h, RAG_D_MODEL, lens, texts, p->pooled);
+    mean_rows(p->f, RAG_D_FF, lens, texts, p->pooled_f);
+    rag_gemm(m->kernel, texts, p->pooled_f, RAG_D_FF, &last->ffn2, last->ffn2_b, p->pooled, RAG_D_MODEL,
+             RAG_GEMM_ACC | RAG_GEMM_SPARSE);
+    for (uint32_t s = 0; s < texts; s++)
+        if (!lens[s]) memset(p->pooled + (size_t)s * RAG_D_MODEL, 0, RAG_D_MODEL * sizeof *p->pooled);
+
+    /* tanh layer, L2 normalisation. */
+    rag_gemm(m->kernel, texts, p->pooled, RAG_D_MODEL, &m->tanh, m->tanh_b, out, RAG_D_MODEL, 0);
     for (uint32_t s = 0; s < texts; s++) {
         float *o = out + (size_t)s * RAG_D_MODEL;
         float sq = 0.0f;

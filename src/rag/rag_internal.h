@@ -146,17 +146,73 @@ void rag_blob_free(rag_blob *b);
 #define RAG_D_FF    1536
 #define RAG_HEADS   4
 
+/* ---------------------------------------------------------------- matrix products (gemm.c) */
+
+/* A weight matrix [k, n] (n a multiple of 32) as loaded and packed: panels of 32 columns, each panel
+ * k rows of 32 elements back to back, so a kernel streams one panel's weights contiguously. The
+ * elements are float16 (half the bytes to stream: a short text's products wait on memory) or, for
+ * exact weights, float32; the kernels widen halves to float32 exactly and sum in float32. */
+#define RAG_PANEL         32
+#define RAG_HALF_MAX      65504.0f        /* the largest finite float16 */
+#define AW_RAG_KERNEL_ENV "AW_RAG_KERNEL" /* scalar, avx2, avx512 or openblas: overrides the choice */
+typedef struct rag_packed {
+    const float *plain; /* [k, n] row-major, as in the shards (for OpenBLAS) */
+    const void *data;   /* [n / 32][k][32] uint16_t (float16) or float */
+    uint32_t k, n;
+    bool half;
+} rag_packed;
+
+uint16_t rag_half_from_float(float f); /* rounds to nearest even; |f| <= RAG_HALF_MAX */
+float rag_half_to_float(uint16_t h);
+/* Packs w [k, n] into dst (k * n elements of 2 or 4 bytes). */
+void rag_pack(const float *w, uint32_t k, uint32_t n, void *dst, bool half);
+
+typedef enum rag_kernel {
+    RAG_KERNEL_AUTO,
+    RAG_KERNEL_SCALAR,
+    RAG_KERNEL_AVX2,   /* AVX2 + FMA */
+    RAG_KERNEL_AVX512, /* AVX-512 F */
+    RAG_KERNEL_BLAS,   /* OpenBLAS sgemm on the plain weights */
+    RAG_KERNEL_COUNT
+} rag_kernel;
+
+#define RAG_GEMM_ACC    1u    /* add the product to C instead of overwriting it */
+#define RAG_GEMM_RELU   2u    /* max(0, x) on the result */
+#define RAG_GEMM_SPARSE 4u    /* A is mostly zeros (after a ReLU): skip the depths a row block never uses */
+#define RAG_MAX_K       1536u /* the deepest product the kernels take (the FFN's second) */
+
+const char *rag_kernel_name(rag_kernel k);
+bool rag_kernel_supported(rag_kernel k);
+/* `want` when this CPU runs it, else the kernel named by AW_RAG_KERNEL when it does, else the best. */
+rag_kernel rag_kernel_pick(rag_kernel want);
+/* C[m, n] = [C +] A[m, k] W + bias (bias may be NULL) [then ReLU]; k <= RAG_MAX_K. The kernel must
+ * have come from rag_kernel_pick (which also sets up the kernels' tables). */
+void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const rag_packed *w,
+              const float *bias, float *c, uint32_t ldc, unsigned flags);
+
 typedef struct rag_layer {
-    uint32_t d_in;                    /* 256, 512 */
-    float att_scale;                  /* 1/sqrt(head dim), from the graph */
-    const float *ln_att_g, *ln_att_b; /* [d_in] */
-    const float *qkv_w, *qkv_b;       /* [d_in, 3 d_in], [3 d_in]: q | k | v, heads side by side */
-    const float *out_w, *out_b;       /* [d_in, 512], [512] */
-    const float *res_w, *res_b;       /* layer 0: [256, 512], [512]; layer 1: NULL (identity) */
-    const float *ln_ffn_g, *ln_ffn_b; /* [512] */
-    const float *ffn1_w, *ffn1_b;     /* [512, 1536], [1536] */
-    const float *ffn2_w, *ffn2_b;     /* [1536, 512], [512] */
+    uint32_t d_in;                        /* 256, 512 */
+    float att_scale;                      /* 1/sqrt(head dim), from the graph */
+    const float *ln_att_g, *ln_att_b;     /* [d_in] */
+    const float *qkv_w, *qkv_b;           /* [d_in, 3 d_in], [3 d_in]: q | k | v, heads side by side */
+    const float *out_w, *out_b;           /* [d_in, 512], [512] */
+    const float *res_w, *res_b;           /* layer 0: [256, 512], [512]; layer 1: NULL (identity) */
+    const float *ln_ffn_g, *ln_ffn_b;     /* [512] */
+    const float *ffn1_w, *ffn1_b;         /* [512, 1536], [1536] */
+    const float *ffn2_w, *ffn2_b;         /* [1536, 512], [512] */
+    rag_packed qkv, out, res, ffn1, ffn2; /* the weights above, packed (res: layer 0 only) */
 } rag_layer;
+
+/* Layer 0's input products folded into tables (input_tables.c). */
+typedef struct rag_inputs {
+    float *piece_qkv; /* [pieces, 768] (g . e) W_qkv */
+    float *piece_res; /* [pieces, 512] e W_res */
+    float *pos_qkv;   /* [128, 768] (g . t) W_qkv */
+    float *pos_res;   /* [128, 512] t W_res + b_res */
+    float *g_qkv;     /* [768] g W_qkv */
+    float *b_qkv;     /* [768] b W_qkv + b_qkv */
+    size_t floats;    /* of the one allocation starting at piece_qkv */
+} rag_inputs;
 
 typedef struct rag_model {
     const float *embeddings; /* [rows, 256] */
@@ -166,26 +222,45 @@ typedef struct rag_model {
     const float *tanh_w, *tanh_b; /* [512, 512], [512] */
     float ln_eps, l2_eps;
     uint32_t max_tokens; /* 128 */
+    rag_packed tanh;
+    rag_kernel kernel; /* the products' kernel */
+    rag_inputs inputs; /* piece_qkv NULL: not folded, layer 0 runs its products */
+    void *packed;      /* every packed weight, one allocation (rag_model_pack) */
+    size_t packed_bytes;
 } rag_model;
 
 /* Finds, checks (shape, dtype, alignment, finite values) and points at every tensor the forward
  * pass uses, and checks the graph constants it hard-codes (head counts, split sizes, max length).
  * AW_ERR_PARSE naming the tensor when one is missing, different or corrupted. */
 aw_status rag_model_bind(rag_model *model, const rag_manifest *m, const void *blob, size_t blob_size);
+/* Packs every weight matrix into one allocator block for `kernel` (RAG_KERNEL_AUTO: the best this
+ * CPU runs), as float16 unless `exact` or a weight is out of float16's range; nothing to pack for
+ * OpenBLAS. AW_ERR_OUT_OF_MEMORY on failure. rag_model_unpack frees it. */
+aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel kernel, bool exact);
+void rag_model_unpack(rag_model *model, const aw_allocator *a);
+/* Builds model->inputs from the weights and the timing signal ([128, 256]); AW_ERR_OUT_OF_MEMORY on
+ * failure. rag_model_unfold_inputs frees them. */
+aw_status rag_model_fold_inputs(rag_model *model, const aw_allocator *a, const float *timing);
+void rag_model_unfold_inputs(rag_model *model, const aw_allocator *a);
+/* Layer 0's q/k/v row [768] and residual row [512] of piece `id` at position `pos`, from the tables. */
+void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv,
+                    float *res);
 
 /* ---------------------------------------------------------------- forward pass (forward.c) */
 
 /* Activations of one pass of up to cap_tokens tokens (several texts packed back to back). */
 typedef struct rag_pass {
     uint32_t cap_tokens, cap_texts;
-    float *x;      /* [T, 256] layer 0 input */
-    float *h;      /* [T, 512] residual stream */
-    float *y;      /* [T, 512] layer-norm output */
-    float *qkv;    /* [T, 1536] */
-    float *att;    /* [T, 512] attention output, heads side by side */
-    float *f;      /* [T, 1536] feed-forward hidden */
-    float *scores; /* [128, 128] one head's attention weights */
-    float *pooled; /* [texts, 512] */
+    float *x;        /* [T, 256] layer 0 input */
+    float *h;        /* [T, 512] residual stream */
+    float *y;        /* [T, 512] layer-norm output */
+    float *qkv;      /* [T, 1536] */
+    float *att;      /* [T, 512] attention output, heads side by side */
+    float *f;        /* [T, 1536] feed-forward hidden */
+    float *scores;   /* [128, 128] one head's attention weights */
+    float *pooled;   /* [texts, 512] */
+    float *pooled_f; /* [texts, 1536] last layer's mean FFN hidden (its second product is linear,
+                        so it runs once per text on the mean instead of once per token) */
 } rag_pass;
 
 size_t rag_pass_floats(uint32_t cap_tokens, uint32_t cap_texts);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
@@ -396,4 +397,58 @@ aw_status rag_model_bind(rag_model *model, const rag_manifest *m, const void *bl
         return aw_error(AW_ERR_PARSE, "model.json: a layer-norm epsilon or attention scale is not positive");
     *model = r;
     return AW_OK;
+}
+
+/* Every weight matrix the products read: plain weights, shape, and the packing it gets. */
+typedef struct pack_item {
+    const float *plain;
+    uint32_t k, n;
+    rag_packed *dst;
+} pack_item;
+
+aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel kernel, bool exact) {
+    rag_layer *l0 = &model->layers[0], *l1 = &model->layers[1];
+    const pack_item items[] = {
+        {l0->qkv_w, RAG_D_EMB, 3 * RAG_D_EMB, &l0->qkv},
+        {l0->out_w, RAG_D_EMB, RAG_D_MODEL, &l0->out},
+        {l0->res_w, RAG_D_EMB, RAG_D_MODEL, &l0->res},
+        {l0->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l0->ffn1},
+        {l0->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l0->ffn2},
+        {l1->qkv_w, RAG_D_MODEL, 3 * RAG_D_MODEL, &l1->qkv},
+        {l1->out_w, RAG_D_MODEL, RAG_D_MODEL, &l1->out},
+        {l1->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l1->ffn1},
+        {l1->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l1->ffn2},
+        {model->tanh_w, RAG_D_MODEL, RAG_D_MODEL, &model->tanh},
+    };
+    const uint32_t count = sizeof items / sizeof items[0];
+    model->kernel = rag_kernel_pick(kernel);
+    /* OpenBLAS reads the plain weights; the other kernels the packed ones. Weights are finite
+     * (rag_model_bind checked); float16 needs them within its range too. */
+    bool pack = model->kernel != RAG_KERNEL_BLAS, half = !exact;
+    size_t total = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t n = (size_t)items[i].k * items[i].n;
+        total += n;
+        for (size_t j = 0; j < n && half; j++) half = fabsf(items[i].plain[j]) <= RAG_HALF_MAX;
+    }
+    size_t elem = half ? sizeof(uint16_t) : sizeof(float);
+    char *mem = pack ? aw_alloc(a, total * elem, 64) : NULL;
+    if (pack && !mem) return aw_error(AW_ERR_OUT_OF_MEMORY, "rag: no memory to pack %zu weights", total);
+    model->packed = mem;
+    model->packed_bytes = pack ? total * elem : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        *items[i].dst = (rag_packed){
+            .plain = items[i].plain, .data = mem, .k = items[i].k, .n = items[i].n, .half = pack && half};
+        if (pack) {
+            rag_pack(items[i].plain, items[i].k, items[i].n, mem, half);
+            mem += (size_t)items[i].k * items[i].n * elem;
+        }
+    }
+    return AW_OK;
+}
+
+void rag_model_unpack(rag_model *model, const aw_allocator *a) {
+    aw_free(a, model->packed, model->packed_bytes);
+    model->packed = NULL;
+    model->packed_bytes = 0;
 }

@@ -1,7 +1,8 @@
 /* Correctness against the reference: every golden vector (TF.js, scripts/rag/reference.js) must have
  * cosine >= 0.9999 with the C encoder's embedding of the same text, embedded alone, in one packed
- * batch, spread over a job system, with other pass sizes and with the weights read instead of
- * mapped. Needs the model that scripts/rag-setup.sh fetches. */
+ * batch, spread over a job system, with other pass sizes, with the weights read instead of mapped,
+ * and through every products kernel the CPU runs with float16 and float32 weights. Needs the model
+ * that scripts/rag-setup.sh fetches. */
 #include "aw/rag.h"
 
 #include <math.h>
@@ -51,11 +52,11 @@ static double cosine(const float *a, const float *b) {
     return ab / sqrt(aa * bb);
 }
 
-/* Checks every row of out (golden order) and returns the lowest cosine. */
-static double check_all(const float *out, const char *how) {
+/* Checks the first `count` rows of out (golden order) and returns the lowest cosine. */
+static double check_first(const float *out, uint32_t count, const char *how) {
     double worst = 1.0;
     uint32_t worst_i = 0;
-    for (uint32_t i = 0; i < golden.count; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         const float *e = out + (size_t)i * AW_EMBED_DIM;
         double norm = 0.0;
         for (uint32_t j = 0; j < AW_EMBED_DIM; j++) norm += (double)e[j] * e[j];
@@ -69,9 +70,12 @@ static double check_all(const float *out, const char *how) {
             fail_msg("%s: text %u (\"%.50s\") has cosine %.6f with its golden vector", how, i,
                      golden.entries[i].text, c);
     }
-    print_message("%s: %u texts, lowest cosine 1 - %.2e (text %u)\n", how, golden.count, 1.0 - worst,
-                  worst_i);
+    print_message("%s: %u texts, lowest cosine 1 - %.2e (text %u)\n", how, count, 1.0 - worst, worst_i);
     return worst;
+}
+
+static double check_all(const float *out, const char *how) {
+    return check_first(out, golden.count, how);
 }
 
 static const char **texts(void) {
@@ -149,6 +153,52 @@ static void test_golden_jobs_and_read_weights(void **state) {
     free(t);
 }
 
+/* Every products kernel this CPU runs (AW_RAG_KERNEL), with float16 and with float32 weights: each
+ * meets the bar, float32 weights (and OpenBLAS, which always reads them) stay within 1e-9 of the
+ * reference, and the own kernels agree with each other to 1e-9 (only their summation order differs).
+ * The scalar kernel, a reference path, embeds the first texts only. */
+static void test_golden_every_kernel(void **state) {
+    (void)state;
+    static const char *kernels[] = {"avx512", "avx2", "scalar", "openblas"};
+    const char **t = texts();
+    float *out = malloc((size_t)golden.count * AW_EMBED_DIM * sizeof *out);
+    float *first = malloc((size_t)golden.count * AW_EMBED_DIM * sizeof *first);
+    for (int exact = 0; exact < 2; exact++) {
+        const char *first_kernel = NULL;
+        for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+            setenv("AW_RAG_KERNEL", kernels[k], 1);
+            aw_encoder *e = make(&(aw_encoder_desc){.exact_weights = exact});
+            aw_encoder_stats st = aw_encoder_get_stats(e);
+            if (strcmp(st.kernel, kernels[k]) != 0) { /* this CPU does not run it */
+                aw_encoder_destroy(e);
+                continue;
+            }
+            bool blas = strcmp(kernels[k], "openblas") == 0;
+            uint32_t n = strcmp(kernels[k], "scalar") == 0 ? 24 : golden.count;
+            assert_int_equal(aw_embed_batch(e, t, n, out), AW_OK);
+            char how[96];
+            snprintf(how, sizeof how, "kernel %s, %s weights", kernels[k],
+                     exact || blas ? "float32" : "float16");
+            double worst = check_first(out, n, how);
+            assert_true(st.half_weights == (!exact && !blas));
+            if (exact || blas) assert_true(1.0 - worst < 1e-9);
+            if (!blas && first_kernel) {
+                for (uint32_t i = 0; i < n; i++)
+                    if (1.0 - cosine(out + (size_t)i * AW_EMBED_DIM, first + (size_t)i * AW_EMBED_DIM) > 1e-9)
+                        fail_msg("text %u: kernels %s and %s differ", i, kernels[k], first_kernel);
+            } else if (!blas) {
+                memcpy(first, out, (size_t)n * AW_EMBED_DIM * sizeof *out);
+                first_kernel = kernels[k];
+            }
+            aw_encoder_destroy(e);
+        }
+    }
+    unsetenv("AW_RAG_KERNEL");
+    free(first);
+    free(out);
+    free(t);
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     aw_encoder *e = make(&(aw_encoder_desc){0});
@@ -211,6 +261,7 @@ int main(void) {
         cmocka_unit_test(test_golden_one_by_one),
         cmocka_unit_test(test_golden_batched),
         cmocka_unit_test(test_golden_jobs_and_read_weights),
+        cmocka_unit_test(test_golden_every_kernel),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_long_texts),
     };

@@ -1,0 +1,408 @@
+/* The encoder's matrix products: weights packed once at load into 32-column panels (float16 by
+ * default, float32 on request), and kernels for C = [C +] A W + bias [, ReLU] with few to a few
+ * hundred rows (AVX-512, AVX2+FMA+F16C, scalar), picked at run time, plus OpenBLAS on the plain
+ * weights for CPUs without AVX2. Activations and sums are float32 throughout. */
+#include "rag_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define RAG_X86 1
+#endif
+
+/* ---------------------------------------------------------------- packing */
+
+/* float32 -> float16, rounding to nearest even; |f| must be at most RAG_HALF_MAX. */
+uint16_t rag_half_from_float(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax < 0x38800000u) /* below 2^-14: a subnormal half, in units of 2^-24 (scaling is exact) */
+        return (uint16_t)(sign | (uint16_t)lrintf(fabsf(f) * 16777216.0f));
+    uint32_t r = ax - (112u << 23); /* exponent bias 127 -> 15 */
+    r += 0xfffu + ((r >> 13) & 1u); /* round the 13 dropped bits to nearest even */
+    return (uint16_t)(sign | (uint16_t)(r >> 13));
+}
+
+float rag_half_to_float(uint16_t h) {
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    float v;
+    if (e == 0) {
+        v = (float)m * 0x1p-24f;
+    } else if (e == 31) {
+        v = m ? NAN : INFINITY;
+    } else {
+        uint32_t x = (e + 112u) << 23 | m << 13;
+        memcpy(&v, &x, sizeof v);
+    }
+    return h & 0x8000u ? -v : v;
+}
+
+void rag_pack(const float *w, uint32_t k, uint32_t n, void *dst, bool half) {
+    for (uint32_t p = 0; p < n / RAG_PANEL; p++)
+        for (uint32_t i = 0; i < k; i++) {
+            const float *src = w + (size_t)i * n + (size_t)p * RAG_PANEL;
+            size_t at = ((size_t)p * k + i) * RAG_PANEL;
+            if (half)
+                for (uint32_t j = 0; j < RAG_PANEL; j++)
+                    ((uint16_t *)dst)[at + j] = rag_half_from_float(src[j]);
+            else
+                memcpy((float *)dst + at, src, RAG_PANEL * sizeof(float));
+        }
+}
+
+/* A panel's first weight: panels are k x 32 elements of 2 (half) or 4 bytes. */
+static const char *panel_at(const rag_packed *w, uint32_t p) {
+    return (const char *)w->data + (size_t)p * w->k * RAG_PANEL * (w->half ? 2 : 4);
+}
+
+/* Splits m rows into blocks of at most `max` rows, as even as possible: 15 rows with 14 at most are
+ * 8 + 7, not 14 + 1, so no block wastes a pass over the weights on one row. */
+typedef struct row_blocks {
+    uint32_t count, base, extra; /* `extra` blocks of base + 1 rows, then blocks of base rows */
+} row_blocks;
+
+static row_blocks split_rows(uint32_t m, uint32_t max) {
+    uint32_t count = (m + max - 1) / max;
+    return (row_blocks){count, m / count, m % count};
+}
+
+/* 0, 1, 2, ...: the depth indices of a dense product. */
+static uint16_t iota[RAG_MAX_K];
+
+static void init_iota(void) {
+    for (uint32_t i = 0; i < RAG_MAX_K; i++) iota[i] = (uint16_t)i;
+}
+
+/* The depth indices where any of `rows` rows of a is nonzero, into list; returns how many. After a
+ * ReLU most of a row is zero (92% of the FFN hidden in USE-lite), so a block of rows skips the
+ * weights of the columns that are zero in all of them. Skipping exact zeros changes no sum. */
+static uint32_t nonzero_columns(const float *a, uint32_t lda, uint32_t rows, uint32_t k, uint16_t *list) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        bool any = false;
+        for (uint32_t r = 0; r < rows; r++) any |= a[(size_t)r * lda + i] != 0.0f;
+        list[n] = (uint16_t)i;
+        n += any;
+    }
+    return n;
+}
+
+/* Row blocks whose depth lists are made together, then run panel by panel. */
+#define GROUP 4
+typedef struct block_group {
+    uint32_t count, r0[GROUP], rows[GROUP], nk[GROUP];
+    const uint16_t *ks[GROUP];
+    uint16_t list[GROUP][RAG_MAX_K];
+} block_group;
+
+/* Row blocks [b0, b0 + GROUP) of rb (fewer at the end), with their depth lists. */
+static void group_init(block_group *g, row_blocks rb, uint32_t b0, const float *a, uint32_t lda, uint32_t k,
+                       bool sparse) {
+    g->count = rb.count - b0 < GROUP ? rb.count - b0 : GROUP;
+    for (uint32_t i = 0; i < g->count; i++) {
+        uint32_t b = b0 + i;
+        g->r0[i] = b * rb.base + (b < rb.extra ? b : rb.extra);
+        g->rows[i] = rb.base + (b < rb.extra);
+        g->ks[i] = sparse ? g->list[i] : iota;
+        g->nk[i] = sparse ? nonzero_columns(a + (size_t)g->r0[i] * lda, lda, g->rows[i], k, g->list[i]) : k;
+    }
+}
+
+/* ---------------------------------------------------------------- scalar */
+
+#define SCALAR_ROWS 8
+
+static void gemm_scalar(uint32_t m, const float *a, uint32_t lda, const rag_packed *w, const float *bias,
+                        float *c, uint32_t ldc, unsigned flags) {
+    for (uint32_t p = 0; p < w->n / RAG_PANEL; p++) {
+        const char *panel = panel_at(w, p);
+        for (uint32_t r0 = 0; r0 < m; r0 += SCALAR_ROWS) {
+            uint32_t rows = m - r0 < SCALAR_ROWS ? m - r0 : SCALAR_ROWS;
+            float acc[SCALAR_ROWS][RAG_PANEL] = {{0}};
+            for (uint32_t i = 0; i < w->k; i++) {
+                float wi[RAG_PANEL]; /* one depth's 32 weights, widened once for the block's rows */
+                for (uint32_t j = 0; j < RAG_PANEL; j++)
+                    wi[j] = w->half ? rag_half_to_float(((const uint16_t *)panel)[(size_t)i * RAG_PANEL + j])
+                                    : ((const float *)panel)[(size_t)i * RAG_PANEL + j];
+                for (uint32_t r = 0; r < rows; r++) {
+                    float ar = a[(size_t)(r0 + r) * lda + i];
+                    for (uint32_t j = 0; j < RAG_PANEL; j++) acc[r][j] += ar * wi[j];
+                }
+            }
+            for (uint32_t r = 0; r < rows; r++) {
+                float *cr = c + (size_t)(r0 + r) * ldc + (size_t)p * RAG_PANEL;
+                for (uint32_t j = 0; j < RAG_PANEL; j++) {
+                    float v = acc[r][j] + (bias ? bias[p * RAG_PANEL + j] : 0.0f) +
+                              (flags & RAG_GEMM_ACC ? cr[j] : 0.0f);
+                    cr[j] = flags & RAG_GEMM_RELU && v < 0.0f ? 0.0f : v;
+                }
+            }
+        }
+    }
+}
+
+#ifdef RAG_X86
+/* ---------------------------------------------------------------- AVX-512 */
+
+/* R rows x 32 columns (two zmm per row) over the whole depth; R is a constant in each instance, so
+ * the accumulators live in registers (28 of the 32 for R = 14). */
+#define AVX512_MAX_ROWS 14
+/* Depths ahead that the half kernel prefetches: 2 KiB, one panel line per depth (measured: 0.68 ->
+ * 0.65 ms best-of on the short sentence against no prefetch, within noise but never slower). */
+#define PREFETCH_DEPTHS 32
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_block(const int R, const int H, const uint16_t *ks, uint32_t nk, const float *a, uint32_t lda,
+             const char *panel, const float *bias, float *c, uint32_t ldc, unsigned flags) {
+    __m512 acc[AVX512_MAX_ROWS][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (uint32_t t = 0; t < nk; t++) {
+        const uint32_t i = ks[t];
+        __m512 w0, w1;
+        if (H) { /* 32 halves: one 64-byte line, widened exactly */
+            const uint16_t *wp = (const uint16_t *)panel + (size_t)i * RAG_PANEL;
+            _mm_prefetch((const char *)(wp + PREFETCH_DEPTHS * RAG_PANEL), _MM_HINT_T0);
+            w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wp));
+            w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wp + 16)));
+        } else {
+            const float *wp = (const float *)panel + (size_t)i * RAG_PANEL;
+            w0 = _mm512_loadu_ps(wp);
+            w1 = _mm512_loadu_ps(wp + 16);
+        }
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(a[(size_t)r * lda + i]);
+            acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m512 v0 = _mm512_add_ps(acc[r][0], b0), v1 = _mm512_add_ps(acc[r][1], b1);
+        if (flags & RAG_GEMM_ACC) {
+            v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
+            v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + 16));
+        }
+        if (flags & RAG_GEMM_RELU) {
+            v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
+            v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+        }
+        _mm512_storeu_ps(cr, v0);
+        _mm512_storeu_ps(cr + 16, v1);
+    }
+}
+
+#define AVX512_CASE(R)                                                                                       \
+    case R:                                                                                                  \
+        if (half)                                                                                            \
+            avx512_block(R, 1, ks, nk, a, lda, panel, bias, c, ldc, flags);                                  \
+        else                                                                                                 \
+            avx512_block(R, 0, ks, nk, a, lda, panel, bias, c, ldc, flags);                                  \
+        break;
+
+__attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool half, const uint16_t *ks,
+                                                           uint32_t nk, const float *a, uint32_t lda,
+                                                           const char *panel, const float *bias, float *c,
+                                                           uint32_t ldc, unsigned flags) {
+    switch (rows) {
+        AVX512_CASE(1)
+        AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7)
+            AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
+                AVX512_CASE(14) default : break;
+    }
+}
+
+__attribute__((target("avx512f"))) static void gemm_avx512(uint32_t m, const float *a, uint32_t lda,
+                                                           const rag_packed *w, const float *bias, float *c,
+                                                           uint32_t ldc, unsigned flags) {
+    row_blocks rb = split_rows(m, AVX512_MAX_ROWS);
+    block_group g;
+    for (uint32_t b0 = 0; b0 < rb.count; b0 += GROUP) {
+        group_init(&g, rb, b0, a, lda, w->k, flags & RAG_GEMM_SPARSE);
+        /* Panel by panel, the group's row blocks: a panel (at most 96 KiB in halves) stays in L2
+         * while they stream it again. */
+        for (uint32_t p = 0; p < w->n / RAG_PANEL; p++) {
+            const char *panel = panel_at(w, p);
+            const float *bp = bias ? bias + p * RAG_PANEL : NULL;
+            for (uint32_t i = 0; i < g.count; i++)
+                avx512_rows(g.rows[i], w->half, g.ks[i], g.nk[i], a + (size_t)g.r0[i] * lda, lda, panel, bp,
+                            c + (size_t)g.r0[i] * ldc + p * RAG_PANEL, ldc, flags);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- AVX2 + FMA */
+
+/* R rows x 16 columns (two ymm per row): 12 accumulators of the 16 registers for R = 6. A 32-column
+ * panel is done as two halves. */
+#define AVX2_MAX_ROWS 6
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+avx2_block(const int R, const int H, const uint16_t *ks, uint32_t nk, const float *a, uint32_t lda,
+           const char *panel, const float *bias, float *c, uint32_t ldc, unsigned flags) {
+    __m256 acc[AVX2_MAX_ROWS][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (uint32_t t = 0; t < nk; t++) {
+        const uint32_t i = ks[t];
+        __m256 w0, w1;
+        if (H) {
+            const uint16_t *wp = (const uint16_t *)panel + (size_t)i * RAG_PANEL;
+            w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)wp));
+            w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wp + 8)));
+        } else {
+            const float *wp = (const float *)panel + (size_t)i * RAG_PANEL;
+            w0 = _mm256_loadu_ps(wp);
+            w1 = _mm256_loadu_ps(wp + 8);
+        }
+        for (int r = 0; r < R; r++) {
+            __m256 av = _mm256_broadcast_ss(a + (size_t)r * lda + i);
+            acc[r][0] = _mm256_fmadd_ps(av, w0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, w1, acc[r][1]);
+        }
+    }
+    __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+    for (int r = 0; r < R; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m256 v0 = _mm256_add_ps(acc[r][0], b0), v1 = _mm256_add_ps(acc[r][1], b1);
+        if (flags & RAG_GEMM_ACC) {
+            v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
+            v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
+        }
+        if (flags & RAG_GEMM_RELU) {
+            v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
+            v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
+        }
+        _mm256_storeu_ps(cr, v0);
+        _mm256_storeu_ps(cr + 8, v1);
+    }
+}
+
+#define AVX2_CASE(R)                                                                                         \
+    case R:                                                                                                  \
+        if (half)                                                                                            \
+            avx2_block(R, 1, ks, nk, a, lda, panel, bias, c, ldc, flags);                                    \
+        else                                                                                                 \
+            avx2_block(R, 0, ks, nk, a, lda, panel, bias, c, ldc, flags);                                    \
+        break;
+
+__attribute__((target("avx2,fma,f16c"))) static void avx2_rows(uint32_t rows, bool half, const uint16_t *ks,
+                                                               uint32_t nk, const float *a, uint32_t lda,
+                                                               const char *panel, const float *bias, float *c,
+                                                               uint32_t ldc, unsigned flags) {
+    switch (rows) {
+        AVX2_CASE(1) AVX2_CASE(2) AVX2_CASE(3) AVX2_CASE(4) AVX2_CASE(5) AVX2_CASE(6) default : break;
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(uint32_t m, const float *a, uint32_t lda,
+                                                               const rag_packed *w, const float *bias,
+                                                               float *c, uint32_t ldc, unsigned flags) {
+    row_blocks rb = split_rows(m, AVX2_MAX_ROWS);
+    block_group g;
+    for (uint32_t b0 = 0; b0 < rb.count; b0 += GROUP) {
+        group_init(&g, rb, b0, a, lda, w->k, flags & RAG_GEMM_SPARSE);
+        for (uint32_t p = 0; p < w->n / RAG_PANEL; p++)
+            for (uint32_t col = 0; col < RAG_PANEL; col += 16) {
+                const char *panel = panel_at(w, p) + col * (w->half ? 2 : 4);
+                const float *bp = bias ? bias + p * RAG_PANEL + col : NULL;
+                for (uint32_t i = 0; i < g.count; i++)
+                    avx2_rows(g.rows[i], w->half, g.ks[i], g.nk[i], a + (size_t)g.r0[i] * lda, lda, panel, bp,
+                              c + (size_t)g.r0[i] * ldc + p * RAG_PANEL + col, ldc, flags);
+            }
+    }
+}
+#endif /* RAG_X86 */
+
+/* ---------------------------------------------------------------- OpenBLAS */
+
+static void gemm_blas(uint32_t m, const float *a, uint32_t lda, const rag_packed *w, const float *bias,
+                      float *c, uint32_t ldc, unsigned flags) {
+    const uint32_t n = w->n;
+    for (uint32_t r = 0; r < m; r++) {
+        float *cr = c + (size_t)r * ldc;
+        if (!(flags & RAG_GEMM_ACC)) memset(cr, 0, n * sizeof *cr);
+        if (bias)
+            for (uint32_t j = 0; j < n; j++) cr[j] += bias[j];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)w->k, 1.0f, a, (int)lda,
+                w->plain, (int)n, 1.0f, c, (int)ldc);
+    if (flags & RAG_GEMM_RELU)
+        for (uint32_t r = 0; r < m; r++)
+            for (uint32_t j = 0; j < n; j++)
+                c[(size_t)r * ldc + j] = c[(size_t)r * ldc + j] > 0.0f ? c[(size_t)r * ldc + j] : 0.0f;
+}
+
+/* ---------------------------------------------------------------- choice */
+
+static const char *const kernel_names[RAG_KERNEL_COUNT] = {"auto", "scalar", "avx2", "avx512", "openblas"};
+
+const char *rag_kernel_name(rag_kernel k) {
+    return k < RAG_KERNEL_COUNT ? kernel_names[k] : "?";
+}
+
+#ifdef RAG_X86
+/* F16C (CPUID leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does not know it. */
+static bool cpu_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
+bool rag_kernel_supported(rag_kernel k) {
+    switch (k) {
+    case RAG_KERNEL_SCALAR:
+    case RAG_KERNEL_BLAS:
+        return true;
+#ifdef RAG_X86
+    case RAG_KERNEL_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_f16c();
+    case RAG_KERNEL_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f");
+#endif
+    default:
+        return false;
+    }
+}
+
+rag_kernel rag_kernel_pick(rag_kernel want) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_iota);
+    if (want != RAG_KERNEL_AUTO && rag_kernel_supported(want)) return want;
+    const char *env = getenv(AW_RAG_KERNEL_ENV);
+    for (int k = RAG_KERNEL_SCALAR; env && k < RAG_KERNEL_COUNT; k++)
+        if (strcmp(env, kernel_names[k]) == 0 && rag_kernel_supported((rag_kernel)k)) return (rag_kernel)k;
+    if (rag_kernel_supported(RAG_KERNEL_AVX512)) return RAG_KERNEL_AVX512;
+    if (rag_kernel_supported(RAG_KERNEL_AVX2)) return RAG_KERNEL_AVX2;
+    return RAG_KERNEL_BLAS; /* its own kernels beat a scalar loop on anything older */
+}
+
+void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const rag_packed *w,
+              const float *bias, float *c, uint32_t ldc, unsigned flags) {
+    if (m == 0) return;
+    switch (kernel) {
+#ifdef RAG_X86
+    case RAG_KERNEL_AVX512:
+        gemm_avx512(m, a, lda, w, bias, c, ldc, flags);
+        break;
+    case RAG_KERNEL_AVX2:
+        gemm_avx2(m, a, lda, w, bias, c, ldc, flags);
+        break;
+#endif
+    case RAG_KERNEL_BLAS:
+        gemm_blas(m, a, lda, w, bias, c, ldc, flags);
+        break;
+    default:
+        gemm_scalar(m, a, lda, w, bias, c, ldc, flags);
+        break;
+    }
+}

@@ -1,0 +1,211 @@
+/* The encoder's matrix products (src/rag/gemm.c): float16 conversion against its definition (and the
+ * CPU's F16C instructions where present), packing, and every kernel this CPU runs (scalar, AVX2,
+ * AVX-512, OpenBLAS) against a double-precision reference and against each other, over random
+ * shapes, flags (accumulate, ReLU, zero-skipping), biases, row counts that split unevenly and
+ * mostly-zero inputs. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../src/rag/rag_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("f16c"))) static uint16_t hw_half(float f) {
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+__attribute__((target("f16c"))) static float hw_float(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+static bool have_f16c(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2"); /* every AVX2 CPU has F16C */
+}
+#else
+static uint16_t hw_half(float f) {
+    return rag_half_from_float(f);
+}
+static float hw_float(uint16_t h) {
+    return rag_half_to_float(h);
+}
+static bool have_f16c(void) {
+    return false;
+}
+#endif
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+static float rndf(float scale) { /* uniform in [-scale, scale) */
+    return scale * ((float)(rnd() >> 8) / 8388608.0f - 1.0f);
+}
+
+static void test_half_conversion(void **state) {
+    (void)state;
+    /* Every finite half survives half -> float -> half, and its float is exact. */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if (((h >> 10) & 0x1f) == 0x1f) continue; /* inf, NaN */
+        float f = rag_half_to_float((uint16_t)h);
+        assert_int_equal(rag_half_from_float(f), h);
+        if (have_f16c()) assert_true(f == hw_float((uint16_t)h));
+    }
+    /* Rounding to nearest even, normals and subnormals, against the hardware where present and
+     * against the nearest half otherwise. */
+    for (int i = 0; i < 200000; i++) {
+        float f;
+        switch (i % 4) {
+        case 0:
+            f = rndf(1.0f);
+            break;
+        case 1:
+            f = rndf(1e-5f);
+            break; /* subnormal halves */
+        case 2:
+            f = rndf(60000.0f);
+            break;
+        default: { /* exactly between two halves: ties go to even */
+            uint16_t h = (uint16_t)(rnd() % 0x7bff);
+            f = 0.5f * (rag_half_to_float(h) + rag_half_to_float((uint16_t)(h + 1)));
+        }
+        }
+        uint16_t mine = rag_half_from_float(f);
+        if (have_f16c()) {
+            if (mine != hw_half(f)) fail_msg("%.9g: %04x, hardware %04x", (double)f, mine, hw_half(f));
+        } else {
+            float back = rag_half_to_float(mine);
+            float up = rag_half_to_float((uint16_t)(mine + 1)),
+                  down = rag_half_to_float((uint16_t)(mine - 1));
+            assert_true(fabsf(back - f) <= fabsf(up - f) && fabsf(back - f) <= fabsf(down - f));
+        }
+    }
+    assert_int_equal(rag_half_from_float(RAG_HALF_MAX), 0x7bff);
+    assert_int_equal(rag_half_from_float(-0.0f), 0x8000);
+}
+
+static void test_pack_layout(void **state) {
+    (void)state;
+    enum { K = 5, N = 64 };
+    float w[K * N];
+    for (int i = 0; i < K * N; i++) w[i] = (float)i;
+    float f[K * N];
+    uint16_t h[K * N];
+    rag_pack(w, K, N, f, false);
+    rag_pack(w, K, N, h, true);
+    for (int p = 0; p < N / RAG_PANEL; p++)
+        for (int i = 0; i < K; i++)
+            for (int j = 0; j < RAG_PANEL; j++) {
+                size_t at = ((size_t)p * K + i) * RAG_PANEL + j;
+                assert_true(f[at] == w[i * N + p * RAG_PANEL + j]);
+                assert_true(rag_half_to_float(h[at]) == w[i * N + p * RAG_PANEL + j]); /* all exact */
+            }
+}
+
+/* One random product through every kernel the CPU runs, against double sums of the same (rounded)
+ * weights: |error| <= 1e-5 of the sum of |terms|, and kernels within that of each other. */
+static void check_product(uint32_t m, uint32_t k, uint32_t n, unsigned flags, bool half, bool with_bias,
+                          float zero_share) {
+    uint32_t lda = k + (rnd() % 3) * 16, ldc = n + (rnd() % 2) * 32;
+    float *a = malloc((size_t)m * lda * sizeof *a), *w = malloc((size_t)k * n * sizeof *w);
+    float *bias = malloc(n * sizeof *bias), *c0 = malloc((size_t)m * ldc * sizeof *c0);
+    float *c = malloc((size_t)m * ldc * sizeof *c);
+    double *ref = malloc((size_t)m * n * sizeof *ref), *mag = malloc((size_t)m * n * sizeof *mag);
+    void *packed = malloc((size_t)k * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)m * lda; i++)
+        a[i] = (float)(rnd() % 1000) < zero_share * 1000.0f ? 0.0f : rndf(2.0f);
+    for (size_t i = 0; i < (size_t)k * n; i++) w[i] = rndf(0.3f);
+    for (uint32_t j = 0; j < n; j++) bias[j] = rndf(1.0f);
+    for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = rndf(1.0f);
+    rag_pack(w, k, n, packed, half);
+    if (half) /* the reference multiplies what the kernels see */
+        for (size_t i = 0; i < (size_t)k * n; i++) w[i] = rag_half_to_float(rag_half_from_float(w[i]));
+    for (uint32_t r = 0; r < m; r++)
+        for (uint32_t j = 0; j < n; j++) {
+            double s = with_bias ? bias[j] : 0.0, g = fabs(s);
+            if (flags & RAG_GEMM_ACC) s += c0[(size_t)r * ldc + j], g += fabs(c0[(size_t)r * ldc + j]);
+            for (uint32_t i = 0; i < k; i++) {
+                double t = (double)a[(size_t)r * lda + i] * w[(size_t)i * n + j];
+                s += t;
+                g += fabs(t);
+            }
+            ref[(size_t)r * n + j] = flags & RAG_GEMM_RELU && s < 0 ? 0.0 : s;
+            mag[(size_t)r * n + j] = g;
+        }
+    rag_packed pw = {.plain = w, .data = packed, .k = k, .n = n, .half = half};
+    for (int kn = RAG_KERNEL_SCALAR; kn < RAG_KERNEL_COUNT; kn++) {
+        if (rag_kernel_pick((rag_kernel)kn) != (rag_kernel)kn) continue; /* not on this CPU */
+        if (kn == RAG_KERNEL_BLAS && half) continue;                     /* OpenBLAS reads plain float32 */
+        memcpy(c, c0, (size_t)m * ldc * sizeof *c);
+        rag_gemm((rag_kernel)kn, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, flags);
+        for (uint32_t r = 0; r < m; r++) {
+            for (uint32_t j = 0; j < n; j++) {
+                double got = c[(size_t)r * ldc + j], want = ref[(size_t)r * n + j];
+                if (fabs(got - want) > 1e-5 * mag[(size_t)r * n + j] + 1e-30)
+                    fail_msg("%s m=%u k=%u n=%u flags=%u half=%d: C[%u][%u] = %.9g, want %.9g",
+                             rag_kernel_name((rag_kernel)kn), m, k, n, flags, half, r, j, got, want);
+            }
+            for (uint32_t j = n; j < ldc; j++) /* the padding past n is not written */
+                assert_true(c[(size_t)r * ldc + j] == c0[(size_t)r * ldc + j]);
+        }
+    }
+    free(packed);
+    free(mag);
+    free(ref);
+    free(c);
+    free(c0);
+    free(bias);
+    free(w);
+    free(a);
+}
+
+static void test_kernels_against_reference(void **state) {
+    (void)state;
+    static const uint32_t ks[] = {16, 256, 512, 1536}, ns[] = {32, 64, 512, 768};
+    for (int t = 0; t < 120; t++) {
+        uint32_t m = t < 40 ? (uint32_t)t + 1 : 1 + rnd() % 300; /* every row split up to 40, then tall */
+        uint32_t k = ks[rnd() % 4], n = ns[rnd() % 4];
+        if ((size_t)m * k * n > 60000000u) m = 60000000u / (k * n) + 1; /* keep the scalar kernel quick */
+        unsigned flags = rnd() % 8;
+        check_product(m, k, n, flags, rnd() % 2, rnd() % 2, flags & RAG_GEMM_SPARSE ? 0.9f : 0.05f);
+    }
+}
+
+static void test_sparse_rows_all_zero(void **state) {
+    (void)state;
+    /* Rows that are all zeros (a whole block skips every depth) and a single nonzero depth. */
+    check_product(15, 1536, 512, RAG_GEMM_SPARSE | RAG_GEMM_ACC, true, true, 1.0f);
+    check_product(30, 1536, 512, RAG_GEMM_SPARSE, false, false, 0.999f);
+}
+
+static void test_kernel_choice(void **state) {
+    (void)state;
+    rag_kernel best = rag_kernel_pick(RAG_KERNEL_AUTO);
+    assert_true(best != RAG_KERNEL_AUTO && rag_kernel_supported(best));
+    assert_true(rag_kernel_pick(RAG_KERNEL_SCALAR) == RAG_KERNEL_SCALAR);
+    assert_true(rag_kernel_pick(RAG_KERNEL_BLAS) == RAG_KERNEL_BLAS);
+    assert_string_equal(rag_kernel_name(RAG_KERNEL_AVX512), "avx512");
+    setenv(AW_RAG_KERNEL_ENV, "scalar", 1);
+    assert_true(rag_kernel_pick(RAG_KERNEL_AUTO) == RAG_KERNEL_SCALAR);
+    setenv(AW_RAG_KERNEL_ENV, "no-such-kernel", 1);
+    assert_true(rag_kernel_pick(RAG_KERNEL_AUTO) == best);
+    unsetenv(AW_RAG_KERNEL_ENV);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_pack_layout),
+        cmocka_unit_test(test_kernel_choice),        cmocka_unit_test(test_kernels_against_reference),
+        cmocka_unit_test(test_sparse_rows_all_zero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
