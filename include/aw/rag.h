@@ -204,9 +204,10 @@ typedef struct aw_store_local_desc {
     uint32_t m;                    /* HNSW links per node (0: the index's default) */
     uint32_t ef_construction;      /* 0: the index's default */
     uint32_t ef_search;            /* 0: the index's default */
+    bool exact;                    /* the exact flat index instead of HNSW (ground truth, baselines) */
     const aw_allocator *allocator; /* NULL: the heap */
 } aw_store_local_desc;
-/* The in-process backend: the HNSW index of src/rag. */
+/* The in-process backend: the HNSW (or flat) index of src/rag. */
 aw_store *aw_store_open_local(const aw_store_local_desc *desc);
 
 typedef struct aw_store_chroma_desc {
