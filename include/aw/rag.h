@@ -130,6 +130,169 @@ aw_encoder_stats aw_encoder_get_stats(const aw_encoder *enc);
 /* Cosine similarity of two vectors of `dim` floats (0 when either is all zeros). */
 float aw_embed_cosine(const float *a, const float *b, uint32_t dim);
 
+/* ================================================================ vector index
+ * An embedded approximate-nearest-neighbour index over float32 vectors: HNSW (hierarchical navigable
+ * small-world graph) or an exact flat scan, with cosine, dot-product or L2 distance, 64-bit ids,
+ * per-vector metadata filtered during search, tombstone deletes, compaction and a checksummed file.
+ *
+ * Threads: any number of searches may run at once with one writer (upsert, delete, save); searches
+ * never take a lock. Writers are serialised by a mutex inside the index. aw_index_compact and
+ * aw_index_destroy need the index to themselves (no search or write running).
+ * Each searching thread owns an aw_index_scratch; with it, a search allocates nothing. */
+
+typedef enum aw_index_metric {
+    AW_INDEX_COSINE = 0, /* distance 1 - cos(a, b); vectors are normalised on the way in */
+    AW_INDEX_DOT,        /* distance -dot(a, b) (maximum inner product) */
+    AW_INDEX_L2,         /* distance |a - b|^2 (squared Euclidean) */
+    AW_INDEX_METRIC_COUNT
+} aw_index_metric;
+
+typedef enum aw_index_kind {
+    AW_INDEX_HNSW = 0, /* approximate graph search, logarithmic in the count */
+    AW_INDEX_FLAT,     /* exact: every live vector is compared (ground truth, small sets) */
+    AW_INDEX_KIND_COUNT
+} aw_index_kind;
+
+/* Distance kernels. AUTO picks the widest the CPU runs (checked at run time). */
+typedef enum aw_simd_level {
+    AW_SIMD_AUTO = 0,
+    AW_SIMD_SCALAR,
+    AW_SIMD_AVX2,   /* AVX2 + FMA */
+    AW_SIMD_AVX512, /* AVX-512F */
+    AW_SIMD_LEVEL_COUNT
+} aw_simd_level;
+
+typedef struct aw_index_desc {
+    uint32_t dim;                  /* required: floats per vector, 1..65536 */
+    aw_index_metric metric;        /* 0: cosine */
+    aw_index_kind kind;            /* 0: HNSW */
+    uint32_t m;                    /* HNSW links per node and layer (layer 0 has 2m); 0: 16; 2..100 */
+    uint32_t ef_construction;      /* HNSW candidate list while inserting; 0: 200 */
+    uint32_t ef_search;            /* HNSW candidate list while searching (at least k); 0: 64 */
+    uint32_t capacity;             /* expected vectors, reserved up front (0: 1024); it grows */
+    uint64_t seed;                 /* HNSW level draws; 0: a fixed default (same inserts, same graph) */
+    aw_simd_level simd;            /* 0: the best the CPU has; AW_ERR_UNSUPPORTED if it lacks one asked */
+    const aw_allocator *allocator; /* NULL: the heap */
+} aw_index_desc;
+
+/* What each vector carries besides its id; filters test it during the search. */
+typedef struct aw_index_meta {
+    uint32_t kind;     /* caller's category (memory kind...): filters can test kinds 0..63 */
+    uint32_t reserved; /* 0 */
+    uint64_t agent;    /* owning agent id */
+    uint64_t tags;     /* tag bits */
+    int64_t timestamp; /* caller's time units */
+} aw_index_meta;
+
+/* Which vectors a search may return; zero fields test nothing (a zeroed filter passes everything).
+ * The graph walk still passes through vectors the filter rejects, so results stay good. */
+typedef struct aw_index_filter {
+    uint64_t kinds;      /* bit k set: kind k passes; 0: every kind */
+    uint64_t tags_all;   /* every one of these bits set */
+    uint64_t tags_any;   /* 0, or at least one of these bits set */
+    uint64_t tags_none;  /* none of these bits set */
+    uint64_t agent;      /* with match_agent: only this agent */
+    int64_t time_min;    /* with match_time: time_min <= timestamp <= time_max */
+    int64_t time_max;
+    bool match_agent;
+    bool match_time;
+    /* Optional predicate after the fields above; called from the searching thread. */
+    bool (*accept)(void *user, uint64_t id, const aw_index_meta *meta);
+    void *user;
+} aw_index_filter;
+
+typedef struct aw_index_hit {
+    uint64_t id;
+    float distance;   /* by the metric, smaller is nearer (see aw_index_metric) */
+    float similarity; /* cosine: cos; dot: the dot product; L2: -distance */
+} aw_index_hit;
+
+/* One search; zero fields take defaults. */
+typedef struct aw_index_query {
+    uint32_t k;                    /* results wanted (required, >= 1) */
+    uint32_t ef_search;            /* 0: the index's; raised to k when smaller */
+    const aw_index_filter *filter; /* NULL: everything */
+    float *vectors;                /* optional: k * dim floats, row i gets hit i's stored vector
+                                      (normalised under cosine), e.g. for MMR */
+    aw_index_meta *metas;          /* optional: k entries, hit i's metadata */
+} aw_index_query;
+
+typedef struct aw_index_stats {
+    uint32_t count;      /* live vectors */
+    uint32_t nodes;      /* stored vectors, live and deleted (deleted ones go at compaction) */
+    uint32_t tombstones; /* deleted, still stored */
+    uint32_t max_level;  /* HNSW top layer */
+    uint64_t bytes;      /* memory held by the index */
+    aw_simd_level simd;  /* kernels in use */
+} aw_index_stats;
+
+typedef struct aw_index aw_index;
+typedef struct aw_index_scratch aw_index_scratch;
+
+/* NULL with aw_last_error() set: AW_ERR_INVALID_ARG (bad desc), AW_ERR_UNSUPPORTED (desc.simd the
+ * CPU cannot run), AW_ERR_OUT_OF_MEMORY. */
+aw_index *aw_index_create(const aw_index_desc *desc);
+/* Exclusive: no search or write may be running. NULL is ignored. */
+void aw_index_destroy(aw_index *idx);
+/* The desc the index runs with (defaults filled in). */
+aw_index_desc aw_index_get_desc(const aw_index *idx);
+
+/* Inserts or replaces the vector (desc.dim floats) stored under id (any 64-bit value). A replaced
+ * vector is tombstoned and a new one stored, so searches running meanwhile see the old or the new.
+ * meta NULL: zeros. AW_ERR_INVALID_ARG for a non-finite value, or an all-zero vector under cosine;
+ * AW_ERR_CAPACITY past 2^31 - 1 stored vectors; AW_ERR_OUT_OF_MEMORY (the index is unchanged). */
+aw_status aw_index_upsert(aw_index *idx, uint64_t id, const float *vector, const aw_index_meta *meta);
+/* Tombstones id: searches stop returning it at once; memory comes back at compaction.
+ * AW_ERR_NOT_FOUND if id is not stored. */
+aw_status aw_index_delete(aw_index *idx, uint64_t id);
+/* Rebuilds without tombstones (same ids, vectors, metadata). Exclusive, like destroy.
+ * AW_ERR_OUT_OF_MEMORY leaves the index as it was. */
+aw_status aw_index_compact(aw_index *idx);
+/* Live vectors. Safe beside searches and the writer. */
+uint32_t aw_index_count(const aw_index *idx);
+aw_index_stats aw_index_get_stats(const aw_index *idx);
+/* Whether id is stored; its vector (dim floats, normalised under cosine) and metadata when the
+ * pointers are not NULL. Writer side: call it from the writing thread or when no write runs.
+ * AW_ERR_NOT_FOUND if absent. */
+aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index_meta *meta);
+
+/* Per-thread working memory of searches (visited marks, candidate heaps). It grows with the index
+ * and is kept: a thread that reuses one stops allocating. One thread at a time; made for one index. */
+aw_index_scratch *aw_index_scratch_create(const aw_index *idx);
+void aw_index_scratch_destroy(aw_index_scratch *scratch);
+
+/* The k nearest vectors to query (desc.dim floats) that pass filter, nearest first, into hits (k
+ * entries); *count receives how many (fewer than k when fewer pass). scratch NULL: a temporary one
+ * (allocates). AW_ERR_INVALID_ARG for k == 0, NULL pointers, a non-finite query; AW_ERR_OUT_OF_MEMORY
+ * only when the scratch has to grow. */
+aw_status aw_index_search(const aw_index *idx, aw_index_scratch *scratch, const float *query, uint32_t k,
+                          const aw_index_filter *filter, aw_index_hit *hits, uint32_t *count);
+/* The same with every option (ef_search, vectors and metadata of the hits). */
+aw_status aw_index_search_ex(const aw_index *idx, aw_index_scratch *scratch, const float *query,
+                             const aw_index_query *q, aw_index_hit *hits, uint32_t *count);
+/* Whether meta passes filter (NULL passes everything), as searches decide it (without `accept`). */
+bool aw_index_filter_match(const aw_index_filter *filter, const aw_index_meta *meta);
+
+/* Writes the index to path as one versioned file with checksums: a temporary file beside it is
+ * written, fsynced and renamed over path, then the directory is fsynced, so a crash at any moment
+ * leaves the previous file or the new one, whole. Safe beside searches (it takes the writer lock).
+ * AW_ERR_IO with the failing call in the message. */
+aw_status aw_index_save(const aw_index *idx, const char *path);
+/* Maps path and rebuilds the index from it (graph included, nothing recomputed). allocator NULL: the
+ * heap. NULL with aw_last_error() set: AW_ERR_NOT_FOUND, AW_ERR_IO, AW_ERR_CORRUPT (bad magic,
+ * version, size, checksum or structure: the message says which), AW_ERR_OUT_OF_MEMORY. */
+aw_index *aw_index_load(const char *path, const aw_allocator *allocator);
+/* The same from bytes in memory. */
+aw_index *aw_index_load_memory(const void *data, size_t size, const aw_allocator *allocator);
+
+/* One distance with a chosen kernel set (for tests and benchmarks): the metric's distance as searches
+ * compute it, except that cosine does not normalise here (it is 1 - dot). AW_SIMD_AUTO: the best.
+ * Returns NAN with AW_ERR_UNSUPPORTED recorded if the CPU cannot run `level`. */
+float aw_index_distance(aw_index_metric metric, aw_simd_level level, const float *a, const float *b, uint32_t dim);
+/* The widest kernel set this CPU runs. */
+aw_simd_level aw_simd_best(void);
+const char *aw_simd_level_str(aw_simd_level level);
+
 /* ================================================================ semantic memory and vector stores
  * (src/rag/store*.c, src/rag/memory*.c). A store holds (id, vector, metadata) and answers
  * similarity queries with metadata filters; a backend vtable lets another server slot in beside the

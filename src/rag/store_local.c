@@ -1,114 +1,94 @@
-/* The local backend: the store interface over the in-process vector index.
- * (Interim: an exact scan under a read-write lock until the HNSW index lands.) */
-#include <pthread.h>
+/* The local backend: the store interface over the in-process vector index (HNSW, or the exact flat
+ * index), cosine metric. Searching threads borrow per-thread index scratch from a small lock-free
+ * pool, so a query allocates nothing once each thread has had one. */
+#include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "aw/rag.h"
 
+#define SCRATCH_SLOTS 16 /* concurrent searches served without allocating; more use a temporary */
+
 typedef struct local_store {
     const aw_allocator *allocator;
-    uint32_t dim;
-    pthread_rwlock_t lock;
-    aw_map slot_of; /* id -> slot */
-    uint64_t *ids;
-    aw_store_meta *meta;
-    float *vec;
-    uint32_t count, cap;
+    aw_index *index;
+    _Atomic int busy[SCRATCH_SLOTS];
+    aw_index_scratch *scratch[SCRATCH_SLOTS];
 } local_store;
 
-static aw_status local_grow(local_store *s, uint32_t need) {
-    if (need <= s->cap) return AW_OK;
-    uint32_t cap = s->cap ? s->cap : 256;
-    while (cap < need) cap *= 2;
-    uint64_t *ids = aw_realloc(s->allocator, s->ids, sizeof *ids * s->cap, sizeof *ids * cap, 64);
-    if (ids) s->ids = ids;
-    aw_store_meta *meta = aw_realloc(s->allocator, s->meta, sizeof *meta * s->cap, sizeof *meta * cap, 64);
-    if (meta) s->meta = meta;
-    float *vec = aw_realloc(s->allocator, s->vec, sizeof *vec * s->dim * s->cap, sizeof *vec * s->dim * cap, 64);
-    if (vec) s->vec = vec;
-    if (!ids || !meta || !vec) return aw_error(AW_ERR_OUT_OF_MEMORY, "local store: no memory for %u vectors", cap);
-    s->cap = cap;
-    return AW_OK;
+/* Times are seconds as doubles; the index keeps int64 timestamps: milliseconds, clamped. */
+static int64_t to_ms(double t, bool up) {
+    double ms = up ? ceil(t * 1000.0) : floor(t * 1000.0);
+    if (!(ms > -9.2e18)) return INT64_MIN;
+    if (!(ms < 9.2e18)) return INT64_MAX;
+    return (int64_t)ms;
 }
 
 static aw_status local_upsert(void *self, const uint64_t *ids, const float *vectors, const aw_store_meta *meta,
                               uint32_t n) {
     local_store *s = self;
-    pthread_rwlock_wrlock(&s->lock);
-    aw_status st = local_grow(s, s->count + n);
-    if (st == AW_OK) st = aw_map_reserve(&s->slot_of, s->count + n);
-    for (uint32_t i = 0; i < n && st == AW_OK; i++) {
-        uint64_t slot;
-        if (!aw_map_get(&s->slot_of, ids[i], &slot)) {
-            slot = s->count++;
-            aw_map_set(&s->slot_of, ids[i], slot);
-        }
-        s->ids[slot] = ids[i];
-        s->meta[slot] = meta[i];
-        memcpy(s->vec + slot * s->dim, vectors + (size_t)i * s->dim, sizeof(float) * s->dim);
+    uint32_t dim = aw_index_get_desc(s->index).dim;
+    for (uint32_t i = 0; i < n; i++) {
+        aw_index_meta m = {.kind = meta[i].kind, .agent = meta[i].agent, .timestamp = to_ms(meta[i].time, false)};
+        aw_status st = aw_index_upsert(s->index, ids[i], vectors + (size_t)i * dim, &m);
+        if (st != AW_OK) return st;
     }
-    pthread_rwlock_unlock(&s->lock);
-    return st;
+    return AW_OK;
 }
 
 static aw_status local_remove(void *self, const uint64_t *ids, uint32_t n) {
     local_store *s = self;
-    pthread_rwlock_wrlock(&s->lock);
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t slot;
-        if (!aw_map_get(&s->slot_of, ids[i], &slot)) continue;
-        aw_map_remove(&s->slot_of, ids[i]);
-        uint32_t last = --s->count;
-        if (slot != last) {
-            s->ids[slot] = s->ids[last];
-            s->meta[slot] = s->meta[last];
-            memcpy(s->vec + slot * s->dim, s->vec + (size_t)last * s->dim, sizeof(float) * s->dim);
-            aw_map_set(&s->slot_of, s->ids[slot], slot);
-        }
+        aw_status st = aw_index_delete(s->index, ids[i]);
+        if (st != AW_OK && st != AW_ERR_NOT_FOUND) return st;
     }
-    pthread_rwlock_unlock(&s->lock);
+    aw_clear_error();
     return AW_OK;
 }
 
 static aw_status local_query(void *self, const float *q, uint32_t k, const aw_store_filter *filter,
                              aw_store_hit *hits, uint32_t *found) {
     local_store *s = self;
-    uint32_t n = 0;
-    pthread_rwlock_rdlock(&s->lock);
-    for (uint32_t i = 0; i < s->count; i++) {
-        if (!aw_store_filter_match(filter, &s->meta[i])) continue;
-        const float *v = s->vec + (size_t)i * s->dim;
-        float dot = 0;
-        for (uint32_t d = 0; d < s->dim; d++) dot += q[d] * v[d];
-        aw_store_hit h = {.id = s->ids[i], .similarity = dot};
-        uint32_t at = n < k ? n++ : k;
-        while (at > 0 && (hits[at - 1].similarity < h.similarity ||
-                          (hits[at - 1].similarity == h.similarity && hits[at - 1].id > h.id))) {
-            if (at < k) hits[at] = hits[at - 1];
-            at--;
-        }
-        if (at < k) hits[at] = h;
+    aw_index_filter f = {0};
+    if (filter) {
+        f.kinds = filter->kinds;
+        f.match_agent = filter->by_agent;
+        f.agent = filter->agent;
+        f.match_time = filter->by_time;
+        f.time_min = to_ms(filter->time_min, true);
+        f.time_max = to_ms(filter->time_max, false);
     }
-    pthread_rwlock_unlock(&s->lock);
+    int slot = -1;
+    for (int i = 0; i < SCRATCH_SLOTS && slot < 0; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong_explicit(&s->busy[i], &expected, 1, memory_order_acquire,
+                                                    memory_order_relaxed))
+            slot = i;
+    }
+    aw_index_scratch *scratch = NULL;
+    if (slot >= 0) {
+        if (!s->scratch[slot]) s->scratch[slot] = aw_index_scratch_create(s->index);
+        scratch = s->scratch[slot];
+    }
+    aw_index_hit buf[1024]; /* index hits carry a distance too: converted below */
+    uint32_t want = k < 1024 ? k : 1024, n = 0;
+    aw_status st = aw_index_search(s->index, scratch, q, want, filter ? &f : NULL, buf, &n);
+    if (slot >= 0) atomic_store_explicit(&s->busy[slot], 0, memory_order_release);
+    if (st != AW_OK) return st;
+    for (uint32_t i = 0; i < n; i++) hits[i] = (aw_store_hit){.id = buf[i].id, .similarity = buf[i].similarity};
     *found = n;
     return AW_OK;
 }
 
 static aw_status local_count(void *self, uint64_t *count) {
-    local_store *s = self;
-    pthread_rwlock_rdlock(&s->lock);
-    *count = s->count;
-    pthread_rwlock_unlock(&s->lock);
+    *count = aw_index_count(((local_store *)self)->index);
     return AW_OK;
 }
 
 static void local_close(void *self) {
     local_store *s = self;
-    aw_free(s->allocator, s->ids, sizeof *s->ids * s->cap);
-    aw_free(s->allocator, s->meta, sizeof *s->meta * s->cap);
-    aw_free(s->allocator, s->vec, sizeof *s->vec * s->dim * s->cap);
-    aw_map_destroy(&s->slot_of);
-    pthread_rwlock_destroy(&s->lock);
+    for (int i = 0; i < SCRATCH_SLOTS; i++) aw_index_scratch_destroy(s->scratch[i]);
+    aw_index_destroy(s->index);
     aw_free(s->allocator, s, sizeof *s);
 }
 
@@ -128,10 +108,22 @@ aw_store *aw_store_open_local(const aw_store_local_desc *desc) {
         aw_error(AW_ERR_OUT_OF_MEMORY, "local store: no memory");
         return NULL;
     }
-    *s = (local_store){.allocator = d.allocator, .dim = d.dim ? d.dim : AW_EMBED_DIM};
-    pthread_rwlock_init(&s->lock, NULL);
-    aw_map_init(&s->slot_of, d.allocator);
-    aw_store *store = aw_store_create(&local_backend, s, s->dim, d.allocator);
+    memset(s, 0, sizeof *s);
+    s->allocator = d.allocator;
+    s->index = aw_index_create(&(aw_index_desc){
+        .dim = d.dim ? d.dim : AW_EMBED_DIM,
+        .metric = AW_INDEX_COSINE,
+        .kind = d.exact ? AW_INDEX_FLAT : AW_INDEX_HNSW,
+        .m = d.m,
+        .ef_construction = d.ef_construction,
+        .ef_search = d.ef_search,
+        .allocator = d.allocator,
+    });
+    if (!s->index) {
+        aw_free(d.allocator, s, sizeof *s);
+        return NULL;
+    }
+    aw_store *store = aw_store_create(&local_backend, s, aw_index_get_desc(s->index).dim, d.allocator);
     if (!store) local_close(s);
     return store;
 }
