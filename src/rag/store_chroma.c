@@ -67,11 +67,16 @@ static void buf_printf(buf *b, const char *fmt, ...) {
     buf_put(b, tmp, (size_t)n);
 }
 
-/* A double that JSON readers keep as a float even when it is integral (Chroma types metadata by it). */
+/* A double as JSON that readers keep as a float even when it is integral (Chroma types metadata
+ * by how the number is written). */
+static void real_str(char *out, size_t cap, double v) {
+    int n = snprintf(out, cap, "%.17g", v);
+    if (n > 0 && (size_t)n + 2 < cap && !strpbrk(out, ".eEn")) strcat(out, ".0");
+}
+
 static void buf_real(buf *b, double v) {
     char tmp[40];
-    int n = snprintf(tmp, sizeof tmp, "%.17g", v);
-    if (n > 0 && !strpbrk(tmp, ".eEn")) strcat(tmp, ".0");
+    real_str(tmp, sizeof tmp, v);
     buf_put(b, tmp, strlen(tmp));
 }
 
@@ -136,7 +141,7 @@ static aw_status chroma_call(chroma *c, const char *method, const char *suffix, 
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "chroma: no memory for the answer");
     } else {
         json_error_t jerr;
-        json_t *root = answer.p ? json_loadb(answer.p, answer.len, 0, &jerr) : NULL;
+        json_t *root = answer.p ? json_loadb(answer.p, answer.len, JSON_DECODE_ANY, &jerr) : NULL;
         if (http < 200 || http >= 300) {
             const char *msg = json_string_value(json_object_get(root, "message"));
             const char *err = json_string_value(json_object_get(root, "error"));
@@ -229,8 +234,11 @@ static void put_where(buf *b, const aw_store_filter *f) {
     }
     if (f->by_agent) snprintf(conds[n++], sizeof conds[0], "{\"agent\":%" PRIu64 "}", f->agent);
     if (f->by_time) {
-        snprintf(conds[n++], sizeof conds[0], "{\"time\":{\"$gte\":%.17g}}", f->time_min);
-        snprintf(conds[n++], sizeof conds[0], "{\"time\":{\"$lte\":%.17g}}", f->time_max);
+        char lo[40], hi[40];
+        real_str(lo, sizeof lo, f->time_min);
+        real_str(hi, sizeof hi, f->time_max);
+        snprintf(conds[n++], sizeof conds[0], "{\"time\":{\"$gte\":%s}}", lo);
+        snprintf(conds[n++], sizeof conds[0], "{\"time\":{\"$lte\":%s}}", hi);
     }
     if (n == 0) return;
     buf_put(b, ",\"where\":", 9);

@@ -33,7 +33,7 @@ static inline void store_model_test(aw_store *store, uint32_t rounds, bool exact
                                     .time = (double)aw_rng_range(&rng, 100), .importance = aw_rng_float(&rng)};
             m++;
         }
-        assert_int_equal(aw_store_upsert(store, ids, &batch[0][0], bm, m), AW_OK);
+        if (aw_store_upsert(store, ids, &batch[0][0], bm, m) != AW_OK) fail_msg("upsert: %s", aw_last_error());
         for (uint32_t j = 0; j < m; j++) {
             memcpy(vec[ids[j] - 1], batch[j], sizeof batch[j]);
             meta[ids[j] - 1] = bm[j];
