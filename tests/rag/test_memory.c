@@ -226,6 +226,33 @@ static void test_add_replace_forget(void **state) {
     assert_int_equal(atomic_load(&ta.live_bytes), 0);
 }
 
+/* After warm-up a retrieval allocates nothing (HNSW and flat, MMR on). */
+static void test_retrieve_allocates_nothing(void **state) {
+    (void)state;
+    for (int exact = 0; exact < 2; exact++) {
+        rag_test_alloc ta;
+        rag_test_alloc_init(&ta, -1);
+        mt_set s;
+        mt_set_make(&s, 500, 5, 12);
+        aw_memory *m = aw_memory_create(&(aw_memory_desc){.allocator = &ta.base, .local = {.exact = exact}});
+        assert_int_equal(aw_memory_add(m, s.items, s.n), AW_OK);
+        aw_memory_hit hits[10];
+        uint32_t n = 0;
+        aw_memory_query q = {.embedding = s.vec, .k = 10, .mmr_lambda = 0.7f, .now = 1000};
+        assert_int_equal(aw_memory_retrieve(m, &q, hits, 10, &n), AW_OK);
+        uint64_t before = atomic_load(&ta.allocs) + atomic_load(&ta.reallocs);
+        for (uint32_t i = 0; i < 100; i++) {
+            q.embedding = s.vec + (size_t)(i * 7 % s.n) * D;
+            assert_int_equal(aw_memory_retrieve(m, &q, hits, 10, &n), AW_OK);
+            assert_int_equal(n, 10);
+        }
+        assert_int_equal(atomic_load(&ta.allocs) + atomic_load(&ta.reallocs), before);
+        aw_memory_destroy(m);
+        assert_int_equal(atomic_load(&ta.live_bytes), 0);
+        mt_set_free(&s);
+    }
+}
+
 static void test_bad_input_changes_nothing(void **state) {
     (void)state;
     mt_set s;
@@ -590,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_mmr_diversifies),
         cmocka_unit_test(test_hnsw_close_to_exact),
         cmocka_unit_test(test_add_replace_forget),
+        cmocka_unit_test(test_retrieve_allocates_nothing),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_consolidate_matches_rule),
         cmocka_unit_test(test_decay_forgets_weak_unprotected),
