@@ -406,7 +406,7 @@ typedef struct aw_memory_desc {
                                       every add and query brings its embedding */
     aw_store *store;               /* where candidates are searched; NULL: a local HNSW store that
                                       the memory owns. A given store stays the caller's. */
-    aw_store_local_desc local;     /* the owned local store's settings */
+    aw_store_local_desc local;     /* the owned local store's settings (ef_construction 0: 100) */
     aw_jobs *jobs;                 /* runs asynchronous requests; NULL or 1 thread: they run inline
                                       inside aw_memory_submit */
     const aw_allocator *allocator; /* NULL: the heap */

@@ -115,6 +115,9 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
     if (!m->store) {
         aw_store_local_desc local = d.local;
         local.dim = MEM_DIM;
+        /* ef_construction 100 instead of the index's 200: the same recall@10 on clustered 512-d
+         * memories (0.993 both, 20k vectors) at about twice the insert rate (see performance.md). */
+        if (!local.ef_construction) local.ef_construction = 100;
         if (!local.allocator) local.allocator = d.allocator;
         m->store = aw_store_open_local(&local);
         m->owns_store = true;
