@@ -370,7 +370,8 @@ typedef struct aw_store_local_desc {
     bool exact;                    /* the exact flat index instead of HNSW (ground truth, baselines) */
     const aw_allocator *allocator; /* NULL: the heap */
 } aw_store_local_desc;
-/* The in-process backend: the HNSW (or flat) index of src/rag. */
+/* The in-process backend: the HNSW (or flat) index of src/rag, cosine. Queries ask for at most
+ * 1024 hits (more are capped); up to 16 threads query at once without allocating. */
 aw_store *aw_store_open_local(const aw_store_local_desc *desc);
 
 typedef struct aw_store_chroma_desc {
@@ -487,7 +488,8 @@ aw_status aw_memory_retrieve(aw_memory *mem, const aw_memory_query *query, aw_me
 /* Asynchronous retrieval for the game loop. submit copies the query and starts a job that embeds
  * and searches on a worker; poll, on a later frame, returns AW_ERR_PENDING until the worker is done,
  * then re-ranks on the calling thread (against the memory as it is then) and hands the hits over,
- * after which the request is gone. Neither call waits for the worker. AW_ERR_CAPACITY when
+ * after which the request is gone. Neither call waits for the worker. The overlap ranker is
+ * synchronous only (AW_ERR_UNSUPPORTED). AW_ERR_CAPACITY when
  * max_requests are in flight; AW_ERR_TIMEOUT from poll when query.timeout_ms passed first (the
  * request is gone then too); a stale request is AW_ERR_NOT_FOUND. Submit, poll and every other
  * aw_memory call belong to one thread (the game thread); only the job runs elsewhere. */
@@ -514,8 +516,10 @@ float aw_memory_strength(const aw_memory *mem, const aw_memory_item *item, doubl
 /* Saves every memory (texts, embeddings, metadata) to one file: written to PATH.tmp, fsynced and
  * renamed, so a failed save leaves the previous file. */
 aw_status aw_memory_save(const aw_memory *mem, const char *path);
-/* Adds the memories of a file written by aw_memory_save. AW_ERR_IO, AW_ERR_PARSE (not such a file,
- * other version, dimension), AW_ERR_CORRUPT (checksum or truncation); nothing is added then. */
+/* Adds the memories of a file written by aw_memory_save (the local index is rebuilt from their
+ * embeddings). AW_ERR_NOT_FOUND / AW_ERR_IO, AW_ERR_PARSE (not such a file, other version,
+ * dimension), AW_ERR_CORRUPT (checksum, truncation, bad records); nothing is added then. A store
+ * failure is as in aw_memory_add (kept, unsynced). */
 aw_status aw_memory_load(aw_memory *mem, const char *path);
 /* The same from bytes in memory (what the file holds). */
 aw_status aw_memory_load_bytes(aw_memory *mem, const void *data, size_t size);

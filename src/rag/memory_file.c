@@ -94,12 +94,10 @@ static bool take(const unsigned char **p, const unsigned char *end, void *v, siz
 aw_status aw_memory_load_bytes(aw_memory *m, const void *bytes, size_t size) {
     if (!m || (!bytes && size)) return aw_error(AW_ERR_INVALID_ARG, "memory: load needs a memory and data");
     const unsigned char *p = bytes, *end = p + size;
-    char magic[8];
     uint32_t version, dim;
     uint64_t count, payload, sum;
     if (size < 8 || memcmp(p, FILE_MAGIC, 8) != 0) return aw_error(AW_ERR_PARSE, "memory: not a memory file");
     p += 8;
-    (void)magic;
     if (!take(&p, end, &version, 4) || !take(&p, end, &dim, 4) || !take(&p, end, &count, 8) ||
         !take(&p, end, &payload, 8) || !take(&p, end, &sum, 8))
         return aw_error(AW_ERR_CORRUPT, "memory: the file is truncated inside its header");
