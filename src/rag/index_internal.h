@@ -19,8 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define IDX_CHUNK_SHIFT 10u
-#define IDX_CHUNK       (1u << IDX_CHUNK_SHIFT) /* nodes per chunk; chunks never move once made */
+#define IDX_CHUNK_BYTES (256u << 10) /* vector bytes per chunk, about: the chunk's node count follows */
 #define IDX_MAX_NODES   0x7fffffffu
 #define IDX_MAX_LEVEL   30u
 #define IDX_NONE        0xffffffffu
@@ -46,11 +45,11 @@ typedef struct idx_cand {
     uint32_t node;
 } idx_cand;
 
-/* One chunk of IDX_CHUNK nodes, one allocation. Everything but `links0`, `upper`'s words, `deleted` is written
+/* One chunk of chunk_nodes nodes, one allocation. Everything but `links0`, `upper`'s words, `deleted` is written
  * once before the node is published and read-only after, so searches read it plainly. */
 typedef struct idx_chunk {
-    float *vectors;              /* IDX_CHUNK * stride, 64-byte aligned rows */
-    _Atomic uint32_t *links0;    /* IDX_CHUNK * (1 + 2m): count, then neighbour nodes (layer 0) */
+    float *vectors;              /* chunk_nodes * stride, 64-byte aligned rows */
+    _Atomic uint32_t *links0;    /* chunk_nodes * (1 + 2m): count, then neighbour nodes (layer 0) */
     _Atomic uint32_t **upper;    /* per node: NULL, or level * (1 + m) words for layers 1..level */
     uint64_t *ids;
     aw_index_meta *metas;
@@ -75,6 +74,8 @@ struct aw_index {
     uint32_t links0_w; /* words per layer-0 list: 1 + 2m */
     uint32_t upper_w;  /* words per upper-layer list: 1 + m */
     double level_mult; /* 1 / ln(m) */
+    uint32_t chunk_shift, chunk_nodes, chunk_mask; /* nodes per chunk: a power of two, so that a
+                                                      chunk's vectors take about IDX_CHUNK_BYTES */
 
     _Atomic(idx_dir *) dir;
     _Atomic uint32_t nodes;      /* published nodes: 0..nodes-1 are whole */
@@ -96,7 +97,7 @@ struct aw_index {
 };
 
 static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache, uint32_t node) {
-    uint32_t c = node >> IDX_CHUNK_SHIFT;
+    uint32_t c = node >> idx->chunk_shift;
     const idx_dir *d = *cache;
     idx_chunk *ch = c < d->cap ? atomic_load_explicit(&((idx_dir *)d)->chunks[c], memory_order_relaxed) : NULL;
     if (AW_UNLIKELY(!ch)) {
@@ -109,7 +110,7 @@ static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache
 }
 
 static inline const float *idx_vector(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
-    return ch->vectors + (size_t)(node & (IDX_CHUNK - 1)) * idx->stride;
+    return ch->vectors + (size_t)(node & idx->chunk_mask) * idx->stride;
 }
 
 /* Distance of two padded vectors under the index's metric (cosine vectors are unit length). */

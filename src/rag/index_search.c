@@ -106,8 +106,9 @@ static aw_status grow(aw_index_scratch *s, void **p, uint32_t *cap, uint32_t nee
 
 aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef) {
     /* Nodes come a chunk at a time, so the visited marks grow by whole chunks. */
-    uint32_t vis = (nodes + IDX_CHUNK - 1) & ~(IDX_CHUNK - 1);
-    if (vis < IDX_CHUNK) vis = IDX_CHUNK;
+    uint32_t chunk = s->idx->chunk_nodes;
+    uint32_t vis = (nodes + chunk - 1) & ~(chunk - 1);
+    if (vis < chunk) vis = chunk;
     aw_status st = grow(s, (void **)&s->visited, &s->visited_cap, vis, sizeof(uint32_t), true);
     if (st == AW_OK) st = grow(s, (void **)&s->best, &s->best_cap, ef + 1, sizeof(idx_cand), false);
     if (st == AW_OK) st = grow(s, (void **)&s->cand, &s->cand_cap, 2 * ef + s->idx->links0_w, sizeof(idx_cand), false);
@@ -124,7 +125,7 @@ void idx_scratch_begin(aw_index_scratch *s) {
 /* ---------------------------------------------------------------- graph reads */
 
 uint32_t idx_read_links(const aw_index *idx, const idx_chunk *ch, uint32_t node, uint32_t layer, uint32_t *out) {
-    uint32_t slot = node & (IDX_CHUNK - 1);
+    uint32_t slot = node & idx->chunk_mask;
     const _Atomic uint32_t *list;
     uint32_t cap;
     if (layer == 0) {
@@ -140,8 +141,8 @@ uint32_t idx_read_links(const aw_index *idx, const idx_chunk *ch, uint32_t node,
     return n;
 }
 
-static inline bool node_deleted(const idx_chunk *ch, uint32_t node) {
-    return atomic_load_explicit(&ch->deleted[node & (IDX_CHUNK - 1)], memory_order_relaxed) != 0;
+static inline bool node_deleted(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
+    return atomic_load_explicit(&ch->deleted[node & idx->chunk_mask], memory_order_relaxed) != 0;
 }
 
 bool aw_index_filter_match(const aw_index_filter *f, const aw_index_meta *m) {
@@ -156,10 +157,10 @@ bool aw_index_filter_match(const aw_index_filter *f, const aw_index_meta *m) {
 }
 
 /* Whether a search may return node: live and passing the filter. */
-static inline bool node_passes(const idx_chunk *ch, uint32_t node, const aw_index_filter *f) {
-    if (node_deleted(ch, node)) return false;
+static inline bool node_passes(const aw_index *idx, const idx_chunk *ch, uint32_t node, const aw_index_filter *f) {
+    if (node_deleted(idx, ch, node)) return false;
     if (!f) return true;
-    uint32_t slot = node & (IDX_CHUNK - 1);
+    uint32_t slot = node & idx->chunk_mask;
     if (!aw_index_filter_match(f, &ch->metas[slot])) return false;
     return !f->accept || f->accept(f->user, ch->ids[slot], &ch->metas[slot]);
 }
@@ -206,7 +207,7 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
         idx_cand e = entries[i];
         visited[e.node] = mark;
         idx_heap_push_min(cand, &n_cand, e);
-        if (!filtering || node_passes(idx_chunk_at(idx, &dc, e.node), e.node, filter)) {
+        if (!filtering || node_passes(idx, idx_chunk_at(idx, &dc, e.node), e.node, filter)) {
             idx_heap_push_max(best, &n_best, e);
             if (n_best > ef) idx_heap_pop_max(best, &n_best);
         }
@@ -244,7 +245,7 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
                 cand = s->cand;
             }
             idx_heap_push_min(cand, &n_cand, (idx_cand){d, nb});
-            if (!filtering || node_passes(nch, nb, filter)) {
+            if (!filtering || node_passes(idx, nch, nb, filter)) {
                 idx_heap_push_max(best, &n_best, (idx_cand){d, nb});
                 if (n_best > ef) idx_heap_pop_max(best, &n_best);
                 if (n_best >= ef) bound = best[0].dist;
@@ -263,12 +264,12 @@ static uint32_t flat_scan(const aw_index *idx, aw_index_scratch *s, const float 
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     idx_cand *best = s->best;
     uint32_t n_best = 0;
-    for (uint32_t base = 0; base < nodes; base += IDX_CHUNK) {
+    for (uint32_t base = 0; base < nodes; base += idx->chunk_nodes) {
         const idx_chunk *ch = idx_chunk_at(idx, &dc, base);
-        uint32_t end = nodes - base < IDX_CHUNK ? nodes - base : IDX_CHUNK;
+        uint32_t end = nodes - base < idx->chunk_nodes ? nodes - base : idx->chunk_nodes;
         for (uint32_t i = 0; i < end; i++) {
             uint32_t node = base + i;
-            if (!node_passes(ch, node, filter)) continue;
+            if (!node_passes(idx, ch, node, filter)) continue;
             float d = idx_distance(idx, q, ch->vectors + (size_t)i * idx->stride);
             if (n_best < k) {
                 idx_heap_push_max(best, &n_best, (idx_cand){d, node});
@@ -316,7 +317,7 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
         idx_cand c = s->best[0];
         idx_heap_pop_max(s->best, &(uint32_t){i});
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
-        uint32_t slot = c.node & (IDX_CHUNK - 1);
+        uint32_t slot = c.node & idx->chunk_mask;
         hits[i - 1] = (aw_index_hit){ch->ids[slot], c.dist, idx_similarity(idx, c.dist)};
         if (q->vectors) memcpy(q->vectors + (size_t)(i - 1) * idx->desc.dim, idx_vector(idx, ch, c.node), idx->desc.dim * 4);
         if (q->metas) q->metas[i - 1] = ch->metas[slot];
