@@ -14,6 +14,8 @@
 #define DEFAULT_CAPACITY  1024u
 #define DEFAULT_SEED      0x1d3c5a7e9b2f4d61ull
 #define MAX_DIM           65536u
+#define MAX_EF_BUILD      65536u
+#define MAX_EF_SEARCH     (1u << 24)
 
 static size_t align64(size_t n) {
     return (n + 63) & ~(size_t)63;
@@ -99,6 +101,10 @@ static aw_status fill_desc(const aw_index_desc *in, aw_index_desc *d) {
     if (d->m == 0) d->m = DEFAULT_M;
     if (d->m < 2 || d->m > 100) return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: m %u is outside 2..100", d->m);
     if (d->ef_construction == 0) d->ef_construction = DEFAULT_EF_BUILD;
+    if (d->ef_construction > MAX_EF_BUILD)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: ef_construction %u is over %u", d->ef_construction, MAX_EF_BUILD);
+    if (d->ef_search > MAX_EF_SEARCH)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: ef_search %u is over %u", d->ef_search, MAX_EF_SEARCH);
     if (d->ef_construction < d->m) d->ef_construction = d->m;
     if (d->ef_search == 0) d->ef_search = DEFAULT_EF_SEARCH;
     if (d->capacity == 0) d->capacity = DEFAULT_CAPACITY;

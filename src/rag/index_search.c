@@ -74,7 +74,9 @@ aw_index_scratch *aw_index_scratch_create(const aw_index *idx) {
     s->links = aw_alloc(a, (size_t)idx->links0_w * sizeof(uint32_t), 64);
     s->query = aw_alloc(a, (size_t)idx->stride * sizeof(float), 64);
     if (!s->links || !s->query) goto oom;
-    if (idx_scratch_fit(s, atomic_load(&((aw_index *)idx)->nodes), idx->desc.ef_search) != AW_OK) goto oom;
+    /* Sized for common searches; a larger ef grows it on first use. */
+    uint32_t ef = idx->desc.ef_search < 256 ? idx->desc.ef_search : 256;
+    if (idx_scratch_fit(s, atomic_load(&((aw_index *)idx)->nodes), ef) != AW_OK) goto oom;
     return s;
 oom:
     aw_index_scratch_destroy(s);
@@ -288,14 +290,18 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
                         aw_index_hit *hits, uint32_t *count) {
     aw_status st = idx_prepare_vector(idx, query, s->query, "aw_index_search: query");
     if (st != AW_OK) return st;
-    uint32_t k = q->k;
-    uint32_t ef = q->ef_search ? q->ef_search : idx->desc.ef_search;
-    if (ef < k) ef = k;
+    /* The entry point first: every node it names is counted in `nodes` read after it. */
+    uint64_t entry = atomic_load_explicit(&((aw_index *)idx)->entry, memory_order_acquire);
     uint32_t nodes = atomic_load_explicit(&((aw_index *)idx)->nodes, memory_order_acquire);
+    /* No search returns more than the nodes there are, so k and ef stop there (and heaps stay small). */
+    uint32_t k = q->k < nodes ? q->k : nodes;
+    uint32_t ef = q->ef_search ? q->ef_search : idx->desc.ef_search;
+    if (ef > nodes) ef = nodes;
+    if (ef < k) ef = k;
+    if (k == 0) return AW_OK;
     if ((st = idx_scratch_fit(s, nodes, ef)) != AW_OK) return st;
 
     uint32_t found = 0;
-    uint64_t entry = atomic_load_explicit(&((aw_index *)idx)->entry, memory_order_acquire);
     if (idx->desc.kind == AW_INDEX_HNSW && entry != UINT64_MAX) {
         const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
         uint32_t ep = (uint32_t)entry, top = (uint32_t)(entry >> 32);
