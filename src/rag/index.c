@@ -25,8 +25,7 @@ static size_t align64(size_t n) {
 
 static idx_chunk *chunk_create(aw_index *idx) {
     size_t off_vec = align64(sizeof(idx_chunk));
-    size_t off_links = off_vec + align64((size_t)idx->chunk_nodes * idx->stride * sizeof(float));
-    size_t off_upper = off_links + align64((size_t)idx->chunk_nodes * idx->links0_w * sizeof(uint32_t));
+    size_t off_upper = off_vec + align64((size_t)idx->chunk_nodes * idx->rec_bytes);
     size_t off_ids = off_upper + align64((size_t)idx->chunk_nodes * sizeof(void *));
     size_t off_meta = off_ids + align64((size_t)idx->chunk_nodes * sizeof(uint64_t));
     size_t off_lvl = off_meta + align64((size_t)idx->chunk_nodes * sizeof(aw_index_meta));
@@ -37,8 +36,7 @@ static idx_chunk *chunk_create(aw_index *idx) {
     /* Zeroed: empty lists, no upper layers, no tombstones, zero padding. */
     memset(p, 0, total);
     idx_chunk *ch = (idx_chunk *)p;
-    ch->vectors = (float *)(p + off_vec);
-    ch->links0 = (_Atomic uint32_t *)(p + off_links);
+    ch->records = (unsigned char *)(p + off_vec);
     ch->upper = (_Atomic uint32_t **)(p + off_upper);
     ch->ids = (uint64_t *)(p + off_ids);
     ch->metas = (aw_index_meta *)(p + off_meta);
@@ -134,11 +132,13 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->allocator = a;
     idx->kern = kern;
     idx->stride = (d.dim + 15u) & ~15u;
+    idx->links0_w = 1 + 2 * d.m;
+    idx->vec_off = (idx->links0_w * 4 + 15) & ~15u;
+    idx->rec_bytes = idx->vec_off + idx->stride * 4;
     idx->chunk_shift = 0;
-    while (idx->chunk_shift < 10 && ((size_t)idx->stride * 4u << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
+    while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
     idx->chunk_nodes = 1u << idx->chunk_shift;
     idx->chunk_mask = idx->chunk_nodes - 1;
-    idx->links0_w = 1 + 2 * d.m;
     idx->upper_w = 1 + d.m;
     idx->level_mult = 1.0 / log((double)d.m);
     atomic_init(&idx->nodes, 0);
@@ -256,7 +256,7 @@ static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, con
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
     uint32_t slot = node & idx->chunk_mask;
-    memcpy(ch->vectors + (size_t)slot * idx->stride, prepared, (size_t)idx->stride * sizeof(float));
+    memcpy(idx_vector_mut(idx, ch, node), prepared, (size_t)idx->stride * sizeof(float));
     ch->ids[slot] = id;
     ch->metas[slot] = meta ? *meta : (aw_index_meta){0};
     ch->levels[slot] = 0;

@@ -301,7 +301,7 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
         uint32_t slot = n & idx->chunk_mask;
-        float *v = ch->vectors + (size_t)slot * idx->stride;
+        float *v = idx_vector_mut(idx, ch, n);
         memcpy(v, p, (size_t)dim * 4);
         for (uint32_t i = 0; i < dim; i++)
             if (!isfinite(v[i])) return CORRUPT("node %u: element %u is not finite", n, i);
@@ -319,7 +319,7 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         }
         for (uint32_t layer = 0; layer <= level; layer++) {
             uint32_t words = layer == 0 ? idx->links0_w : idx->upper_w;
-            _Atomic uint32_t *list = layer == 0 ? ch->links0 + (size_t)slot * idx->links0_w
+            _Atomic uint32_t *list = layer == 0 ? idx_links0(idx, ch, n)
                                                 : ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
             uint32_t count = get32(p);
             if (count > words - 1) return CORRUPT("node %u layer %u: %u links, at most %u", n, layer, count, words - 1);

@@ -6,58 +6,6 @@
 
 #include "rag/index_internal.h"
 
-/* ---------------------------------------------------------------- heaps of (dist, node) */
-
-void idx_heap_push_max(idx_cand *h, uint32_t *n, idx_cand c) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (h[p].dist >= c.dist) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-void idx_heap_pop_max(idx_cand *h, uint32_t *n) {
-    idx_cand last = h[--(*n)];
-    uint32_t i = 0, size = *n;
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= size) break;
-        uint32_t r = l + 1, big = r < size && h[r].dist > h[l].dist ? r : l;
-        if (h[big].dist <= last.dist) break;
-        h[i] = h[big];
-        i = big;
-    }
-    if (size) h[i] = last;
-}
-
-void idx_heap_push_min(idx_cand *h, uint32_t *n, idx_cand c) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (h[p].dist <= c.dist) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-void idx_heap_pop_min(idx_cand *h, uint32_t *n) {
-    idx_cand last = h[--(*n)];
-    uint32_t i = 0, size = *n;
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= size) break;
-        uint32_t r = l + 1, small = r < size && h[r].dist < h[l].dist ? r : l;
-        if (h[small].dist >= last.dist) break;
-        h[i] = h[small];
-        i = small;
-    }
-    if (size) h[i] = last;
-}
-
 /* ---------------------------------------------------------------- scratch */
 
 aw_index_scratch *aw_index_scratch_create(const aw_index *idx) {
@@ -87,7 +35,7 @@ oom:
 void aw_index_scratch_destroy(aw_index_scratch *s) {
     if (!s) return;
     const aw_allocator *a = s->allocator;
-    aw_free(a, s->visited, (size_t)s->visited_cap * sizeof(uint32_t));
+    aw_free(a, s->visited, (size_t)s->visited_cap * sizeof(uint16_t));
     aw_free(a, s->cand, (size_t)s->cand_cap * sizeof(idx_cand));
     aw_free(a, s->best, (size_t)s->best_cap * sizeof(idx_cand));
     aw_free(a, s->links, (size_t)s->idx->links0_w * sizeof(uint32_t));
@@ -111,7 +59,7 @@ aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef) {
     uint32_t chunk = s->idx->chunk_nodes;
     uint32_t vis = (nodes + chunk - 1) & ~(chunk - 1);
     if (vis < chunk) vis = chunk;
-    aw_status st = grow(s, (void **)&s->visited, &s->visited_cap, vis, sizeof(uint32_t), true);
+    aw_status st = grow(s, (void **)&s->visited, &s->visited_cap, vis, sizeof(uint16_t), true);
     if (st == AW_OK) st = grow(s, (void **)&s->best, &s->best_cap, ef + 1, sizeof(idx_cand), false);
     if (st == AW_OK) st = grow(s, (void **)&s->cand, &s->cand_cap, 2 * ef + s->idx->links0_w, sizeof(idx_cand), false);
     return st;
@@ -119,7 +67,7 @@ aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef) {
 
 void idx_scratch_begin(aw_index_scratch *s) {
     if (++s->mark == 0) {
-        memset(s->visited, 0, (size_t)s->visited_cap * sizeof(uint32_t));
+        memset(s->visited, 0, (size_t)s->visited_cap * sizeof(uint16_t));
         s->mark = 1;
     }
 }
@@ -131,7 +79,7 @@ uint32_t idx_read_links(const aw_index *idx, const idx_chunk *ch, uint32_t node,
     const _Atomic uint32_t *list;
     uint32_t cap;
     if (layer == 0) {
-        list = ch->links0 + (size_t)slot * idx->links0_w;
+        list = idx_links0(idx, ch, node);
         cap = idx->links0_w - 1;
     } else {
         list = ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
@@ -196,8 +144,8 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
                            uint32_t *found) {
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     bool filtering = filter || skip_deleted;
-    uint32_t vis_cap = s->visited_cap, mark = s->mark;
-    uint32_t *visited = s->visited;
+    uint32_t vis_cap = s->visited_cap;
+    uint16_t mark = s->mark, *visited = s->visited;
     idx_cand *best = s->best, *cand = s->cand;
     uint32_t n_best = 0, n_cand = 0;
     float bound = INFINITY; /* the worst distance among `best` once it holds ef */
@@ -222,12 +170,20 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
         /* Unfiltered, or once ef results are in: nothing nearer than the bound is left. */
         if (c.dist > bound) break;
         idx_heap_pop_min(cand, &n_cand);
+        /* The next node to expand: its list is wanted after this one's distances. */
+        if (n_cand) __builtin_prefetch(idx_links0(idx, idx_chunk_at(idx, &dc, cand[0].node), cand[0].node));
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
-        uint32_t n = idx_read_links(idx, ch, c.node, layer, links);
-        /* Drop visited neighbours first and start fetching the others' vectors. */
+        /* Read the list (acquire loads, see index_internal.h), keep the unvisited neighbours and
+         * start fetching their records. */
+        uint32_t slot = c.node & idx->chunk_mask;
+        const _Atomic uint32_t *list =
+            layer == 0 ? idx_links0(idx, ch, c.node) : ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
+        uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
+        uint32_t cap = layer == 0 ? idx->links0_w - 1 : idx->upper_w - 1;
+        if (n > cap) n = cap;
         uint32_t m = 0;
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t nb = links[i];
+            uint32_t nb = atomic_load_explicit(&list[1 + i], memory_order_acquire);
             if (nb >= vis_cap || visited[nb] == mark) continue;
             visited[nb] = mark;
             links[m++] = nb;
@@ -272,7 +228,7 @@ static uint32_t flat_scan(const aw_index *idx, aw_index_scratch *s, const float 
         for (uint32_t i = 0; i < end; i++) {
             uint32_t node = base + i;
             if (!node_passes(idx, ch, node, filter)) continue;
-            float d = idx_distance(idx, q, ch->vectors + (size_t)i * idx->stride);
+            float d = idx_distance(idx, q, idx_vector(idx, ch, node));
             if (n_best < k) {
                 idx_heap_push_max(best, &n_best, (idx_cand){d, node});
             } else if (d < best[0].dist) {
