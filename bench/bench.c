@@ -7,6 +7,7 @@
 #include "bench_collision.h"
 #include "bench_ecs.h"
 #include "bench_embed.h"
+#include "bench_index.h"
 #include "bench_jobs.h"
 #include "bench_memory.h"
 
@@ -20,11 +21,12 @@ static const bench_suite suites[] = {
     {"jobs", aw_bench_jobs_run},
     {"embed", aw_bench_embed_run},
     {"collision", aw_bench_collision_run},
+    {"index", aw_bench_index_run},
     {"memory", aw_bench_memory_run},
 };
 #define SUITE_COUNT (sizeof suites / sizeof suites[0])
 
-static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "memory", NULL};
+static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "index", "memory", NULL};
 _Static_assert(sizeof suite_names / sizeof suite_names[0] == SUITE_COUNT + 1, "suite_names mirrors suites");
 
 aw_bench_options aw_bench_options_resolve(const aw_bench_options *options) {

@@ -14,6 +14,8 @@
 #define DEFAULT_CAPACITY  1024u
 #define DEFAULT_SEED      0x1d3c5a7e9b2f4d61ull
 #define MAX_DIM           65536u
+#define MAX_EF_BUILD      65536u
+#define MAX_EF_SEARCH     (1u << 24)
 
 static size_t align64(size_t n) {
     return (n + 63) & ~(size_t)63;
@@ -23,20 +25,18 @@ static size_t align64(size_t n) {
 
 static idx_chunk *chunk_create(aw_index *idx) {
     size_t off_vec = align64(sizeof(idx_chunk));
-    size_t off_links = off_vec + align64((size_t)IDX_CHUNK * idx->stride * sizeof(float));
-    size_t off_upper = off_links + align64((size_t)IDX_CHUNK * idx->links0_w * sizeof(uint32_t));
-    size_t off_ids = off_upper + align64((size_t)IDX_CHUNK * sizeof(void *));
-    size_t off_meta = off_ids + align64((size_t)IDX_CHUNK * sizeof(uint64_t));
-    size_t off_lvl = off_meta + align64((size_t)IDX_CHUNK * sizeof(aw_index_meta));
-    size_t off_del = off_lvl + align64(IDX_CHUNK);
-    size_t total = off_del + align64(IDX_CHUNK);
+    size_t off_upper = off_vec + align64((size_t)idx->chunk_nodes * idx->rec_bytes);
+    size_t off_ids = off_upper + align64((size_t)idx->chunk_nodes * sizeof(void *));
+    size_t off_meta = off_ids + align64((size_t)idx->chunk_nodes * sizeof(uint64_t));
+    size_t off_lvl = off_meta + align64((size_t)idx->chunk_nodes * sizeof(aw_index_meta));
+    size_t off_del = off_lvl + align64(idx->chunk_nodes);
+    size_t total = off_del + align64(idx->chunk_nodes);
     char *p = aw_alloc(idx->allocator, total, 64);
     if (!p) return NULL;
     /* Zeroed: empty lists, no upper layers, no tombstones, zero padding. */
     memset(p, 0, total);
     idx_chunk *ch = (idx_chunk *)p;
-    ch->vectors = (float *)(p + off_vec);
-    ch->links0 = (_Atomic uint32_t *)(p + off_links);
+    ch->records = (unsigned char *)(p + off_vec);
     ch->upper = (_Atomic uint32_t **)(p + off_upper);
     ch->ids = (uint64_t *)(p + off_ids);
     ch->metas = (aw_index_meta *)(p + off_meta);
@@ -47,7 +47,7 @@ static idx_chunk *chunk_create(aw_index *idx) {
 }
 
 static void chunk_destroy(aw_index *idx, idx_chunk *ch) {
-    for (uint32_t i = 0; i < IDX_CHUNK; i++)
+    for (uint32_t i = 0; i < idx->chunk_nodes; i++)
         if (ch->upper[i]) aw_free(idx->allocator, (void *)ch->upper[i], (size_t)ch->levels[i] * idx->upper_w * 4);
     aw_free(idx->allocator, ch, ch->bytes);
 }
@@ -66,7 +66,7 @@ static idx_dir *dir_create(aw_index *idx, uint32_t cap, const idx_dir *from) {
 }
 
 aw_status idx_reserve_node(aw_index *idx, uint32_t node) {
-    uint32_t c = node >> IDX_CHUNK_SHIFT;
+    uint32_t c = node >> idx->chunk_shift;
     if (c < idx->chunk_count) return AW_OK;
     idx_dir *d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     if (c >= d->cap) {
@@ -78,7 +78,7 @@ aw_status idx_reserve_node(aw_index *idx, uint32_t node) {
         d = nd;
     }
     idx_chunk *ch = chunk_create(idx);
-    if (!ch) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_index: a chunk of %u vectors", IDX_CHUNK);
+    if (!ch) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_index: a chunk of %u vectors", idx->chunk_nodes);
     /* Relaxed is enough: a search reaches a node of this chunk only through a release that follows. */
     atomic_store_explicit(&d->chunks[c], ch, memory_order_relaxed);
     idx->chunk_count = c + 1;
@@ -99,6 +99,10 @@ static aw_status fill_desc(const aw_index_desc *in, aw_index_desc *d) {
     if (d->m == 0) d->m = DEFAULT_M;
     if (d->m < 2 || d->m > 100) return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: m %u is outside 2..100", d->m);
     if (d->ef_construction == 0) d->ef_construction = DEFAULT_EF_BUILD;
+    if (d->ef_construction > MAX_EF_BUILD)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: ef_construction %u is over %u", d->ef_construction, MAX_EF_BUILD);
+    if (d->ef_search > MAX_EF_SEARCH)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: ef_search %u is over %u", d->ef_search, MAX_EF_SEARCH);
     if (d->ef_construction < d->m) d->ef_construction = d->m;
     if (d->ef_search == 0) d->ef_search = DEFAULT_EF_SEARCH;
     if (d->capacity == 0) d->capacity = DEFAULT_CAPACITY;
@@ -129,6 +133,12 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->kern = kern;
     idx->stride = (d.dim + 15u) & ~15u;
     idx->links0_w = 1 + 2 * d.m;
+    idx->vec_off = (idx->links0_w * 4 + 15) & ~15u;
+    idx->rec_bytes = idx->vec_off + idx->stride * 4;
+    idx->chunk_shift = 0;
+    while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
+    idx->chunk_nodes = 1u << idx->chunk_shift;
+    idx->chunk_mask = idx->chunk_nodes - 1;
     idx->upper_w = 1 + d.m;
     idx->level_mult = 1.0 / log((double)d.m);
     atomic_init(&idx->nodes, 0);
@@ -140,7 +150,7 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     aw_rng_seed(&idx->rng, d.seed);
     pthread_mutex_init(&idx->writer, NULL);
 
-    uint32_t chunks = (d.capacity + IDX_CHUNK - 1) / IDX_CHUNK;
+    uint32_t chunks = (d.capacity + idx->chunk_nodes - 1) / idx->chunk_nodes;
     idx_dir *dir = dir_create(idx, chunks < 4 ? 4 : chunks, NULL);
     idx->vec_tmp = aw_alloc(a, (size_t)idx->stride * sizeof(float), 64);
     idx->build_cap = (d.ef_construction > 2 * d.m ? d.ef_construction : 2 * d.m) + 1;
@@ -151,7 +161,7 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->build = aw_index_scratch_create(idx);
     if (!idx->build) goto oom;
     for (uint32_t c = 0; c < chunks; c++)
-        if (idx_reserve_node(idx, c << IDX_CHUNK_SHIFT) != AW_OK) goto oom;
+        if (idx_reserve_node(idx, c << idx->chunk_shift) != AW_OK) goto oom;
     if (aw_map_reserve(&idx->id_map, d.capacity) != AW_OK) goto oom;
     return idx;
 oom:
@@ -228,7 +238,7 @@ static aw_status set_node(aw_index *idx, uint64_t id, uint32_t node) {
 static void tombstone(aw_index *idx, uint32_t node) {
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
-    atomic_store_explicit(&ch->deleted[node & (IDX_CHUNK - 1)], 1, memory_order_relaxed);
+    atomic_store_explicit(&ch->deleted[node & idx->chunk_mask], 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&idx->live, 1, memory_order_relaxed);
 }
 
@@ -245,8 +255,8 @@ static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, con
 
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
-    uint32_t slot = node & (IDX_CHUNK - 1);
-    memcpy(ch->vectors + (size_t)slot * idx->stride, prepared, (size_t)idx->stride * sizeof(float));
+    uint32_t slot = node & idx->chunk_mask;
+    memcpy(idx_vector_mut(idx, ch, node), prepared, (size_t)idx->stride * sizeof(float));
     ch->ids[slot] = id;
     ch->metas[slot] = meta ? *meta : (aw_index_meta){0};
     ch->levels[slot] = 0;
@@ -347,7 +357,7 @@ aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
     if (vector) memcpy(vector, idx_vector(idx, ch, node), idx->desc.dim * sizeof(float));
-    if (meta) *meta = ch->metas[node & (IDX_CHUNK - 1)];
+    if (meta) *meta = ch->metas[node & idx->chunk_mask];
     return AW_OK;
 }
 
@@ -383,7 +393,7 @@ aw_status aw_index_compact(aw_index *idx) {
     const idx_dir *dc = atomic_load(&idx->dir);
     for (uint32_t n = 0; st == AW_OK && n < nodes; n++) {
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
-        uint32_t slot = n & (IDX_CHUNK - 1);
+        uint32_t slot = n & idx->chunk_mask;
         if (atomic_load_explicit(&ch->deleted[slot], memory_order_relaxed)) continue;
         /* Stored vectors are already prepared (normalised, padded). */
         st = add_node(fresh, ch->ids[slot], idx_vector(idx, ch, n), &ch->metas[slot]);

@@ -156,7 +156,7 @@ static aw_status write_body(const aw_index *idx, file_writer *w) {
     aw_status st = AW_OK;
     for (uint32_t n = 0; n < nodes && st == AW_OK; n++) {
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
-        uint32_t slot = n & (IDX_CHUNK - 1);
+        uint32_t slot = n & idx->chunk_mask;
         uint8_t head[RECORD_HEAD] = {0};
         memcpy(head, &ch->ids[slot], 8);
         memcpy(head + 8, &ch->metas[slot], sizeof(aw_index_meta));
@@ -300,8 +300,8 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         if (st != AW_OK) return st;
         const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
-        uint32_t slot = n & (IDX_CHUNK - 1);
-        float *v = ch->vectors + (size_t)slot * idx->stride;
+        uint32_t slot = n & idx->chunk_mask;
+        float *v = idx_vector_mut(idx, ch, n);
         memcpy(v, p, (size_t)dim * 4);
         for (uint32_t i = 0; i < dim; i++)
             if (!isfinite(v[i])) return CORRUPT("node %u: element %u is not finite", n, i);
@@ -319,7 +319,7 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         }
         for (uint32_t layer = 0; layer <= level; layer++) {
             uint32_t words = layer == 0 ? idx->links0_w : idx->upper_w;
-            _Atomic uint32_t *list = layer == 0 ? ch->links0 + (size_t)slot * idx->links0_w
+            _Atomic uint32_t *list = layer == 0 ? idx_links0(idx, ch, n)
                                                 : ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
             uint32_t count = get32(p);
             if (count > words - 1) return CORRUPT("node %u layer %u: %u links, at most %u", n, layer, count, words - 1);
@@ -348,20 +348,20 @@ static aw_status check_graph(aw_index *idx, const file_header *h) {
     uint32_t links[1 + 2 * 100], max_level = 0;
     for (uint32_t n = 0; n < h->nodes; n++) {
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
-        uint32_t level = ch->levels[n & (IDX_CHUNK - 1)];
+        uint32_t level = ch->levels[n & idx->chunk_mask];
         if (level > max_level) max_level = level;
         for (uint32_t layer = 0; layer <= level; layer++) {
             uint32_t c = idx_read_links(idx, ch, n, layer, links);
             for (uint32_t i = 0; i < c; i++) {
                 if (links[i] >= h->nodes) return CORRUPT("node %u layer %u links to node %u of %u", n, layer, links[i], h->nodes);
-                if (idx_chunk_at(idx, &dc, links[i])->levels[links[i] & (IDX_CHUNK - 1)] < layer)
+                if (idx_chunk_at(idx, &dc, links[i])->levels[links[i] & idx->chunk_mask] < layer)
                     return CORRUPT("node %u layer %u links to node %u, which is not on that layer", n, layer, links[i]);
             }
         }
     }
     if (h->nodes && h->kind == AW_INDEX_HNSW) {
         uint32_t e = h->entry_node;
-        if (h->entry_level != max_level || idx_chunk_at(idx, &dc, e)->levels[e & (IDX_CHUNK - 1)] != max_level)
+        if (h->entry_level != max_level || idx_chunk_at(idx, &dc, e)->levels[e & idx->chunk_mask] != max_level)
             return CORRUPT("entry node %u at level %u, the top level is %u", e, h->entry_level, max_level);
         atomic_store(&idx->entry, (uint64_t)max_level << 32 | e);
     }

@@ -14,8 +14,8 @@ uint32_t idx_hnsw_draw_level(aw_index *idx) {
 }
 
 static _Atomic uint32_t *list_of(const aw_index *idx, idx_chunk *ch, uint32_t node, uint32_t layer) {
-    uint32_t slot = node & (IDX_CHUNK - 1);
-    if (layer == 0) return ch->links0 + (size_t)slot * idx->links0_w;
+    uint32_t slot = node & idx->chunk_mask;
+    if (layer == 0) return idx_links0(idx, ch, node);
     return ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
 }
 

@@ -19,8 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define IDX_CHUNK_SHIFT 10u
-#define IDX_CHUNK       (1u << IDX_CHUNK_SHIFT) /* nodes per chunk; chunks never move once made */
+#define IDX_CHUNK_BYTES (256u << 10) /* record bytes per chunk, about: the chunk's node count follows */
 #define IDX_MAX_NODES   0x7fffffffu
 #define IDX_MAX_LEVEL   30u
 #define IDX_NONE        0xffffffffu
@@ -46,11 +45,14 @@ typedef struct idx_cand {
     uint32_t node;
 } idx_cand;
 
-/* One chunk of IDX_CHUNK nodes, one allocation. Everything but `links0`, `upper`'s words, `deleted` is written
+/* One chunk of chunk_nodes nodes, one allocation. Each node's record holds its layer-0 list and,
+ * right after it, its vector, as hnswlib lays them out: expanding a node reads the list from the
+ * cache lines its distance was just computed from. Everything but the list words, `upper`'s words
+ * and `deleted` is written
  * once before the node is published and read-only after, so searches read it plainly. */
 typedef struct idx_chunk {
-    float *vectors;              /* IDX_CHUNK * stride, 64-byte aligned rows */
-    _Atomic uint32_t *links0;    /* IDX_CHUNK * (1 + 2m): count, then neighbour nodes (layer 0) */
+    unsigned char *records;      /* chunk_nodes * rec_bytes: layer-0 list (count, then 2m nodes),
+                                    then the vector (stride floats, 16-byte aligned) */
     _Atomic uint32_t **upper;    /* per node: NULL, or level * (1 + m) words for layers 1..level */
     uint64_t *ids;
     aw_index_meta *metas;
@@ -73,8 +75,12 @@ struct aw_index {
     idx_kernels kern;
     uint32_t stride;   /* floats per stored vector: dim rounded up to 16 */
     uint32_t links0_w; /* words per layer-0 list: 1 + 2m */
+    uint32_t vec_off;  /* bytes from a record's start to its vector: links0_w words, rounded to 16 */
+    uint32_t rec_bytes; /* bytes per node record: vec_off + stride floats */
     uint32_t upper_w;  /* words per upper-layer list: 1 + m */
     double level_mult; /* 1 / ln(m) */
+    uint32_t chunk_shift, chunk_nodes, chunk_mask; /* nodes per chunk: a power of two, so that a
+                                                      chunk's records take about IDX_CHUNK_BYTES */
 
     _Atomic(idx_dir *) dir;
     _Atomic uint32_t nodes;      /* published nodes: 0..nodes-1 are whole */
@@ -96,7 +102,7 @@ struct aw_index {
 };
 
 static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache, uint32_t node) {
-    uint32_t c = node >> IDX_CHUNK_SHIFT;
+    uint32_t c = node >> idx->chunk_shift;
     const idx_dir *d = *cache;
     idx_chunk *ch = c < d->cap ? atomic_load_explicit(&((idx_dir *)d)->chunks[c], memory_order_relaxed) : NULL;
     if (AW_UNLIKELY(!ch)) {
@@ -109,7 +115,16 @@ static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache
 }
 
 static inline const float *idx_vector(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
-    return ch->vectors + (size_t)(node & (IDX_CHUNK - 1)) * idx->stride;
+    return (const float *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off);
+}
+
+static inline float *idx_vector_mut(const aw_index *idx, idx_chunk *ch, uint32_t node) {
+    return (float *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off);
+}
+
+/* The layer-0 list: count, then nodes. */
+static inline _Atomic uint32_t *idx_links0(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
+    return (_Atomic uint32_t *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes);
 }
 
 /* Distance of two padded vectors under the index's metric (cosine vectors are unit length). */
@@ -140,9 +155,10 @@ aw_status idx_prepare_vector(const aw_index *idx, const float *v, float *out, co
 struct aw_index_scratch {
     const aw_index *idx;
     const aw_allocator *allocator;
-    uint32_t *visited; /* per node: == mark when visited in this search */
+    uint16_t *visited; /* per node: == mark when visited in this search (16 bits: half the cache
+                          footprint of 32; cleared once every 65,535 searches) */
     uint32_t visited_cap;
-    uint32_t mark;
+    uint16_t mark;
     idx_cand *cand; /* min-heap: frontier */
     uint32_t cand_cap;
     idx_cand *best; /* max-heap: the best ef found */
@@ -167,11 +183,57 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
 /* Greedy descent from the entry point down to layer `stop` + 1... returns the nearest node on layer `stop`. */
 uint32_t idx_greedy(const aw_index *idx, const float *q, uint32_t node, float *dist, uint32_t from, uint32_t stop);
 
-/* Max-heap helpers over idx_cand (by dist). */
-void idx_heap_push_max(idx_cand *h, uint32_t *n, idx_cand c);
-void idx_heap_pop_max(idx_cand *h, uint32_t *n);
-void idx_heap_push_min(idx_cand *h, uint32_t *n, idx_cand c);
-void idx_heap_pop_min(idx_cand *h, uint32_t *n);
+/* Binary heaps over idx_cand by dist: max-heaps for the best found, min-heaps for the frontier.
+ * Inline: they run once or twice per distance on the search path. */
+static inline void idx_heap_push_max(idx_cand *h, uint32_t *n, idx_cand c) {
+    uint32_t i = (*n)++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (h[p].dist >= c.dist) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+}
+
+static inline void idx_heap_pop_max(idx_cand *h, uint32_t *n) {
+    idx_cand last = h[--(*n)];
+    uint32_t i = 0, size = *n;
+    for (;;) {
+        uint32_t l = 2 * i + 1;
+        if (l >= size) break;
+        uint32_t r = l + 1, big = r < size && h[r].dist > h[l].dist ? r : l;
+        if (h[big].dist <= last.dist) break;
+        h[i] = h[big];
+        i = big;
+    }
+    if (size) h[i] = last;
+}
+
+static inline void idx_heap_push_min(idx_cand *h, uint32_t *n, idx_cand c) {
+    uint32_t i = (*n)++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (h[p].dist <= c.dist) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = c;
+}
+
+static inline void idx_heap_pop_min(idx_cand *h, uint32_t *n) {
+    idx_cand last = h[--(*n)];
+    uint32_t i = 0, size = *n;
+    for (;;) {
+        uint32_t l = 2 * i + 1;
+        if (l >= size) break;
+        uint32_t r = l + 1, small = r < size && h[r].dist < h[l].dist ? r : l;
+        if (h[small].dist >= last.dist) break;
+        h[i] = h[small];
+        i = small;
+    }
+    if (size) h[i] = last;
+}
 
 /* ---------------------------------------------------------------- HNSW build (index_hnsw.c) */
 

@@ -6,58 +6,6 @@
 
 #include "rag/index_internal.h"
 
-/* ---------------------------------------------------------------- heaps of (dist, node) */
-
-void idx_heap_push_max(idx_cand *h, uint32_t *n, idx_cand c) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (h[p].dist >= c.dist) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-void idx_heap_pop_max(idx_cand *h, uint32_t *n) {
-    idx_cand last = h[--(*n)];
-    uint32_t i = 0, size = *n;
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= size) break;
-        uint32_t r = l + 1, big = r < size && h[r].dist > h[l].dist ? r : l;
-        if (h[big].dist <= last.dist) break;
-        h[i] = h[big];
-        i = big;
-    }
-    if (size) h[i] = last;
-}
-
-void idx_heap_push_min(idx_cand *h, uint32_t *n, idx_cand c) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (h[p].dist <= c.dist) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-void idx_heap_pop_min(idx_cand *h, uint32_t *n) {
-    idx_cand last = h[--(*n)];
-    uint32_t i = 0, size = *n;
-    for (;;) {
-        uint32_t l = 2 * i + 1;
-        if (l >= size) break;
-        uint32_t r = l + 1, small = r < size && h[r].dist < h[l].dist ? r : l;
-        if (h[small].dist >= last.dist) break;
-        h[i] = h[small];
-        i = small;
-    }
-    if (size) h[i] = last;
-}
-
 /* ---------------------------------------------------------------- scratch */
 
 aw_index_scratch *aw_index_scratch_create(const aw_index *idx) {
@@ -74,7 +22,9 @@ aw_index_scratch *aw_index_scratch_create(const aw_index *idx) {
     s->links = aw_alloc(a, (size_t)idx->links0_w * sizeof(uint32_t), 64);
     s->query = aw_alloc(a, (size_t)idx->stride * sizeof(float), 64);
     if (!s->links || !s->query) goto oom;
-    if (idx_scratch_fit(s, atomic_load(&((aw_index *)idx)->nodes), idx->desc.ef_search) != AW_OK) goto oom;
+    /* Sized for common searches; a larger ef grows it on first use. */
+    uint32_t ef = idx->desc.ef_search < 256 ? idx->desc.ef_search : 256;
+    if (idx_scratch_fit(s, atomic_load(&((aw_index *)idx)->nodes), ef) != AW_OK) goto oom;
     return s;
 oom:
     aw_index_scratch_destroy(s);
@@ -85,7 +35,7 @@ oom:
 void aw_index_scratch_destroy(aw_index_scratch *s) {
     if (!s) return;
     const aw_allocator *a = s->allocator;
-    aw_free(a, s->visited, (size_t)s->visited_cap * sizeof(uint32_t));
+    aw_free(a, s->visited, (size_t)s->visited_cap * sizeof(uint16_t));
     aw_free(a, s->cand, (size_t)s->cand_cap * sizeof(idx_cand));
     aw_free(a, s->best, (size_t)s->best_cap * sizeof(idx_cand));
     aw_free(a, s->links, (size_t)s->idx->links0_w * sizeof(uint32_t));
@@ -106,9 +56,10 @@ static aw_status grow(aw_index_scratch *s, void **p, uint32_t *cap, uint32_t nee
 
 aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef) {
     /* Nodes come a chunk at a time, so the visited marks grow by whole chunks. */
-    uint32_t vis = (nodes + IDX_CHUNK - 1) & ~(IDX_CHUNK - 1);
-    if (vis < IDX_CHUNK) vis = IDX_CHUNK;
-    aw_status st = grow(s, (void **)&s->visited, &s->visited_cap, vis, sizeof(uint32_t), true);
+    uint32_t chunk = s->idx->chunk_nodes;
+    uint32_t vis = (nodes + chunk - 1) & ~(chunk - 1);
+    if (vis < chunk) vis = chunk;
+    aw_status st = grow(s, (void **)&s->visited, &s->visited_cap, vis, sizeof(uint16_t), true);
     if (st == AW_OK) st = grow(s, (void **)&s->best, &s->best_cap, ef + 1, sizeof(idx_cand), false);
     if (st == AW_OK) st = grow(s, (void **)&s->cand, &s->cand_cap, 2 * ef + s->idx->links0_w, sizeof(idx_cand), false);
     return st;
@@ -116,7 +67,7 @@ aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef) {
 
 void idx_scratch_begin(aw_index_scratch *s) {
     if (++s->mark == 0) {
-        memset(s->visited, 0, (size_t)s->visited_cap * sizeof(uint32_t));
+        memset(s->visited, 0, (size_t)s->visited_cap * sizeof(uint16_t));
         s->mark = 1;
     }
 }
@@ -124,11 +75,11 @@ void idx_scratch_begin(aw_index_scratch *s) {
 /* ---------------------------------------------------------------- graph reads */
 
 uint32_t idx_read_links(const aw_index *idx, const idx_chunk *ch, uint32_t node, uint32_t layer, uint32_t *out) {
-    uint32_t slot = node & (IDX_CHUNK - 1);
+    uint32_t slot = node & idx->chunk_mask;
     const _Atomic uint32_t *list;
     uint32_t cap;
     if (layer == 0) {
-        list = ch->links0 + (size_t)slot * idx->links0_w;
+        list = idx_links0(idx, ch, node);
         cap = idx->links0_w - 1;
     } else {
         list = ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
@@ -140,8 +91,8 @@ uint32_t idx_read_links(const aw_index *idx, const idx_chunk *ch, uint32_t node,
     return n;
 }
 
-static inline bool node_deleted(const idx_chunk *ch, uint32_t node) {
-    return atomic_load_explicit(&ch->deleted[node & (IDX_CHUNK - 1)], memory_order_relaxed) != 0;
+static inline bool node_deleted(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
+    return atomic_load_explicit(&ch->deleted[node & idx->chunk_mask], memory_order_relaxed) != 0;
 }
 
 bool aw_index_filter_match(const aw_index_filter *f, const aw_index_meta *m) {
@@ -156,10 +107,10 @@ bool aw_index_filter_match(const aw_index_filter *f, const aw_index_meta *m) {
 }
 
 /* Whether a search may return node: live and passing the filter. */
-static inline bool node_passes(const idx_chunk *ch, uint32_t node, const aw_index_filter *f) {
-    if (node_deleted(ch, node)) return false;
+static inline bool node_passes(const aw_index *idx, const idx_chunk *ch, uint32_t node, const aw_index_filter *f) {
+    if (node_deleted(idx, ch, node)) return false;
     if (!f) return true;
-    uint32_t slot = node & (IDX_CHUNK - 1);
+    uint32_t slot = node & idx->chunk_mask;
     if (!aw_index_filter_match(f, &ch->metas[slot])) return false;
     return !f->accept || f->accept(f->user, ch->ids[slot], &ch->metas[slot]);
 }
@@ -193,8 +144,8 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
                            uint32_t *found) {
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     bool filtering = filter || skip_deleted;
-    uint32_t vis_cap = s->visited_cap, mark = s->mark;
-    uint32_t *visited = s->visited;
+    uint32_t vis_cap = s->visited_cap;
+    uint16_t mark = s->mark, *visited = s->visited;
     idx_cand *best = s->best, *cand = s->cand;
     uint32_t n_best = 0, n_cand = 0;
     float bound = INFINITY; /* the worst distance among `best` once it holds ef */
@@ -206,7 +157,7 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
         idx_cand e = entries[i];
         visited[e.node] = mark;
         idx_heap_push_min(cand, &n_cand, e);
-        if (!filtering || node_passes(idx_chunk_at(idx, &dc, e.node), e.node, filter)) {
+        if (!filtering || node_passes(idx, idx_chunk_at(idx, &dc, e.node), e.node, filter)) {
             idx_heap_push_max(best, &n_best, e);
             if (n_best > ef) idx_heap_pop_max(best, &n_best);
         }
@@ -219,12 +170,20 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
         /* Unfiltered, or once ef results are in: nothing nearer than the bound is left. */
         if (c.dist > bound) break;
         idx_heap_pop_min(cand, &n_cand);
+        /* The next node to expand: its list is wanted after this one's distances. */
+        if (n_cand) __builtin_prefetch(idx_links0(idx, idx_chunk_at(idx, &dc, cand[0].node), cand[0].node));
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
-        uint32_t n = idx_read_links(idx, ch, c.node, layer, links);
-        /* Drop visited neighbours first and start fetching the others' vectors. */
+        /* Read the list (acquire loads, see index_internal.h), keep the unvisited neighbours and
+         * start fetching their records. */
+        uint32_t slot = c.node & idx->chunk_mask;
+        const _Atomic uint32_t *list =
+            layer == 0 ? idx_links0(idx, ch, c.node) : ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
+        uint32_t n = atomic_load_explicit(&list[0], memory_order_acquire);
+        uint32_t cap = layer == 0 ? idx->links0_w - 1 : idx->upper_w - 1;
+        if (n > cap) n = cap;
         uint32_t m = 0;
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t nb = links[i];
+            uint32_t nb = atomic_load_explicit(&list[1 + i], memory_order_acquire);
             if (nb >= vis_cap || visited[nb] == mark) continue;
             visited[nb] = mark;
             links[m++] = nb;
@@ -244,7 +203,7 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
                 cand = s->cand;
             }
             idx_heap_push_min(cand, &n_cand, (idx_cand){d, nb});
-            if (!filtering || node_passes(nch, nb, filter)) {
+            if (!filtering || node_passes(idx, nch, nb, filter)) {
                 idx_heap_push_max(best, &n_best, (idx_cand){d, nb});
                 if (n_best > ef) idx_heap_pop_max(best, &n_best);
                 if (n_best >= ef) bound = best[0].dist;
@@ -263,13 +222,13 @@ static uint32_t flat_scan(const aw_index *idx, aw_index_scratch *s, const float 
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     idx_cand *best = s->best;
     uint32_t n_best = 0;
-    for (uint32_t base = 0; base < nodes; base += IDX_CHUNK) {
+    for (uint32_t base = 0; base < nodes; base += idx->chunk_nodes) {
         const idx_chunk *ch = idx_chunk_at(idx, &dc, base);
-        uint32_t end = nodes - base < IDX_CHUNK ? nodes - base : IDX_CHUNK;
+        uint32_t end = nodes - base < idx->chunk_nodes ? nodes - base : idx->chunk_nodes;
         for (uint32_t i = 0; i < end; i++) {
             uint32_t node = base + i;
-            if (!node_passes(ch, node, filter)) continue;
-            float d = idx_distance(idx, q, ch->vectors + (size_t)i * idx->stride);
+            if (!node_passes(idx, ch, node, filter)) continue;
+            float d = idx_distance(idx, q, idx_vector(idx, ch, node));
             if (n_best < k) {
                 idx_heap_push_max(best, &n_best, (idx_cand){d, node});
             } else if (d < best[0].dist) {
@@ -287,14 +246,18 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
                         aw_index_hit *hits, uint32_t *count) {
     aw_status st = idx_prepare_vector(idx, query, s->query, "aw_index_search: query");
     if (st != AW_OK) return st;
-    uint32_t k = q->k;
-    uint32_t ef = q->ef_search ? q->ef_search : idx->desc.ef_search;
-    if (ef < k) ef = k;
+    /* The entry point first: every node it names is counted in `nodes` read after it. */
+    uint64_t entry = atomic_load_explicit(&((aw_index *)idx)->entry, memory_order_acquire);
     uint32_t nodes = atomic_load_explicit(&((aw_index *)idx)->nodes, memory_order_acquire);
+    /* No search returns more than the nodes there are, so k and ef stop there (and heaps stay small). */
+    uint32_t k = q->k < nodes ? q->k : nodes;
+    uint32_t ef = q->ef_search ? q->ef_search : idx->desc.ef_search;
+    if (ef > nodes) ef = nodes;
+    if (ef < k) ef = k;
+    if (k == 0) return AW_OK;
     if ((st = idx_scratch_fit(s, nodes, ef)) != AW_OK) return st;
 
     uint32_t found = 0;
-    uint64_t entry = atomic_load_explicit(&((aw_index *)idx)->entry, memory_order_acquire);
     if (idx->desc.kind == AW_INDEX_HNSW && entry != UINT64_MAX) {
         const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
         uint32_t ep = (uint32_t)entry, top = (uint32_t)(entry >> 32);
@@ -316,7 +279,7 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
         idx_cand c = s->best[0];
         idx_heap_pop_max(s->best, &(uint32_t){i});
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
-        uint32_t slot = c.node & (IDX_CHUNK - 1);
+        uint32_t slot = c.node & idx->chunk_mask;
         hits[i - 1] = (aw_index_hit){ch->ids[slot], c.dist, idx_similarity(idx, c.dist)};
         if (q->vectors) memcpy(q->vectors + (size_t)(i - 1) * idx->desc.dim, idx_vector(idx, ch, c.node), idx->desc.dim * 4);
         if (q->metas) q->metas[i - 1] = ch->metas[slot];
