@@ -8,7 +8,9 @@
 #include "bench_collision.h"
 #include "bench_ecs.h"
 #include "bench_embed.h"
+#include "bench_index.h"
 #include "bench_jobs.h"
+#include "bench_memory.h"
 #include "bench_particles.h"
 #include "bench_render.h"
 
@@ -25,10 +27,13 @@ static const bench_suite suites[] = {
     {"ai", aw_bench_ai_run},
     {"render", aw_bench_render_run},
     {"particles", aw_bench_particles_run},
+    {"index", aw_bench_index_run},
+    {"memory", aw_bench_memory_run},
 };
 #define SUITE_COUNT (sizeof suites / sizeof suites[0])
 
-static const char *const suite_names[] = {"ecs", "jobs", "embed", "collision", "ai", "render", "particles", NULL};
+static const char *const suite_names[] = {"ecs",    "jobs",      "embed", "collision", "ai",
+                                          "render", "particles", "index", "memory",    NULL};
 _Static_assert(sizeof suite_names / sizeof suite_names[0] == SUITE_COUNT + 1, "suite_names mirrors suites");
 
 aw_bench_options aw_bench_options_resolve(const aw_bench_options *options) {

