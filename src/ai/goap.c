@@ -77,11 +77,57 @@ uint64_t ai_goap_state(const ai_goap_domain *d, const ai_senses *senses) {
     return s;
 }
 
-/* Admissible and consistent: an action fixes at most max_effect_bits unmet bits and costs at
- * least min_cost, and every unmet bit needs at least its cheapest achiever (none: unreachable).
- * (h_max, the relaxed-plan bound, was tried: on these domains it cut few nodes and cost 10x more
- * per node; see docs/performance.md.) */
-static float heuristic(const ai_goap_domain *d, uint64_t state, uint64_t gm, uint64_t gv) {
+/* The actions that can matter for a goal: those that set a fact to a value the goal or a
+ * precondition of another action that matters asks for (a fixed point over (fact, value) pairs).
+ * Any other action only sets facts to values nothing reads, so dropping it from a plan leaves
+ * every later test as true as before and the plan no dearer (costs are > 0): the cheapest plan
+ * uses relevant actions only. Skipping the rest keeps the search from multiplying states by every
+ * combination of their bits. */
+typedef struct goap_relevant {
+    uint8_t actions[AI_MAX_GOAP_ACTIONS];
+    uint32_t count;
+    float min_cost;         /* cheapest relevant action */
+    uint32_t max_goal_bits; /* most goal bits one relevant action sets to their goal values */
+} goap_relevant;
+
+static inline uint64_t sets_wanted(const ai_goap_action *act, uint64_t want1, uint64_t want0) {
+    return act->effect_mask & ((act->effect_value & want1) | (~act->effect_value & want0));
+}
+
+static void relevant_actions(const ai_goap_domain *d, uint64_t gm, uint64_t gv, goap_relevant *r) {
+    _Static_assert(AI_MAX_GOAP_ACTIONS <= 64, "relevant actions are a 64-bit set");
+    uint64_t want1 = gm & gv, want0 = gm & ~gv, used = 0; /* wanted (fact, value) pairs; actions */
+    for (bool more = true; more;) {
+        more = false;
+        for (uint32_t a = 0; a < d->action_count; a++) {
+            const ai_goap_action *act = &d->actions[a];
+            if (((used >> a) & 1u) || !sets_wanted(act, want1, want0)) continue;
+            used |= 1ull << a;
+            uint64_t p1 = act->pre_mask & act->pre_value, p0 = act->pre_mask & ~act->pre_value;
+            if ((p1 & ~want1) | (p0 & ~want0)) more = true;
+            want1 |= p1;
+            want0 |= p0;
+        }
+    }
+    r->count = 0;
+    r->min_cost = INFINITY;
+    r->max_goal_bits = 1;
+    for (uint32_t a = 0; a < d->action_count; a++) {
+        if (!((used >> a) & 1u)) continue;
+        const ai_goap_action *act = &d->actions[a];
+        r->actions[r->count++] = (uint8_t)a;
+        if (act->cost < r->min_cost) r->min_cost = act->cost;
+        uint32_t g = (uint32_t)__builtin_popcountll(sets_wanted(act, gm & gv, gm & ~gv));
+        if (g > r->max_goal_bits) r->max_goal_bits = g;
+    }
+    if (!isfinite(r->min_cost)) r->min_cost = 0.0f;
+}
+
+/* Admissible and consistent: a relevant action fixes at most max_goal_bits unmet goal bits and
+ * costs at least min_cost, and every unmet bit needs at least its cheapest achiever (none:
+ * unreachable). (h_max, the relaxed-plan bound, was tried: on these domains it cut few nodes and
+ * cost 10x more per node; see docs/performance.md.) */
+static float heuristic(const ai_goap_domain *d, const goap_relevant *r, uint64_t state, uint64_t gm, uint64_t gv) {
     uint64_t unmet_bits = (state ^ gv) & gm;
     if (!unmet_bits) return 0.0f;
     uint32_t unmet = 0; /* counted here: without -mpopcnt a popcount is a library call */
@@ -93,7 +139,7 @@ static float heuristic(const ai_goap_domain *d, uint64_t state, uint64_t gm, uin
         float c = d->achiever_cost[f][(gv >> f) & 1u];
         if (c > h) h = c;
     }
-    float count_bound = d->min_cost * (float)((unmet + d->max_effect_bits - 1) / d->max_effect_bits);
+    float count_bound = r->min_cost * (float)((unmet + r->max_goal_bits - 1) / r->max_goal_bits);
     return count_bound > h ? count_bound : h;
 }
 
@@ -156,8 +202,10 @@ int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_
         memset(s->slots, 0, sizeof s->slots);
         s->stamp = 1;
     }
+    goap_relevant rel;
+    relevant_actions(d, gm, gv, &rel);
     uint32_t node_count = 1, heap_n = 0;
-    s->nodes[0] = (goap_node){.state = start, .g = 0.0f, .f = heuristic(d, start, gm, gv), .parent = -1};
+    s->nodes[0] = (goap_node){.state = start, .g = 0.0f, .f = heuristic(d, &rel, start, gm, gv), .parent = -1};
     slot_for(s, start)->node = 0;
     heap_push(s, &heap_n, 0);
     while (heap_n) {
@@ -177,7 +225,8 @@ int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_
             if (cost) *cost = n.g;
             return (int)len;
         }
-        for (uint32_t a = 0; a < d->action_count; a++) {
+        for (uint32_t i = 0; i < rel.count; i++) {
+            uint32_t a = rel.actions[i];
             const ai_goap_action *act = &d->actions[a];
             if ((n.state & act->pre_mask) != act->pre_value) continue;
             uint64_t next = (n.state & ~act->effect_mask) | act->effect_value;
@@ -185,7 +234,7 @@ int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_
             float g = n.g + act->cost;
             goap_slot *slot = slot_for(s, next);
             if (slot->node >= 0 && s->nodes[slot->node].g <= g) continue;
-            float h = slot->node >= 0 ? s->nodes[slot->node].f - s->nodes[slot->node].g : heuristic(d, next, gm, gv);
+            float h = slot->node >= 0 ? s->nodes[slot->node].f - s->nodes[slot->node].g : heuristic(d, &rel, next, gm, gv);
             if (isinf(h)) continue; /* a goal bit nothing can set */
             if (node_count == AI_GOAP_MAX_NODES) return -1; /* search too large: no plan */
             int32_t k = (int32_t)node_count++;

@@ -355,6 +355,18 @@ static bool slot_outside(const aw_physics *p, uint32_t s) {
     return out;
 }
 
+/* The union of each cell's layers: a query for some layers skips the cells holding none of them
+ * (a team's agents looking for the other team across their own ranks). */
+static void cell_layers(aw_physics *p) {
+    const uint32_t *restrict cs = p->cell_start, *restrict layer = p->blayer;
+    uint32_t *restrict out = p->cell_layers;
+    for (uint32_t c = 0; c < p->cells; c++) {
+        uint32_t m = 0;
+        for (uint32_t s = cs[c]; s < cs[c + 1]; s++) m |= layer[s];
+        out[c] = m;
+    }
+}
+
 static void collect_outside(aw_physics *p) {
     /* Only border cells can hold colliders from outside the grid (they are clamped there). */
     const uint32_t *cs = p->cell_start;
@@ -372,7 +384,8 @@ static void collect_outside(aw_physics *p) {
 
 aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     size_t need = (size_t)p->cells + p->width + 3;
-    if (phys_reserve(p, (void **)&p->cell_start, &p->cell_start_cap, need, sizeof(uint32_t))) {
+    if (phys_reserve(p, (void **)&p->cell_start, &p->cell_start_cap, need, sizeof(uint32_t)) ||
+        phys_reserve(p, (void **)&p->cell_layers, &p->cell_layers_cap, p->cells, sizeof(uint32_t))) {
         p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
         return aw_last_status();
     }
@@ -388,6 +401,7 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     }
     /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
     for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
+    if (!p->all_default_layers) cell_layers(p); /* all on the default layer: queries need no union */
     collect_outside(p);
     uint32_t outside = p->n_outside;
     for (uint32_t sl = n_small; sl < p->n_valid; sl++) outside += slot_outside(p, sl);

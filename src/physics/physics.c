@@ -55,6 +55,7 @@ static void physics_free(aw_physics *p) {
     aw_free(a, p->items_a, rc * 8);
     aw_free(a, p->hist, p->hist_cap * sizeof(uint32_t));
     aw_free(a, p->cell_start, p->cell_start_cap * sizeof(uint32_t));
+    aw_free(a, p->cell_layers, p->cell_layers_cap * sizeof(uint32_t));
     for (uint32_t t = 0; t < p->task_cap; t++) {
         if (!p->tasks[t].pi) continue;
         size_t bytes = ((size_t)p->tasks[t].capacity + PHYS_PAD) * sizeof(uint32_t);

@@ -116,6 +116,9 @@ struct aw_physics {
     uint32_t n_small, n_large, n_valid;
     uint32_t *cell_start; /* cells + width + 3 entries; past `cells` all equal n_small */
     size_t cell_start_cap;
+    uint32_t *cell_layers; /* per cell: its colliders' layers OR-ed (masked k-nearest skips cells);
+                           * built only when some collider is off the default layer */
+    size_t cell_layers_cap;
     uint32_t *outside;    /* slots whose centre was outside the grid at build time */
     uint32_t n_outside;
     double min_x, min_z, cell, inv_cell;

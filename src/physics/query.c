@@ -159,8 +159,40 @@ static void knn_offer(knn *q, const aw_physics *p, uint32_t s, aw_vec3 pt, const
 
 static void knn_run(knn *q, const aw_physics *p, uint32_t y, uint32_t x0, uint32_t x1, aw_vec3 pt,
                     const aw_spatial_filter *f) {
-    uint32_t b = p->cell_start[y * p->width + x0], e = p->cell_start[y * p->width + x1 + 1];
-    for (uint32_t s = b; s < e; s++) knn_offer(q, p, s, pt, f);
+    const uint32_t *cs = p->cell_start;
+    uint32_t c0 = y * p->width + x0, c1 = y * p->width + x1;
+    if (!f->mask || p->all_default_layers) { /* no layer to skip by (the union is not built) */
+        for (uint32_t s = cs[c0], e = cs[c1 + 1]; s < e; s++) knn_offer(q, p, s, pt, f);
+        return;
+    }
+    for (uint32_t c = c0; c <= c1; c++) /* cells holding none of the asked layers: nothing to offer */
+        if (p->cell_layers[c] & f->mask)
+            for (uint32_t s = cs[c], e = cs[c + 1]; s < e; s++) knn_offer(q, p, s, pt, f);
+}
+
+static inline double sq(double v) {
+    return v * v;
+}
+
+/* Distance along one axis from v to cell c's span, less what the response may have moved anything
+ * on that axis since the build; border cells reach to infinity, since they keep the colliders
+ * clamped into them. */
+static inline double axis_cell_gap(const aw_physics *p, double v, double lo, int64_t c, int64_t n) {
+    double c0 = lo + (double)c * p->cell, c1 = c0 + p->cell, g = 0.0;
+    if (c > 0 && v < c0) g = c0 - v;
+    else if (c < n - 1 && v > c1) g = v - c1;
+    g -= p->margin;
+    return g > 0.0 ? g : 0.0;
+}
+
+/* Squared reach, in the xz plane, of a cell that may still hold an accepted collider: the k-th
+ * distance so far (or the query's cap), widened by the rounding safety. It only shrinks as answers
+ * come in, so a value taken at the start of a ring stays conservative for the whole ring. */
+static double knn_reach2(const knn *q) {
+    float lim2 = q->max_d2;
+    if (q->n == q->k && q->out[q->k - 1].distance < lim2) lim2 = q->out[q->k - 1].distance;
+    if (isinf(lim2)) return INFINITY;
+    return (double)lim2 / sq(1.0 - QUERY_SAFETY);
 }
 
 aw_status aw_physics_query_nearest(const aw_physics *p, aw_vec3 point, uint32_t k, float max_distance,
@@ -191,14 +223,26 @@ aw_status aw_physics_query_nearest(const aw_physics *p, aw_vec3 point, uint32_t 
                 if (b2 > q.max_d2) break;
                 if (q.n == k && b2 > q.out[k - 1].distance) break;
             }
+            /* Cells of the ring beyond the reach are skipped: the square's corners, and whole rows
+             * once the k-th distance has shrunk. */
+            double reach2 = knn_reach2(&q);
+            double gl = qx - d >= 0 ? axis_cell_gap(p, point.x, p->min_x, qx - d, w) : 0.0;
+            double gr = qx + d < w ? axis_cell_gap(p, point.x, p->min_x, qx + d, w) : 0.0;
             int64_t x0 = qx - d < 0 ? 0 : qx - d, x1 = qx + d > w - 1 ? w - 1 : qx + d;
-            for (int64_t y = qy - d; y <= qy + d; y++) {
-                if (y < 0 || y >= h) continue;
+            int64_t y0 = qy - d < 0 ? 0 : qy - d, y1 = qy + d > h - 1 ? h - 1 : qy + d;
+            for (int64_t y = y0; y <= y1; y++) {
+                double gz = axis_cell_gap(p, point.z, p->min_z, y, h), gz2 = gz * gz;
+                if (gz2 > reach2) continue;
                 if (y == qy - d || y == qy + d) {
-                    knn_run(&q, p, (uint32_t)y, (uint32_t)x0, (uint32_t)x1, point, f);
+                    int64_t a = x0, b = x1;
+                    while (a <= b && sq(axis_cell_gap(p, point.x, p->min_x, a, w)) + gz2 > reach2) a++;
+                    while (b > a && sq(axis_cell_gap(p, point.x, p->min_x, b, w)) + gz2 > reach2) b--;
+                    if (a <= b) knn_run(&q, p, (uint32_t)y, (uint32_t)a, (uint32_t)b, point, f);
                 } else {
-                    if (qx - d >= 0) knn_run(&q, p, (uint32_t)y, (uint32_t)(qx - d), (uint32_t)(qx - d), point, f);
-                    if (qx + d < w) knn_run(&q, p, (uint32_t)y, (uint32_t)(qx + d), (uint32_t)(qx + d), point, f);
+                    if (qx - d >= 0 && gl * gl + gz2 <= reach2)
+                        knn_run(&q, p, (uint32_t)y, (uint32_t)(qx - d), (uint32_t)(qx - d), point, f);
+                    if (qx + d < w && gr * gr + gz2 <= reach2)
+                        knn_run(&q, p, (uint32_t)y, (uint32_t)(qx + d), (uint32_t)(qx + d), point, f);
                 }
             }
         }

@@ -56,6 +56,33 @@ static void test_cheapest_of_two_routes(void **state) {
 }
 
 /* Brute force: every action sequence up to `depth`, the cheapest reaching the goal. */
+/* Actions that only set bits neither the goal nor any useful precondition reads (cheap ones, which
+ * A* would otherwise combine on every plateau) never enter the plan nor grow the search. */
+static void test_irrelevant_actions_are_cut(void **state) {
+    (void)state;
+    static ai_goap_domain d;
+    enum { A = 1, GOAL = 2, NOISE = 4 };
+    uint8_t plan[AW_AI_MAX_STEPS];
+    float cost = 0;
+    uint32_t nodes[2];
+    for (int with_noise = 0; with_noise < 2; with_noise++) {
+        memset(&d, 0, sizeof d);
+        if (with_noise)
+            for (uint32_t i = 0; i < 6; i++) add_action(&d, 0, 0, (uint64_t)NOISE << i, (uint64_t)NOISE << i, 0.1f);
+        uint8_t first = (uint8_t)d.action_count;
+        add_action(&d, 0, 0, A, A, 1.0f);       /* get a */
+        add_action(&d, A, A, GOAL, GOAL, 1.0f); /* a -> goal */
+        if (with_noise) add_action(&d, 0, 0, A, 0, 0.1f); /* drops a: sets no wanted value */
+        ai_goap_domain_finish(&d);
+        assert_int_equal(ai_goap_search(&d, 0, GOAL, GOAL, AW_AI_MAX_STEPS, scratch, plan, &cost), 2);
+        assert_int_equal(plan[0], first);
+        assert_int_equal(plan[1], first + 1);
+        assert_float_equal(cost, 2.0f, 1e-6f);
+        nodes[with_noise] = ai_goap_last_nodes(scratch);
+    }
+    assert_int_equal(nodes[0], nodes[1]);
+}
+
 static float best_cost;
 static void brute(const ai_goap_domain *d, uint64_t s, uint64_t gm, uint64_t gv, uint32_t depth, float g) {
     if (g >= best_cost) return;
@@ -187,6 +214,7 @@ static void test_default_domain_on_snapshots(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cheapest_of_two_routes),
+        cmocka_unit_test(test_irrelevant_actions_are_cut),
         cmocka_unit_test(test_random_domains_match_brute_force),
         cmocka_unit_test(test_plan_cache),
         cmocka_unit_test(test_default_domain_on_snapshots),
