@@ -436,7 +436,7 @@ aw_status aw_bench_index_run(const aw_bench_options *options, aw_bench_report *r
         p.n_efs = 8;
     } else {
         p.max_base = 10000;
-        p.max_query = 300;
+        p.max_query = 1000;
         p.ef_construction = 100;
         static const uint32_t efs[] = {10, 20, 40, 80, 160};
         memcpy(p.efs, efs, sizeof efs);
