@@ -133,7 +133,7 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->kern = kern;
     idx->stride = (d.dim + 15u) & ~15u;
     idx->links0_w = 1 + 2 * d.m;
-    idx->vec_off = (idx->links0_w * 4 + 15) & ~15u;
+    idx->vec_off = (idx->links0_w * 4 + 63) & ~63u;
     idx->rec_bytes = idx->vec_off + idx->stride * 4;
     idx->chunk_shift = 0;
     while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;

@@ -52,7 +52,7 @@ typedef struct idx_cand {
  * once before the node is published and read-only after, so searches read it plainly. */
 typedef struct idx_chunk {
     unsigned char *records;      /* chunk_nodes * rec_bytes: layer-0 list (count, then 2m nodes),
-                                    then the vector (stride floats, 16-byte aligned) */
+                                    then the vector (stride floats, 64-byte aligned) */
     _Atomic uint32_t **upper;    /* per node: NULL, or level * (1 + m) words for layers 1..level */
     uint64_t *ids;
     aw_index_meta *metas;
@@ -75,7 +75,8 @@ struct aw_index {
     idx_kernels kern;
     uint32_t stride;   /* floats per stored vector: dim rounded up to 16 */
     uint32_t links0_w; /* words per layer-0 list: 1 + 2m */
-    uint32_t vec_off;  /* bytes from a record's start to its vector: links0_w words, rounded to 16 */
+    uint32_t vec_off;  /* bytes from a record's start to its vector: links0_w words, rounded to 64 so
+                          vectors start on a cache line (a 448-byte row is 7 lines, not 8) */
     uint32_t rec_bytes; /* bytes per node record: vec_off + stride floats */
     uint32_t upper_w;  /* words per upper-layer list: 1 + m */
     double level_mult; /* 1 / ln(m) */
