@@ -142,6 +142,40 @@ void render_sort_entries(const uint64_t *entries, const render_piece *pieces, ui
     }
 }
 
+uint32_t render_build_batches(const uint64_t *sorted, uint32_t n, const render_key_hist *hists, uint32_t hist_count,
+                              render_batch *out, uint32_t capacity) {
+    if (n == 0) return 0;
+    uint32_t b = 0;
+    uint32_t top = RENDER_ENTRY_DIGIT(sorted[0], 2);
+    uint32_t top_count = 0;
+    for (uint32_t w = 0; hists && w < hist_count; w++) top_count += hists[w].bins[2][top];
+    if (hists && top_count == n) {
+        /* The top digit (material's high bits, pipeline) is the same everywhere: every nonzero
+         * bin of the middle digit (material's low bits, mesh) is one batch, in sorted order. */
+        uint32_t first = 0;
+        for (uint32_t bin = 0; bin <= RENDER_DIGIT_MASK(1); bin++) {
+            uint32_t c = 0;
+            for (uint32_t w = 0; w < hist_count; w++) c += hists[w].bins[1][bin];
+            if (c == 0) continue;
+            if (b < capacity)
+                out[b] = (render_batch){.mesh = bin & 0xffu, .material = ((top & 0xffu) << 4 | bin >> 8) & 0xfffu,
+                                        .first = first, .count = c};
+            b++;
+            first += c;
+        }
+        return b;
+    }
+    for (uint32_t i = 0; i < n; i++) { /* the general case: cut at every change of batch */
+        if (i > 0 && RENDER_ENTRY_BATCH(sorted[i]) == RENDER_ENTRY_BATCH(sorted[i - 1])) continue;
+        if (b > 0 && b <= capacity) out[b - 1].count = i - out[b - 1].first;
+        if (b < capacity)
+            out[b] = (render_batch){.mesh = RENDER_ENTRY_MESH(sorted[i]), .material = RENDER_ENTRY_MATERIAL(sorted[i]), .first = i};
+        b++;
+    }
+    if (b <= capacity) out[b - 1].count = n - out[b - 1].first;
+    return b;
+}
+
 aw_status render_prepare(aw_renderer *r) {
     uint64_t t0 = aw_time_ns();
     uint32_t piece_count = atomic_load_explicit(&r->piece_cursor, memory_order_relaxed);
@@ -188,26 +222,19 @@ aw_status render_prepare(aw_renderer *r) {
     }
     render_sort_entries(r->instance_keys, r->pieces, piece_count, r->hist, r->workers, n, r->keys, r->keys_tmp);
 
-    /* Batches: runs of equal (pipeline, material, mesh), cut in one pass. */
-    const uint64_t *e = r->keys;
-    uint64_t triangles = 0;
-    uint32_t b = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (i > 0 && RENDER_ENTRY_BATCH(e[i]) == RENDER_ENTRY_BATCH(e[i - 1])) continue;
-        if (b == r->batch_capacity) {
-            uint32_t cap = b + b / 2 + 16;
-            st = grow(r->allocator, (void **)&r->batches, r->batch_capacity, cap, sizeof(render_batch));
-            if (st) {
-                r->prepared_count = 0;
-                r->batch_count = 0;
-                return st;
-            }
-            r->batch_capacity = cap;
+    uint32_t b = render_build_batches(r->keys, n, r->hist, r->workers, r->batches, r->batch_capacity);
+    if (b > r->batch_capacity) {
+        uint32_t cap = b + b / 2 + 16;
+        st = grow(r->allocator, (void **)&r->batches, r->batch_capacity, cap, sizeof(render_batch));
+        if (st) {
+            r->prepared_count = 0;
+            r->batch_count = 0;
+            return st;
         }
-        if (b > 0) r->batches[b - 1].count = i - r->batches[b - 1].first;
-        r->batches[b++] = (render_batch){.mesh = RENDER_ENTRY_MESH(e[i]), .material = RENDER_ENTRY_MATERIAL(e[i]), .first = i};
+        r->batch_capacity = cap;
+        b = render_build_batches(r->keys, n, r->hist, r->workers, r->batches, r->batch_capacity);
     }
-    if (b > 0) r->batches[b - 1].count = n - r->batches[b - 1].first;
+    uint64_t triangles = 0;
     for (uint32_t i = 0; i < b; i++)
         triangles += (uint64_t)r->batches[i].count * (r->geometry.meshes[r->batches[i].mesh].index_count / 3u);
     r->batch_count = b;

@@ -213,6 +213,12 @@ aw_status render_prepare(aw_renderer *r);
  * tmp holds n entries. */
 void render_sort_entries(const uint64_t *entries, const render_piece *pieces, uint32_t piece_count,
                          const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp);
+/* Cuts sorted entries into batches of equal (pipeline, material, mesh) into out (up to capacity);
+ * returns how many there are (more than capacity: call again with room). With the entries'
+ * histograms (NULL: none), batches come from the counts without reading the entries when the
+ * key's top digit is shared. */
+uint32_t render_build_batches(const uint64_t *sorted, uint32_t n, const render_key_hist *hists, uint32_t hist_count,
+                              render_batch *out, uint32_t capacity);
 /* Sorts keys with their values (stable LSD radix, 11-bit digits, skipping digits every key shares).
  * Ping-pongs between the arrays and swaps the pointers so the result is in *keys / *values. */
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,

@@ -107,6 +107,23 @@ static void test_sort_entries_matches_reference(void **state) {
                 fail_msg("round %d (n %u, shape %d): entry %u is %llx, expected %llx", round, n, shape, i,
                          (unsigned long long)out[i], (unsigned long long)expect);
         }
+        /* Batches from the counts and from a scan (no histograms) against a plain run-length cut;
+         * a capacity that is too small only reports the count. */
+        static render_batch want[MAX], from_hist[MAX], from_scan[MAX];
+        uint32_t runs = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i == 0 || (out[i] >> 40) != (out[i - 1] >> 40))
+                want[runs++] = (render_batch){(uint32_t)(out[i] >> 40) & 0xffu, (uint32_t)(out[i] >> 48) & 0xfffu, i, 0};
+            want[runs - 1].count++;
+        }
+        assert_int_equal(render_build_batches(out, n, hists, WORKERS, from_hist, MAX), runs);
+        assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, MAX), runs);
+        if (runs > 1) assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, runs - 1), runs);
+        assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, MAX), runs);
+        for (uint32_t i = 0; i < runs; i++) {
+            if (memcmp(&want[i], &from_hist[i], sizeof want[i]) || memcmp(&want[i], &from_scan[i], sizeof want[i]))
+                fail_msg("round %d (shape %d): batch %u differs", round, shape, i);
+        }
     }
 }
 
