@@ -9,8 +9,9 @@
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
  *   frame_100k_ms_naive    one draw per entity
  *   gpu_100k_ms_batched / _naive   GPU time by timestamp queries, where the device has them
- *   sort_100k_ms           aw_render_sort alone on the scene's keys (material, mesh, 8-bit depth):
- *                          the sort's share of prep, without the GPU or the job system around it
+ *   sort_100k_ms           the public aw_render_sort alone on the scene's keys (material, mesh,
+ *                          8-bit depth) with separate values; the frame itself sorts packed
+ *                          entries (render_sort_entries), measured inside extract_sort_100k_ms
  *   record_100k_ms_batched / _naive  CPU time to record and submit the frame's command buffer:
  *                          where draw calls cost on a real driver (naive baseline)
  *   extract_sort_100k_ms   the extraction systems alone (extract + cull + sort + batches, no frame
