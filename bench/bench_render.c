@@ -9,10 +9,14 @@
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
  *   frame_100k_ms_naive    one draw per entity
  *   gpu_100k_ms_batched / _naive   GPU time by timestamp queries, where the device has them
- *   sort_100k_ms           aw_render_sort alone on the scene's keys (material, mesh, 8-bit depth):
- *                          the sort's share of prep, without the GPU or the job system around it
+ *   sort_100k_ms           the public aw_render_sort alone on the scene's keys (material, mesh,
+ *                          8-bit depth) with separate values; the frame itself sorts packed
+ *                          entries (render_sort_entries), measured inside extract_sort_100k_ms
  *   record_100k_ms_batched / _naive  CPU time to record and submit the frame's command buffer:
  *                          where draw calls cost on a real driver (naive baseline)
+ *   extract_sort_100k_ms   the extraction systems alone (extract + cull + sort + batches, no frame
+ *                          rendered): prep without the upload, cheap enough to profile under
+ *                          callgrind (`--filter extract_sort`)
  * Each rep renders one frame of each mode back to back, so noise hits all modes alike; the first
  * frames of each mode (pipeline compilation, ring growth, caches) are left out. */
 #include "bench_render.h"
@@ -132,6 +136,16 @@ static aw_status one_frame(render_bench *b, double *ms) {
     return AW_OK;
 }
 
+/* The extraction systems alone, one world step per rep, after warm-up steps. */
+static aw_status measure_extract_sort(render_bench *b, double *out) {
+    for (uint32_t rep = 0; rep < WARMUP_FRAMES + b->opt.reps; rep++) {
+        uint64_t t0 = aw_time_ns();
+        if (aw_world_progress(b->world, 1.0f / 60.0f)) return fail_with("aw_world_progress");
+        if (rep >= WARMUP_FRAMES) out[rep - WARMUP_FRAMES] = (double)(aw_time_ns() - t0) * 1e-6;
+    }
+    return AW_OK;
+}
+
 static aw_status measure(render_bench *b) {
     double ms;
     for (uint32_t m = 0; m < MODES; m++) {
@@ -164,7 +178,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     b.opt = aw_bench_options_resolve(options);
     b.entities = b.opt.entities == AW_BENCH_DEFAULT_ENTITIES ? 100000u : b.opt.entities;
     uint32_t reps = b.opt.reps;
-    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 2);
+    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 3);
     double *pool = aw_alloc(NULL, bytes, 16);
     if (!pool) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: out of memory");
     for (uint32_t m = 0; m < MODES; m++) {
@@ -175,10 +189,11 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     }
     b.prep_ms = pool + (size_t)reps * 4 * MODES;
     double *sort_ms = pool + (size_t)reps * (4 * MODES + 1);
+    double *extract_sort_ms = pool + (size_t)reps * (4 * MODES + 2);
 
     char k[16];
     snprintf(k, sizeof k, "%u%s", b.entities % 1000 ? b.entities : b.entities / 1000, b.entities % 1000 ? "" : "k");
-    enum { NAMES = 12 };
+    enum { NAMES = 13 };
     char names[NAMES][AW_BENCH_NAME_MAX];
     snprintf(names[0], sizeof names[0], "draw_calls_batched");
     snprintf(names[1], sizeof names[1], "draw_calls_indirect");
@@ -192,8 +207,10 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     snprintf(names[9], sizeof names[9], "record_%s_ms_batched", k);
     snprintf(names[10], sizeof names[10], "record_%s_ms_naive", k);
     snprintf(names[11], sizeof names[11], "sort_%s_ms", k);
+    snprintf(names[12], sizeof names[12], "extract_sort_%s_ms", k);
     bool any = false;
-    for (int i = 0; i < NAMES - 1; i++) any = any || aw_bench_selected(&b.opt, names[i]);
+    for (int i = 0; i < NAMES - 2; i++) any = any || aw_bench_selected(&b.opt, names[i]);
+    bool cpu_only = aw_bench_selected(&b.opt, names[12]);
     aw_status result = AW_OK;
     if (aw_bench_selected(&b.opt, names[11])) {
         if (measure_sort(&b, sort_ms)) {
@@ -204,16 +221,17 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
                                                                     .samples = sort_ms, .sample_count = reps});
         }
     }
-    if (any && !result) {
+    if ((any || cpu_only) && !result) {
         aw_clear_error();
         aw_status st = build_scene(&b);
-        if (!st) st = measure(&b);
+        if (!st && cpu_only) st = measure_extract_sort(&b, extract_sort_ms);
+        if (!st && any) st = measure(&b);
         if (st) {
             fprintf(stderr, "aw-bench: render failed: %s (%s)\n", aw_last_error(), aw_status_str(st));
             aw_bench_report_fail(report);
         } else {
             bool gpu = aw_gpu_get_info(aw_renderer_gpu(b.r)).timestamps;
-            const aw_bench_entry entries[NAMES - 1] = {
+            const aw_bench_entry entries[NAMES] = {
                 {.name = names[0], .unit = "calls", .samples = b.draws[0], .sample_count = reps, .target = 16},
                 {.name = names[1], .unit = "calls", .samples = b.draws[1], .sample_count = reps},
                 {.name = names[2], .unit = "calls", .samples = b.draws[2], .sample_count = reps},
@@ -229,8 +247,11 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
                 {.name = names[9], .unit = "ms", .samples = b.record_ms[0], .sample_count = reps,
                  .baseline_samples = b.record_ms[2], .baseline_count = reps},
                 {.name = names[10], .unit = "ms", .samples = b.record_ms[2], .sample_count = reps},
+                {0}, /* sort_100k_ms, reported above */
+                {.name = names[12], .unit = "ms", .samples = extract_sort_ms, .sample_count = reps},
             };
-            for (int i = 0; i < NAMES - 1 && !result; i++) {
+            for (int i = 0; i < NAMES && !result; i++) {
+                if (i == 11) continue;
                 if (!aw_bench_selected(&b.opt, names[i]) || ((i == 7 || i == 8) && !gpu)) continue;
                 aw_bench_entry e = entries[i];
                 e.suite = "render";

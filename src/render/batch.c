@@ -1,6 +1,6 @@
-/* After extraction: merges the pieces' instance ranges back into the world's order (piece by
- * piece, so the result does not depend on which thread ran what), sorts them by key with a radix
- * sort and cuts the sorted list into batches of equal mesh and material. */
+/* After extraction: sorts the pieces' entries by key with a radix sort whose first pass reads the
+ * pieces in the scheduler's order (so the result does not depend on which thread ran what), and
+ * cuts the sorted list into batches of equal mesh and material. */
 #include "render_internal.h"
 
 #include <string.h>
@@ -72,48 +72,108 @@ static aw_status grow(const aw_allocator *a, void **p, uint32_t old_count, uint3
     return AW_OK;
 }
 
-/* The four sort arrays are rebuilt every frame, so growing them needs no copy: new ones replace
- * the old ones all together, or nothing changes. */
+/* The two entry arrays are rebuilt every frame, so growing them needs no copy: new ones replace
+ * the old ones together, or nothing changes. */
 static aw_status ensure_sort_capacity(aw_renderer *r, uint32_t n) {
     if (n <= r->sort_capacity) return AW_OK;
     uint32_t cap = r->sort_capacity ? r->sort_capacity : 1024;
     while (cap < n) cap = cap + cap / 2;
     const aw_allocator *a = r->allocator;
     uint64_t *k = aw_alloc(a, (size_t)cap * 8, 64), *kt = aw_alloc(a, (size_t)cap * 8, 64);
-    uint32_t *v = aw_alloc(a, (size_t)cap * 4, 64), *vt = aw_alloc(a, (size_t)cap * 4, 64);
-    if (!k || !kt || !v || !vt) {
+    if (!k || !kt) {
         aw_free(a, k, (size_t)cap * 8);
         aw_free(a, kt, (size_t)cap * 8);
-        aw_free(a, v, (size_t)cap * 4);
-        aw_free(a, vt, (size_t)cap * 4);
         return aw_error(AW_ERR_OUT_OF_MEMORY, "render: out of memory for %u sort entries", n);
     }
     uint32_t old = r->sort_capacity;
     aw_free(a, r->keys, (size_t)old * 8);
     aw_free(a, r->keys_tmp, (size_t)old * 8);
-    aw_free(a, r->refs, (size_t)old * 4);
-    aw_free(a, r->refs_tmp, (size_t)old * 4);
     r->keys = k;
     r->keys_tmp = kt;
-    r->refs = v;
-    r->refs_tmp = vt;
     r->sort_capacity = cap;
     return AW_OK;
 }
 
-static void merge_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
-    (void)worker;
-    aw_renderer *r = ctx;
-    for (uint32_t i = begin; i < end; i++) {
-        const render_piece *p = &r->pieces[i];
-        const uint64_t *keys = r->instance_keys + p->begin;
-        uint64_t *dst_keys = r->keys + p->offset;
-        uint32_t *dst_refs = r->refs + p->offset;
-        for (uint32_t k = 0; k < p->count; k++) {
-            dst_keys[k] = keys[k];
-            dst_refs[k] = p->begin + k;
+void render_sort_entries(const uint64_t *entries, const render_piece *pieces, uint32_t piece_count,
+                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp) {
+    static _Thread_local uint32_t offsets[RENDER_DIGITS][RENDER_DIGIT_BINS]; /* 48 KiB: off the stack */
+    int digits[RENDER_DIGITS], digit_count = 0;
+    for (int d = 0; d < RENDER_DIGITS; d++) {
+        uint32_t sum = 0;
+        bool one_bin = false;
+        for (uint32_t b = 0; b <= RENDER_DIGIT_MASK(d); b++) { /* counts become starting offsets */
+            uint32_t c = 0;
+            for (uint32_t w = 0; w < hist_count; w++) c += hists[w].bins[d][b];
+            one_bin = one_bin || c == n;
+            offsets[d][b] = sum;
+            sum += c;
+        }
+        if (!one_bin) digits[digit_count++] = d; /* a digit every key shares needs no pass */
+    }
+    if (digit_count == 0) {
+        for (uint32_t i = 0; i < piece_count; i++)
+            memcpy(out + pieces[i].offset, entries + pieces[i].begin, (size_t)pieces[i].count * sizeof(uint64_t));
+        return;
+    }
+    /* Ping-pong so that the last pass lands in out. */
+    uint64_t *dst = (digit_count & 1) ? out : tmp;
+    uint64_t *other = (digit_count & 1) ? tmp : out;
+    uint32_t *offset = offsets[digits[0]];
+    int shift = RENDER_DIGIT_SHIFT(digits[0]);
+    uint32_t mask = RENDER_DIGIT_MASK(digits[0]);
+    for (uint32_t i = 0; i < piece_count; i++) {
+        const uint64_t *src = entries + pieces[i].begin;
+        for (uint32_t k = 0, count = pieces[i].count; k < count; k++) {
+            uint64_t e = src[k];
+            dst[offset[(e >> shift) & mask]++] = e;
         }
     }
+    for (int j = 1; j < digit_count; j++) {
+        const uint64_t *src = dst;
+        dst = other;
+        other = (uint64_t *)src;
+        offset = offsets[digits[j]];
+        shift = RENDER_DIGIT_SHIFT(digits[j]);
+        mask = RENDER_DIGIT_MASK(digits[j]);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t e = src[i];
+            dst[offset[(e >> shift) & mask]++] = e;
+        }
+    }
+}
+
+uint32_t render_build_batches(const uint64_t *sorted, uint32_t n, const render_key_hist *hists, uint32_t hist_count,
+                              render_batch *out, uint32_t capacity) {
+    if (n == 0) return 0;
+    uint32_t b = 0;
+    uint32_t top = RENDER_ENTRY_DIGIT(sorted[0], 2);
+    uint32_t top_count = 0;
+    for (uint32_t w = 0; hists && w < hist_count; w++) top_count += hists[w].bins[2][top];
+    if (hists && top_count == n) {
+        /* The top digit (material's high bits, pipeline) is the same everywhere: every nonzero
+         * bin of the middle digit (material's low bits, mesh) is one batch, in sorted order. */
+        uint32_t first = 0;
+        for (uint32_t bin = 0; bin <= RENDER_DIGIT_MASK(1); bin++) {
+            uint32_t c = 0;
+            for (uint32_t w = 0; w < hist_count; w++) c += hists[w].bins[1][bin];
+            if (c == 0) continue;
+            if (b < capacity)
+                out[b] = (render_batch){.mesh = bin & 0xffu, .material = ((top & 0xffu) << 4 | bin >> 8) & 0xfffu,
+                                        .first = first, .count = c};
+            b++;
+            first += c;
+        }
+        return b;
+    }
+    for (uint32_t i = 0; i < n; i++) { /* the general case: cut at every change of batch */
+        if (i > 0 && RENDER_ENTRY_BATCH(sorted[i]) == RENDER_ENTRY_BATCH(sorted[i - 1])) continue;
+        if (b > 0 && b <= capacity) out[b - 1].count = i - out[b - 1].first;
+        if (b < capacity)
+            out[b] = (render_batch){.mesh = RENDER_ENTRY_MESH(sorted[i]), .material = RENDER_ENTRY_MATERIAL(sorted[i]), .first = i};
+        b++;
+    }
+    if (b <= capacity) out[b - 1].count = n - out[b - 1].first;
+    return b;
 }
 
 aw_status render_prepare(aw_renderer *r) {
@@ -154,24 +214,17 @@ aw_status render_prepare(aw_renderer *r) {
     }
     if (!ordered) /* not the scheduler's numbering (cannot happen today): completion order */
         memcpy(r->pieces, r->piece_out, (size_t)piece_count * sizeof(render_piece));
-    /* Each piece's offset in the merged list, then the copy, piece by piece in parallel. */
+    /* Each piece's offset in the merged order (for the no-pass case). */
     uint32_t n = 0;
     for (uint32_t i = 0; i < piece_count; i++) {
         r->pieces[i].offset = n;
         n += r->pieces[i].count;
     }
-    if (r->jobs && n >= 32768)
-        aw_jobs_parallel_for(r->jobs, piece_count, 8, merge_pieces, r);
-    else
-        merge_pieces(0, piece_count, 0, r);
-    render_radix_sort(&r->keys, &r->refs, &r->keys_tmp, &r->refs_tmp, n);
+    render_sort_entries(r->instance_keys, r->pieces, piece_count, r->hist, r->workers, n, r->keys, r->keys_tmp);
 
-    /* Batches: runs of equal (pipeline, material, mesh). */
-    uint32_t batches = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (i == 0 || RENDER_KEY_BATCH(r->keys[i]) != RENDER_KEY_BATCH(r->keys[i - 1])) batches++;
-    if (batches > r->batch_capacity) {
-        uint32_t cap = batches + 16;
+    uint32_t b = render_build_batches(r->keys, n, r->hist, r->workers, r->batches, r->batch_capacity);
+    if (b > r->batch_capacity) {
+        uint32_t cap = b + b / 2 + 16;
         st = grow(r->allocator, (void **)&r->batches, r->batch_capacity, cap, sizeof(render_batch));
         if (st) {
             r->prepared_count = 0;
@@ -179,16 +232,9 @@ aw_status render_prepare(aw_renderer *r) {
             return st;
         }
         r->batch_capacity = cap;
+        b = render_build_batches(r->keys, n, r->hist, r->workers, r->batches, r->batch_capacity);
     }
     uint64_t triangles = 0;
-    uint32_t b = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (i == 0 || RENDER_KEY_BATCH(r->keys[i]) != RENDER_KEY_BATCH(r->keys[i - 1])) {
-            uint32_t mesh = RENDER_KEY_MESH(r->keys[i]);
-            r->batches[b++] = (render_batch){.mesh = mesh, .material = RENDER_KEY_MATERIAL(r->keys[i]), .first = i};
-        }
-        r->batches[b - 1].count++;
-    }
     for (uint32_t i = 0; i < b; i++)
         triangles += (uint64_t)r->batches[i].count * (r->geometry.meshes[r->batches[i].mesh].index_count / 3u);
     r->batch_count = b;

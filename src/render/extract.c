@@ -73,11 +73,14 @@ static void render_begin(aw_system_ctx *ctx) {
     r->output_overflow = !reserve_output(r);
     if (r->output_overflow) AW_LOGE("render: out of memory for the frame's instances; entities are skipped");
     for (uint32_t w = 0; w < r->workers; w++) r->tally[w].culled = r->tally[w].skipped = 0;
+    memset(r->hist, 0, (size_t)r->workers * sizeof(render_key_hist));
 }
 
 static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     aw_renderer *r = ctx->user;
-    render_worker_tally *tally = &r->tally[ctx->worker < r->workers ? ctx->worker : 0];
+    uint32_t worker = ctx->worker < r->workers ? ctx->worker : 0;
+    render_worker_tally *tally = &r->tally[worker];
+    render_key_hist *hist = &r->hist[worker];
     uint32_t begin = atomic_fetch_add_explicit(&r->output_cursor, it->count, memory_order_relaxed);
     uint32_t piece = atomic_fetch_add_explicit(&r->piece_cursor, 1, memory_order_relaxed);
     if (begin + (uint64_t)it->count > r->output_capacity || piece >= r->piece_out_capacity) {
@@ -131,7 +134,10 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
             .material = material,
             .color = styles ? styles[i].color : 0xffffffffu,
         };
-        keys[n] = RENDER_KEY(0u, material, mesh, depth);
+        uint64_t entry = RENDER_ENTRY(RENDER_KEY(0u, material, mesh, depth), n);
+        keys[n] = entry;
+        /* The sort's histograms, counted here while the entry is in a register. */
+        for (int g = 0; g < RENDER_DIGITS; g++) hist->bins[g][RENDER_ENTRY_DIGIT(entry, g)]++;
         n++;
     }
     tally->culled += culled;
@@ -169,6 +175,10 @@ aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_r
     r->extract = *desc;
     if (desc->mesh_map) memcpy(r->mesh_map, desc->mesh_map, desc->mesh_map_count * sizeof(uint32_t));
     if (desc->material_map) memcpy(r->material_map, desc->material_map, desc->material_map_count * sizeof(uint32_t));
+    aw_free(r->allocator, r->hist, (size_t)r->workers * sizeof(render_key_hist)); /* an earlier failed try */
+    r->workers = 0;
+    r->hist = aw_alloc(r->allocator, (size_t)threads * sizeof(render_key_hist), 64);
+    if (!r->hist) return aw_error(AW_ERR_OUT_OF_MEMORY, "render extract: out of memory for %u histograms", threads);
     r->workers = threads;
     r->jobs = jobs;
     uint32_t phase = desc->phase ? desc->phase : AW_PHASE_PRESENTATION;

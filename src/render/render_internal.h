@@ -98,6 +98,32 @@ typedef struct render_batch {
     uint32_t mesh, material, first, count;
 } render_batch;
 
+/* Sort key: [31..28] pipeline, [27..16] material, [15..8] mesh, [7..0] depth (near first, 256
+ * steps: enough for front-to-back order within a batch, and one radix pass): 32 bits, so it packs
+ * with an index into one 64-bit sort entry. The batch is the key without its depth bits. */
+#define RENDER_KEY(pipeline, material, mesh, depth)                                                          \
+    (((uint64_t)(pipeline) << 28) | ((uint64_t)(material) << 16) | ((uint64_t)(mesh) << 8) | (uint64_t)(depth))
+/* A sort entry packs the 32-bit key above the instance's index, so the sort moves 8 bytes per
+ * instance in one array; the index is payload (never a sort digit). */
+#define RENDER_ENTRY(key, index)   (((uint64_t)(key) << 32) | (uint64_t)(uint32_t)(index))
+#define RENDER_ENTRY_INDEX(entry)  ((uint32_t)(entry))
+#define RENDER_ENTRY_BATCH(entry)  ((entry) >> 40)
+#define RENDER_ENTRY_MESH(entry)   ((uint32_t)((entry) >> 40) & 0xffu)
+#define RENDER_ENTRY_MATERIAL(entry) ((uint32_t)((entry) >> 48) & 0xfffu)
+
+/* The sort's digits over the 32 key bits: 8 (depth) + 12 (mesh, material's low 4 bits) + 12
+ * (material's high 8 bits, pipeline). Depth alone in the first digit scatters to at most 256
+ * places, and a scene with up to 16 materials needs just the first two passes. Histograms are
+ * counted during the extraction (per worker), so the sort never reads its input just to count. */
+#define RENDER_DIGITS      3
+#define RENDER_DIGIT_BINS  4096u
+#define RENDER_DIGIT_SHIFT(d) (32 + ((d) == 0 ? 0 : (d) == 1 ? 8 : 20))
+#define RENDER_DIGIT_MASK(d)  ((d) == 0 ? 0xffu : 0xfffu)
+#define RENDER_ENTRY_DIGIT(entry, d) ((uint32_t)((entry) >> RENDER_DIGIT_SHIFT(d)) & RENDER_DIGIT_MASK(d))
+typedef struct render_key_hist {
+    _Alignas(64) uint32_t bins[RENDER_DIGITS][RENDER_DIGIT_BINS];
+} render_key_hist;
+
 typedef struct render_window render_window;
 
 struct aw_renderer {
@@ -150,8 +176,9 @@ struct aw_renderer {
     uint32_t workers;
     aw_query *extract_query; /* the extraction's terms, for the entity count in render_begin */
     render_worker_tally tally[RENDER_MAX_WORKERS];
+    render_key_hist *hist; /* one per worker, filled by the extraction, summed by the sort */
     render_instance *instances; /* shared extraction output, `output_capacity` each */
-    uint64_t *instance_keys;
+    uint64_t *instance_keys; /* sort entries: RENDER_ENTRY(key, index into instances) */
     uint32_t output_capacity;
     _Atomic uint32_t output_cursor;
     render_piece *piece_out; /* pieces as they finish, `piece_out_capacity` */
@@ -159,15 +186,14 @@ struct aw_renderer {
     _Atomic uint32_t piece_cursor;
     bool output_overflow; /* a piece found no room (cannot happen after render_begin's reserve) */
     uint64_t extract_start_ns;
-    /* Merged and sorted: keys, references (indices into `instances`), batches. */
+    /* Merged and sorted entries (key in the high half, index into `instances` in the low half). */
     uint64_t *keys, *keys_tmp;
-    uint32_t *refs, *refs_tmp;
     uint32_t sort_capacity;
     render_piece *pieces;
     uint32_t piece_capacity;
     render_batch *batches;
     uint32_t batch_count, batch_capacity;
-    uint32_t prepared_count; /* instances in keys/refs */
+    uint32_t prepared_count; /* entries in keys */
     aw_jobs *jobs;           /* the world's, for the parallel merge and upload */
     aw_render_stats prepared; /* extraction and sort figures of the prepared list */
 
@@ -178,17 +204,21 @@ struct aw_renderer {
     aw_render_stats stats;
 };
 
-/* Sort key: [31..28] pipeline, [27..16] material, [15..8] mesh, [7..0] depth (near first, 256
- * steps: enough for front-to-back order within a batch, and one radix pass). Bits 63..32 are free
- * for later layers (translucency, view). The batch is the key without its depth bits. */
-#define RENDER_KEY(pipeline, material, mesh, depth)                                                          \
-    (((uint64_t)(pipeline) << 28) | ((uint64_t)(material) << 16) | ((uint64_t)(mesh) << 8) | (uint64_t)(depth))
-#define RENDER_KEY_BATCH(key)    ((key) >> 8)
-#define RENDER_KEY_MESH(key)     ((uint32_t)((key) >> 8) & 0xffu)
-#define RENDER_KEY_MATERIAL(key) ((uint32_t)((key) >> 16) & 0xfffu)
 
 /* batch.c: merges the workers' output in piece order, sorts by key, builds batches. */
 aw_status render_prepare(aw_renderer *r);
+/* Sorts the entries of `pieces` (ranges of `entries`, taken in array order: the merge is the sort's
+ * first pass) by key into out[0..n): stable LSD radix over the key digits that differ, counted in
+ * `hists` (summed; their total is n). Each piece's `offset` must be its prefix sum of counts.
+ * tmp holds n entries. */
+void render_sort_entries(const uint64_t *entries, const render_piece *pieces, uint32_t piece_count,
+                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp);
+/* Cuts sorted entries into batches of equal (pipeline, material, mesh) into out (up to capacity);
+ * returns how many there are (more than capacity: call again with room). With the entries'
+ * histograms (NULL: none), batches come from the counts without reading the entries when the
+ * key's top digit is shared. */
+uint32_t render_build_batches(const uint64_t *sorted, uint32_t n, const render_key_hist *hists, uint32_t hist_count,
+                              render_batch *out, uint32_t capacity);
 /* Sorts keys with their values (stable LSD radix, 11-bit digits, skipping digits every key shares).
  * Ping-pongs between the arrays and swaps the pointers so the result is in *keys / *values. */
 void render_radix_sort(uint64_t **keys, uint32_t **values, uint64_t **keys_tmp, uint32_t **values_tmp,

@@ -382,8 +382,7 @@ void aw_renderer_destroy(aw_renderer *r) {
     aw_free(a, r->piece_out, (size_t)r->piece_out_capacity * sizeof(render_piece));
     aw_free(a, r->keys, (size_t)r->sort_capacity * 8);
     aw_free(a, r->keys_tmp, (size_t)r->sort_capacity * 8);
-    aw_free(a, r->refs, (size_t)r->sort_capacity * 4);
-    aw_free(a, r->refs_tmp, (size_t)r->sort_capacity * 4);
+    aw_free(a, r->hist, (size_t)r->workers * sizeof(render_key_hist));
     aw_free(a, r->pieces, (size_t)r->piece_capacity * sizeof(render_piece));
     aw_free(a, r->batches, (size_t)r->batch_capacity * sizeof(render_batch));
     aw_free(a, r, sizeof *r);
@@ -547,9 +546,9 @@ typedef struct upload_ctx {
 static void upload_range(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const upload_ctx *c = arg;
-    const uint32_t *refs = c->r->refs;
+    const uint64_t *entries = c->r->keys;
     const render_instance *src = c->r->instances;
-    for (uint32_t i = begin; i < end; i++) c->dst[i] = src[refs[i]];
+    for (uint32_t i = begin; i < end; i++) c->dst[i] = src[RENDER_ENTRY_INDEX(entries[i])];
 }
 
 /* Copies the prepared instances, in sorted order, into the slot's mapped ring buffer (in

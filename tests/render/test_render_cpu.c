@@ -1,4 +1,5 @@
-/* Renderer parts that need no GPU: the draw-order radix sort against qsort on random keys, PNG
+/* Renderer parts that need no GPU: the draw-order radix sorts (public and in-frame) against qsort
+ * on random keys, PNG
  * write/read round trips and corrupt or truncated files, and the image comparison. */
 #include "aw/render.h"
 
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "../../src/render/render_internal.h"
 
 typedef struct kv {
     uint64_t key;
@@ -54,6 +57,74 @@ static void test_sort_matches_reference(void **state) {
         }
     }
     aw_render_sort(NULL, NULL, NULL, NULL, 10); /* ignored, no crash */
+}
+
+/* The in-frame sort: entries scattered over pieces with gaps between them, taken in piece order
+ * (the merge), sorted by their 32-bit key, ties in merged order; histograms split over workers. */
+static void test_sort_entries_matches_reference(void **state) {
+    (void)state;
+    enum { MAX = 4000, PIECES = 40, WORKERS = 3 };
+    static uint64_t entries[2 * MAX], out[MAX], tmp[MAX];
+    static kv ref[MAX];
+    static render_key_hist hists[WORKERS];
+    render_piece pieces[PIECES];
+    aw_rng rng;
+    aw_rng_seed(&rng, 7);
+    for (int round = 0; round < 200; round++) {
+        memset(hists, 0, sizeof hists);
+        uint32_t piece_count = 1 + aw_rng_range(&rng, PIECES), n = 0, at = 0;
+        int shape = round % 5;
+        uint32_t same = aw_rng_u32(&rng);
+        for (uint32_t p = 0; p < piece_count; p++) {
+            uint32_t count = aw_rng_range(&rng, MAX / PIECES + 1);
+            at += aw_rng_range(&rng, MAX / PIECES); /* a gap: other pieces' unused room */
+            pieces[p] = (render_piece){.task = p, .begin = at, .count = count, .offset = n};
+            render_key_hist *h = &hists[aw_rng_range(&rng, WORKERS)];
+            for (uint32_t i = 0; i < count; i++) {
+                uint32_t key = aw_rng_u32(&rng);
+                /* Scene-like (few meshes and materials, any depth), wide materials and pipelines,
+                 * all equal, depth only, fully random. */
+                if (shape == 0) key = RENDER_KEY(0u, key >> 28, (key >> 20) & 3u, key & 0xffu);
+                else if (shape == 1) key = RENDER_KEY(key >> 30, (key >> 12) & 0xfffu, (key >> 8) & 7u, key & 0xffu);
+                else if (shape == 2) key = same;
+                else if (shape == 3) key = (same & ~0xffu) | (key & 0xffu);
+                uint64_t e = RENDER_ENTRY(key, aw_rng_u32(&rng)); /* any index: payload only */
+                entries[at + i] = e;
+                for (int d = 0; d < RENDER_DIGITS; d++) h->bins[d][RENDER_ENTRY_DIGIT(e, d)]++;
+                ref[n + i] = (kv){e >> 32, n + i};
+            }
+            n += count;
+            at += count;
+        }
+        render_sort_entries(entries, pieces, piece_count, hists, WORKERS, n, out, tmp);
+        qsort(ref, n, sizeof ref[0], kv_cmp);
+        for (uint32_t i = 0; i < n; i++) {
+            /* The reference's value is the merged position: find that entry's payload. */
+            uint32_t pos = ref[i].value, p = 0;
+            while (pos >= pieces[p].offset + pieces[p].count) p++;
+            uint64_t expect = entries[pieces[p].begin + (pos - pieces[p].offset)];
+            if (out[i] != expect)
+                fail_msg("round %d (n %u, shape %d): entry %u is %llx, expected %llx", round, n, shape, i,
+                         (unsigned long long)out[i], (unsigned long long)expect);
+        }
+        /* Batches from the counts and from a scan (no histograms) against a plain run-length cut;
+         * a capacity that is too small only reports the count. */
+        static render_batch want[MAX], from_hist[MAX], from_scan[MAX];
+        uint32_t runs = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (i == 0 || (out[i] >> 40) != (out[i - 1] >> 40))
+                want[runs++] = (render_batch){(uint32_t)(out[i] >> 40) & 0xffu, (uint32_t)(out[i] >> 48) & 0xfffu, i, 0};
+            want[runs - 1].count++;
+        }
+        assert_int_equal(render_build_batches(out, n, hists, WORKERS, from_hist, MAX), runs);
+        assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, MAX), runs);
+        if (runs > 1) assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, runs - 1), runs);
+        assert_int_equal(render_build_batches(out, n, NULL, 0, from_scan, MAX), runs);
+        for (uint32_t i = 0; i < runs; i++) {
+            if (memcmp(&want[i], &from_hist[i], sizeof want[i]) || memcmp(&want[i], &from_scan[i], sizeof want[i]))
+                fail_msg("round %d (shape %d): batch %u differs", round, shape, i);
+        }
+    }
 }
 
 static void temp_path(char *out, size_t size, const char *name) {
@@ -134,6 +205,7 @@ static void test_png_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_matches_reference),
+        cmocka_unit_test(test_sort_entries_matches_reference),
         cmocka_unit_test(test_png_round_trip),
         cmocka_unit_test(test_png_bad_input),
     };
