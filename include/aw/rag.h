@@ -1,6 +1,7 @@
-/* AstraWeave RAG, part 1: sentence embeddings in-process. A SentencePiece unigram tokenizer and the
- * Universal Sentence Encoder lite transformer (512-d), read straight from its TF.js files and run in C
- * with OpenBLAS for the matrix products. */
+/* AstraWeave RAG: retrieval for AI agents, in-process. Sentence embeddings (a SentencePiece unigram
+ * tokenizer and the Universal Sentence Encoder lite transformer, 512-d, read from its TF.js files),
+ * a vector index (HNSW or exact, filtered, persistent), semantic memory over pluggable vector stores
+ * (local or a Chroma server), and prompt context (token-budgeted sections, few-shot selection). */
 #ifndef AW_RAG_H
 #define AW_RAG_H
 
