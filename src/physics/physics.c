@@ -519,15 +519,18 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
         if (off >= c->keep) continue;
         uint32_t n = k->count < c->keep - off ? k->count : c->keep - off;
         const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
+        const aw_entity *restrict E = p->bent;
+        const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
+        aw_contact *restrict C = p->contacts + off; /* locals: a store through p would reload them */
         for (uint32_t q = 0; q < n; q++) {
-            const uint32_t i = k->pi[q], j = k->pj[q];
+            const uint32_t i = PI[q], j = PJ[q];
             /* d2 is computed exactly as the pair test computed it. */
             float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
             float d2 = dx * dx + dy * dy + dz * dz;
             float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
             aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
             float depth = (R[i] + R[j]) - d;
-            aw_entity a = p->bent[i], b = p->bent[j];
+            aw_entity a = E[i], b = E[j];
             if (a > b) {
                 aw_entity s = a;
                 a = b;
@@ -535,7 +538,7 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
                 nrm = (aw_vec3){-nrm.x, -nrm.y, -nrm.z};
             }
             if (nrm.x == 0.0f && nrm.y == 0.0f && nrm.z == 0.0f) nrm.x = 1.0f; /* coincident centres */
-            p->contacts[off + q] = (aw_contact){.a = a, .b = b, .normal = nrm, .depth = depth};
+            C[q] = (aw_contact){.a = a, .b = b, .normal = nrm, .depth = depth};
         }
     }
 }
@@ -712,7 +715,9 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
         return aw_last_status();
     }
     contact_ctx cc = {.p = p, .keep = keep};
-    phys_parallel(p, p->task_count, contact_task, &cc);
+    /* A few hundred contacts take less time than waking the other thread and joining it. */
+    if (keep <= PHYS_CONTACT_INLINE) contact_task(0, p->task_count, 0, &cc);
+    else phys_parallel(p, p->task_count, contact_task, &cc);
     p->contact_count = keep;
     uint64_t t3 = aw_time_ns();
 

@@ -20,6 +20,7 @@
 #define PHYS_LARGE_GRAIN 4u    /* large colliders per pair-finding task */
 #define PHYS_SORT_GRAIN 5000u  /* least rows per task of the counting sort */
 #define PHYS_SMALL_SORT 32768u /* up to this many rows: one sequential counting sort, else bands */
+#define PHYS_CONTACT_INLINE 1024u /* up to this many contacts: the contact pass runs on the caller */
 #define PHYS_RBUCKETS 64u      /* radius histogram buckets (binary exponents) */
 
 /* gkey sentinels before compaction: large colliders sort after every cell, refused rows last. */
