@@ -26,9 +26,11 @@ particle_spawn particles_spawn_state(const emitter_slot *e, aw_vec3 at, uint32_t
     };
 }
 
+/* Never-used slots first: after a cell sort they follow the live particles, so particles born
+ * together fill blocks of their own instead of widening the sorted blocks' bounds. */
 static uint32_t take_slot(aw_particles *ps) {
-    if (ps->free_count) return ps->free_slots[--ps->free_count];
-    return ps->high_water++;
+    if (ps->high_water < ps->capacity) return ps->high_water++;
+    return ps->free_slots[--ps->free_count];
 }
 
 /* Emits up to `count` particles of emitter `slot` at `at`; the rest are refused (no free slot).

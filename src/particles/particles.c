@@ -63,6 +63,8 @@ aw_particles_simd aw_particles_simd_detect(void) {
 static void free_storage(aw_particles *ps) {
     const aw_allocator *a = ps->allocator;
     aw_free(a, ps->soa_block, ps->soa_bytes);
+    aw_free(a, ps->spare_block, ps->soa_bytes);
+    aw_free(a, ps->sort_start, (GRID_CELLS + 1u) * sizeof(uint32_t));
     aw_free(a, ps->free_slots, (size_t)ps->capacity * sizeof(uint32_t));
     aw_free(a, ps->dead_slots, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t));
     aw_free(a, ps->dead_counts, (size_t)ps->block_count * sizeof(uint32_t));
@@ -77,18 +79,17 @@ static void free_storage(aw_particles *ps) {
 }
 
 /* Ten arrays of `capacity` 4-byte values, each starting on a 64-byte boundary, in one block. */
-static aw_status alloc_soa(aw_particles *ps) {
+static aw_status alloc_soa(aw_particles *ps, particle_soa *soa, void **block) {
     size_t stride = ((size_t)ps->block_count * PARTICLE_BLOCK * sizeof(float) + 63u) & ~(size_t)63u;
     ps->soa_bytes = stride * 10u;
     uint8_t *base = aw_alloc(ps->allocator, ps->soa_bytes, 64);
     if (!base) return aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);
     memset(base, 0, ps->soa_bytes);
-    ps->soa_block = base;
-    float **floats[] = {&ps->soa.px, &ps->soa.py, &ps->soa.pz, &ps->soa.vx,
-                        &ps->soa.vy, &ps->soa.vz, &ps->soa.age, &ps->soa.life};
+    *block = base;
+    float **floats[] = {&soa->px, &soa->py, &soa->pz, &soa->vx, &soa->vy, &soa->vz, &soa->age, &soa->life};
     for (size_t k = 0; k < 8; k++) *floats[k] = (float *)(base + k * stride);
-    ps->soa.id = (uint32_t *)(base + 8 * stride);
-    ps->soa.emitter = (uint32_t *)(base + 9 * stride);
+    soa->id = (uint32_t *)(base + 8 * stride);
+    soa->emitter = (uint32_t *)(base + 9 * stride);
     return AW_OK;
 }
 
@@ -137,7 +138,9 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
                          .jobs = desc->jobs,
                          .seed = desc->seed};
     ps->block_count = (ps->capacity + PARTICLE_BLOCK - 1u) / PARTICLE_BLOCK;
-    aw_status st = alloc_soa(ps);
+    aw_status st = alloc_soa(ps, &ps->soa, &ps->soa_block);
+    if (!st) st = alloc_soa(ps, &ps->spare, &ps->spare_block);
+    ps->sort_start = aw_alloc(a, (GRID_CELLS + 1u) * sizeof(uint32_t), 64);
     ps->free_slots = aw_alloc(a, (size_t)ps->capacity * sizeof(uint32_t), 64);
     ps->dead_slots = aw_alloc(a, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t), 64);
     ps->dead_counts = aw_alloc(a, (size_t)ps->block_count * sizeof(uint32_t), 64);
@@ -151,7 +154,7 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
     if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
                 !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
-    if (!st && (!ps->free_slots || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
+    if (!st && (!ps->free_slots || !ps->sort_start || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
                 !ps->spheres))
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);
     if (!st) {
@@ -366,6 +369,10 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         sim_params params = particles_sim_params(ps, dt);
         AW_PROFILE_ZONE_BEGIN_CAT(sim_zone, "particles", "particles_simulate");
         st = particles_simulate_cpu(ps, &params);
+        if (!st && ++ps->steps_since_sort >= PARTICLE_SORT_EVERY) {
+            ps->steps_since_sort = 0;
+            particles_sort_by_cell(ps);
+        }
         AW_PROFILE_ZONE_END(sim_zone);
         ps->stats.simulate_ns = aw_time_ns() - t1;
     }

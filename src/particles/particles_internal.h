@@ -85,6 +85,13 @@ struct aw_particles {
     particle_soa soa;
     size_t soa_bytes; /* one allocation holds every array */
     void *soa_block;
+    /* CPU path: every PARTICLE_SORT_EVERY steps the live particles are copied into `spare` in cell
+     * order and the two swap (sort_cpu.c). */
+    particle_soa spare;
+    void *spare_block;
+    uint32_t spare_high_water; /* slots of `spare` that may hold stale particles */
+    uint32_t *sort_start;      /* per grid cell + 1: the counting sort's offsets */
+    uint32_t steps_since_sort;
     uint32_t *free_slots; /* stack of recycled slots */
     uint32_t free_count;
     uint32_t high_water; /* slots [high_water, capacity) were never used */
@@ -135,6 +142,11 @@ void particles_emit(aw_particles *ps, float dt);
 /* sphere_grid.c: rebuilds ps->grid from ps->spheres (allocates nothing). */
 void particles_grid_build(aw_particles *ps);
 size_t particles_grid_items_capacity(uint32_t max_spheres);
+
+/* sort_cpu.c: packs the live particles to the front in sphere-grid cell order (allocates
+ * nothing; needs this step's grid). */
+#define PARTICLE_SORT_EVERY 8u
+void particles_sort_by_cell(aw_particles *ps);
 
 /* simulate_cpu.c */
 aw_status particles_simulate_cpu(aw_particles *ps, const sim_params *params);
