@@ -634,11 +634,6 @@ static aw_status parse_type(const loader *l, json_t *v, const char *path, aw_age
 
 /* ---- the file */
 
-typedef struct section {
-    const char *key;
-    size_t max;
-} section;
-
 aw_status ai_library_load(ai_library *lib, const char *json, size_t length, const char *name) {
     loader l = {.file = name ? name : "<memory>", .lib = lib};
     json_error_t jerr;

@@ -19,17 +19,24 @@ enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 #define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
 #define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
 
+/* Grows a worker's record buffer (doubling from 256) to hold `need` records; false when out of
+ * memory, with the buffer unchanged. */
+static bool worker_reserve(ai_worker *w, uint32_t need) {
+    if (need <= w->record_capacity) return true;
+    uint32_t cap = w->record_capacity ? w->record_capacity : 256;
+    while (cap < need) cap *= 2;
+    ai_record *grown = aw_realloc(w->allocator, w->records, (size_t)w->record_capacity * sizeof(ai_record),
+                                  (size_t)cap * sizeof(ai_record), 8);
+    if (!grown) return false;
+    w->records = grown;
+    w->record_capacity = cap;
+    return true;
+}
+
 void ai_record_push(ai_worker *w, const ai_record *r) {
-    if (w->record_count == w->record_capacity) {
-        uint32_t cap = w->record_capacity ? w->record_capacity * 2 : 256;
-        ai_record *grown = aw_realloc(w->allocator, w->records, (size_t)w->record_capacity * sizeof(ai_record),
-                                      (size_t)cap * sizeof(ai_record), 8);
-        if (!grown) {
-            w->record_overflow = true;
-            return;
-        }
-        w->records = grown;
-        w->record_capacity = cap;
+    if (!worker_reserve(w, w->record_count + 1)) {
+        w->record_overflow = true;
+        return;
     }
     w->records[w->record_count++] = *r;
 }
@@ -542,18 +549,7 @@ static void effects_run(aw_system_ctx *ctx) {
     /* Which worker records how much depends on work stealing, so a worker's buffer could first
      * outgrow itself in any frame. Sizing every buffer to the frame's total (the same for any
      * thread count) makes growth happen only when the simulation itself reaches a new high. */
-    for (uint32_t i = 0; i < ai->worker_count; i++) {
-        ai_worker *w = &ai->workers[i];
-        if (w->record_capacity >= total) continue;
-        uint32_t cap = w->record_capacity ? w->record_capacity : 256;
-        while (cap < total) cap *= 2;
-        ai_record *grown = aw_realloc(w->allocator, w->records, (size_t)w->record_capacity * sizeof(ai_record),
-                                      (size_t)cap * sizeof(ai_record), 8);
-        if (grown) {
-            w->records = grown;
-            w->record_capacity = cap;
-        }
-    }
+    for (uint32_t i = 0; i < ai->worker_count; i++) (void)worker_reserve(&ai->workers[i], total);
     uint32_t n = 0;
     for (uint32_t i = 0; i < ai->worker_count; i++) {
         ai_worker *w = &ai->workers[i];

@@ -233,16 +233,8 @@ static void test_no_validation_messages(void **state) {
 }
 
 int main(void) {
-    gpu_test_keep_driver_libraries();
-    aw_status st = aw_gpu_create(&(aw_gpu_desc){.validation = true, .app_name = "test_gpu"}, &gpu);
-    if (st == AW_ERR_UNAVAILABLE) {
-        printf("SKIP: no usable Vulkan device: %s\n", aw_last_error());
-        return AW_GPU_TEST_SKIP;
-    }
-    if (st != AW_OK) {
-        fprintf(stderr, "aw_gpu_create: %s: %s\n", aw_status_str(st), aw_last_error());
-        return 1;
-    }
+    int code = gpu_test_open("test_gpu", &gpu);
+    if (code >= 0) return code;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_override_by_name),

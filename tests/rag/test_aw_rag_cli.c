@@ -18,69 +18,14 @@
 
 #include <cmocka.h>
 
+#include "../cli_test_util.h"
+
 #include "rag_test_util.h"
-
-static char tool[4096];
-
-/* build/tests/test_aw_rag_cli -> build/bin/aw-rag */
-static bool find_tool(void) {
-    char self[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return false;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return false;
-    *slash = '\0';
-    snprintf(tool, sizeof tool, "%s/../bin/aw-rag", self);
-    return access(tool, X_OK) == 0;
-}
-
-typedef struct result {
-    int code;
-    char out[1 << 16];
-    char err[1 << 14];
-} result;
-
-static void read_all(int fd, char *buf, size_t size) {
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(fd, buf + used, size - 1 - used)) > 0) used += (size_t)n;
-    buf[used] = '\0';
-}
-
-/* Runs aw-rag with up to 15 arguments; stdout and stderr go to temporary files (a pipe could
- * fill while we wait). */
-static void run(result *r, const char *const *args) {
-    char out_path[] = "/tmp/aw_rag_cli_out_XXXXXX", err_path[] = "/tmp/aw_rag_cli_err_XXXXXX";
-    int out = mkstemp(out_path), err = mkstemp(err_path);
-    assert_true(out >= 0 && err >= 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        const char *argv[17] = {tool};
-        for (int i = 0; args[i] && i < 15; i++) argv[i + 1] = args[i];
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(tool, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    lseek(out, 0, SEEK_SET);
-    lseek(err, 0, SEEK_SET);
-    read_all(out, r->out, sizeof r->out);
-    read_all(err, r->err, sizeof r->err);
-    close(out);
-    close(err);
-    remove(out_path);
-    remove(err_path);
-}
 
 static void test_bad_flags_exit_2(void **state) {
     (void)state;
-    if (!find_tool()) skip();
-    static result r;
+    if (!cli_find_tool("aw-rag")) skip();
+    static cli_result r;
     const struct {
         const char *args[8];
         const char *says;
@@ -106,19 +51,19 @@ static void test_bad_flags_exit_2(void **state) {
         {{"bench", "--fast"}, "unknown option '--fast'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        run(&r, cases[i].args);
+        cli_run(&r, cases[i].args);
         if (r.code != 2 || !strstr(r.err, cases[i].says) || !strstr(r.err, "try 'aw-rag --help'"))
             fail_msg("case %zu (%s %s): exit %d, stderr: %s", i, cases[i].args[0],
                      cases[i].args[1] ? cases[i].args[1] : "", r.code, r.err);
         assert_string_equal(r.out, "");
     }
-    run(&r, (const char *[]){NULL});
+    cli_run(&r, (const char *[]){NULL});
     assert_int_equal(r.code, 2);
-    run(&r, (const char *[]){"--help", NULL});
+    cli_run(&r, (const char *[]){"--help", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "--ranker"));
     /* A missing database is a run failure (1), not a usage error. */
-    run(&r, (const char *[]){"query", "--db", "/nonexistent/x.awm", "--ranker", "overlap", "t", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", "/nonexistent/x.awm", "--ranker", "overlap", "t", NULL});
     assert_int_equal(r.code, 1);
     assert_non_null(strstr(r.err, "/nonexistent/x.awm"));
 }
@@ -138,9 +83,9 @@ static double num(json_t *o, const char *key) {
 
 static void test_index_query_eval(void **state) {
     (void)state;
-    if (!find_tool()) skip();
+    if (!cli_find_tool("aw-rag")) skip();
     rag_test_model_dir();
-    static result r;
+    static cli_result r;
     char docs[] = "/tmp/aw_rag_cli_docs_XXXXXX", queries[] = "/tmp/aw_rag_cli_q_XXXXXX", db[] = "/tmp/aw_rag_cli_db_XXXXXX";
     close(mkstemp(docs));
     close(mkstemp(queries));
@@ -160,11 +105,11 @@ static void test_index_query_eval(void **state) {
                         "{\"query\":\"oak gate\",\"relevant\":[4]}\n"
                         "{\"query\":\"forest market\",\"relevant\":[3]}\n"
                         "{\"query\":\"dragon\",\"relevant\":[1]}\n");
-    run(&r, (const char *[]){"index", "--db", db, docs, NULL});
+    cli_run(&r, (const char *[]){"index", "--db", db, docs, NULL});
     if (r.code != 0) fail_msg("index: exit %d: %s", r.code, r.err);
     assert_non_null(strstr(r.err, "indexed 4 documents"));
 
-    run(&r, (const char *[]){"eval", "--db", db, "--queries", queries, "--ranker", "overlap", "--json", NULL});
+    cli_run(&r, (const char *[]){"eval", "--db", db, "--queries", queries, "--ranker", "overlap", "--json", NULL});
     if (r.code != 0) fail_msg("eval: exit %d: %s", r.code, r.err);
     json_error_t err;
     json_t *o = json_loads(r.out, 0, &err);
@@ -178,7 +123,7 @@ static void test_index_query_eval(void **state) {
     assert_int_equal(json_object_size(o), 6);
     json_decref(o);
 
-    run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "-k", "2", "--json", "wolves gate", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "-k", "2", "--json", "wolves gate", NULL});
     if (r.code != 0) fail_msg("query: exit %d: %s", r.code, r.err);
     o = json_loads(r.out, 0, &err);
     if (!o) fail_msg("query output is not JSON: %s", r.out);
@@ -191,22 +136,22 @@ static void test_index_query_eval(void **state) {
     json_decref(o);
 
     /* Filters: only episodic (document 1), then only agent 0 (all but document 1). */
-    run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "--filter", "kind=episodic", "--json", "wolves gate", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "--filter", "kind=episodic", "--json", "wolves gate", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "\"hits\":[{\"id\":1,\"score\":1.000000}]}"));
-    run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "--filter", "agent=0", "--json", "gate", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", db, "--ranker", "overlap", "--filter", "agent=0", "--json", "gate", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "\"hits\":[{\"id\":4,\"score\":1.000000}]}"));
     /* The embedding ranker answers paraphrases the overlap ranker cannot. */
-    run(&r, (const char *[]){"query", "--db", db, "-k", "1", "--json", "a trader selling fleece", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", db, "-k", "1", "--json", "a trader selling fleece", NULL});
     if (r.code != 0) fail_msg("query: exit %d: %s", r.code, r.err);
     assert_non_null(strstr(r.out, "\"hits\":[{\"id\":2,"));
-    run(&r, (const char *[]){"query", "--db", db, "wolves", NULL});
+    cli_run(&r, (const char *[]){"query", "--db", db, "wolves", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "Wolves"));
 
     write_file(docs, "{\"id\":1,\"text\":\"ok\"}\n{\"id\":\"two\",\"text\":\"bad\"}\n");
-    run(&r, (const char *[]){"index", "--db", db, docs, NULL});
+    cli_run(&r, (const char *[]){"index", "--db", db, docs, NULL});
     assert_int_equal(r.code, 1);
     assert_non_null(strstr(r.err, ":2:"));
     unlink(docs);

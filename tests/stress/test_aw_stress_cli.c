@@ -16,67 +16,12 @@
 
 #include <cmocka.h>
 
-static char tool[4096];
-
-/* build/tests/test_aw_stress_cli -> build/bin/aw-stress */
-static bool find_tool(void) {
-    char self[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return false;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return false;
-    *slash = '\0';
-    snprintf(tool, sizeof tool, "%s/../bin/aw-stress", self);
-    return access(tool, X_OK) == 0;
-}
-
-typedef struct result {
-    int code;
-    char out[1 << 16];
-    char err[1 << 14];
-} result;
-
-static void read_all(int fd, char *buf, size_t size) {
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(fd, buf + used, size - 1 - used)) > 0) used += (size_t)n;
-    buf[used] = '\0';
-}
-
-/* Runs aw-stress with up to 15 arguments; stdout and stderr go to temporary files (a pipe could
- * fill while we wait). */
-static void run(result *r, const char *const *args) {
-    char out_path[] = "/tmp/aw_stress_cli_out_XXXXXX", err_path[] = "/tmp/aw_stress_cli_err_XXXXXX";
-    int out = mkstemp(out_path), err = mkstemp(err_path);
-    assert_true(out >= 0 && err >= 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        const char *argv[17] = {tool};
-        for (int i = 0; args[i] && i < 15; i++) argv[i + 1] = args[i];
-        dup2(out, 1);
-        dup2(err, 2);
-        execv(tool, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    lseek(out, 0, SEEK_SET);
-    lseek(err, 0, SEEK_SET);
-    read_all(out, r->out, sizeof r->out);
-    read_all(err, r->err, sizeof r->err);
-    close(out);
-    close(err);
-    remove(out_path);
-    remove(err_path);
-}
+#include "../cli_test_util.h"
 
 static void test_bad_flags_exit_2(void **state) {
     (void)state;
-    if (!find_tool()) skip();
-    static result r;
+    if (!cli_find_tool("aw-stress")) skip();
+    static cli_result r;
     const struct {
         const char *args[4];
         const char *says;
@@ -99,7 +44,7 @@ static void test_bad_flags_exit_2(void **state) {
         {{"--trace", "-"}, "only --json may write to stdout"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        run(&r, cases[i].args);
+        cli_run(&r, cases[i].args);
         if (r.code != 2 || !strstr(r.err, cases[i].says) || !strstr(r.err, "try 'aw-stress --help'"))
             fail_msg("case %zu (%s %s): exit %d, stderr: %s", i, cases[i].args[0],
                      cases[i].args[1] ? cases[i].args[1] : "", r.code, r.err);
@@ -109,16 +54,16 @@ static void test_bad_flags_exit_2(void **state) {
 
 static void test_help_list_and_a_tiny_run(void **state) {
     (void)state;
-    if (!find_tool()) skip();
-    static result r;
-    run(&r, (const char *[]){"--help", NULL});
+    if (!cli_find_tool("aw-stress")) skip();
+    static cli_result r;
+    cli_run(&r, (const char *[]){"--help", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "--capacity"));
-    run(&r, (const char *[]){"--list", NULL});
+    cli_run(&r, (const char *[]){"--list", NULL});
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "seed-profile"));
 
-    run(&r, (const char *[]){"--entities", "64,128", "--frames", "5", "--warmup", "1", "--threads", "1",
+    cli_run(&r, (const char *[]){"--entities", "64,128", "--frames", "5", "--warmup", "1", "--threads", "1",
                              "--json", "-", NULL});
     if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
     json_error_t err;
@@ -137,15 +82,15 @@ static void test_help_list_and_a_tiny_run(void **state) {
     int fd = mkstemp(base);
     assert_true(fd >= 0);
     close(fd);
-    run(&r, (const char *[]){"--entities", "64", "--frames", "5", "--warmup", "1", "--threads", "1", "--json",
+    cli_run(&r, (const char *[]){"--entities", "64", "--frames", "5", "--warmup", "1", "--threads", "1", "--json",
                              base, NULL});
     assert_int_equal(r.code, 0);
-    run(&r, (const char *[]){"--entities", "64", "--frames", "5", "--warmup", "1", "--threads", "1",
+    cli_run(&r, (const char *[]){"--entities", "64", "--frames", "5", "--warmup", "1", "--threads", "1",
                              "--compare", base, "--threshold", "1000", NULL});
     if (r.code != 0 && r.code != 3) fail_msg("exit %d: %s", r.code, r.err);
     assert_non_null(strstr(r.out, "verdict:"));
     remove(base);
-    run(&r,
+    cli_run(&r,
         (const char *[]){"--entities", "64", "--frames", "5", "--compare", "/nonexistent/base.json", NULL});
     assert_int_equal(r.code, 1);
     assert_non_null(strstr(r.err, "/nonexistent/base.json"));
