@@ -19,11 +19,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The flagship figures: the seed-profile world drawn by the Vulkan renderer, headless (frame
+# The flagship figures: the combat world drawn by the Vulkan renderer, headless (frame
 # statistics table, screenshot in $(BUILD_DIR)/aw-demo.png; exit 77, no Vulkan device, only skips
 # it), then the seed-profile workload's table and the ECS table.
 run: build
-	@$(BUILD_DIR)/bin/aw-demo --headless --entities 1000 --frames 120 --stats --screenshot $(BUILD_DIR)/aw-demo.png \
+	@$(BUILD_DIR)/bin/aw-demo --headless --entities 1000 --frames 60 --stats --screenshot $(BUILD_DIR)/aw-demo.png \
 	  || [ $$? -eq 77 ]
 	@$(BUILD_DIR)/bin/aw-stress --scenario seed-profile --frames 600
 	@$(BUILD_DIR)/bin/aw-bench ecs

@@ -1,4 +1,4 @@
-/* aw-demo: the seed-profile scenario's world simulated and drawn by the Vulkan renderer, in a
+/* aw-demo: the combat scenario's world (or seed-profile's) simulated and drawn by the Vulkan renderer, in a
  * window when a display exists, else headless; prints frame statistics and can save a screenshot.
  * Exit codes: 0 ok, 1 the run failed, 2 bad usage, 77 no Vulkan device. */
 #include <stdio.h>
@@ -17,7 +17,7 @@ static void usage(FILE *out) {
             "  --frames N           frames to run (default 600)\n"
             "  --warmup N           first frames left out of the statistics (default 10)\n"
             "  --threads N          threads, the caller included (default: one per hardware thread)\n"
-            "  --scenario NAME      stress scenario whose world is drawn (default seed-profile)\n"
+            "  --scenario NAME      stress scenario whose world is drawn: combat (default) or seed-profile\n"
             "  --headless           render offscreen even when a display exists\n"
             "  --screenshot FILE    write the last frame as PNG\n"
             "  --naive              one draw call per entity (the baseline)\n"
@@ -25,7 +25,10 @@ static void usage(FILE *out) {
             "  --vsync on|off       windowed: wait for vertical blank (default on)\n"
             "  --size WxH           frame size (default 1280x720)\n"
             "  --device NAME        use the Vulkan device whose name contains NAME (or AW_GPU_DEVICE)\n"
-            "  --validation         enable the Vulkan validation layer (or AW_VK_VALIDATION=1)\n"
+            "  --validation         enable the Vulkan validation layer (or AW_VK_VALIDATION=1); any\n"
+            "                       error or warning it reports fails the run (exit 1)\n"
+            "  --resize-at N:WxH    windowed: ask for a WxH window after frame N\n"
+            "  --vsync-switch-at N  windowed: switch vsync to the other setting after frame N\n"
             "  --stats              print the frame statistics table (default: a summary line)\n"
             "  --help, -h           show this help\n");
 }
@@ -87,6 +90,19 @@ int main(int argc, char **argv) {
             if (x && (size_t)(x - value) < sizeof w) memcpy(w, value, (size_t)(x - value));
             if (!x || !parse_u32(w, 16, 8192, &d.width) || !parse_u32(x + 1, 16, 8192, &d.height))
                 return usage_error("--size needs WxH, each from 16 to 8192, got '%s'", missing ? "" : value);
+        } else if (take_value(argc, argv, &i, "--resize-at", &value, &missing)) {
+            char frame[16] = "", w[16] = "";
+            const char *colon = missing ? NULL : strchr(value, ':');
+            const char *x = colon ? strchr(colon, 'x') : NULL;
+            if (colon && (size_t)(colon - value) < sizeof frame) memcpy(frame, value, (size_t)(colon - value));
+            if (x && (size_t)(x - colon - 1) < sizeof w) memcpy(w, colon + 1, (size_t)(x - colon - 1));
+            if (!x || !parse_u32(frame, 1, 10000000, &d.resize_frame) || !parse_u32(w, 16, 8192, &d.resize_width) ||
+                !parse_u32(x + 1, 16, 8192, &d.resize_height))
+                return usage_error("--resize-at needs N:WxH (frame from 1, sizes from 16 to 8192), got '%s'",
+                                   missing ? "" : value);
+        } else if (take_value(argc, argv, &i, "--vsync-switch-at", &value, &missing)) {
+            if (missing || !parse_u32(value, 1, 10000000, &d.vsync_switch_frame))
+                return usage_error("--vsync-switch-at needs a frame number from 1, got '%s'", missing ? "" : value);
         } else if (take_value(argc, argv, &i, "--device", &value, &missing)) {
             if (missing || !*value) return usage_error("%s needs a device name", "--device");
             d.device_name = value;
@@ -111,5 +127,10 @@ int main(int argc, char **argv) {
                result.frames, result.entities, result.device, result.frame_ms.p50, result.prep_ms.p50, result.last.draw_calls);
     }
     if (d.screenshot) printf("screenshot: %s\n", d.screenshot);
+    if (result.validation_errors || result.validation_warnings) {
+        fprintf(stderr, "aw-demo: the validation layer reported %u errors and %u warnings; the first: %s\n",
+                result.validation_errors, result.validation_warnings, result.validation_message);
+        return 1;
+    }
     return 0;
 }

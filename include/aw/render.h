@@ -65,6 +65,28 @@ const char *aw_render_mode_str(aw_render_mode mode);
 /* The size frames are rendered at (the window's framebuffer size when windowed). */
 void aw_render_get_size(const aw_renderer *renderer, uint32_t *width, uint32_t *height);
 
+/* Windowed output: what the swapchain does. Headless: all zero. */
+typedef struct aw_render_window_info {
+    bool windowed;
+    bool vsync;             /* asked for */
+    uint32_t present_mode;  /* VkPresentModeKHR in use: FIFO (2) with vsync, else MAILBOX (1) or
+                               IMMEDIATE (0) where offered, FIFO otherwise */
+    uint32_t image_count;   /* swapchain images */
+    uint32_t swapchains;    /* swapchains created: 1 + recreations (resize, out of date, vsync) */
+    uint32_t resize_events; /* framebuffer size changes reported by the window system */
+    uint32_t out_of_date;   /* VK_ERROR_OUT_OF_DATE_KHR from acquire or present */
+    uint32_t suboptimal;    /* VK_SUBOPTIMAL_KHR from acquire or present */
+    uint32_t skipped_frames; /* frames not drawn: minimised, or the swapchain was out of date */
+    uint64_t presented;     /* frames presented */
+} aw_render_window_info;
+aw_render_window_info aw_render_get_window_info(const aw_renderer *renderer);
+/* Windowed: switches vsync (FIFO) on or off; the swapchain is recreated before the next frame.
+ * AW_ERR_UNSUPPORTED headless. */
+aw_status aw_render_set_vsync(aw_renderer *renderer, bool vsync);
+/* Windowed: asks the window system for a new client size (frames follow once it reports the
+ * change). AW_ERR_UNSUPPORTED headless, AW_ERR_INVALID_ARG outside 1..16384. */
+aw_status aw_render_set_window_size(aw_renderer *renderer, uint32_t width, uint32_t height);
+
 /* ---------------------------------------------------------------- camera and light */
 
 typedef struct aw_camera {
@@ -126,6 +148,25 @@ typedef struct aw_render_components {
 /* Registers (or looks up, when already registered) the three components. */
 aw_status aw_render_register_components(aw_world *world, aw_render_components *out);
 
+/* Entities that carry no mesh component but a game's own component (a tag, say "AiProjectile")
+ * drawn with a fixed mesh and material: entities spawned by systems that know nothing of rendering
+ * are drawn from the frame they appear in, with no render component added to them. */
+typedef struct aw_render_extract_rule {
+    aw_component tag;  /* entities with the position and this component (one with data, not a
+                        * zero-size tag), but no mesh component */
+    uint32_t mesh;     /* aw_render_mesh_id */
+    uint32_t material; /* a material id (when select_count is 0) */
+    /* Material chosen per entity by one byte of the tag component (a team, a kind): the byte at
+     * select_offset picks select_materials[byte]; bytes >= select_count are skipped. 0: off. */
+    uint32_t select_offset;
+    uint32_t select_count; /* 0..AW_RENDER_RULE_MAX_SELECT */
+    uint32_t select_materials[8];
+    float scale;       /* uniform scale where the entity has no style; 0: 1 */
+    uint32_t color;    /* RGBA8 tint where the entity has no style; 0: white */
+} aw_render_extract_rule;
+#define AW_RENDER_RULE_MAX_SELECT 8u
+#define AW_RENDER_MAX_RULES 4u
+
 typedef struct aw_render_extract_desc {
     aw_component position; /* required: 3 floats (aw_position) */
     aw_component mesh;     /* required: a uint32 per entity (aw_render_mesh_ref, or any uint32 id) */
@@ -138,6 +179,10 @@ typedef struct aw_render_extract_desc {
     uint32_t mesh_map_count;
     const uint32_t *material_map;
     uint32_t material_map_count;
+    /* Tag rules, tried in order for entities without the mesh component (the first whose tag the
+     * entity has wins); the mesh component wins over every rule. */
+    aw_render_extract_rule rules[AW_RENDER_MAX_RULES];
+    uint32_t rule_count;
     uint32_t phase; /* 0: AW_PHASE_PRESENTATION */
     uint32_t grain; /* rows per parallel piece; 0: 1024 */
 } aw_render_extract_desc;

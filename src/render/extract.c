@@ -93,6 +93,31 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     const uint32_t *mesh_values = it->columns[1];
     const uint32_t *material_values = r->material_term >= 0 ? it->columns[r->material_term] : mesh_values;
     const aw_render_style *styles = r->style_term >= 0 ? it->columns[r->style_term] : NULL;
+    /* With tag rules the mesh term is optional: a chunk without it takes the first rule whose tag
+     * it has (one mesh and material for the whole chunk), or draws nothing. */
+    const aw_render_extract_rule *rule = NULL;
+    const uint8_t *select = NULL; /* the rule's selector bytes, select_stride apart */
+    size_t select_stride = 0;
+    if (!mesh_values) {
+        for (uint32_t k = 0; k < d->rule_count && !rule; k++) {
+            if (!it->columns[r->rule_term + (int)k]) continue;
+            rule = &d->rules[k];
+            if (rule->select_count) {
+                select = (const uint8_t *)it->columns[r->rule_term + (int)k] + rule->select_offset;
+                select_stride = r->rule_size[k];
+            }
+        }
+        if (!rule) {
+            r->piece_out[piece] = (render_piece){.task = ctx->task, .begin = begin, .count = 0};
+            return;
+        }
+    } else if (!material_values) {
+        tally->skipped += it->count; /* has a mesh but not the declared material component */
+        r->piece_out[piece] = (render_piece){.task = ctx->task, .begin = begin, .count = 0};
+        return;
+    }
+    float default_scale = rule && rule->scale != 0.0f ? rule->scale : 1.0f;
+    uint32_t default_color = rule && rule->color ? rule->color : 0xffffffffu;
     const render_view *v = &r->view;
     const render_mesh *meshes = r->geometry.meshes;
     render_instance *out = r->instances;
@@ -100,15 +125,25 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     float depth_scale = 255.0f / (v->far_z - v->near_z);
     uint32_t n = begin, culled = 0, skipped = 0;
     for (uint32_t i = 0; i < it->count; i++) {
-        uint32_t mesh = mesh_values[i], material = material_values[i];
-        if (d->mesh_map) mesh = mesh < d->mesh_map_count ? r->mesh_map[mesh] : UINT32_MAX;
-        if (d->material_map) material = material < d->material_map_count ? r->material_map[material] : UINT32_MAX;
+        uint32_t mesh, material;
+        if (rule) {
+            mesh = rule->mesh;
+            material = rule->material;
+            if (select) {
+                uint32_t which = select[i * select_stride];
+                material = which < rule->select_count ? rule->select_materials[which] : UINT32_MAX;
+            }
+        } else {
+            mesh = mesh_values[i], material = material_values[i];
+            if (d->mesh_map) mesh = mesh < d->mesh_map_count ? r->mesh_map[mesh] : UINT32_MAX;
+            if (d->material_map) material = material < d->material_map_count ? r->material_map[material] : UINT32_MAX;
+        }
         if (mesh >= AW_RENDER_MESH_COUNT || material >= r->material_count) {
             skipped++;
             continue;
         }
         float x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
-        float scale = styles ? styles[i].scale : 1.0f;
+        float scale = styles ? styles[i].scale : default_scale;
         float radius = meshes[mesh].radius * fabsf(scale);
         bool inside = true;
         for (int p = 0; p < 6; p++) {
@@ -132,7 +167,7 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
             .scale = scale,
             .yaw = styles ? styles[i].yaw : 0.0f,
             .material = material,
-            .color = styles ? styles[i].color : 0xffffffffu,
+            .color = styles ? styles[i].color : default_color,
         };
         uint64_t entry = RENDER_ENTRY(RENDER_KEY(0u, material, mesh, depth), n);
         keys[n] = entry;
@@ -167,12 +202,31 @@ aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_r
     if (aw_component_size(world, desc->mesh) != sizeof(uint32_t) ||
         (desc->material && aw_component_size(world, desc->material) != sizeof(uint32_t)))
         return aw_error(AW_ERR_SIZE_MISMATCH, "render extract: mesh and material components are one uint32");
+    if (desc->rule_count > AW_RENDER_MAX_RULES)
+        return aw_error(AW_ERR_INVALID_ARG, "render extract: at most %u tag rules, got %u", AW_RENDER_MAX_RULES,
+                        desc->rule_count);
+    for (uint32_t k = 0; k < desc->rule_count; k++) {
+        const aw_render_extract_rule *rule = &desc->rules[k];
+        if (!rule->tag || !aw_component_size(world, rule->tag)) /* a tag without data has no column to find */
+            return aw_error(AW_ERR_INVALID_ARG, "render extract: rule %u names no registered component with data", k);
+        if (rule->tag == desc->position || rule->tag == desc->mesh || rule->tag == desc->material || rule->tag == desc->style)
+            return aw_error(AW_ERR_INVALID_ARG, "render extract: rule %u's tag is one of the render components", k);
+        if (rule->select_count > AW_RENDER_RULE_MAX_SELECT ||
+            (rule->select_count && rule->select_offset >= aw_component_size(world, rule->tag)))
+            return aw_error(AW_ERR_INVALID_ARG, "render extract: rule %u selects by byte %u of a %zu-byte component "
+                            "among %u materials (at most %u)", k, rule->select_offset, aw_component_size(world, rule->tag),
+                            rule->select_count, AW_RENDER_RULE_MAX_SELECT);
+        if (rule->mesh >= AW_RENDER_MESH_COUNT || !isfinite(rule->scale))
+            return aw_error(AW_ERR_INVALID_ARG, "render extract: rule %u has mesh %u (of %u) and scale %g", k, rule->mesh,
+                            (unsigned)AW_RENDER_MESH_COUNT, (double)rule->scale);
+    }
     aw_jobs *jobs = aw_world_jobs(world);
     uint32_t threads = jobs ? aw_jobs_thread_count(jobs) : 1;
     if (threads > RENDER_MAX_WORKERS)
         return aw_error(AW_ERR_CAPACITY, "render extract: at most %u threads", RENDER_MAX_WORKERS);
 
     r->extract = *desc;
+    for (uint32_t k = 0; k < desc->rule_count; k++) r->rule_size[k] = (uint32_t)aw_component_size(world, desc->rules[k].tag);
     if (desc->mesh_map) memcpy(r->mesh_map, desc->mesh_map, desc->mesh_map_count * sizeof(uint32_t));
     if (desc->material_map) memcpy(r->material_map, desc->material_map, desc->material_map_count * sizeof(uint32_t));
     aw_free(r->allocator, r->hist, (size_t)r->workers * sizeof(render_key_hist)); /* an earlier failed try */
@@ -183,18 +237,26 @@ aw_status aw_render_extract_register(aw_renderer *r, aw_world *world, const aw_r
     r->jobs = jobs;
     uint32_t phase = desc->phase ? desc->phase : AW_PHASE_PRESENTATION;
 
-    aw_term terms[4];
+    /* With tag rules the mesh and material terms become optional and each rule's tag is an optional
+     * term: the query then matches every entity with a position, and render_extract passes over
+     * chunks that carry neither a mesh nor a tag. */
+    bool rules = desc->rule_count > 0;
+    aw_term terms[4 + AW_RENDER_MAX_RULES];
     uint32_t term_count = 0;
     terms[term_count++] = (aw_term)AW_READ(desc->position);
-    terms[term_count++] = (aw_term)AW_READ(desc->mesh);
-    r->material_term = r->style_term = -1;
+    terms[term_count++] = rules ? (aw_term)AW_OPTIONAL(desc->mesh, AW_ACCESS_READ) : (aw_term)AW_READ(desc->mesh);
+    r->material_term = r->style_term = r->rule_term = -1;
     if (desc->material) {
         r->material_term = (int)term_count;
-        terms[term_count++] = (aw_term)AW_READ(desc->material);
+        terms[term_count++] = rules ? (aw_term)AW_OPTIONAL(desc->material, AW_ACCESS_READ) : (aw_term)AW_READ(desc->material);
     }
     if (desc->style) {
         r->style_term = (int)term_count;
         terms[term_count++] = (aw_term){.component = desc->style, .oper = AW_TERM_OPTIONAL, .access = AW_ACCESS_READ};
+    }
+    if (rules) {
+        r->rule_term = (int)term_count;
+        for (uint32_t k = 0; k < desc->rule_count; k++) terms[term_count++] = (aw_term)AW_OPTIONAL(desc->rules[k].tag, AW_ACCESS_READ);
     }
     r->extract_query = aw_query_create(world, &(aw_query_desc){.terms = terms, .term_count = term_count});
     if (!r->extract_query) return aw_last_status();

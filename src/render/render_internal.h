@@ -173,6 +173,8 @@ struct aw_renderer {
     aw_render_extract_desc extract;
     uint32_t mesh_map[256], material_map[4096]; /* copies of the desc's tables */
     int material_term, style_term; /* query term of each optional column, or -1 */
+    int rule_term;                 /* query term of the first rule's tag (the others follow), or -1 */
+    uint32_t rule_size[AW_RENDER_MAX_RULES]; /* each rule's tag component size (the select stride) */
     uint32_t workers;
     aw_query *extract_query; /* the extraction's terms, for the entity count in render_begin */
     render_worker_tally tally[RENDER_MAX_WORKERS];
@@ -242,6 +244,10 @@ void render_window_record_blit(aw_renderer *r, VkCommandBuffer cmd);
 VkSemaphore render_window_present_semaphore(aw_renderer *r);
 aw_status render_window_present(aw_renderer *r);
 bool render_window_should_close(aw_renderer *r);
+/* Switches the present mode (recreated before the next acquire); asks for a new window size. */
+void render_window_set_vsync(aw_renderer *r, bool vsync);
+void render_window_set_size(aw_renderer *r, uint32_t width, uint32_t height);
+aw_render_window_info render_window_info(const aw_renderer *r);
 
 /* renderer.c: recomputes the view after a camera or size change. */
 void render_update_view(aw_renderer *r);

@@ -842,6 +842,26 @@ aw_render_stats aw_render_get_stats(const aw_renderer *r) {
     return r ? r->stats : (aw_render_stats){0};
 }
 
+aw_render_window_info aw_render_get_window_info(const aw_renderer *r) {
+    return r && r->window ? render_window_info(r) : (aw_render_window_info){0};
+}
+
+aw_status aw_render_set_vsync(aw_renderer *r, bool vsync) {
+    if (!r) return aw_error(AW_ERR_INVALID_ARG, "render: NULL renderer");
+    if (!r->window) return aw_error(AW_ERR_UNSUPPORTED, "render: vsync needs a window (this renderer is headless)");
+    render_window_set_vsync(r, vsync);
+    return AW_OK;
+}
+
+aw_status aw_render_set_window_size(aw_renderer *r, uint32_t width, uint32_t height) {
+    if (!r) return aw_error(AW_ERR_INVALID_ARG, "render: NULL renderer");
+    if (!r->window) return aw_error(AW_ERR_UNSUPPORTED, "render: no window to resize (this renderer is headless)");
+    if (width == 0 || height == 0 || width > 16384 || height > 16384)
+        return aw_error(AW_ERR_INVALID_ARG, "render: window size %ux%u is outside 1..16384", width, height);
+    render_window_set_size(r, width, height);
+    return AW_OK;
+}
+
 bool aw_render_should_close(aw_renderer *r) {
     return r && r->window && render_window_should_close(r);
 }

@@ -21,13 +21,25 @@ struct render_window {
     uint32_t image_count, image_index;
     VkFormat format;
     bool vsync;
-    bool stale; /* out of date or resized: recreate before the next acquire */
+    bool stale; /* out of date, resized or vsync switched: recreate before the next acquire */
+    VkPresentModeKHR present_mode;
+    aw_render_window_info info; /* counters for aw_render_get_window_info */
 };
 
 static _Thread_local char glfw_message[256];
 
 static void on_glfw_error(int code, const char *text) {
     snprintf(glfw_message, sizeof glfw_message, "%s (GLFW error 0x%x)", text ? text : "?", (unsigned)code);
+}
+
+/* The window system's word that the framebuffer changed size (delivered by glfwPollEvents). */
+static void on_framebuffer_size(GLFWwindow *window, int width, int height) {
+    (void)width, (void)height;
+    render_window *w = glfwGetWindowUserPointer(window);
+    if (w) {
+        w->stale = true;
+        w->info.resize_events++;
+    }
 }
 
 static aw_status create_surface(void *instance, uint64_t *out_surface, void *user) {
@@ -65,6 +77,8 @@ aw_status render_window_open(aw_renderer *r, const aw_renderer_desc *desc, aw_gp
         return aw_error(AW_ERR_UNAVAILABLE, "render window: cannot open a window: %s", glfw_message);
     }
     r->window = w;
+    glfwSetWindowUserPointer(w->window, w);
+    glfwSetFramebufferSizeCallback(w->window, on_framebuffer_size);
     uint32_t count = 0;
     const char **exts = glfwGetRequiredInstanceExtensions(&count);
     static const char *const device_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
@@ -163,6 +177,8 @@ static aw_status create_swapchain(aw_renderer *r) {
     if (st) return st;
     w->swapchain = swapchain;
     w->format = chosen.format;
+    w->present_mode = mode;
+    w->info.swapchains++;
     w->image_count = MAX_IMAGES;
     st = aw_gpu_check(vkGetSwapchainImagesKHR(r->vk->device, swapchain, &w->image_count, w->images),
                       "render window: vkGetSwapchainImagesKHR");
@@ -199,20 +215,26 @@ aw_status render_window_acquire(aw_renderer *r, render_frame_slot *slot, bool *s
     int fw = 0, fh = 0;
     glfwGetFramebufferSize(w->window, &fw, &fh);
     if (fw <= 0 || fh <= 0) { /* minimised */
+        w->info.skipped_frames++;
         *skip = true;
         return AW_OK;
     }
-    if (w->stale || (uint32_t)fw != r->width || (uint32_t)fh != r->height) {
+    /* Size changes come from the framebuffer-size callback or from the swapchain's own results
+     * (out of date, suboptimal), whichever the window system reports first. */
+    if (w->stale) {
         aw_status st = recreate(r);
         if (st) return st;
     }
     VkResult res = vkAcquireNextImageKHR(r->vk->device, w->swapchain, UINT64_MAX, slot->acquired, VK_NULL_HANDLE, &w->image_index);
     if (res == VK_ERROR_OUT_OF_DATE_KHR) {
+        w->info.out_of_date++;
+        w->info.skipped_frames++;
         w->stale = true;
-        *skip = true;
+        *skip = true; /* the semaphore was not signalled: no frame this time, recreate on the next */
         return AW_OK;
     }
     if (res == VK_SUBOPTIMAL_KHR) {
+        w->info.suboptimal++;
         w->stale = true; /* still presentable: use it, recreate next frame */
         return AW_OK;
     }
@@ -271,10 +293,32 @@ aw_status render_window_present(aw_renderer *r) {
     };
     VkResult res = vkQueuePresentKHR(r->vk->queue, &info);
     if (res == VK_ERROR_OUT_OF_DATE_KHR || res == VK_SUBOPTIMAL_KHR) {
+        if (res == VK_ERROR_OUT_OF_DATE_KHR) w->info.out_of_date++;
+        else w->info.suboptimal++;
         w->stale = true;
         return AW_OK;
     }
+    w->info.presented++;
     return aw_gpu_check(res, "render window: vkQueuePresentKHR");
+}
+
+void render_window_set_vsync(aw_renderer *r, bool vsync) {
+    if (r->window->vsync == vsync) return;
+    r->window->vsync = vsync;
+    r->window->stale = true;
+}
+
+void render_window_set_size(aw_renderer *r, uint32_t width, uint32_t height) {
+    glfwSetWindowSize(r->window->window, (int)width, (int)height);
+}
+
+aw_render_window_info render_window_info(const aw_renderer *r) {
+    aw_render_window_info info = r->window->info;
+    info.windowed = true;
+    info.vsync = r->window->vsync;
+    info.present_mode = (uint32_t)r->window->present_mode;
+    info.image_count = r->window->image_count;
+    return info;
 }
 
 bool render_window_should_close(aw_renderer *r) {

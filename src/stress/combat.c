@@ -5,6 +5,7 @@
 #include "aw/ai.h"
 #include "aw/physics.h"
 #include "aw/profile.h"
+#include "aw/render.h"
 #include "aw/stress.h"
 
 #include <math.h>
@@ -116,6 +117,24 @@ static aw_status combat_setup(void *state, const aw_stress_setup *in) {
         pois[2 * i + 1] = (aw_ai_poi){AW_POI_COVER, {cx + ex + 1.5f, 0.0f, cz}};
     }
     if ((st = aw_ai_set_obstacles(s->ai, boxes, nb)) || (st = aw_ai_set_pois(s->ai, pois, nb * 2))) return st;
+    /* Drawn by a renderer: each box as an entity with "Renderable" 1 and a style (a cube as wide as
+     * the box's mean width, standing on the ground); agents and projectiles are drawn by tag. */
+    if (in->external_renderer) {
+        aw_render_components rc;
+        aw_component renderable = aw_component_register(w, &(aw_component_desc){.name = "Renderable", .size = 4, .align = 4});
+        if (!renderable || (st = aw_render_register_components(w, &rc))) return renderable ? st : aw_last_status();
+        aw_physics_ids oids = aw_physics_get_ids(s->physics);
+        for (uint32_t i = 0; i < nb; i++) {
+            float side = (boxes[i].max.x - boxes[i].min.x + boxes[i].max.z - boxes[i].min.z) * 0.5f;
+            aw_position c = {(boxes[i].min.x + boxes[i].max.x) * 0.5f, side * 0.5f, (boxes[i].min.z + boxes[i].max.z) * 0.5f};
+            uint32_t kind = 1;
+            aw_render_style style = {.scale = side, .color = 0xffffffffu};
+            aw_entity e = aw_entity_create(w);
+            if (!e || (st = aw_entity_set(w, e, oids.position, &c, sizeof c)) || (st = aw_entity_set(w, e, renderable, &kind, sizeof kind)) ||
+                (st = aw_entity_set(w, e, rc.style, &style, sizeof style)))
+                return e ? st : aw_last_status();
+        }
+    }
 
     /* Agents: random places, team by band, type by the mix (setup is not timed). */
     aw_ai_ids ids = aw_ai_get_ids(s->ai);
@@ -139,13 +158,13 @@ static aw_status combat_setup(void *state, const aw_stress_setup *in) {
                                                  .write_resources = &pids.resource,
                                                  .write_resource_count = 1,
                                                  .user = s}) ||
-        !aw_system_register(w, &(aw_system_desc){.name = "render_extract",
+        (!in->external_renderer && !aw_system_register(w, &(aw_system_desc){.name = "render_extract",
                                                  .phase = AW_PHASE_PRESENTATION,
                                                  .query = {AW_TERMS(AW_READ(pids.position),
                                                                     AW_OPTIONAL(ids.projectile, AW_ACCESS_READ))},
                                                  .each = extract,
                                                  .grain = 2048,
-                                                 .user = s}))
+                                                 .user = s})))
         return aw_last_status();
     return AW_OK;
 }
