@@ -11,6 +11,8 @@ packages=(
   # validation layer, GLSL to SPIR-V and its validator, windows, PNG screenshots, math
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools libglfw3-dev libpng-dev
   libcglm-dev
+  # the windowed renderer's test: an X server without a display (xvfb-run; it needs xauth)
+  xvfb xauth
   # AI: the LLM orchestrator and the Chroma backend speak HTTP
   libcurl4-openssl-dev
   # vector index benchmarks: peer libraries (through a C++ shim in bench/) and a dataset, read

@@ -71,6 +71,7 @@ typedef struct aw_render_window_info {
     bool vsync;             /* asked for */
     uint32_t present_mode;  /* VkPresentModeKHR in use: FIFO (2) with vsync, else MAILBOX (1) or
                                IMMEDIATE (0) where offered, FIFO otherwise */
+    uint32_t present_modes_offered; /* bit (1 << VkPresentModeKHR) for each mode the surface offers */
     uint32_t image_count;   /* swapchain images */
     uint32_t swapchains;    /* swapchains created: 1 + recreations (resize, out of date, vsync) */
     uint32_t resize_events; /* framebuffer size changes reported by the window system */

@@ -273,7 +273,10 @@ void aw_demo_print(FILE *f, const aw_demo_result *r) {
     if (r->windowed) {
         const aw_render_window_info *w = &r->window;
         static const char *const modes[4] = {"immediate", "mailbox", "fifo", "fifo-relaxed"};
-        fprintf(f, "window: %ux%u, present modes used:", r->width, r->height);
+        fprintf(f, "window: %ux%u, present modes offered:", r->width, r->height);
+        for (uint32_t m = 0; m < 4; m++)
+            if (w->present_modes_offered & (1u << m)) fprintf(f, " %s", modes[m]);
+        fprintf(f, "; used:");
         for (uint32_t m = 0; m < 4; m++)
             if (r->present_modes_used & (1u << m)) fprintf(f, " %s", modes[m]);
         fprintf(f, "; %u swapchains, %u resize events, %u out of date, %u suboptimal, %u frames skipped, %llu presented\n",

@@ -706,13 +706,13 @@ aw_status aw_render_frame(aw_renderer *r) {
         read_timestamps(r, s);
         s->submitted = false;
     }
-    uint64_t t1 = aw_time_ns();
     bool skip = false;
-    if (r->window) {
+    if (r->window) { /* waiting for a swapchain image counts as waiting, not as upload */
         st = render_window_acquire(r, s, &skip);
         if (st) return st;
-        if (skip) return AW_OK; /* minimised: nothing to present */
+        if (skip) return AW_OK; /* minimised or out of date: nothing to present */
     }
+    uint64_t t1 = aw_time_ns();
     st = ensure_slot_capacity(r, s, r->prepared_count, r->batch_count);
     if (st) return st;
     uint64_t bytes = upload_instances(r, s);

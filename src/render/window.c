@@ -130,6 +130,9 @@ static aw_status create_swapchain(aw_renderer *r) {
     VkPresentModeKHR modes[16];
     uint32_t nm = 16;
     vkGetPhysicalDeviceSurfacePresentModesKHR(pd, surface, &nm, modes);
+    w->info.present_modes_offered = 0;
+    for (uint32_t i = 0; i < nm; i++)
+        if ((uint32_t)modes[i] < 32) w->info.present_modes_offered |= 1u << (uint32_t)modes[i];
     VkPresentModeKHR mode = VK_PRESENT_MODE_FIFO_KHR; /* always available: vsync */
     if (!w->vsync) {
         for (uint32_t i = 0; i < nm; i++)
