@@ -5,6 +5,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 aw_status aw_render_register_components(aw_world *world, aw_render_components *out) {
     if (!world || !out) return aw_error(AW_ERR_INVALID_ARG, "render: world and out are required");
@@ -76,6 +79,59 @@ static void render_begin(aw_system_ctx *ctx) {
     memset(r->hist, 0, (size_t)r->workers * sizeof(render_key_hist));
 }
 
+/* Frustum test and depth of four entities (positions xyz xyz xyz xyz): bit l of the result is
+ * set when entity l's bounding sphere (radius[l]) touches the frustum; depth[l] is its distance
+ * along the view, 0..255 between near and far. NaN positions fail every test (culled). The SSE2
+ * and scalar bodies compute the same operations in the same order (no fused multiply-add). */
+static inline uint32_t cull4(const render_view *v, const float *xyz, const float radius[4], float depth_scale,
+                             uint32_t depth[4]) {
+#if defined(__SSE2__)
+    __m128 a = _mm_loadu_ps(xyz), b = _mm_loadu_ps(xyz + 4), c = _mm_loadu_ps(xyz + 8);
+    /* a = x0 y0 z0 x1, b = y1 z1 x2 y2, c = z2 x3 y3 z3 -> x, y, z of the four */
+    __m128 x = _mm_shuffle_ps(_mm_shuffle_ps(a, a, _MM_SHUFFLE(3, 0, 3, 0)), _mm_shuffle_ps(b, c, _MM_SHUFFLE(1, 1, 2, 2)),
+                              _MM_SHUFFLE(2, 0, 1, 0));
+    __m128 y = _mm_shuffle_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(0, 0, 1, 1)), _mm_shuffle_ps(b, c, _MM_SHUFFLE(2, 2, 3, 3)),
+                              _MM_SHUFFLE(2, 0, 2, 0));
+    __m128 z = _mm_shuffle_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(1, 1, 2, 2)), _mm_shuffle_ps(c, c, _MM_SHUFFLE(3, 3, 0, 0)),
+                              _MM_SHUFFLE(2, 0, 2, 0));
+    __m128 neg_r = _mm_sub_ps(_mm_setzero_ps(), _mm_loadu_ps(radius));
+    __m128 inside = _mm_castsi128_ps(_mm_set1_epi32(-1));
+    for (int p = 0; p < 6; p++) {
+        const float *pl = v->planes[p];
+        __m128 d = _mm_add_ps(_mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(pl[0]), x), _mm_mul_ps(_mm_set1_ps(pl[1]), y)),
+                                         _mm_mul_ps(_mm_set1_ps(pl[2]), z)),
+                              _mm_set1_ps(pl[3]));
+        inside = _mm_and_ps(inside, _mm_cmpge_ps(d, neg_r));
+    }
+    __m128 dz = _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_sub_ps(x, _mm_set1_ps(v->position[0])), _mm_set1_ps(v->forward[0])),
+                                      _mm_mul_ps(_mm_sub_ps(y, _mm_set1_ps(v->position[1])), _mm_set1_ps(v->forward[1]))),
+                           _mm_mul_ps(_mm_sub_ps(z, _mm_set1_ps(v->position[2])), _mm_set1_ps(v->forward[2])));
+    __m128 q = _mm_mul_ps(_mm_sub_ps(dz, _mm_set1_ps(v->near_z)), _mm_set1_ps(depth_scale));
+    q = _mm_min_ps(_mm_max_ps(q, _mm_setzero_ps()), _mm_set1_ps(255.0f)); /* NaN (culled anyway): 255 */
+    _mm_storeu_si128((__m128i *)(void *)depth, _mm_cvttps_epi32(q));
+    return (uint32_t)_mm_movemask_ps(inside);
+#else
+    uint32_t mask = 0;
+    for (int l = 0; l < 4; l++) {
+        float x = xyz[3 * l], y = xyz[3 * l + 1], z = xyz[3 * l + 2];
+        bool inside = true;
+        for (int p = 0; p < 6; p++) {
+            const float *pl = v->planes[p];
+            float d = pl[0] * x + pl[1] * y;
+            d = d + pl[2] * z;
+            d = d + pl[3];
+            inside = inside && d >= -radius[l];
+        }
+        float dz = (x - v->position[0]) * v->forward[0] + (y - v->position[1]) * v->forward[1];
+        dz = dz + (z - v->position[2]) * v->forward[2];
+        float q = (dz - v->near_z) * depth_scale;
+        depth[l] = q > 0.0f ? q < 255.0f ? (uint32_t)q : 255u : 0u;
+        mask |= (uint32_t)inside << l;
+    }
+    return mask;
+#endif
+}
+
 static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     aw_renderer *r = ctx->user;
     uint32_t worker = ctx->worker < r->workers ? ctx->worker : 0;
@@ -124,56 +180,58 @@ static void render_extract(aw_system_ctx *ctx, const aw_iter *it) {
     uint64_t *keys = r->instance_keys;
     float depth_scale = 255.0f / (v->far_z - v->near_z);
     uint32_t n = begin, culled = 0, skipped = 0;
-    for (uint32_t i = 0; i < it->count; i++) {
-        uint32_t mesh, material;
-        if (rule) {
-            mesh = rule->mesh;
-            material = rule->material;
-            if (select) {
-                uint32_t which = select[i * select_stride];
-                material = which < rule->select_count ? rule->select_materials[which] : UINT32_MAX;
+    /* Four entities at a time: their ids resolved one by one, then culled and given a depth
+     * together (cull4), then the visible ones written out in order. */
+    for (uint32_t base = 0; base < it->count; base += 4) {
+        uint32_t lanes = it->count - base < 4 ? it->count - base : 4;
+        uint32_t mesh[4], material[4], valid = 0;
+        float scale[4], radius[4] = {0, 0, 0, 0}, xyz[12];
+        for (uint32_t l = 0; l < lanes; l++) {
+            uint32_t i = base + l;
+            if (rule) {
+                mesh[l] = rule->mesh;
+                material[l] = rule->material;
+                if (select) {
+                    uint32_t which = select[i * select_stride];
+                    material[l] = which < rule->select_count ? rule->select_materials[which] : UINT32_MAX;
+                }
+            } else {
+                mesh[l] = mesh_values[i], material[l] = material_values[i];
+                if (d->mesh_map) mesh[l] = mesh[l] < d->mesh_map_count ? r->mesh_map[mesh[l]] : UINT32_MAX;
+                if (d->material_map)
+                    material[l] = material[l] < d->material_map_count ? r->material_map[material[l]] : UINT32_MAX;
             }
-        } else {
-            mesh = mesh_values[i], material = material_values[i];
-            if (d->mesh_map) mesh = mesh < d->mesh_map_count ? r->mesh_map[mesh] : UINT32_MAX;
-            if (d->material_map) material = material < d->material_map_count ? r->material_map[material] : UINT32_MAX;
-        }
-        if (mesh >= AW_RENDER_MESH_COUNT || material >= r->material_count) {
-            skipped++;
-            continue;
-        }
-        float x = pos[3 * i], y = pos[3 * i + 1], z = pos[3 * i + 2];
-        float scale = styles ? styles[i].scale : default_scale;
-        float radius = meshes[mesh].radius * fabsf(scale);
-        bool inside = true;
-        for (int p = 0; p < 6; p++) {
-            const float *pl = v->planes[p];
-            /* NaN positions fail this test too (comparisons with NaN are false): culled. */
-            if (!(pl[0] * x + pl[1] * y + pl[2] * z + pl[3] >= -radius)) {
-                inside = false;
-                break;
+            scale[l] = styles ? styles[i].scale : default_scale;
+            if (mesh[l] < AW_RENDER_MESH_COUNT && material[l] < r->material_count) {
+                valid |= 1u << l;
+                radius[l] = meshes[mesh[l]].radius * fabsf(scale[l]);
             }
         }
-        if (!inside) {
-            culled++;
-            continue;
+        const float *p = pos + 3 * (size_t)base;
+        if (lanes < 4) { /* the chunk's tail: pad with lanes that are never written out */
+            memset(xyz, 0, sizeof xyz);
+            memcpy(xyz, p, (size_t)lanes * 3 * sizeof(float));
+            p = xyz;
         }
-        float dz = (x - v->position[0]) * v->forward[0] + (y - v->position[1]) * v->forward[1] +
-                   (z - v->position[2]) * v->forward[2];
-        float q = (dz - v->near_z) * depth_scale;
-        uint32_t depth = q <= 0.0f ? 0u : q >= 255.0f ? 255u : (uint32_t)q;
-        out[n] = (render_instance){
-            .position = {x, y, z},
-            .scale = scale,
-            .yaw = styles ? styles[i].yaw : 0.0f,
-            .material = material,
-            .color = styles ? styles[i].color : default_color,
-        };
-        uint64_t entry = RENDER_ENTRY(RENDER_KEY(0u, material, mesh, depth), n);
-        keys[n] = entry;
-        /* The sort's histograms, counted here while the entry is in a register. */
-        for (int g = 0; g < RENDER_DIGITS; g++) hist->bins[g][RENDER_ENTRY_DIGIT(entry, g)]++;
-        n++;
+        uint32_t depth[4];
+        uint32_t visible = cull4(v, p, radius, depth_scale, depth) & valid;
+        skipped += lanes - (uint32_t)__builtin_popcount(valid);
+        culled += (uint32_t)__builtin_popcount(valid) - (uint32_t)__builtin_popcount(visible);
+        for (; visible; visible &= visible - 1) {
+            uint32_t l = (uint32_t)__builtin_ctz(visible), i = base + l;
+            out[n] = (render_instance){
+                .position = {p[3 * l], p[3 * l + 1], p[3 * l + 2]},
+                .scale = scale[l],
+                .yaw = styles ? styles[i].yaw : 0.0f,
+                .material = material[l],
+                .color = styles ? styles[i].color : default_color,
+            };
+            uint64_t entry = RENDER_ENTRY(RENDER_KEY(0u, material[l], mesh[l], depth[l]), n);
+            keys[n] = entry;
+            /* The sort's histograms, counted here while the entry is in a register. */
+            for (int g = 0; g < RENDER_DIGITS; g++) hist->bins[g][RENDER_ENTRY_DIGIT(entry, g)]++;
+            n++;
+        }
     }
     tally->culled += culled;
     tally->skipped += skipped;
