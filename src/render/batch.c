@@ -94,8 +94,82 @@ static aw_status ensure_sort_capacity(aw_renderer *r, uint32_t n) {
     return AW_OK;
 }
 
+/* One scatter pass of the parallel sort over `parts` equal ranges of the merged input (the pieces
+ * for the first pass, one contiguous array after): each part counts its digits, a serial prefix
+ * turns the counts into every part's starting offsets (part order within each bin keeps the sort
+ * stable), and each part scatters its range. The result does not depend on the part count. */
+typedef struct sort_pass {
+    const uint64_t *entries;
+    const render_piece *pieces;
+    uint32_t piece_count, n, parts;
+    uint64_t *dst;
+    int shift;
+    uint32_t mask;
+    uint32_t (*offsets)[RENDER_DIGIT_BINS]; /* one row per part */
+} sort_pass;
+
+/* Visits the entries at merged positions [lo, hi) piece by piece; `scatter` picks the action. */
+static void pass_part(const sort_pass *p, uint32_t part, bool scatter) {
+    uint32_t lo = (uint32_t)((uint64_t)p->n * part / p->parts), hi = (uint32_t)((uint64_t)p->n * (part + 1) / p->parts);
+    uint32_t *bins = p->offsets[part];
+    if (!scatter) memset(bins, 0, (size_t)(p->mask + 1) * sizeof(uint32_t));
+    /* The last piece starting at or before lo holds it (pieces are in merged order). */
+    uint32_t a = 0, b = p->piece_count;
+    while (b - a > 1) {
+        uint32_t mid = a + (b - a) / 2;
+        if (p->pieces[mid].offset <= lo) a = mid;
+        else b = mid;
+    }
+    int shift = p->shift;
+    uint32_t mask = p->mask;
+    for (uint32_t i = a, pos = lo; pos < hi && i < p->piece_count; i++) {
+        const render_piece *pc = &p->pieces[i];
+        if (pc->offset + pc->count <= pos) continue;
+        uint32_t skip = pos - pc->offset, take = pc->count - skip;
+        if (take > hi - pos) take = hi - pos;
+        const uint64_t *src = p->entries + pc->begin + skip;
+        if (scatter) {
+            uint64_t *dst = p->dst;
+            for (uint32_t k = 0; k < take; k++) {
+                uint64_t e = src[k];
+                dst[bins[(e >> shift) & mask]++] = e;
+            }
+        } else {
+            for (uint32_t k = 0; k < take; k++) bins[(src[k] >> shift) & mask]++;
+        }
+        pos += take;
+    }
+}
+
+static void pass_count(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    for (uint32_t part = begin; part < end; part++) pass_part(arg, part, false);
+}
+
+static void pass_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    for (uint32_t part = begin; part < end; part++) pass_part(arg, part, true);
+}
+
+static void run_parts(aw_jobs *jobs, sort_pass *p, aw_range_fn fn) {
+    if (!jobs || aw_jobs_parallel_for(jobs, p->parts, 1, fn, p) != AW_OK) fn(0, p->parts, 0, p);
+}
+
+static void sort_pass_run(aw_jobs *jobs, sort_pass *p) {
+    run_parts(jobs, p, pass_count);
+    uint32_t sum = 0;
+    for (uint32_t bin = 0; bin <= p->mask; bin++)
+        for (uint32_t part = 0; part < p->parts; part++) {
+            uint32_t c = p->offsets[part][bin];
+            p->offsets[part][bin] = sum;
+            sum += c;
+        }
+    run_parts(jobs, p, pass_scatter);
+}
+
 void render_sort_entries(const uint64_t *entries, const render_piece *pieces, uint32_t piece_count,
-                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp) {
+                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp,
+                         aw_jobs *jobs, uint32_t parts) {
     static _Thread_local uint32_t offsets[RENDER_DIGITS][RENDER_DIGIT_BINS]; /* 48 KiB: off the stack */
     int digits[RENDER_DIGITS], digit_count = 0;
     for (int d = 0; d < RENDER_DIGITS; d++) {
@@ -118,6 +192,24 @@ void render_sort_entries(const uint64_t *entries, const render_piece *pieces, ui
     /* Ping-pong so that the last pass lands in out. */
     uint64_t *dst = (digit_count & 1) ? out : tmp;
     uint64_t *other = (digit_count & 1) ? tmp : out;
+    if (parts > 1) {
+        static _Thread_local uint32_t part_offsets[RENDER_SORT_MAX_PARTS][RENDER_DIGIT_BINS]; /* 64 KiB */
+        if (parts > RENDER_SORT_MAX_PARTS) parts = RENDER_SORT_MAX_PARTS;
+        render_piece whole = {.begin = 0, .count = n, .offset = 0};
+        for (int j = 0; j < digit_count; j++) {
+            sort_pass p = {.entries = j == 0 ? entries : other, .pieces = j == 0 ? pieces : &whole,
+                           .piece_count = j == 0 ? piece_count : 1, .n = n, .parts = parts, .dst = dst,
+                           .shift = RENDER_DIGIT_SHIFT(digits[j]), .mask = RENDER_DIGIT_MASK(digits[j]),
+                           .offsets = part_offsets};
+            sort_pass_run(jobs, &p);
+            if (j + 1 < digit_count) {
+                uint64_t *t = dst;
+                dst = other;
+                other = t;
+            }
+        }
+        return;
+    }
     uint32_t *offset = offsets[digits[0]];
     int shift = RENDER_DIGIT_SHIFT(digits[0]);
     uint32_t mask = RENDER_DIGIT_MASK(digits[0]);
@@ -220,7 +312,10 @@ aw_status render_prepare(aw_renderer *r) {
         r->pieces[i].offset = n;
         n += r->pieces[i].count;
     }
-    render_sort_entries(r->instance_keys, r->pieces, piece_count, r->hist, r->workers, n, r->keys, r->keys_tmp);
+    /* Large lists sort in parallel on the world's threads (one part each, at most four). */
+    uint32_t parts = r->jobs && n >= RENDER_PARALLEL_SORT_MIN ? aw_jobs_thread_count(r->jobs) : 1;
+    render_sort_entries(r->instance_keys, r->pieces, piece_count, r->hist, r->workers, n, r->keys, r->keys_tmp, r->jobs,
+                        parts);
 
     uint32_t b = render_build_batches(r->keys, n, r->hist, r->workers, r->batches, r->batch_capacity);
     if (b > r->batch_capacity) {

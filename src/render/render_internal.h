@@ -212,9 +212,14 @@ aw_status render_prepare(aw_renderer *r);
 /* Sorts the entries of `pieces` (ranges of `entries`, taken in array order: the merge is the sort's
  * first pass) by key into out[0..n): stable LSD radix over the key digits that differ, counted in
  * `hists` (summed; their total is n). Each piece's `offset` must be its prefix sum of counts.
- * tmp holds n entries. */
+ * tmp holds n entries. With parts > 1 the passes run in parallel (below). */
 void render_sort_entries(const uint64_t *entries, const render_piece *pieces, uint32_t piece_count,
-                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp);
+                         const render_key_hist *hists, uint32_t hist_count, uint32_t n, uint64_t *out, uint64_t *tmp,
+                         aw_jobs *jobs, uint32_t parts);
+/* parts > 1: each pass counts and scatters `parts` equal ranges of its input, on `jobs` when given
+ * (else one after another); the result is the same for any part count. */
+#define RENDER_SORT_MAX_PARTS    4u
+#define RENDER_PARALLEL_SORT_MIN 32768u
 /* Cuts sorted entries into batches of equal (pipeline, material, mesh) into out (up to capacity);
  * returns how many there are (more than capacity: call again with room). With the entries'
  * histograms (NULL: none), batches come from the counts without reading the entries when the

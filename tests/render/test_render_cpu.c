@@ -1,6 +1,9 @@
 /* Renderer parts that need no GPU: the draw-order radix sorts (public and in-frame) against qsort
  * on random keys, PNG
- * write/read round trips and corrupt or truncated files, and the image comparison. */
+ * write/read round trips and corrupt or truncated files, and the image comparison. The in-frame sort
+ * also runs in parallel parts on a job system, so TSan runs this too. */
+/* ctest-label: threads */
+#include "aw/jobs.h"
 #include "aw/render.h"
 
 #include <setjmp.h>
@@ -68,6 +71,8 @@ static void test_sort_entries_matches_reference(void **state) {
     static kv ref[MAX];
     static render_key_hist hists[WORKERS];
     render_piece pieces[PIECES];
+    aw_jobs *jobs = aw_jobs_create(&(aw_jobs_desc){.threads = 2});
+    assert_non_null(jobs);
     aw_rng rng;
     aw_rng_seed(&rng, 7);
     for (int round = 0; round < 200; round++) {
@@ -96,7 +101,15 @@ static void test_sort_entries_matches_reference(void **state) {
             n += count;
             at += count;
         }
-        render_sort_entries(entries, pieces, piece_count, hists, WORKERS, n, out, tmp);
+        render_sort_entries(entries, pieces, piece_count, hists, WORKERS, n, out, tmp, NULL, 1);
+        /* The parallel passes (parts counted and scattered apart, on a job system or one after
+         * another) give the very same order. */
+        for (uint32_t parts = 2; parts <= RENDER_SORT_MAX_PARTS + 1; parts++) {
+            static uint64_t out2[MAX], tmp2[MAX];
+            render_sort_entries(entries, pieces, piece_count, hists, WORKERS, n, out2, tmp2, parts == 2 ? jobs : NULL, parts);
+            if (memcmp(out, out2, (size_t)n * sizeof out[0]))
+                fail_msg("round %d (n %u, shape %d): the sort in %u parts differs", round, n, shape, parts);
+        }
         qsort(ref, n, sizeof ref[0], kv_cmp);
         for (uint32_t i = 0; i < n; i++) {
             /* The reference's value is the merged position: find that entry's payload. */
@@ -125,6 +138,7 @@ static void test_sort_entries_matches_reference(void **state) {
                 fail_msg("round %d (shape %d): batch %u differs", round, shape, i);
         }
     }
+    aw_jobs_destroy(jobs);
 }
 
 static void temp_path(char *out, size_t size, const char *name) {
