@@ -1,12 +1,22 @@
 #version 450
-// Instanced mesh vertex shader: per-vertex position and normal (binding 0), per-instance position,
-// uniform scale, yaw, material and RGBA8 tint (binding 1).
+// Instanced mesh vertex shader: per-vertex position and normal (binding 0), per-instance index
+// (binding 1: the draw order) into the instance storage buffer, which the extraction filled in its
+// own order: position, uniform scale, yaw, material and RGBA8 tint.
 layout(location = 0) in vec3 in_position;
 layout(location = 1) in vec3 in_normal;
-layout(location = 2) in vec4 in_position_scale;
-layout(location = 3) in float in_yaw;
-layout(location = 4) in uint in_material;
-layout(location = 5) in vec4 in_color;
+layout(location = 2) in uint in_instance;
+
+struct Instance {
+    vec3 position;
+    float scale;
+    float yaw;
+    uint material;
+    uint color; // RGBA8, R in the low byte
+    uint pad;
+};
+layout(std430, set = 0, binding = 1) readonly buffer Instances {
+    Instance instances[];
+};
 
 layout(push_constant) uniform Frame {
     mat4 view_proj;
@@ -22,13 +32,14 @@ layout(location = 2) flat out uint out_material;
 layout(location = 3) out vec4 out_color;
 
 void main() {
-    float c = cos(in_yaw), s = sin(in_yaw);
-    vec3 p = in_position * in_position_scale.w;
+    Instance inst = instances[in_instance];
+    float c = cos(inst.yaw), s = sin(inst.yaw);
+    vec3 p = in_position * inst.scale;
     vec3 rotated = vec3(c * p.x + s * p.z, p.y, -s * p.x + c * p.z);
-    vec3 world = rotated + in_position_scale.xyz;
+    vec3 world = rotated + inst.position;
     out_normal = vec3(c * in_normal.x + s * in_normal.z, in_normal.y, -s * in_normal.x + c * in_normal.z);
     out_world = world;
-    out_material = in_material;
-    out_color = in_color;
+    out_material = inst.material;
+    out_color = unpackUnorm4x8(inst.color);
     gl_Position = frame.view_proj * vec4(world, 1.0);
 }

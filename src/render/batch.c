@@ -290,6 +290,8 @@ aw_status render_prepare(aw_renderer *r) {
     }
     uint32_t total = 0;
     for (uint32_t i = 0; i < piece_count; i++) total += r->piece_out[i].count;
+    uint32_t extent = atomic_load_explicit(&r->output_cursor, memory_order_relaxed);
+    r->extract_extent = extent < r->output_capacity ? extent : r->output_capacity;
     if (!st) st = ensure_sort_capacity(r, total);
     if (st) {
         r->prepared_count = 0;

@@ -34,29 +34,36 @@ aw_status aw_render_register_components(aw_world *world, aw_render_components *o
 }
 
 /* Makes room for every entity the query matches (the most a frame can extract) and for as many
- * pieces as the scheduler can cut them into. Single-threaded; allocates only when the world grew. */
+ * pieces as the scheduler can cut them into: instances in the storage buffer of the slot the next
+ * frame draws from (after that slot's last frame finished), entries on the heap. Single-threaded;
+ * allocates only when the world grew. */
 static bool reserve_output(aw_renderer *r) {
     uint32_t entities = aw_query_count(r->extract_query);
     uint32_t grain = r->extract.grain ? r->extract.grain : 1024;
     uint64_t chunks = aw_world_get_stats(r->world).chunks_in_use;
     uint64_t pieces = chunks + entities / grain + 1;
+    r->output_capacity = 0;
+    r->instances = NULL;
     if (pieces > UINT32_MAX / 2) return false;
-    if (entities > r->output_capacity) {
-        uint32_t cap = r->output_capacity ? r->output_capacity : 4096;
+    uint32_t slot_index = (uint32_t)(r->frame % r->frames_in_flight);
+    render_frame_slot *s = &r->slots[slot_index];
+    uint64_t t0 = aw_time_ns();
+    aw_status st = render_slot_wait(r, s);
+    r->begin_wait_ms += (double)(aw_time_ns() - t0) * 1e-6;
+    if (!st) st = render_slot_reserve_instances(r, s, entities);
+    if (st) return false;
+    if (entities > r->key_capacity) {
+        uint32_t cap = r->key_capacity ? r->key_capacity : 4096;
         while (cap < entities) cap = cap + cap / 2;
-        render_instance *inst = aw_alloc(r->allocator, (size_t)cap * sizeof(render_instance), 64);
         uint64_t *keys = aw_alloc(r->allocator, (size_t)cap * sizeof(uint64_t), 64);
-        if (!inst || !keys) {
-            aw_free(r->allocator, inst, (size_t)cap * sizeof(render_instance));
-            aw_free(r->allocator, keys, (size_t)cap * sizeof(uint64_t));
-            return false;
-        }
-        aw_free(r->allocator, r->instances, (size_t)r->output_capacity * sizeof(render_instance));
-        aw_free(r->allocator, r->instance_keys, (size_t)r->output_capacity * sizeof(uint64_t));
-        r->instances = inst;
+        if (!keys) return false;
+        aw_free(r->allocator, r->instance_keys, (size_t)r->key_capacity * sizeof(uint64_t));
         r->instance_keys = keys;
-        r->output_capacity = cap;
+        r->key_capacity = cap;
     }
+    r->instances = s->instances.mapped;
+    r->output_capacity = s->instance_capacity < r->key_capacity ? s->instance_capacity : r->key_capacity;
+    r->extract_slot = slot_index;
     if (pieces > r->piece_out_capacity) {
         uint32_t cap = (uint32_t)pieces + (uint32_t)pieces / 2 + 16;
         render_piece *p = aw_alloc(r->allocator, (size_t)cap * sizeof(render_piece), 64);
@@ -70,10 +77,10 @@ static bool reserve_output(aw_renderer *r) {
 
 static void render_begin(aw_system_ctx *ctx) {
     aw_renderer *r = ctx->user;
-    r->extract_start_ns = aw_time_ns();
     atomic_store_explicit(&r->output_cursor, 0, memory_order_relaxed);
     atomic_store_explicit(&r->piece_cursor, 0, memory_order_relaxed);
     r->output_overflow = !reserve_output(r);
+    r->extract_start_ns = aw_time_ns(); /* after the slot wait: that is the GPU's time, not ours */
     if (r->output_overflow) AW_LOGE("render: out of memory for the frame's instances; entities are skipped");
     for (uint32_t w = 0; w < r->workers; w++) r->tally[w].culled = r->tally[w].skipped = 0;
     memset(r->hist, 0, (size_t)r->workers * sizeof(render_key_hist));

@@ -18,7 +18,8 @@ typedef struct render_vertex {
     float normal[3];
 } render_vertex;
 
-/* Per-instance data as the vertex shader reads it (binding 1, per-instance rate): 32 bytes. */
+/* Per-instance data as the vertex shader reads it (the slot's storage buffer, indexed through the
+ * per-instance draw-order binding): 32 bytes, std430. */
 typedef struct render_instance {
     float position[3];
     float scale;
@@ -81,8 +82,10 @@ typedef struct render_frame_slot {
     VkCommandBuffer cmd;
     VkFence fence;
     VkSemaphore acquired;    /* windowed: the swapchain image is ready */
-    aw_gpu_buffer instances; /* persistently mapped; capacity in instances below */
+    aw_gpu_buffer instances; /* storage buffer, persistently mapped: the extraction writes it */
     uint32_t instance_capacity;
+    aw_gpu_buffer order; /* uint32 per drawn instance, in draw order (per-instance vertex binding) */
+    uint32_t order_capacity;
     aw_gpu_buffer indirect;
     uint32_t indirect_capacity;
     aw_gpu_buffer materials; /* UBO, AW_RENDER_MAX_MATERIALS entries */
@@ -179,9 +182,15 @@ struct aw_renderer {
     aw_query *extract_query; /* the extraction's terms, for the entity count in render_begin */
     render_worker_tally tally[RENDER_MAX_WORKERS];
     render_key_hist *hist; /* one per worker, filled by the extraction, summed by the sort */
-    render_instance *instances; /* shared extraction output, `output_capacity` each */
+    /* Shared extraction output: instances go straight into the mapped storage buffer of the frame
+     * slot the next frame uses (`extract_slot`), entries into instance_keys. */
+    render_instance *instances;
     uint64_t *instance_keys; /* sort entries: RENDER_ENTRY(key, index into instances) */
-    uint32_t output_capacity;
+    uint32_t output_capacity; /* room in both for this extraction */
+    uint32_t key_capacity;    /* instance_keys' size */
+    uint32_t extract_slot;    /* the slot whose buffer holds the prepared instances */
+    uint32_t extract_extent;  /* instances written there (culled ones leave gaps) */
+    double begin_wait_ms;     /* render_begin's wait for that slot's last frame */
     _Atomic uint32_t output_cursor;
     render_piece *piece_out; /* pieces as they finish, `piece_out_capacity` */
     uint32_t piece_out_capacity;
@@ -253,6 +262,11 @@ bool render_window_should_close(aw_renderer *r);
 void render_window_set_vsync(aw_renderer *r, bool vsync);
 void render_window_set_size(aw_renderer *r, uint32_t width, uint32_t height);
 aw_render_window_info render_window_info(const aw_renderer *r);
+
+/* renderer.c: waits for the slot's last frame (if it is still on the GPU) and collects its
+ * timestamps; makes its instance storage hold `instances` (replacing the buffer; allocates). */
+aw_status render_slot_wait(aw_renderer *r, render_frame_slot *s);
+aw_status render_slot_reserve_instances(aw_renderer *r, render_frame_slot *s, uint32_t instances);
 
 /* renderer.c: recomputes the view after a camera or size change. */
 void render_update_view(aw_renderer *r);

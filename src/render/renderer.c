@@ -136,14 +136,15 @@ static aw_status upload_geometry(aw_renderer *r) {
 
 static aw_status create_pipeline(aw_renderer *r) {
     VkDevice dev = r->vk->device;
-    VkDescriptorSetLayoutBinding binding = {
-        .binding = 0,
-        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
-        .descriptorCount = 1,
-        .stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT,
+    /* 0: materials (fragment), 1: the instances (vertex, read through the draw-order index). */
+    VkDescriptorSetLayoutBinding binding[2] = {
+        {.binding = 0, .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT},
+        {.binding = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 1,
+         .stageFlags = VK_SHADER_STAGE_VERTEX_BIT},
     };
     aw_status st = vk_ok(vkCreateDescriptorSetLayout(dev, &(VkDescriptorSetLayoutCreateInfo){
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = 1, .pBindings = &binding},
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = 2, .pBindings = binding},
         NULL, &r->set_layout), "render: vkCreateDescriptorSetLayout");
     if (st) return st;
     VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, .size = sizeof(render_push)};
@@ -166,20 +167,17 @@ static aw_status create_pipeline(aw_renderer *r) {
     };
     VkVertexInputBindingDescription bindings[2] = {
         {.binding = 0, .stride = sizeof(render_vertex), .inputRate = VK_VERTEX_INPUT_RATE_VERTEX},
-        {.binding = 1, .stride = sizeof(render_instance), .inputRate = VK_VERTEX_INPUT_RATE_INSTANCE},
+        {.binding = 1, .stride = sizeof(uint32_t), .inputRate = VK_VERTEX_INPUT_RATE_INSTANCE},
     };
-    VkVertexInputAttributeDescription attrs[6] = {
+    VkVertexInputAttributeDescription attrs[3] = {
         {.location = 0, .binding = 0, .format = VK_FORMAT_R32G32B32_SFLOAT, .offset = offsetof(render_vertex, position)},
         {.location = 1, .binding = 0, .format = VK_FORMAT_R32G32B32_SFLOAT, .offset = offsetof(render_vertex, normal)},
-        {.location = 2, .binding = 1, .format = VK_FORMAT_R32G32B32A32_SFLOAT, .offset = offsetof(render_instance, position)},
-        {.location = 3, .binding = 1, .format = VK_FORMAT_R32_SFLOAT, .offset = offsetof(render_instance, yaw)},
-        {.location = 4, .binding = 1, .format = VK_FORMAT_R32_UINT, .offset = offsetof(render_instance, material)},
-        {.location = 5, .binding = 1, .format = VK_FORMAT_R8G8B8A8_UNORM, .offset = offsetof(render_instance, color)},
+        {.location = 2, .binding = 1, .format = VK_FORMAT_R32_UINT, .offset = 0},
     };
     VkPipelineVertexInputStateCreateInfo vertex_input = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO,
         .vertexBindingDescriptionCount = 2, .pVertexBindingDescriptions = bindings,
-        .vertexAttributeDescriptionCount = 6, .pVertexAttributeDescriptions = attrs,
+        .vertexAttributeDescriptionCount = 3, .pVertexAttributeDescriptions = attrs,
     };
     VkPipelineInputAssemblyStateCreateInfo ia = {.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO,
                                                  .topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST};
@@ -235,12 +233,20 @@ static aw_status create_pipeline(aw_renderer *r) {
 
 /* ---------------------------------------------------------------- frame slots */
 
+static void write_instance_descriptor(aw_renderer *r, render_frame_slot *s) {
+    VkDescriptorBufferInfo bi = {.buffer = s->instances.buffer, .range = VK_WHOLE_SIZE};
+    vkUpdateDescriptorSets(r->vk->device, 1, &(VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = s->set, .dstBinding = 1, .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &bi}, 0, NULL);
+}
+
 static aw_status create_slots(aw_renderer *r, uint32_t initial_instances) {
     VkDevice dev = r->vk->device;
-    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .descriptorCount = r->frames_in_flight};
+    VkDescriptorPoolSize size[2] = {{.type = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .descriptorCount = r->frames_in_flight},
+                                    {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = r->frames_in_flight}};
     aw_status st = vk_ok(vkCreateDescriptorPool(dev, &(VkDescriptorPoolCreateInfo){
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = r->frames_in_flight, .poolSizeCount = 1,
-        .pPoolSizes = &size}, NULL, &r->descriptor_pool), "render: vkCreateDescriptorPool");
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = r->frames_in_flight, .poolSizeCount = 2,
+        .pPoolSizes = size}, NULL, &r->descriptor_pool), "render: vkCreateDescriptorPool");
     for (uint32_t i = 0; i < r->frames_in_flight && !st; i++) {
         render_frame_slot *s = &r->slots[i];
         st = vk_ok(vkCreateCommandPool(dev, &(VkCommandPoolCreateInfo){.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -254,8 +260,11 @@ static aw_status create_slots(aw_renderer *r, uint32_t initial_instances) {
         if (!st) st = vk_ok(vkCreateSemaphore(dev, &(VkSemaphoreCreateInfo){.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO},
                                               NULL, &s->acquired), "render: vkCreateSemaphore");
         if (!st) st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)initial_instances * sizeof(render_instance),
-                                           VK_BUFFER_USAGE_VERTEX_BUFFER_BIT, AW_GPU_MEMORY_UPLOAD, &s->instances);
+                                           VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, AW_GPU_MEMORY_UPLOAD, &s->instances);
         if (!st) s->instance_capacity = initial_instances;
+        if (!st) st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)initial_instances * sizeof(uint32_t),
+                                           VK_BUFFER_USAGE_VERTEX_BUFFER_BIT, AW_GPU_MEMORY_UPLOAD, &s->order);
+        if (!st) s->order_capacity = initial_instances;
         if (!st) st = aw_gpu_buffer_create(r->gpu, sizeof r->materials, VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, AW_GPU_MEMORY_UPLOAD,
                                            &s->materials);
         if (!st) st = vk_ok(vkAllocateDescriptorSets(dev, &(VkDescriptorSetAllocateInfo){
@@ -266,6 +275,7 @@ static aw_status create_slots(aw_renderer *r, uint32_t initial_instances) {
             vkUpdateDescriptorSets(dev, 1, &(VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
                 .dstSet = s->set, .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, .pBufferInfo = &bi},
                 0, NULL);
+            write_instance_descriptor(r, s);
             s->material_version = UINT64_MAX;
         }
         if (!st && r->info.timestamps)
@@ -284,6 +294,7 @@ static void destroy_slots(aw_renderer *r) {
         if (s->acquired) vkDestroySemaphore(dev, s->acquired, NULL);
         if (s->timestamps) vkDestroyQueryPool(dev, s->timestamps, NULL);
         aw_gpu_buffer_destroy(r->gpu, &s->instances);
+        aw_gpu_buffer_destroy(r->gpu, &s->order);
         aw_gpu_buffer_destroy(r->gpu, &s->indirect);
         aw_gpu_buffer_destroy(r->gpu, &s->materials);
         memset(s, 0, sizeof *s);
@@ -377,8 +388,7 @@ void aw_renderer_destroy(aw_renderer *r) {
     render_window_free(r);
     render_geometry_free(r->allocator, &r->geometry);
     const aw_allocator *a = r->allocator;
-    aw_free(a, r->instances, (size_t)r->output_capacity * sizeof(render_instance));
-    aw_free(a, r->instance_keys, (size_t)r->output_capacity * sizeof(uint64_t));
+    aw_free(a, r->instance_keys, (size_t)r->key_capacity * sizeof(uint64_t));
     aw_free(a, r->piece_out, (size_t)r->piece_out_capacity * sizeof(render_piece));
     aw_free(a, r->keys, (size_t)r->sort_capacity * 8);
     aw_free(a, r->keys_tmp, (size_t)r->sort_capacity * 8);
@@ -513,17 +523,43 @@ static void call_hooks(aw_renderer *r, const aw_render_hook_ctx *ctx, bool in_pa
 
 /* ---------------------------------------------------------------- the frame */
 
+static void read_timestamps(aw_renderer *r, render_frame_slot *s);
+
+aw_status render_slot_wait(aw_renderer *r, render_frame_slot *s) {
+    if (!s->submitted) return AW_OK;
+    aw_status st = vk_ok(vkWaitForFences(r->vk->device, 1, &s->fence, VK_TRUE, UINT64_MAX), "render: vkWaitForFences");
+    if (st) return st;
+    read_timestamps(r, s);
+    s->submitted = false;
+    return AW_OK;
+}
+
+aw_status render_slot_reserve_instances(aw_renderer *r, render_frame_slot *s, uint32_t instances) {
+    if (instances <= s->instance_capacity) return AW_OK;
+    uint32_t cap = s->instance_capacity ? s->instance_capacity : 4096;
+    while (cap < instances) cap = cap + cap / 2;
+    aw_gpu_buffer b;
+    aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(render_instance), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                                        AW_GPU_MEMORY_UPLOAD, &b);
+    if (st) return st;
+    aw_gpu_buffer_destroy(r->gpu, &s->instances); /* the slot's fence was waited: unused */
+    s->instances = b;
+    s->instance_capacity = cap;
+    write_instance_descriptor(r, s);
+    return AW_OK;
+}
+
 static aw_status ensure_slot_capacity(aw_renderer *r, render_frame_slot *s, uint32_t instances, uint32_t batches) {
-    if (instances > s->instance_capacity) {
-        uint32_t cap = s->instance_capacity ? s->instance_capacity : 4096;
+    if (instances > s->order_capacity) {
+        uint32_t cap = s->order_capacity ? s->order_capacity : 4096;
         while (cap < instances) cap = cap + cap / 2;
         aw_gpu_buffer b;
-        aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(render_instance), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
+        aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(uint32_t), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
                                             AW_GPU_MEMORY_UPLOAD, &b);
         if (st) return st;
-        aw_gpu_buffer_destroy(r->gpu, &s->instances); /* the slot's fence was waited: unused */
-        s->instances = b;
-        s->instance_capacity = cap;
+        aw_gpu_buffer_destroy(r->gpu, &s->order); /* the slot's fence was waited: unused */
+        s->order = b;
+        s->order_capacity = cap;
     }
     if (r->mode == AW_RENDER_INDIRECT && batches > s->indirect_capacity) {
         uint32_t cap = batches < 64 ? 64 : batches + batches / 2;
@@ -540,27 +576,35 @@ static aw_status ensure_slot_capacity(aw_renderer *r, render_frame_slot *s, uint
 
 typedef struct upload_ctx {
     aw_renderer *r;
-    render_instance *dst;
+    uint32_t *dst;
 } upload_ctx;
 
 static void upload_range(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const upload_ctx *c = arg;
     const uint64_t *entries = c->r->keys;
-    const render_instance *src = c->r->instances;
-    for (uint32_t i = begin; i < end; i++) c->dst[i] = src[RENDER_ENTRY_INDEX(entries[i])];
+    for (uint32_t i = begin; i < end; i++) c->dst[i] = RENDER_ENTRY_INDEX(entries[i]);
 }
 
-/* Copies the prepared instances, in sorted order, into the slot's mapped ring buffer (in
- * parallel on the world's job system when there are many). */
-static uint64_t upload_instances(aw_renderer *r, render_frame_slot *s) {
+/* The instances are already in the slot's storage buffer (the extraction wrote them there): the
+ * upload is their draw order, one uint32 index per instance, written into the slot's mapped
+ * order buffer (in parallel on the world's job system when there are many). A frame drawn from
+ * another slot than the extraction wrote (a second frame without a new extraction) first copies
+ * the instances across. */
+static uint64_t upload_instances(aw_renderer *r, render_frame_slot *s, uint32_t slot_index) {
     uint32_t n = r->prepared_count;
-    upload_ctx ctx = {r, s->instances.mapped};
+    uint64_t bytes = (uint64_t)n * sizeof(uint32_t);
+    if (n && slot_index != r->extract_slot) {
+        const render_frame_slot *from = &r->slots[r->extract_slot];
+        memcpy(s->instances.mapped, from->instances.mapped, (size_t)r->extract_extent * sizeof(render_instance));
+        bytes += (uint64_t)r->extract_extent * sizeof(render_instance);
+    }
+    upload_ctx ctx = {r, s->order.mapped};
     if (r->jobs && n >= 32768)
         aw_jobs_parallel_for(r->jobs, n, 16384, upload_range, &ctx);
     else
         upload_range(0, n, 0, &ctx);
-    uint64_t bytes = (uint64_t)n * sizeof(render_instance);
+    if (!s->order.coherent) aw_gpu_buffer_flush(r->gpu, &s->order, 0, (VkDeviceSize)n * sizeof(uint32_t));
     if (r->mode == AW_RENDER_INDIRECT) {
         VkDrawIndexedIndirectCommand *cmds = s->indirect.mapped;
         for (uint32_t b = 0; b < r->batch_count; b++) {
@@ -573,7 +617,8 @@ static uint64_t upload_instances(aw_renderer *r, render_frame_slot *s) {
         bytes += (uint64_t)r->batch_count * sizeof(VkDrawIndexedIndirectCommand);
         aw_gpu_buffer_flush(r->gpu, &s->indirect, 0, VK_WHOLE_SIZE);
     }
-    if (!s->instances.coherent) aw_gpu_buffer_flush(r->gpu, &s->instances, 0, (VkDeviceSize)n * sizeof(render_instance));
+    if (!s->instances.coherent)
+        aw_gpu_buffer_flush(r->gpu, &s->instances, 0, (VkDeviceSize)r->extract_extent * sizeof(render_instance));
     if (s->material_version != r->material_version) {
         memcpy(s->materials.mapped, r->materials, sizeof r->materials);
         aw_gpu_buffer_flush(r->gpu, &s->materials, 0, VK_WHOLE_SIZE);
@@ -616,7 +661,7 @@ static uint32_t record_draws(aw_renderer *r, render_frame_slot *s, VkCommandBuff
     memcpy(push.camera_pos, r->view.position, sizeof r->view.position);
     push.camera_pos[3] = 1.0f;
     vkCmdPushConstants(cmd, r->pipeline_layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0, sizeof push, &push);
-    VkBuffer vbs[2] = {r->vertex_buffer.buffer, s->instances.buffer};
+    VkBuffer vbs[2] = {r->vertex_buffer.buffer, s->order.buffer};
     VkDeviceSize offsets[2] = {0, 0};
     vkCmdBindVertexBuffers(cmd, 0, 2, vbs, offsets);
     vkCmdBindIndexBuffer(cmd, r->index_buffer.buffer, 0, VK_INDEX_TYPE_UINT32);
@@ -699,13 +744,8 @@ aw_status aw_render_frame(aw_renderer *r) {
     render_frame_slot *s = &r->slots[slot_index];
     VkDevice dev = r->vk->device;
     uint64_t t0 = aw_time_ns();
-    aw_status st;
-    if (s->submitted) {
-        st = vk_ok(vkWaitForFences(dev, 1, &s->fence, VK_TRUE, UINT64_MAX), "render: vkWaitForFences");
-        if (st) return st;
-        read_timestamps(r, s);
-        s->submitted = false;
-    }
+    aw_status st = render_slot_wait(r, s);
+    if (st) return st;
     bool skip = false;
     if (r->window) { /* waiting for a swapchain image counts as waiting, not as upload */
         st = render_window_acquire(r, s, &skip);
@@ -714,8 +754,10 @@ aw_status aw_render_frame(aw_renderer *r) {
     }
     uint64_t t1 = aw_time_ns();
     st = ensure_slot_capacity(r, s, r->prepared_count, r->batch_count);
+    if (!st && r->prepared_count && slot_index != r->extract_slot)
+        st = render_slot_reserve_instances(r, s, r->extract_extent);
     if (st) return st;
-    uint64_t bytes = upload_instances(r, s);
+    uint64_t bytes = upload_instances(r, s, slot_index);
     uint64_t t2 = aw_time_ns();
 
     VkCommandBuffer cmd = s->cmd;
@@ -818,7 +860,8 @@ aw_status aw_render_frame(aw_renderer *r) {
     out->upload_ms = (double)(t2 - t1) * 1e-6;
     out->prep_ms = out->extract_ms + out->sort_ms + out->upload_ms;
     out->record_ms = (double)(t3 - t2) * 1e-6;
-    out->wait_ms = (double)(t1 - t0) * 1e-6;
+    out->wait_ms = (double)(t1 - t0) * 1e-6 + r->begin_wait_ms; /* this frame's and the extraction's */
+    r->begin_wait_ms = 0.0;
     out->gpu_ms = r->info.timestamps ? gpu_ms : -1.0;
     out->gpu_frame = gpu_frame;
     r->frame++;
