@@ -3,7 +3,9 @@
  *   draw_calls_batched     draw calls of a batched frame (target <= 16: one per mesh x material)
  *   draw_calls_naive       the baseline's draw calls: one per visible entity
  *   draw_calls_indirect    vkCmdDrawIndexedIndirect calls (1 where multiDrawIndirect exists)
- *   prep_100k_ms           extract + cull + sort + upload of a batched frame (target <= 1.5 ms)
+ *   prep_100k_ms           extract + cull + sort + upload of a batched frame (target <= 1.5 ms);
+ *                          the extraction writes the instances into the mapped ring itself, the
+ *                          upload is the draw order (4 bytes per instance)
  *   frame_100k_ms_batched  a whole frame: extraction systems, recording, submission and the GPU
  *                          (waited for); its baseline column is the naive frame of the same reps
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
