@@ -222,7 +222,9 @@ typedef struct aw_render_stats {
     double upload_ms;         /* copy into the mapped instance ring */
     double prep_ms;           /* extract + sort + upload */
     double record_ms;         /* command recording and submission */
-    double wait_ms;           /* waiting for the frame slot's fence */
+    double wait_ms;           /* waiting for the frame slot's fence (and, windowed, a swapchain image) */
+    double begin_wait_ms;     /* the part of wait_ms spent in the extraction's render_begin, inside
+                                 aw_world_progress (the slot's fence, before writing its instances) */
     double gpu_ms;            /* GPU time by timestamp queries of the latest finished frame; < 0: none */
     uint64_t gpu_frame;       /* which frame gpu_ms measured */
 } aw_render_stats;

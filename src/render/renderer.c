@@ -861,6 +861,7 @@ aw_status aw_render_frame(aw_renderer *r) {
     out->prep_ms = out->extract_ms + out->sort_ms + out->upload_ms;
     out->record_ms = (double)(t3 - t2) * 1e-6;
     out->wait_ms = (double)(t1 - t0) * 1e-6 + r->begin_wait_ms; /* this frame's and the extraction's */
+    out->begin_wait_ms = r->begin_wait_ms;
     r->begin_wait_ms = 0.0;
     out->gpu_ms = r->info.timestamps ? gpu_ms : -1.0;
     out->gpu_frame = gpu_frame;
