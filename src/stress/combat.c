@@ -121,18 +121,22 @@ static aw_status combat_setup(void *state, const aw_stress_setup *in) {
      * the box's mean width, standing on the ground); agents and projectiles are drawn by tag. */
     if (in->external_renderer) {
         aw_render_components rc;
-        aw_component renderable = aw_component_register(w, &(aw_component_desc){.name = "Renderable", .size = 4, .align = 4});
-        if (!renderable || (st = aw_render_register_components(w, &rc))) return renderable ? st : aw_last_status();
-        aw_physics_ids oids = aw_physics_get_ids(s->physics);
+        aw_component renderable =
+            aw_component_register(w, &(aw_component_desc){.name = "Renderable", .size = 4, .align = 4});
+        if (!renderable) return aw_last_status();
+        if ((st = aw_render_register_components(w, &rc))) return st;
+        aw_component position = aw_physics_get_ids(s->physics).position;
         for (uint32_t i = 0; i < nb; i++) {
-            float side = (boxes[i].max.x - boxes[i].min.x + boxes[i].max.z - boxes[i].min.z) * 0.5f;
-            aw_position c = {(boxes[i].min.x + boxes[i].max.x) * 0.5f, side * 0.5f, (boxes[i].min.z + boxes[i].max.z) * 0.5f};
+            const aw_aabb *b = &boxes[i];
+            float side = (b->max.x - b->min.x + b->max.z - b->min.z) * 0.5f;
+            aw_position c = {(b->min.x + b->max.x) * 0.5f, side * 0.5f, (b->min.z + b->max.z) * 0.5f};
             uint32_t kind = 1;
             aw_render_style style = {.scale = side, .color = 0xffffffffu};
             aw_entity e = aw_entity_create(w);
-            if (!e || (st = aw_entity_set(w, e, oids.position, &c, sizeof c)) || (st = aw_entity_set(w, e, renderable, &kind, sizeof kind)) ||
+            if (!e) return aw_last_status();
+            if ((st = aw_entity_set(w, e, position, &c, sizeof c)) || (st = aw_entity_set(w, e, renderable, &kind, 4)) ||
                 (st = aw_entity_set(w, e, rc.style, &style, sizeof style)))
-                return e ? st : aw_last_status();
+                return st;
         }
     }
 
