@@ -188,17 +188,20 @@ typedef struct aw_render_extract_desc {
     uint32_t grain; /* rows per parallel piece; 0: 1024 */
 } aw_render_extract_desc;
 
-/* Registers the extraction systems on `world` (one world per renderer): "render_begin",
- * "render_extract" (parallel over chunks: frustum culling and sort keys, reading only the
- * declared components) and "render_prepare" (merge in a fixed order, radix sort, batches). Each
+/* Registers the extraction systems on `world` (one world per renderer): "render_begin" (waits
+ * for the GPU to finish the frame that last used the next frame's slot: the extraction writes
+ * that slot's mapped instance buffer), "render_extract" (parallel over chunks: frustum culling,
+ * instance data and sort keys, reading only the declared components) and "render_prepare" (radix
+ * sort in a fixed order, batches). Each
  * aw_world_progress then prepares the instance list that the next aw_render_frame draws. The
  * renderer must outlive the world's use of these systems. */
 aw_status aw_render_extract_register(aw_renderer *renderer, aw_world *world, const aw_render_extract_desc *desc);
 
 /* ---------------------------------------------------------------- frames */
 
-/* Uploads the prepared instances into this frame's part of the instance ring, records and submits
- * the frame (and presents it when windowed). Waits only for the frame that last used this
+/* Uploads the prepared draw order into this frame's slot (the instances are already there, or are
+ * copied from the slot the extraction wrote when two frames follow one world step), records and
+ * submits the frame (and presents it when windowed). Waits only for the frame that last used this
  * frame-in-flight slot. AW_ERR_DEVICE on a Vulkan failure. Draws what the last extraction
  * prepared (nothing before the first). */
 aw_status aw_render_frame(aw_renderer *renderer);
