@@ -54,6 +54,14 @@ static void run_demo(cli_result *r, const char *const *args) {
     if (pid == 0) {
         dup2(out, 1);
         dup2(err, 2);
+        /* Under AddressSanitizer: the tool process unloads lavapipe at vkDestroyInstance, so the
+         * driver's process-lifetime allocations reach LeakSanitizer from an unnamed module that no
+         * suppression can name (tests keep the driver loaded, tests/gpu/gpu_test_env.h; a tool
+         * cannot). The demo's own leaks are checked in-process by test_render_demo. */
+        char asan[1024];
+        const char *old = getenv("ASAN_OPTIONS");
+        snprintf(asan, sizeof asan, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
+        setenv("ASAN_OPTIONS", asan, 1);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -95,13 +103,12 @@ static void check_run(const char *vsync) {
     const char *args[] = {"--entities", "300", "--frames", "16", "--warmup", "2", "--threads", "2", "--size", "320x240",
                           "--vsync", vsync, "--resize-at", "4:400x300", "--vsync-switch-at", "8", "--validation", "--stats",
                           "--screenshot", shot, NULL};
-    cli_result *r = malloc(sizeof *r);
-    assert_non_null(r);
+    static cli_result result; /* 80 KiB: off the stack */
+    cli_result *r = &result;
     run_demo(r, args);
     if (r->code == SKIP) {
         print_message("skipped: %s", r->err);
         skipped = true;
-        free(r);
         remove(shot);
         return;
     }
@@ -146,7 +153,6 @@ static void check_run(const char *vsync) {
     assert_true(drawn > 1000);
     aw_free(NULL, pixels, (size_t)sw * sh * 4);
     remove(shot);
-    free(r);
 }
 
 static void test_window_vsync_on_then_off(void **state) {
