@@ -167,6 +167,19 @@ static void test_tag_rules(void **state) {
     assert_int_equal(s.instances, 5); /* 3 drawn shots + the new one + the mesh entity */
     assert_int_equal(s.skipped, 1);   /* team 5 */
     assert_int_equal(s.batches, 3);   /* red spheres, blue spheres, the grey cube */
+    /* Frames without a world step between them draw the same list: the next slot copies the
+     * instances from the slot the extraction wrote. */
+    static uint8_t first[64 * 64 * 4], again[64 * 64 * 4];
+    assert_int_equal(aw_render_read_pixels(r, first, sizeof first), AW_OK);
+    for (int frame = 0; frame < 3; frame++) {
+        assert_int_equal(aw_render_frame(r), AW_OK);
+        assert_int_equal(aw_render_read_pixels(r, again, sizeof again), AW_OK);
+        assert_memory_equal(first, again, sizeof first);
+        assert_int_equal(aw_render_get_stats(r).instances, 5);
+    }
+    uint32_t lit = 0;
+    for (uint32_t i = 0; i < 64 * 64; i++) lit += first[4 * i] > 150 || first[4 * i + 2] > 150;
+    assert_true(lit > 0); /* the red and blue shots are on screen */
     assert_int_equal(aw_gpu_validation_errors(gpu) + aw_gpu_validation_warnings(gpu), 0);
     aw_world_destroy(w);
     aw_renderer_destroy(r);
