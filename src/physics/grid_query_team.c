@@ -18,8 +18,8 @@ typedef struct sets_walk {
     uint32_t count;
     float max_d2;
     float lim; /* the largest of the sets' limits: a candidate beyond it interests no set */
-    uint32_t wanted; /* layers some set takes (every bit set when one takes any layer) */
-    bool by_mask;    /* one or two sets, each with a mask: the inline test uses each set's own limit */
+    uint32_t fast_mask[2];     /* see offer_run */
+    const float *fast_lim[2];
     const aw_spatial_filter *f;
 } sets_walk;
 
@@ -40,11 +40,11 @@ static void refresh_limit(sets_walk *w) {
     w->lim = lim;
 }
 
-/* The slow path: a candidate within the largest limit, offered to each set that takes its layer. */
+/* The slow path: a candidate the inline test let through (so the filter's mask, folded into the
+ * fast masks, passed), offered to each set that takes its layer. */
 static void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
     uint32_t layer = p->blayer[slot];
     aw_entity e = p->bent[slot];
-    if (w->f->mask && !(layer & w->f->mask)) return;
     bool changed = false, checked = false;
     for (uint32_t i = 0; i < w->count; i++) {
         set_state *s = &w->s[i];
@@ -68,27 +68,72 @@ static void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
     if (changed) refresh_limit(w);
 }
 
-/* Slots [b, e): the distance test inline, everything else only for those within the limit. */
-static inline void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
+/* Which slots reach the slow path: a slot whose layer meets fast_mask[i] is tested against
+ * *fast_lim[i] (the larger of the two when it meets both). With one or two masked sets these are
+ * the sets' own masks and limits; otherwise the layers any set takes and the largest limit. */
+static const float no_limit = -1.0f;
+
+/* Slots [b, e), scalar. */
+static void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
     const float *bx = p->bx, *by = p->by, *bz = p->bz;
     const uint32_t *bl = p->blayer;
-    if (w->by_mask) { /* each candidate against the limit of the set(s) its layer belongs to */
-        uint32_t m0 = w->s[0].mask, m1 = w->count > 1 ? w->s[1].mask : 0u;
-        for (uint32_t s = b; s < e; s++) {
-            float dx = bx[s] - pt.x, dy = by[s] - pt.y, dz = bz[s] - pt.z;
-            float d2 = dx * dx + dy * dy + dz * dz;
-            uint32_t l = bl[s];
-            float l0 = (l & m0) ? w->s[0].lim : -1.0f, l1 = (l & m1) ? w->s[1].lim : -1.0f;
-            if (d2 <= (l0 > l1 ? l0 : l1)) take(w, p, s, d2);
-        }
-        return;
-    }
-    uint32_t wanted = w->wanted;
+    uint32_t m0 = w->fast_mask[0], m1 = w->fast_mask[1];
     for (uint32_t s = b; s < e; s++) {
         float dx = bx[s] - pt.x, dy = by[s] - pt.y, dz = bz[s] - pt.z;
         float d2 = dx * dx + dy * dy + dz * dz;
-        if (d2 <= w->lim && (bl[s] & wanted)) take(w, p, s, d2);
+        uint32_t l = bl[s];
+        float l0 = (l & m0) ? *w->fast_lim[0] : -1.0f, l1 = (l & m1) ? *w->fast_lim[1] : -1.0f;
+        if (d2 <= (l0 > l1 ? l0 : l1)) take(w, p, s, d2);
     }
+}
+
+#if PHYS_HAVE_AVX2
+#include <immintrin.h>
+
+/* Slots [b, e), eight at a time: the grid's arrays have PHYS_PAD readable entries past any run's
+ * end, and lanes past it are masked off. Separate multiplies and adds in the scalar order give the
+ * same squared distances bit for bit. */
+__attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p, uint32_t b,
+                                                            uint32_t e, aw_vec3 pt) {
+    const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
+    const __m256i m0 = _mm256_set1_epi32((int)w->fast_mask[0]), m1 = _mm256_set1_epi32((int)w->fast_mask[1]);
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256 none = _mm256_set1_ps(-1.0f);
+    __m256 lim0 = _mm256_set1_ps(*w->fast_lim[0]), lim1 = _mm256_set1_ps(*w->fast_lim[1]);
+    for (uint32_t s = b; s < e; s += 8) {
+        __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
+        __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
+        __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
+        __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
+        __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
+        __m256 out0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m0), zero));
+        __m256 out1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m1), zero));
+        __m256 lane = _mm256_max_ps(_mm256_blendv_ps(lim0, none, out0), _mm256_blendv_ps(lim1, none, out1));
+        uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(d2, lane, _CMP_LE_OQ));
+        if (e - s < 8) hits &= (1u << (e - s)) - 1u;
+        if (!hits) continue;
+        float d[8];
+        _mm256_storeu_ps(d, d2);
+        do {
+            uint32_t i = (uint32_t)__builtin_ctz(hits);
+            hits &= hits - 1;
+            take(w, p, s + i, d[i]);
+        } while (hits);
+        lim0 = _mm256_set1_ps(*w->fast_lim[0]);
+        lim1 = _mm256_set1_ps(*w->fast_lim[1]);
+    }
+}
+#endif
+
+static inline void offer_slots(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
+    if (b >= e) return;
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2) {
+        offer_run_avx2(w, p, b, e, pt);
+        return;
+    }
+#endif
+    offer_run(w, p, b, e, pt);
 }
 
 static inline double sq(double v) {
@@ -111,76 +156,26 @@ static inline double reach2(const sets_walk *w) {
     return (double)w->lim / sq(1.0 - SETS_SAFETY);
 }
 
-/* Cells [x0, x1] of row y: one contiguous slot run, or cell by cell when the layer union lets
- * cells without any wanted layer be skipped. */
-static inline void offer_cells(sets_walk *w, const aw_physics *p, int64_t y, int64_t x0, int64_t x1, uint32_t layers,
-                        aw_vec3 pt) {
+/* One grid row: the cells the reach's disc covers at this row's gap, as one contiguous slot run
+ * (or cell by cell where a per-cell layer union lets cells without a wanted layer be skipped).
+ * Colliders sit within the margin of their cell and border cells hold the ones clamped into them,
+ * so the clamped cell range of x +- (half width + margin) holds every candidate. */
+static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
+    double r2 = reach2(w);
+    uint32_t a = 0, b = p->width - 1;
+    if (!isinf(r2)) {
+        double half = sqrt(r2 - gz2) + p->margin;
+        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
+        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
+    }
     const uint32_t *cs = p->cell_start;
-    uint32_t c0 = (uint32_t)(y * p->width + x0), c1 = (uint32_t)(y * p->width + x1);
+    uint32_t c0 = (uint32_t)y * p->width + a, c1 = (uint32_t)y * p->width + b;
     if (!layers) {
-        offer_run(w, p, cs[c0], cs[c1 + 1], pt);
+        offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
         return;
     }
     for (uint32_t c = c0; c <= c1; c++)
-        if (p->cell_layers[c] & layers) offer_run(w, p, cs[c], cs[c + 1], pt);
-}
-
-/* Distance along x from v to column x's span, less the margin (border columns reach to infinity). */
-static inline double col_gap(const aw_physics *p, double v, int64_t x, int64_t n) {
-    double c0 = p->min_x + (double)x * p->cell, c1 = c0 + p->cell, g = 0.0;
-    if (x > 0 && v < c0) g = c0 - v;
-    else if (x < n - 1 && v > c1) g = v - c1;
-    g -= p->margin;
-    return g > 0.0 ? g : 0.0;
-}
-
-/* Squared gaps from the point to the columns and rows around its cell, by offset + GAP_SPAN, filled
- * ring by ring (ring d adds offsets -d and +d): a ring's cells then cost one add and compare each.
- * Offsets beyond the span are computed directly. */
-#define GAP_SPAN 64
-typedef struct ring_gaps {
-    double x2[2 * GAP_SPAN + 1], z2[2 * GAP_SPAN + 1];
-} ring_gaps;
-
-static inline double gap_x2(const ring_gaps *g, const aw_physics *p, aw_vec3 pt, int64_t qx, int64_t x) {
-    int64_t o = x - qx;
-    return o >= -GAP_SPAN && o <= GAP_SPAN ? g->x2[o + GAP_SPAN] : sq(col_gap(p, pt.x, x, p->width));
-}
-
-static inline double gap_z2(const ring_gaps *g, const aw_physics *p, aw_vec3 pt, int64_t qy, int64_t y) {
-    int64_t o = y - qy;
-    return o >= -GAP_SPAN && o <= GAP_SPAN ? g->z2[o + GAP_SPAN] : sq(row_gap(p, pt.z, y, p->height));
-}
-
-/* Ring d around cell (qx, qy): the cells at Chebyshev distance d, nearest rings first so the sets
- * fill with near colliders and their limits cut later rings short; cells whose gap to the point
- * exceeds the reach (taken at the ring's start: it only shrinks) are skipped. */
-static void walk_ring(sets_walk *w, ring_gaps *g, const aw_physics *p, int64_t qx, int64_t qy, int64_t d,
-                      uint32_t layers, aw_vec3 pt) {
-    int64_t width = p->width, h = p->height;
-    if (d <= GAP_SPAN) {
-        g->x2[GAP_SPAN - d] = qx - d >= 0 ? sq(col_gap(p, pt.x, qx - d, width)) : INFINITY;
-        g->x2[GAP_SPAN + d] = qx + d < width ? sq(col_gap(p, pt.x, qx + d, width)) : INFINITY;
-        g->z2[GAP_SPAN - d] = qy - d >= 0 ? sq(row_gap(p, pt.z, qy - d, h)) : INFINITY;
-        g->z2[GAP_SPAN + d] = qy + d < h ? sq(row_gap(p, pt.z, qy + d, h)) : INFINITY;
-    }
-    double r2 = reach2(w);
-    int64_t xl = qx - d, xr = qx + d;
-    double gl2 = xl >= 0 ? gap_x2(g, p, pt, qx, xl) : INFINITY, gr2 = xr < width ? gap_x2(g, p, pt, qx, xr) : INFINITY;
-    int64_t y0 = qy - d < 0 ? 0 : qy - d, y1 = qy + d > h - 1 ? h - 1 : qy + d;
-    for (int64_t y = y0; y <= y1; y++) {
-        double gz2 = gap_z2(g, p, pt, qy, y);
-        if (gz2 > r2) continue;
-        if (y == qy - d || y == qy + d) { /* a whole row of the ring: trim its ends to the reach */
-            int64_t a = xl < 0 ? 0 : xl, b = xr > width - 1 ? width - 1 : xr;
-            while (a <= b && gap_x2(g, p, pt, qx, a) + gz2 > r2) a++;
-            while (b > a && gap_x2(g, p, pt, qx, b) + gz2 > r2) b--;
-            if (a <= b) offer_cells(w, p, y, a, b, layers, pt);
-        } else {
-            if (gl2 + gz2 <= r2) offer_cells(w, p, y, xl, xl, layers, pt);
-            if (gr2 + gz2 <= r2) offer_cells(w, p, y, xr, xr, layers, pt);
-        }
-    }
+        if (p->cell_layers[c] & layers) offer_slots(w, p, cs[c], cs[c + 1], pt);
 }
 
 aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
@@ -218,25 +213,36 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
         layers = any_layer ? f->mask : layers & f->mask;
         any_layer = false;
     }
-    w.wanted = any_layer ? UINT32_MAX : layers;
-    w.by_mask = !any_layer && !f->mask && w.count <= 2;
+    if (!any_layer && !f->mask && w.count <= 2) { /* each slot against its own set's limit */
+        w.fast_mask[0] = w.s[0].mask, w.fast_lim[0] = &w.s[0].lim;
+        w.fast_mask[1] = w.count > 1 ? w.s[1].mask : 0u, w.fast_lim[1] = w.count > 1 ? &w.s[1].lim : &no_limit;
+    } else {
+        w.fast_mask[0] = any_layer ? UINT32_MAX : layers, w.fast_lim[0] = &w.lim; /* within f->mask */
+        w.fast_mask[1] = 0u, w.fast_lim[1] = &no_limit;
+    }
     if (any_layer || p->all_default_layers) layers = 0; /* no union to skip cells by */
     w.lim = w.max_d2;
 
-    offer_run(&w, p, p->n_small, p->n_valid, point);
+    offer_slots(&w, p, p->n_small, p->n_valid, point);
     if (p->n_small) {
-        ring_gaps gaps;
-        int64_t w_ = p->width, h = p->height;
-        int64_t qx = phys_cell(point.x, p->min_x, p->inv_cell, p->width, NULL);
+        int64_t h = p->height;
         int64_t qy = phys_cell(point.z, p->min_z, p->inv_cell, p->height, NULL);
-        int64_t rings = qx > w_ - 1 - qx ? qx : w_ - 1 - qx;
-        if (qy > rings) rings = qy;
-        if (h - 1 - qy > rings) rings = h - 1 - qy;
-        for (int64_t d = 0; d <= rings; d++) {
-            /* Ring d lies at least d - 1 whole cells away on x or z, less the response's margin. */
-            double bound = ((double)(d - 1) * p->cell - p->margin) * (1.0 - SETS_SAFETY);
-            if (bound > 0 && bound * bound > (double)w.lim) break;
-            walk_ring(&w, &gaps, p, qx, qy, d, layers, point);
+        /* Rows from the query's outwards, alternating sides, so the sets fill with near colliders
+         * first and their shrinking limits narrow the later rows; a side ends at its first row
+         * beyond reach (rows further out are further still). */
+        walk_row(&w, p, qy, 0.0, layers, point);
+        bool open[2] = {true, true};
+        for (int64_t d = 1; open[0] || open[1]; d++) {
+            for (int side = 0; side < 2; side++) {
+                int64_t y = side ? qy + d : qy - d;
+                if (!open[side]) continue;
+                double gz2 = y >= 0 && y < h ? sq(row_gap(p, point.z, y, h)) : 0.0;
+                if (y < 0 || y >= h || gz2 > reach2(&w)) {
+                    open[side] = false;
+                    continue;
+                }
+                walk_row(&w, p, y, gz2, layers, point);
+            }
         }
     }
     for (uint32_t i = 0, j = 0; i < set_count; i++) {
