@@ -18,6 +18,7 @@ enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 #define HIT_RADIUS     0.6f
 #define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
 #define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
+#define PERCEPTION_SLACK 1.0f /* m: how far the grid's copy of a position may be from the frame's */
 
 /* Grows a worker's record buffer (doubling from 256) to hold `need` records; false when out of
  * memory, with the buffer unchanged. */
@@ -109,7 +110,18 @@ static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
         aw_physics_hit hit;
         aw_physics_nearest_set set = {.mask = enemy_mask(agents[i].team), .k = 1, .out = &hit};
-        aw_physics_query_nearest_sets(ai->physics, pos[i], t->perception_radius, &f, &set, 1);
+        /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
+         * is nearest is the nearest within the full radius too. Nothing there (it moved away or
+         * is gone): the full radius. */
+        float radius = t->perception_radius, bound = radius;
+        const ai_vital *last = per[i].nearest_enemy ? ai_vital_of(ai, per[i].nearest_enemy, ctx->frame) : NULL;
+        if (last) {
+            float dx = last->position.x - pos[i].x, dy = last->position.y - pos[i].y, dz = last->position.z - pos[i].z;
+            float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
+            if (d < bound) bound = d;
+        }
+        aw_physics_query_nearest_sets(ai->physics, pos[i], bound, &f, &set, 1);
+        if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos[i], radius, &f, &set, 1);
         uint32_t n = set.count;
         /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
         if ((per[i].nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per[i].threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;

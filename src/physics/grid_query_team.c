@@ -42,7 +42,7 @@ static void refresh_limit(sets_walk *w) {
 
 /* The slow path: a candidate the inline test let through (so the filter's mask, folded into the
  * fast masks, passed), offered to each set that takes its layer. */
-static void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
+static inline __attribute__((always_inline)) void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
     uint32_t layer = p->blayer[slot];
     aw_entity e = p->bent[slot];
     bool changed = false, checked = false;
