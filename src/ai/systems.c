@@ -415,10 +415,8 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
         aw_entity e = it->entities[i];
-        for (int c = 0; c < AW_COOLDOWN_COUNT; c++) { /* branch-free: the compiler turns it into selects */
-            float x = s->cooldowns[c], y = x > dt ? x - dt : 0.0f;
-            s->cooldowns[c] = x > 0.0f ? y : x;
-        }
+        for (int c = 0; c < AW_COOLDOWN_COUNT; c++)
+            if (s->cooldowns[c] > 0.0f) s->cooldowns[c] = s->cooldowns[c] > dt ? s->cooldowns[c] - dt : 0.0f;
         if (s->hp <= 0.0f) {
             vel[i] = (aw_velocity){0, 0, 0};
             if (s->respawn_timer > 0.0f) {
