@@ -347,12 +347,14 @@ typedef struct aw_ai_perception {
 
 /* "AiPlan": the running plan and the scheduling state of its agent. */
 typedef struct aw_ai_plan {
-    aw_plan_intent intent;
+    /* What the per-frame systems read of every agent first, so it shares a cache line with the
+     * intent's header and first step. */
     uint8_t step;         /* index of the running step */
     uint8_t trigger;      /* pending aw_plan_trigger + 1, or 0 */
     uint8_t waiting;      /* 1 while the primary orchestrator answered PENDING */
     uint8_t last_refusal; /* aw_validation of the last refused step */
     float step_time;      /* seconds spent in the running step */
+    aw_plan_intent intent;
     uint64_t next_plan_frame;
     uint32_t next_plan_id;
     uint32_t refusals; /* steps refused so far */

@@ -180,6 +180,22 @@ typedef struct aw_physics_hit {
 aw_status aw_physics_query_nearest(const aw_physics *physics, aw_vec3 point, uint32_t k, float max_distance,
                                    const aw_spatial_filter *filter, aw_physics_hit *out, uint32_t *out_count);
 
+/* k-nearest into up to AW_PHYSICS_MAX_NEAREST_SETS layer sets in one walk of the grid (for
+ * example a team's allies and its enemies): each set gets the colliders whose layer meets its mask
+ * (0: any), at most k of them, closest first by centre distance (ties by entity id), at most
+ * max_distance away (0: any); the filter's exclusions and mask apply to every set. Each set's
+ * result is what aw_physics_query_nearest with that mask would return. A set with k 0 is off. */
+#define AW_PHYSICS_MAX_NEAREST_SETS 4u
+typedef struct aw_physics_nearest_set {
+    uint32_t mask;       /* layers this set takes (0: any) */
+    uint32_t k;          /* at most this many (0: the set is off) */
+    aw_physics_hit *out; /* k entries */
+    uint32_t count;      /* written: how many were found */
+} aw_physics_nearest_set;
+aw_status aw_physics_query_nearest_sets(const aw_physics *physics, aw_vec3 point, float max_distance,
+                                        const aw_spatial_filter *filter, aw_physics_nearest_set *sets,
+                                        uint32_t set_count);
+
 typedef struct aw_ray_hit {
     aw_entity entity;   /* the collider hit, or AW_ENTITY_NULL for an obstacle box */
     int32_t obstacle;   /* index of the obstacle box hit, or -1 */

@@ -22,8 +22,11 @@ static void ai_free(aw_ai *ai) {
         aw_free(a, ai->workers, (size_t)ai->worker_count * sizeof(ai_worker));
     }
     aw_free(a, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record));
+    aw_free(a, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital));
     aw_free(a, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));
     aw_free(a, ai->pois, (size_t)ai->poi_count * sizeof(aw_ai_poi));
+    aw_free(a, ai->obstacles_by_x, (size_t)ai->obstacle_count * sizeof(ai_by_x));
+    aw_free(a, ai->pois_by_x, (size_t)ai->poi_count * sizeof(ai_by_x));
     aw_free(a, ai->lib, sizeof *ai->lib);
     aw_free(a, ai, sizeof *ai);
 }
@@ -291,6 +294,22 @@ static bool finite_box(const aw_aabb *b) {
            b->min.z <= b->max.z;
 }
 
+static int by_x_cmp(const void *a, const void *b) {
+    const ai_by_x *x = a, *y = b;
+    if (x->x != y->x) return x->x < y->x ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A sorted-by-x copy of n keys; NULL (and no error) for n == 0. */
+static ai_by_x *sorted_by_x(aw_ai *ai, const float *keys, size_t stride, uint32_t n) {
+    if (!n) return NULL;
+    ai_by_x *out = aw_alloc(ai->allocator, (size_t)n * sizeof *out, 8);
+    if (!out) return NULL;
+    for (uint32_t i = 0; i < n; i++) out[i] = (ai_by_x){*(const float *)((const char *)keys + i * stride), i};
+    qsort(out, n, sizeof *out, by_x_cmp);
+    return out;
+}
+
 aw_status aw_ai_set_obstacles(aw_ai *ai, const aw_aabb *boxes, uint32_t count) {
     if (!ai || (count && !boxes)) return aw_error(AW_ERR_INVALID_ARG, "aw_ai_set_obstacles: ai and boxes are required");
     if (count > AI_MAX_OBSTACLES)
@@ -298,17 +317,26 @@ aw_status aw_ai_set_obstacles(aw_ai *ai, const aw_aabb *boxes, uint32_t count) {
     for (uint32_t i = 0; i < count; i++)
         if (!finite_box(&boxes[i])) return aw_error(AW_ERR_INVALID_ARG, "aw_ai_set_obstacles: box %u is not finite or min > max", i);
     aw_aabb *copy = NULL;
-    if (count && !(copy = aw_alloc(ai->allocator, (size_t)count * sizeof *copy, 16)))
+    ai_by_x *by_x = sorted_by_x(ai, count ? &boxes[0].min.x : NULL, sizeof *boxes, count);
+    if (count && (!by_x || !(copy = aw_alloc(ai->allocator, (size_t)count * sizeof *copy, 16)))) {
+        aw_free(ai->allocator, by_x, (size_t)count * sizeof *by_x);
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_ai_set_obstacles: out of memory");
+    }
     aw_status st = aw_physics_set_obstacles(ai->physics, boxes, count);
     if (st) {
         aw_free(ai->allocator, copy, (size_t)count * sizeof *copy);
+        aw_free(ai->allocator, by_x, (size_t)count * sizeof *by_x);
         return st;
     }
     if (count) memcpy(copy, boxes, (size_t)count * sizeof *copy);
     aw_free(ai->allocator, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));
+    aw_free(ai->allocator, ai->obstacles_by_x, (size_t)ai->obstacle_count * sizeof(ai_by_x));
     ai->obstacles = copy;
+    ai->obstacles_by_x = by_x;
     ai->obstacle_count = count;
+    ai->obstacle_max_width = 0.0f;
+    for (uint32_t i = 0; i < count; i++)
+        if (boxes[i].max.x - boxes[i].min.x > ai->obstacle_max_width) ai->obstacle_max_width = boxes[i].max.x - boxes[i].min.x;
     return AW_OK;
 }
 
@@ -320,11 +348,16 @@ aw_status aw_ai_set_pois(aw_ai *ai, const aw_ai_poi *pois, uint32_t count) {
             !isfinite(pois[i].position.z))
             return aw_error(AW_ERR_INVALID_ARG, "aw_ai_set_pois: point %u has a bad kind or position", i);
     aw_ai_poi *copy = NULL;
-    if (count && !(copy = aw_alloc(ai->allocator, (size_t)count * sizeof *copy, 16)))
+    ai_by_x *by_x = sorted_by_x(ai, count ? &pois[0].position.x : NULL, sizeof *pois, count);
+    if (count && (!by_x || !(copy = aw_alloc(ai->allocator, (size_t)count * sizeof *copy, 16)))) {
+        aw_free(ai->allocator, by_x, (size_t)count * sizeof *by_x);
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_ai_set_pois: out of memory");
+    }
     if (count) memcpy(copy, pois, (size_t)count * sizeof *copy);
     aw_free(ai->allocator, ai->pois, (size_t)ai->poi_count * sizeof(aw_ai_poi));
+    aw_free(ai->allocator, ai->pois_by_x, (size_t)ai->poi_count * sizeof(ai_by_x));
     ai->pois = copy;
+    ai->pois_by_x = by_x;
     ai->poi_count = count;
     return AW_OK;
 }

@@ -323,8 +323,27 @@ typedef struct ai_record {
     uint8_t step_index, source_kind;
 } ai_record;
 
+/* An agent's state as of its frame's start, by entity index, written by the ai_vitals system: what
+ * perception, validation and actions read about other agents without chasing their components.
+ * An entry is current only when its entity and frame match; anything else looks the entity up. */
+typedef struct ai_vital {
+    aw_entity entity;
+    aw_vec3 position;
+    float hp;
+    uint32_t frame; /* low 32 bits of the frame that wrote it */
+    uint8_t stance;
+    uint8_t team;
+} ai_vital;
+
+/* An entry of a level list sorted by x: the key and the item's index in the list as given. */
+typedef struct ai_by_x {
+    float x;
+    uint32_t index;
+} ai_by_x;
+
 typedef struct ai_worker {
     _Alignas(64) aw_world_snapshot snapshot;
+    uint32_t vital_need; /* entity index + 1 that did not fit the vitals table this frame */
     const aw_allocator *allocator;
     ai_goap_scratch *goap;
     ai_record *records;
@@ -347,12 +366,17 @@ struct aw_ai {
     uint32_t obstacle_count;
     aw_ai_poi *pois;
     uint32_t poi_count;
+    /* The same, by x (boxes by min.x), so a snapshot reads only those within reach along x. */
+    ai_by_x *obstacles_by_x, *pois_by_x;
+    float obstacle_max_width; /* widest box along x */
     aw_ai_commander commanders[AW_AI_MAX_TEAMS];
     aw_ai_objective objectives[AW_AI_MAX_TEAMS];
     aw_aabb spawn_areas[AW_AI_MAX_TEAMS];
     bool has_spawn_area[AW_AI_MAX_TEAMS];
     ai_worker *workers;
     uint32_t worker_count;
+    ai_vital *vitals; /* by entity index; grown between frames, never during one */
+    uint32_t vital_capacity;
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
     uint32_t plan_budget_total; /* this frame's budget */
@@ -371,9 +395,10 @@ aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity agent, const aw_position *
 /* Only self, time and bounds (what validation reads). */
 void ai_snapshot_self(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
                       const aw_ai_agent *state, double time, uint64_t frame, aw_world_snapshot *out);
-/* Validation with the type resolved. */
+/* Validation with the type resolved; in_frame: called by the action system, where snap->frame is
+ * the running frame and targets' vitals are current. */
 aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const aw_agent_type *type,
-                          const aw_action_step *step);
+                          const aw_action_step *step, bool in_frame);
 const aw_agent_type *ai_type_of(const aw_ai *ai, uint32_t index);
 /* Built-in orchestrators' plan functions (ctx is the aw_ai). */
 aw_plan_status ai_plan_rule(void *ctx, const aw_plan_request *req, aw_plan_intent *out);
@@ -384,6 +409,13 @@ aw_plan_status ai_plan_bt(void *ctx, const aw_plan_request *req, aw_plan_intent 
 aw_plan_status ai_plan_with_fallback(aw_ai *ai, aw_orchestrator_kind kind, const aw_plan_request *req,
                                      aw_plan_intent *out, bool *used_fallback, ai_worker *w, bool poll);
 ai_worker *ai_worker_of(const aw_ai *ai, uint32_t worker);
+/* The agent's vitals written this frame, or NULL (not an agent, gone, or outside a frame). */
+static inline const ai_vital *ai_vital_of(const aw_ai *ai, aw_entity e, uint64_t frame) {
+    uint32_t i = AW_ENTITY_INDEX(e);
+    if (i >= ai->vital_capacity) return NULL;
+    const ai_vital *v = &ai->vitals[i];
+    return v->entity == e && v->frame == (uint32_t)frame ? v : NULL;
+}
 void ai_record_push(ai_worker *w, const ai_record *r);
 void ai_agent_init(const aw_agent_type *t, uint32_t type, uint8_t team, aw_ai_agent *out);
 uint32_t ai_kind_cooldown(aw_action_kind kind); /* aw_ai_cooldown slot or AW_COOLDOWN_COUNT */

@@ -34,33 +34,41 @@ void ai_snapshot_self(const aw_ai *ai, aw_entity e, const aw_position *pos, cons
     out->bounds = ai->desc.bounds;
 }
 
-static uint32_t contacts(const aw_ai *ai, aw_entity self, aw_vec3 pos, float radius, uint32_t mask, double time,
-                         bool los, aw_ai_contact *out) {
-    aw_physics_hit hits[AW_AI_MAX_CONTACTS];
-    uint32_t n = 0;
-    aw_spatial_filter f = {.mask = mask, .exclude = &self, .exclude_count = 1};
-    if (aw_physics_query_nearest(ai->physics, pos, AW_AI_MAX_CONTACTS, radius, &f, hits, &n)) return 0;
+/* Contacts from grid hits: state from this frame's vitals (else the components); hits that are no
+ * longer agents (destroyed since the grid was built) are left out. */
+static uint32_t contacts(const aw_ai *ai, aw_entity self, aw_vec3 pos, const aw_physics_hit *hits, uint32_t n,
+                         double time, uint64_t frame, bool los, aw_ai_contact *out) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const aw_ai_agent *a = aw_entity_get_const(ai->world, hits[i].entity, ai->ids.agent);
-        const aw_position *p = a ? aw_entity_get_const(ai->world, hits[i].entity, ai->ids.position) : NULL;
-        if (!p) {
-            aw_clear_error();
-            continue;
+        aw_entity e = hits[i].entity;
+        aw_vec3 where;
+        float hp;
+        uint8_t stance;
+        const ai_vital *v = ai_vital_of(ai, e, frame);
+        if (v) {
+            where = v->position, hp = v->hp, stance = v->stance;
+        } else {
+            const aw_ai_agent *a = aw_entity_get_const(ai->world, e, ai->ids.agent);
+            const aw_position *p = a ? aw_entity_get_const(ai->world, e, ai->ids.position) : NULL;
+            if (!p) {
+                aw_clear_error();
+                continue;
+            }
+            where = *p, hp = a->hp, stance = a->stance;
         }
         aw_ai_contact *c = &out[k++];
-        c->id = hits[i].entity;
-        c->position = *p;
-        c->hp = a->hp;
+        c->id = e;
+        c->position = where;
+        c->hp = hp;
         c->distance = hits[i].distance;
         c->last_seen = (float)time;
-        c->in_cover = a->stance == AW_STANCE_IN_COVER;
-        c->downed = a->hp <= 0.0f;
+        c->in_cover = stance == AW_STANCE_IN_COVER;
+        c->downed = hp <= 0.0f;
         c->visible = true;
         if (los) {
-            aw_entity skip[2] = {self, c->id};
+            aw_entity skip[2] = {self, e};
             aw_spatial_filter lf = {.exclude = skip, .exclude_count = 2, .flags = AW_RAY_SKIP_ENTITIES};
-            c->visible = aw_physics_line_of_sight(ai->physics, pos, *p, &lf);
+            c->visible = aw_physics_line_of_sight(ai->physics, pos, where, &lf);
         }
     }
     return k;
@@ -70,6 +78,22 @@ static float box_distance(const aw_aabb *b, aw_vec3 p) {
     float dx = p.x < b->min.x ? b->min.x - p.x : (p.x > b->max.x ? p.x - b->max.x : 0.0f);
     float dz = p.z < b->min.z ? b->min.z - p.z : (p.z > b->max.z ? p.z - b->max.z : 0.0f);
     return sqrtf(dx * dx + dz * dz);
+}
+
+/* Nearer, or as near with a lower index: the order of a stable insertion in index order. */
+static inline bool closer(float d, uint32_t i, float od, uint32_t oi) {
+    return d < od || (d == od && i < oi);
+}
+
+/* First entry whose key is >= x (count when none). */
+static uint32_t first_at_least(const ai_by_x *list, uint32_t count, float x) {
+    uint32_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (list[mid].x < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
@@ -84,38 +108,59 @@ aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos,
     uint32_t own = AW_AI_TEAM_LAYER(team), all = 0;
     for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
     float r = t->perception_radius;
-    out->ally_count = contacts(ai, e, *pos, r, own, time, false, out->allies);
-    out->enemy_count = enemies ? contacts(ai, e, *pos, r, all & ~own, time, ai->desc.perception_los, out->enemies) : 0;
+    /* Allies and enemies in one walk of the grid. */
+    aw_physics_hit ally_hits[AW_AI_MAX_CONTACTS], enemy_hits[AW_AI_MAX_CONTACTS];
+    aw_physics_nearest_set sets[2] = {{.mask = own, .k = AW_AI_MAX_CONTACTS, .out = ally_hits},
+                                      {.mask = all & ~own, .k = enemies ? AW_AI_MAX_CONTACTS : 0, .out = enemy_hits}};
+    aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
+    if (!aw_physics_query_nearest_sets(ai->physics, *pos, r, &f, sets, 2)) {
+        out->ally_count = contacts(ai, e, *pos, ally_hits, sets[0].count, time, frame, false, out->allies);
+        out->enemy_count = contacts(ai, e, *pos, enemy_hits, sets[1].count, time, frame, ai->desc.perception_los,
+                                    out->enemies);
+    }
 
-    /* Nearest points of interest and boxes: insertion into short sorted lists. */
+    /* Nearest points of interest and boxes: insertion into short sorted lists, ties to the lower
+     * index; only the entries within reach along x are read (the lists are sorted by x). */
     float pd[AW_AI_MAX_POIS];
-    for (uint32_t i = 0; i < ai->poi_count; i++) {
+    uint32_t pi[AW_AI_MAX_POIS];
+    for (uint32_t at = first_at_least(ai->pois_by_x, ai->poi_count, pos->x - r); at < ai->poi_count; at++) {
+        if (ai->pois_by_x[at].x > pos->x + r) break;
+        uint32_t i = ai->pois_by_x[at].index;
         const aw_ai_poi *poi = &ai->pois[i];
         float dx = poi->position.x - pos->x, dz = poi->position.z - pos->z, d = sqrtf(dx * dx + dz * dz);
         if (d > r) continue;
         uint32_t n = out->poi_count, j = n < AW_AI_MAX_POIS ? n : AW_AI_MAX_POIS - 1;
-        if (n == AW_AI_MAX_POIS && d >= pd[j]) continue;
-        while (j > 0 && pd[j - 1] > d) {
+        if (n == AW_AI_MAX_POIS && !closer(d, i, pd[j], pi[j])) continue;
+        while (j > 0 && closer(d, i, pd[j - 1], pi[j - 1])) {
             pd[j] = pd[j - 1];
+            pi[j] = pi[j - 1];
             out->pois[j] = out->pois[j - 1];
             j--;
         }
         pd[j] = d;
+        pi[j] = i;
         out->pois[j] = *poi;
         if (n < AW_AI_MAX_POIS) out->poi_count++;
     }
     float od[AW_AI_MAX_OBSTACLES];
-    for (uint32_t i = 0; i < ai->obstacle_count; i++) {
+    uint32_t oi[AW_AI_MAX_OBSTACLES];
+    float reach_min = pos->x - r - ai->obstacle_max_width; /* a box starting before this ends before pos.x - r */
+    for (uint32_t at = first_at_least(ai->obstacles_by_x, ai->obstacle_count, reach_min); at < ai->obstacle_count;
+         at++) {
+        if (ai->obstacles_by_x[at].x > pos->x + r) break;
+        uint32_t i = ai->obstacles_by_x[at].index;
         float d = box_distance(&ai->obstacles[i], *pos);
         if (d > r) continue;
         uint32_t n = out->obstacle_count, j = n < AW_AI_MAX_OBSTACLES ? n : AW_AI_MAX_OBSTACLES - 1;
-        if (n == AW_AI_MAX_OBSTACLES && d >= od[j]) continue;
-        while (j > 0 && od[j - 1] > d) {
+        if (n == AW_AI_MAX_OBSTACLES && !closer(d, i, od[j], oi[j])) continue;
+        while (j > 0 && closer(d, i, od[j - 1], oi[j - 1])) {
             od[j] = od[j - 1];
+            oi[j] = oi[j - 1];
             out->obstacles[j] = out->obstacles[j - 1];
             j--;
         }
         od[j] = d;
+        oi[j] = i;
         out->obstacles[j] = ai->obstacles[i];
         if (n < AW_AI_MAX_OBSTACLES) out->obstacle_count++;
     }

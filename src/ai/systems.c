@@ -18,6 +18,7 @@ enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 #define HIT_RADIUS     0.6f
 #define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
 #define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
+#define PERCEPTION_SLACK 1.0f /* m: how far the grid's copy of a position may be from the frame's */
 
 /* Grows a worker's record buffer (doubling from 256) to hold `need` records; false when out of
  * memory, with the buffer unchanged. */
@@ -51,6 +52,48 @@ static uint32_t enemy_mask(uint8_t team) {
     return all & ~AW_AI_TEAM_LAYER(team);
 }
 
+/* ---- vitals: every agent's position, hp, stance and team by entity index, as of the frame's start */
+
+static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
+    aw_ai *ai = ctx->user;
+    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
+    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
+    ai_vital *vitals = ai->vitals;
+    uint32_t cap = ai->vital_capacity, stamp = (uint32_t)ctx->frame, need = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        aw_entity e = it->entities[i];
+        uint32_t x = AW_ENTITY_INDEX(e);
+        if (x >= cap) { /* grown by the effects pass; readers look the entity up meanwhile */
+            if (x + 1 > need) need = x + 1;
+            continue;
+        }
+        vitals[x] = (ai_vital){.entity = e, .position = pos[i], .hp = agents[i].hp, .frame = stamp,
+                               .stance = agents[i].stance, .team = agents[i].team};
+    }
+    if (need) {
+        ai_worker *w = ai_worker_of(ai, ctx->worker);
+        if (need > w->vital_need) w->vital_need = need;
+    }
+}
+
+/* Between frames (serial): room for every agent index the vitals pass met. */
+static void vitals_reserve(aw_ai *ai) {
+    uint32_t need = 0;
+    for (uint32_t i = 0; i < ai->worker_count; i++) {
+        if (ai->workers[i].vital_need > need) need = ai->workers[i].vital_need;
+        ai->workers[i].vital_need = 0;
+    }
+    if (need <= ai->vital_capacity) return;
+    uint32_t cap = ai->vital_capacity ? ai->vital_capacity : 1024;
+    while (cap < need) cap *= 2;
+    ai_vital *grown = aw_realloc(ai->allocator, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital),
+                                 (size_t)cap * sizeof(ai_vital), 8);
+    if (!grown) return; /* out of memory: lookups stay on the components */
+    memset(grown + ai->vital_capacity, 0, (size_t)(cap - ai->vital_capacity) * sizeof(ai_vital));
+    ai->vitals = grown;
+    ai->vital_capacity = cap;
+}
+
 /* ---- perception: nearest enemy and ally per agent, staggered over perception_interval frames */
 
 static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
@@ -64,10 +107,22 @@ static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
         if (interval > 1 && (AW_ENTITY_INDEX(e) + ctx->frame) % interval) continue;
         if (agents[i].hp <= 0.0f) continue;
         const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
-        aw_spatial_filter f = {.mask = enemy_mask(agents[i].team), .exclude = &e, .exclude_count = 1};
+        aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
         aw_physics_hit hit;
-        uint32_t n = 0;
-        aw_physics_query_nearest(ai->physics, pos[i], 1, t->perception_radius, &f, &hit, &n);
+        aw_physics_nearest_set set = {.mask = enemy_mask(agents[i].team), .k = 1, .out = &hit};
+        /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
+         * is nearest is the nearest within the full radius too. Nothing there (it moved away or
+         * is gone): the full radius. */
+        float radius = t->perception_radius, bound = radius;
+        const ai_vital *last = per[i].nearest_enemy ? ai_vital_of(ai, per[i].nearest_enemy, ctx->frame) : NULL;
+        if (last) {
+            float dx = last->position.x - pos[i].x, dy = last->position.y - pos[i].y, dz = last->position.z - pos[i].z;
+            float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
+            if (d < bound) bound = d;
+        }
+        aw_physics_query_nearest_sets(ai->physics, pos[i], bound, &f, &set, 1);
+        if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos[i], radius, &f, &set, 1);
+        uint32_t n = set.count;
         /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
         if ((per[i].nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per[i].threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
         per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
@@ -199,6 +254,7 @@ static void spawn_projectile(act *a, aw_entity owner, uint8_t team, aw_vec3 from
     a->w->stats.projectiles_spawned++;
 }
 
+/* Where an entity is now (after this frame's physics too: the effects pass). */
 static bool target_position(const aw_ai *ai, aw_entity target, aw_vec3 *out) {
     const aw_position *p = aw_entity_get_const(ai->world, target, ai->ids.position);
     if (!p) {
@@ -209,10 +265,21 @@ static bool target_position(const aw_ai *ai, aw_entity target, aw_vec3 *out) {
     return true;
 }
 
+/* Where an entity is during the action phase: its vitals (positions change only in physics, later),
+ * else its component (projectiles, entities that are not agents). */
+static bool target_position_now(const act *a, aw_entity target, aw_vec3 *out) {
+    const ai_vital *v = ai_vital_of(a->ai, target, a->ctx->frame);
+    if (v) {
+        *out = v->position;
+        return true;
+    }
+    return target_position(a->ai, target, out);
+}
+
 static void shoot(act *a, aw_entity self, aw_ai_agent *s, const aw_agent_type *t, aw_vec3 from, aw_entity target,
                   float damage, uint8_t kind) {
     aw_vec3 tp;
-    if (!s->ammo || !target_position(a->ai, target, &tp)) return;
+    if (!s->ammo || !target_position_now(a, target, &tp)) return;
     s->ammo--;
     a->w->stats.shots++;
     if (t->projectile_speed > 0.0f && kind != AW_ACTION_AIMED_SHOT) {
@@ -244,12 +311,12 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     }
     case AW_ACTION_APPROACH: {
         s->stance = AW_STANCE_STAND;
-        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
         float stop = st->distance > 0.0f ? st->distance : t->weapon_range * 0.8f;
         return steer(pos, tp, speed, stop, v) || p->step_time > STEP_TIMEOUT;
     }
     case AW_ACTION_STRAFE: {
-        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
         float dx = tp.x - pos.x, dz = tp.z - pos.z, d = sqrtf(dx * dx + dz * dz);
         float dir = st->direction < 0 ? -1.0f : 1.0f;
         if (d > 1e-4f) *v = (aw_velocity){-dz / d * speed * dir, 0.0f, dx / d * speed * dir};
@@ -290,7 +357,7 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         return true;
     case AW_ACTION_HEAL: {
         if (st->target && st->target != self) {
-            if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+            if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
             if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
         }
         *v = (aw_velocity){0, 0, 0};
@@ -304,7 +371,7 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         return true;
     }
     case AW_ACTION_REVIVE: {
-        if (!target_position(a->ai, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
         if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
         *v = (aw_velocity){0, 0, 0};
         ai_record r = {.kind = AI_RECORD_REVIVE, .source = self, .target = st->target, .action = AW_ACTION_REVIVE};
@@ -378,7 +445,7 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
                 continue;
             }
             ai_snapshot_self(ai, e, &pos[i], &vel[i], s, ai->time, ctx->frame, &a.w->snapshot);
-            aw_validation v = ai_validate(ai, &a.w->snapshot, t, st);
+            aw_validation v = ai_validate(ai, &a.w->snapshot, t, st, true);
             if (v != AW_VALID) {
                 ai_record r = {.kind = AI_RECORD_REFUSAL, .source = e, .target = st->target, .category = (uint8_t)v,
                                .action = st->kind, .plan_id = p->intent.plan_id, .step_index = p->step,
@@ -606,6 +673,7 @@ static void effects_run(aw_system_ctx *ctx) {
         case AI_RECORD_DEATH: respawn(ai, ctx, r); break;
         }
     }
+    vitals_reserve(ai);
     ai->time += ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     ai->frame = ctx->frame + 1;
 }
@@ -616,6 +684,14 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     const aw_ai_ids *id = &ai->ids;
     aw_resource pres = ai->pids.resource, ares = id->resource;
     aw_resource reads_both[] = {pres, ares};
+    aw_system_desc vit = {.name = "ai_vitals",
+                          .phase = AW_PHASE_PERCEPTION - 50u,
+                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent))},
+                          .each = vitals_piece,
+                          .grain = ai->desc.grain,
+                          .write_resources = &ares,
+                          .write_resource_count = 1,
+                          .user = ai};
     aw_system_desc per = {.name = "ai_perception",
                           .phase = AW_PHASE_PERCEPTION,
                           .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent), AW_WRITE(id->perception))},
@@ -667,7 +743,7 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
                          .after = after,
                          .after_count = 1,
                          .user = ai};
-    if (!aw_system_register(ai->world, &per) || !aw_system_register(ai->world, &plan) ||
+    if (!aw_system_register(ai->world, &vit) || !aw_system_register(ai->world, &per) || !aw_system_register(ai->world, &plan) ||
         !aw_system_register(ai->world, &action) || !aw_system_register(ai->world, &proj) ||
         !aw_system_register(ai->world, &fx))
         return aw_last_status();

@@ -52,7 +52,7 @@ static target_need target_need_of(const aw_action_step *s) {
 }
 
 aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const aw_agent_type *type,
-                          const aw_action_step *step) {
+                          const aw_action_step *step, bool in_frame) {
     const aw_ai_self *self = &snap->self;
     aw_action_kind kind = (aw_action_kind)step->kind;
     if (kind == AW_ACTION_NONE || kind >= AW_ACTION_KIND_COUNT || !(type->action_mask & (1u << kind)))
@@ -81,14 +81,21 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
     aw_vec3 tpos = self->position;
     if (need != NEED_NONE && !self_target) {
         if (!ai) return AW_INVALID_TARGET;
-        const aw_ai_agent *t = aw_entity_get_const(ai->world, step->target, ai->ids.agent);
-        const aw_position *p = t ? aw_entity_get_const(ai->world, step->target, ai->ids.position) : NULL;
-        if (!t || !p) {
-            aw_clear_error();
-            return AW_INVALID_TARGET;
+        uint8_t team;
+        float hp;
+        const ai_vital *v = in_frame ? ai_vital_of(ai, step->target, snap->frame) : NULL; /* no lookup */
+        if (v) {
+            tpos = v->position, team = v->team, hp = v->hp;
+        } else {
+            const aw_ai_agent *t = aw_entity_get_const(ai->world, step->target, ai->ids.agent);
+            const aw_position *p = t ? aw_entity_get_const(ai->world, step->target, ai->ids.position) : NULL;
+            if (!t || !p) {
+                aw_clear_error();
+                return AW_INVALID_TARGET;
+            }
+            tpos = *p, team = t->team, hp = t->hp;
         }
-        tpos = *p;
-        bool same = t->team == self->team, up = t->hp > 0.0f;
+        bool same = team == self->team, up = hp > 0.0f;
         if (need == NEED_ENEMY && (same || !up)) return AW_INVALID_TARGET;
         if (need == NEED_ALLY_UP && (!same || !up)) return AW_INVALID_TARGET;
         if (need == NEED_ALLY_DOWN && (!same || up)) return AW_INVALID_TARGET;
@@ -144,5 +151,5 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
 
 aw_validation aw_ai_validate_step(const aw_ai *ai, const aw_world_snapshot *snapshot, const aw_action_step *step) {
     if (!ai || !snapshot || !step) return AW_INVALID_NO_PATH;
-    return ai_validate(ai, snapshot, ai_type_of(ai, snapshot->self.agent_type), step);
+    return ai_validate(ai, snapshot, ai_type_of(ai, snapshot->self.agent_type), step, false);
 }

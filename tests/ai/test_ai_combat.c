@@ -4,6 +4,8 @@
 /* ctest-label: threads */
 #include "ai_test_util.h"
 
+#include "../../src/ai/ai_internal.h"
+
 static aw_stress_result run(uint32_t threads, uint32_t entities, uint32_t frames) {
     const aw_stress_scenario *sc = aw_stress_scenario_find("combat");
     assert_non_null(sc);
@@ -88,11 +90,78 @@ static void test_deaths_and_respawns(void **state) {
     fixture_fini(&f);
 }
 
+/* Perception, planning and validation read other agents through the per-frame vitals table: between
+ * planning and action every agent's entry must hold exactly its components (or be missing only while
+ * its index is past the table, which grows between frames). */
+typedef struct vitals_check {
+    aw_ai *ai;
+    aw_ai_ids ids;
+    uint32_t checked, missing, wrong;
+} vitals_check;
+
+static void check_vitals(aw_system_ctx *ctx) {
+    vitals_check *c = ctx->user;
+    aw_query *q = aw_query_create(ctx->world, &(aw_query_desc){AW_TERMS(AW_READ(c->ids.position), AW_READ(c->ids.agent))});
+    aw_iter it = aw_query_iter(q);
+    while (aw_iter_next(&it)) {
+        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
+        for (uint32_t i = 0; i < it.count; i++) {
+            const ai_vital *v = ai_vital_of(c->ai, it.entities[i], ctx->frame);
+            if (!v) {
+                if (AW_ENTITY_INDEX(it.entities[i]) < c->ai->vital_capacity) c->wrong++;
+                c->missing++;
+                continue;
+            }
+            c->checked++;
+            if (memcmp(&v->position, &p[i], sizeof p[i]) || v->hp != a[i].hp || v->stance != a[i].stance ||
+                v->team != a[i].team)
+                c->wrong++;
+        }
+    }
+    aw_iter_fini(&it);
+    aw_query_destroy(q);
+}
+
+static void test_vitals_match_components(void **state) {
+    (void)state;
+    ai_fixture f;
+    fixture_init(&f, 2);
+    load_example(f.ai, "combat.json");
+    ASSERT_OK(aw_ai_register_systems(f.ai));
+    assert_non_null(aw_physics_register_system(f.physics, NULL));
+    vitals_check c = {.ai = f.ai, .ids = aw_ai_get_ids(f.ai)};
+    aw_component reads[] = {c.ids.position, c.ids.agent};
+    assert_non_null(aw_system_register(f.world, &(aw_system_desc){.name = "vitals_check",
+                                                                  .phase = AW_PHASE_SIMULATION - 10u,
+                                                                  .run = check_vitals,
+                                                                  .reads = reads,
+                                                                  .read_count = 2,
+                                                                  .exclusive = true,
+                                                                  .user = &c}));
+    const char *types[] = {"rifleman", "grenadier", "scout", "guard"};
+    aw_rng rng;
+    aw_rng_seed(&rng, 11);
+    for (int i = 0; i < 300; i++) {
+        uint8_t team = (uint8_t)(i & 1);
+        float x = (team ? 5.0f : -5.0f) + aw_rng_float_range(&rng, -4, 4), z = aw_rng_float_range(&rng, -15, 15);
+        assert_true(aw_ai_spawn(f.ai, (uint32_t)aw_ai_type_find(f.ai, types[i % 4]), team, (aw_vec3){x, 0, z}));
+    }
+    for (int frame = 0; frame < 600; frame++) ASSERT_OK(aw_world_progress(f.world, 1.0f / 60.0f));
+    aw_ai_stats st = aw_ai_get_stats(f.ai);
+    assert_true(st.respawns > 0);        /* new entities came in (and indices were reused) */
+    assert_int_equal(c.wrong, 0);
+    assert_true(c.checked > 300u * 590u); /* only the first frame may miss (the table starts empty) */
+    assert_true(c.missing <= 300u + st.respawns);
+    fixture_fini(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_hash_for_any_thread_count),
         cmocka_unit_test(test_steady_count_and_no_allocations),
         cmocka_unit_test(test_deaths_and_respawns),
+        cmocka_unit_test(test_vitals_match_components),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

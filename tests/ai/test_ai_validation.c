@@ -3,6 +3,8 @@
  * and never runs. */
 #include "ai_test_util.h"
 
+#include "../../src/ai/ai_internal.h" /* the type's perception radius */
+
 static ai_fixture f;
 static aw_entity self_e, enemy, ally, far_enemy, hidden_enemy;
 static uint16_t soldier;
@@ -204,9 +206,87 @@ static void test_refusal_event_and_no_execution(void **state) {
     fixture_fini(&g);
 }
 
+/* Nearest points of interest and boxes in a snapshot, against a scan of the whole lists sorted by
+ * (distance, index): the snapshot reads x-sorted windows, which must not change the answer, ties
+ * and boxes wider than the reach included. */
+typedef struct ref_item {
+    float d;
+    uint32_t i;
+} ref_item;
+
+static int ref_cmp(const void *a, const void *b) {
+    const ref_item *x = a, *y = b;
+    if (x->d != y->d) return x->d < y->d ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static float ref_box_distance(const aw_aabb *b, aw_vec3 p) {
+    float dx = p.x < b->min.x ? b->min.x - p.x : (p.x > b->max.x ? p.x - b->max.x : 0.0f);
+    float dz = p.z < b->min.z ? b->min.z - p.z : (p.z > b->max.z ? p.z - b->max.z : 0.0f);
+    return sqrtf(dx * dx + dz * dz);
+}
+
+static void test_snapshot_level_lists(void **state) {
+    (void)state;
+    ai_fixture g;
+    fixture_init(&g, 1);
+    load_example(g.ai, "squad.json");
+    uint16_t type = type_index(g.ai, "soldier");
+    float r = aw_ai_type(g.ai, type)->perception_radius;
+    aw_rng rng;
+    aw_rng_seed(&rng, 99);
+    enum { BOXES = 300, POIS = 200, AGENTS = 60 };
+    static aw_aabb boxes[BOXES];
+    static aw_ai_poi pois[POIS];
+    for (uint32_t i = 0; i < BOXES; i++) {
+        float cx = aw_rng_float_range(&rng, -80, 80), cz = aw_rng_float_range(&rng, -80, 80);
+        float ex = i % 37 == 0 ? aw_rng_float_range(&rng, 20, 60) : aw_rng_float_range(&rng, 0.5f, 3); /* some long walls */
+        if (i % 5 == 0 && i) cx = boxes[i - 1].min.x + ex; /* repeated edges: equal distances */
+        boxes[i] = (aw_aabb){{cx - ex, 0, cz - 1}, {cx + ex, 3, cz + 1}};
+    }
+    for (uint32_t i = 0; i < POIS; i++) {
+        pois[i] = (aw_ai_poi){(uint32_t)(i % 2 ? AW_POI_COVER : AW_POI_WAYPOINT),
+                              {aw_rng_float_range(&rng, -80, 80), 0, aw_rng_float_range(&rng, -80, 80)}};
+        if (i % 7 == 0 && i) pois[i].position = pois[i - 1].position; /* duplicates: ties by index */
+    }
+    ASSERT_OK(aw_ai_set_obstacles(g.ai, boxes, BOXES));
+    ASSERT_OK(aw_ai_set_pois(g.ai, pois, POIS));
+    aw_entity agents[AGENTS];
+    for (uint32_t a = 0; a < AGENTS; a++)
+        assert_true(agents[a] = aw_ai_spawn(g.ai, type, (uint8_t)(a & 1),
+                                            (aw_vec3){aw_rng_float_range(&rng, -90, 90), 0, aw_rng_float_range(&rng, -90, 90)}));
+    aw_physics_step(g.physics, 0.0f);
+    static ref_item ref[BOXES + POIS];
+    for (uint32_t a = 0; a < AGENTS; a++) {
+        aw_world_snapshot s;
+        ASSERT_OK(aw_ai_build_snapshot(g.ai, agents[a], &s));
+        aw_vec3 p = s.self.position;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < POIS; i++) {
+            float dx = pois[i].position.x - p.x, dz = pois[i].position.z - p.z, d = sqrtf(dx * dx + dz * dz);
+            if (d <= r) ref[n++] = (ref_item){d, i};
+        }
+        qsort(ref, n, sizeof *ref, ref_cmp);
+        assert_int_equal(s.poi_count, n < AW_AI_MAX_POIS ? n : AW_AI_MAX_POIS);
+        for (uint32_t k = 0; k < s.poi_count; k++)
+            assert_memory_equal(&s.pois[k], &pois[ref[k].i], sizeof(aw_ai_poi));
+        n = 0;
+        for (uint32_t i = 0; i < BOXES; i++) {
+            float d = ref_box_distance(&boxes[i], p);
+            if (d <= r) ref[n++] = (ref_item){d, i};
+        }
+        qsort(ref, n, sizeof *ref, ref_cmp);
+        assert_int_equal(s.obstacle_count, n < AW_AI_MAX_OBSTACLES ? n : AW_AI_MAX_OBSTACLES);
+        for (uint32_t k = 0; k < s.obstacle_count; k++)
+            assert_memory_equal(&s.obstacles[k], &boxes[ref[k].i], sizeof(aw_aabb));
+    }
+    fixture_fini(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_snapshot),          cmocka_unit_test(test_valid_steps),
+        cmocka_unit_test(test_snapshot),          cmocka_unit_test(test_snapshot_level_lists),
+        cmocka_unit_test(test_valid_steps),
         cmocka_unit_test(test_out_of_bounds),     cmocka_unit_test(test_cooldown),
         cmocka_unit_test(test_no_line_of_sight),  cmocka_unit_test(test_insufficient_resource),
         cmocka_unit_test(test_invalid_target),    cmocka_unit_test(test_physics_blocked),

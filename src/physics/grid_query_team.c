@@ -1,0 +1,255 @@
+/* k-nearest into several layer sets in one walk of the grid (for example allies and enemies of a
+ * team): each candidate's distance is computed once and offered to every set whose mask it meets. */
+#include "physics/physics_internal.h"
+
+#include <math.h>
+
+/* The same rounding safety as the single-set query: cell ranges are widened by this fraction. */
+#define SETS_SAFETY (1.0 / 512.0)
+
+typedef struct set_state {
+    aw_physics_hit *out; /* distance holds the squared distance until the end */
+    uint32_t n, k, mask;
+    float lim; /* squared distance a newcomer must not exceed: the cap until full, then the k-th */
+} set_state;
+
+typedef struct sets_walk {
+    set_state s[AW_PHYSICS_MAX_NEAREST_SETS];
+    uint32_t count;
+    float max_d2;
+    float lim; /* the largest of the sets' limits: a candidate beyond it interests no set */
+    uint32_t fast_mask[2];     /* see offer_run */
+    const float *fast_lim[2];
+    const aw_spatial_filter *f;
+} sets_walk;
+
+static inline bool before(float d2, aw_entity e, const aw_physics_hit *h) {
+    return d2 < h->distance || (d2 == h->distance && e < h->entity);
+}
+
+static inline bool excluded(const aw_spatial_filter *f, aw_entity e) {
+    for (uint32_t i = 0; i < f->exclude_count; i++)
+        if (f->exclude[i] == e) return true;
+    return false;
+}
+
+static void refresh_limit(sets_walk *w) {
+    float lim = 0.0f;
+    for (uint32_t i = 0; i < w->count; i++)
+        if (w->s[i].lim > lim) lim = w->s[i].lim;
+    w->lim = lim;
+}
+
+/* The slow path: a candidate the inline test let through (so the filter's mask, folded into the
+ * fast masks, passed), offered to each set that takes its layer. */
+static inline __attribute__((always_inline)) void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
+    uint32_t layer = p->blayer[slot];
+    aw_entity e = p->bent[slot];
+    bool changed = false, checked = false;
+    for (uint32_t i = 0; i < w->count; i++) {
+        set_state *s = &w->s[i];
+        if (d2 > s->lim || (s->mask && !(layer & s->mask))) continue;
+        if (s->n == s->k && !before(d2, e, &s->out[s->n - 1])) continue;
+        if (!checked) { /* exclusions are rare: looked at only for a collider some set would take */
+            if (excluded(w->f, e)) return;
+            checked = true;
+        }
+        uint32_t at = s->n < s->k ? s->n++ : s->n - 1;
+        while (at > 0 && before(d2, e, &s->out[at - 1])) {
+            s->out[at] = s->out[at - 1];
+            at--;
+        }
+        s->out[at] = (aw_physics_hit){.entity = e, .distance = d2};
+        if (s->n == s->k) {
+            s->lim = s->out[s->k - 1].distance;
+            changed = true;
+        }
+    }
+    if (changed) refresh_limit(w);
+}
+
+/* Which slots reach the slow path: a slot whose layer meets fast_mask[i] is tested against
+ * *fast_lim[i] (the larger of the two when it meets both). With one or two masked sets these are
+ * the sets' own masks and limits; otherwise the layers any set takes and the largest limit. */
+static const float no_limit = -1.0f;
+
+/* Slots [b, e), scalar. */
+static void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
+    const float *bx = p->bx, *by = p->by, *bz = p->bz;
+    const uint32_t *bl = p->blayer;
+    uint32_t m0 = w->fast_mask[0], m1 = w->fast_mask[1];
+    for (uint32_t s = b; s < e; s++) {
+        float dx = bx[s] - pt.x, dy = by[s] - pt.y, dz = bz[s] - pt.z;
+        float d2 = dx * dx + dy * dy + dz * dz;
+        uint32_t l = bl[s];
+        float l0 = (l & m0) ? *w->fast_lim[0] : -1.0f, l1 = (l & m1) ? *w->fast_lim[1] : -1.0f;
+        if (d2 <= (l0 > l1 ? l0 : l1)) take(w, p, s, d2);
+    }
+}
+
+#if PHYS_HAVE_AVX2
+#include <immintrin.h>
+
+/* Slots [b, e), eight at a time: the grid's arrays have PHYS_PAD readable entries past any run's
+ * end, and lanes past it are masked off. Separate multiplies and adds in the scalar order give the
+ * same squared distances bit for bit. */
+__attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p, uint32_t b,
+                                                            uint32_t e, aw_vec3 pt) {
+    const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
+    const __m256i m0 = _mm256_set1_epi32((int)w->fast_mask[0]), m1 = _mm256_set1_epi32((int)w->fast_mask[1]);
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256 none = _mm256_set1_ps(-1.0f);
+    __m256 lim0 = _mm256_set1_ps(*w->fast_lim[0]), lim1 = _mm256_set1_ps(*w->fast_lim[1]);
+    for (uint32_t s = b; s < e; s += 8) {
+        __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
+        __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
+        __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
+        __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
+        __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
+        __m256 out0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m0), zero));
+        __m256 out1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m1), zero));
+        __m256 lane = _mm256_max_ps(_mm256_blendv_ps(lim0, none, out0), _mm256_blendv_ps(lim1, none, out1));
+        uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(d2, lane, _CMP_LE_OQ));
+        if (e - s < 8) hits &= (1u << (e - s)) - 1u;
+        if (!hits) continue;
+        float d[8];
+        _mm256_storeu_ps(d, d2);
+        do {
+            uint32_t i = (uint32_t)__builtin_ctz(hits);
+            hits &= hits - 1;
+            take(w, p, s + i, d[i]);
+        } while (hits);
+        lim0 = _mm256_set1_ps(*w->fast_lim[0]);
+        lim1 = _mm256_set1_ps(*w->fast_lim[1]);
+    }
+}
+#endif
+
+static inline void offer_slots(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
+    if (b >= e) return;
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2) {
+        offer_run_avx2(w, p, b, e, pt);
+        return;
+    }
+#endif
+    offer_run(w, p, b, e, pt);
+}
+
+static inline double sq(double v) {
+    return v * v;
+}
+
+/* Distance along z from v to row y's span, less the response's margin; border rows reach to
+ * infinity (they keep the colliders clamped into them). */
+static inline double row_gap(const aw_physics *p, double v, int64_t y, int64_t n) {
+    double c0 = p->min_z + (double)y * p->cell, c1 = c0 + p->cell, g = 0.0;
+    if (y > 0 && v < c0) g = c0 - v;
+    else if (y < n - 1 && v > c1) g = v - c1;
+    g -= p->margin;
+    return g > 0.0 ? g : 0.0;
+}
+
+/* Squared reach of a cell that may still hold a wanted collider (the limit widened by the safety). */
+static inline double reach2(const sets_walk *w) {
+    if (isinf(w->lim)) return INFINITY;
+    return (double)w->lim / sq(1.0 - SETS_SAFETY);
+}
+
+/* One grid row: the cells the reach's disc covers at this row's gap, as one contiguous slot run
+ * (or cell by cell where a per-cell layer union lets cells without a wanted layer be skipped).
+ * Colliders sit within the margin of their cell and border cells hold the ones clamped into them,
+ * so the clamped cell range of x +- (half width + margin) holds every candidate. */
+static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
+    double r2 = reach2(w);
+    uint32_t a = 0, b = p->width - 1;
+    if (!isinf(r2)) {
+        double half = sqrt(r2 - gz2) + p->margin;
+        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
+        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
+    }
+    const uint32_t *cs = p->cell_start;
+    uint32_t c0 = (uint32_t)y * p->width + a, c1 = (uint32_t)y * p->width + b;
+    if (!layers) {
+        offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
+        return;
+    }
+    for (uint32_t c = c0; c <= c1; c++)
+        if (p->cell_layers[c] & layers) offer_slots(w, p, cs[c], cs[c + 1], pt);
+}
+
+aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
+                                        const aw_spatial_filter *filter, aw_physics_nearest_set *sets,
+                                        uint32_t set_count) {
+    static const aw_spatial_filter none = {0};
+    if (!p || (set_count && !sets))
+        return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: physics and sets are required");
+    if (set_count > AW_PHYSICS_MAX_NEAREST_SETS)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: %u sets (at most %u)", set_count,
+                        AW_PHYSICS_MAX_NEAREST_SETS);
+    for (uint32_t i = 0; i < set_count; i++) {
+        sets[i].count = 0;
+        if (sets[i].k && !sets[i].out)
+            return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: set %u has k but no out", i);
+    }
+    if (!isfinite(point.x) || !isfinite(point.y) || !isfinite(point.z) || !isfinite(max_distance) || max_distance < 0)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: point and max_distance must be finite, >= 0");
+    const aw_spatial_filter *f = filter ? filter : &none;
+    if (f->exclude_count && !f->exclude)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: exclude_count without exclude");
+    if (!p->n_valid) return AW_OK;
+
+    sets_walk w = {.max_d2 = max_distance > 0 ? max_distance * max_distance : INFINITY, .f = f};
+    uint32_t layers = 0; /* union of the wanted layers; 0: some set takes every layer */
+    bool any_layer = false;
+    for (uint32_t i = 0; i < set_count; i++) {
+        if (!sets[i].k) continue;
+        w.s[w.count++] = (set_state){.out = sets[i].out, .k = sets[i].k, .mask = sets[i].mask, .lim = w.max_d2};
+        if (sets[i].mask) layers |= sets[i].mask;
+        else any_layer = true;
+    }
+    if (!w.count) return AW_OK;
+    if (f->mask) { /* the filter's mask narrows every set */
+        layers = any_layer ? f->mask : layers & f->mask;
+        any_layer = false;
+    }
+    if (!any_layer && !f->mask && w.count <= 2) { /* each slot against its own set's limit */
+        w.fast_mask[0] = w.s[0].mask, w.fast_lim[0] = &w.s[0].lim;
+        w.fast_mask[1] = w.count > 1 ? w.s[1].mask : 0u, w.fast_lim[1] = w.count > 1 ? &w.s[1].lim : &no_limit;
+    } else {
+        w.fast_mask[0] = any_layer ? UINT32_MAX : layers, w.fast_lim[0] = &w.lim; /* within f->mask */
+        w.fast_mask[1] = 0u, w.fast_lim[1] = &no_limit;
+    }
+    if (any_layer || p->all_default_layers) layers = 0; /* no union to skip cells by */
+    w.lim = w.max_d2;
+
+    offer_slots(&w, p, p->n_small, p->n_valid, point);
+    if (p->n_small) {
+        int64_t h = p->height;
+        int64_t qy = phys_cell(point.z, p->min_z, p->inv_cell, p->height, NULL);
+        /* Rows from the query's outwards, alternating sides, so the sets fill with near colliders
+         * first and their shrinking limits narrow the later rows; a side ends at its first row
+         * beyond reach (rows further out are further still). */
+        walk_row(&w, p, qy, 0.0, layers, point);
+        bool open[2] = {true, true};
+        for (int64_t d = 1; open[0] || open[1]; d++) {
+            for (int side = 0; side < 2; side++) {
+                int64_t y = side ? qy + d : qy - d;
+                if (!open[side]) continue;
+                double gz2 = y >= 0 && y < h ? sq(row_gap(p, point.z, y, h)) : 0.0;
+                if (y < 0 || y >= h || gz2 > reach2(&w)) {
+                    open[side] = false;
+                    continue;
+                }
+                walk_row(&w, p, y, gz2, layers, point);
+            }
+        }
+    }
+    for (uint32_t i = 0, j = 0; i < set_count; i++) {
+        if (!sets[i].k) continue;
+        set_state *s = &w.s[j++];
+        for (uint32_t k = 0; k < s->n; k++) s->out[k].distance = sqrtf(s->out[k].distance);
+        sets[i].count = s->n;
+    }
+    return AW_OK;
+}
