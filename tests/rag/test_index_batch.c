@@ -228,7 +228,7 @@ static void test_batch_out_of_memory(void **state) {
     float *v = make_vectors(9, M);
     uint64_t *ids = make_ids(M);
     aw_jobs *jobs = aw_jobs_create(&(aw_jobs_desc){.threads = 2});
-    for (int64_t fail = 0; fail < 400; fail += fail < 40 ? 1 : 23) {
+    for (int64_t fail = 0; fail < 400; fail += fail < 16 ? 1 : 37) {
         rag_test_alloc ta;
         rag_test_alloc_init(&ta, fail);
         aw_index *idx = aw_index_create(&(aw_index_desc){.dim = D, .m = 6, .ef_construction = 24, .capacity = 1,
