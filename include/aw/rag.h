@@ -13,6 +13,9 @@ extern "C" {
 #endif
 
 #define AW_EMBED_DIM        512 /* floats per embedding; every embedding has L2 norm 1 */
+/* Cosine vectors whose squared norm is this close to 1 are taken as unit and stored as given, so
+ * normalising twice (memory, then index) changes no bit. */
+#define AW_UNIT_NORM_TOLERANCE 1e-5
 #define AW_EMBED_MAX_TOKENS 128 /* the model reads a text's first 128 tokens and ignores the rest */
 
 /* Where the model files live when a caller names no directory (scripts/rag-setup.sh puts them there). */
@@ -252,6 +255,15 @@ aw_index_desc aw_index_get_desc(const aw_index *idx);
  * meta NULL: zeros. AW_ERR_INVALID_ARG for a non-finite value, or an all-zero vector under cosine;
  * AW_ERR_CAPACITY past 2^31 - 1 stored vectors; AW_ERR_OUT_OF_MEMORY (the index is unchanged). */
 aw_status aw_index_upsert(aw_index *idx, uint64_t id, const float *vector, const aw_index_meta *meta);
+/* Inserts or replaces n vectors (ids[i], vectors + i * dim, metas[i]; metas NULL: zeros), as n
+ * upserts in order would, but faster: HNSW nodes are linked in batches of 256 whose neighbour
+ * searches and reverse links run in parallel on jobs (NULL or 1 thread: on the caller). The graph
+ * depends on the inputs alone, never on the thread count or timing (it differs from the one n
+ * single upserts build). Searches may run meanwhile. Every vector is checked first:
+ * AW_ERR_INVALID_ARG (naming the vector) changes nothing. AW_ERR_OUT_OF_MEMORY / AW_ERR_CAPACITY:
+ * the items before the failing batch or item are stored, the rest are not. */
+aw_status aw_index_upsert_batch(aw_index *idx, aw_jobs *jobs, const uint64_t *ids, const float *vectors,
+                                const aw_index_meta *metas, uint32_t n);
 /* Tombstones id: searches stop returning it at once; memory comes back at compaction.
  * AW_ERR_NOT_FOUND if id is not stored. */
 aw_status aw_index_delete(aw_index *idx, uint64_t id);
@@ -265,6 +277,10 @@ aw_index_stats aw_index_get_stats(const aw_index *idx);
  * pointers are not NULL. Writer side: call it from the writing thread or when no write runs.
  * AW_ERR_NOT_FOUND if absent. */
 aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index_meta *meta);
+/* The stored vector of id in place (dim floats, normalised under cosine), or NULL if absent. It
+ * stays readable, unchanged, until the index is compacted or destroyed (an upsert of the same id
+ * stores a new vector beside it). Writer side, as aw_index_get. */
+const float *aw_index_vector(const aw_index *idx, uint64_t id);
 
 /* Per-thread working memory of searches (visited marks, candidate heaps). It grows with the index
  * and is kept: a thread that reuses one stops allocating. One thread at a time; made for one index. */
@@ -364,6 +380,10 @@ typedef struct aw_store_backend {
                        aw_store_hit *hits, uint32_t *found);
     aw_status (*count)(void *self, uint64_t *count);
     void (*close)(void *self);
+    /* Optional (NULL for remote backends): the stored vector of id, unit length, kept in this
+     * process and valid until the store is closed; NULL if absent. Lets semantic memory keep each
+     * embedding once. Called from the writing thread. */
+    const float *(*vector)(void *self, uint64_t id);
 } aw_store_backend;
 
 typedef struct aw_store aw_store;
@@ -378,6 +398,8 @@ typedef struct aw_store_local_desc {
     uint32_t ef_construction;      /* 0: the index's default */
     uint32_t ef_search;            /* 0: the index's default */
     bool exact;                    /* the exact flat index instead of HNSW (ground truth, baselines) */
+    aw_jobs *jobs;                 /* links upserted vectors in parallel (aw_index_upsert_batch);
+                                      NULL: on the caller. The graph is the same either way. */
     const aw_allocator *allocator; /* NULL: the heap */
 } aw_store_local_desc;
 /* The in-process backend: the HNSW (or flat) index of src/rag, cosine. Queries ask for at most
@@ -405,6 +427,8 @@ aw_status aw_store_delete(aw_store *store, const uint64_t *ids, uint32_t n);
 aw_status aw_store_query(aw_store *store, const float *vector, uint32_t k, const aw_store_filter *filter,
                          aw_store_hit *hits, uint32_t *found);
 aw_status aw_store_count(aw_store *store, uint64_t *count);
+/* The backend's `vector` (NULL when it has none, or id is absent). */
+const float *aw_store_vector(const aw_store *store, uint64_t id);
 /* NULL is ignored. */
 void aw_store_close(aw_store *store);
 
@@ -418,8 +442,9 @@ typedef struct aw_memory_desc {
     aw_store *store;               /* where candidates are searched; NULL: a local HNSW store that
                                       the memory owns. A given store stays the caller's. */
     aw_store_local_desc local;     /* the owned local store's settings (ef_construction 0: 100) */
-    aw_jobs *jobs;                 /* runs asynchronous requests; NULL or 1 thread: they run inline
-                                      inside aw_memory_submit */
+    aw_jobs *jobs;                 /* runs asynchronous requests, and the owned local store's
+                                      parallel inserts (unless local.jobs is set); NULL or 1
+                                      thread: they run inline inside aw_memory_submit / add */
     const aw_allocator *allocator; /* NULL: the heap */
     /* Retrieval score = w_similarity * cosine + w_recency * 0.5^(age / recency_half_life)
      *                 + w_importance * importance. All three 0: 1.0, 0.15, 0.15. */

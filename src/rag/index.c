@@ -184,6 +184,7 @@ void aw_index_destroy(aw_index *idx) {
         d = next;
     }
     aw_index_scratch_destroy(idx->build);
+    idx_batch_free(idx);
     aw_free(a, idx->vec_tmp, (size_t)idx->stride * sizeof(float));
     aw_free(a, idx->build_work, idx->build_cap * sizeof(idx_cand));
     aw_free(a, idx->build_pick, idx->build_cap * sizeof(idx_cand));
@@ -205,7 +206,9 @@ aw_status idx_prepare_vector(const aw_index *idx, const float *v, float *out, co
         if (!isfinite(v[i])) return aw_error(AW_ERR_INVALID_ARG, "%s: element %u is not finite", what, i);
         norm += (double)v[i] * v[i];
     }
-    if (idx->desc.metric == AW_INDEX_COSINE) {
+    if (idx->desc.metric == AW_INDEX_COSINE && fabs(norm - 1.0) <= AW_UNIT_NORM_TOLERANCE) {
+        memcpy(out, v, dim * sizeof(float)); /* unit already: normalising again would move bits */
+    } else if (idx->desc.metric == AW_INDEX_COSINE) {
         if (norm == 0) return aw_error(AW_ERR_INVALID_ARG, "%s: a zero vector has no direction (cosine)", what);
         float inv = (float)(1.0 / sqrt(norm));
         for (uint32_t i = 0; i < dim; i++) out[i] = v[i] * inv;
@@ -242,8 +245,12 @@ static void tombstone(aw_index *idx, uint32_t node) {
     atomic_fetch_sub_explicit(&idx->live, 1, memory_order_relaxed);
 }
 
-/* Stores a prepared vector as a new node and publishes it. Caller holds the writer lock. */
-static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, const aw_index_meta *meta) {
+/* Stores a prepared vector as a new node (level drawn, upper lists allocated, id mapped) and
+ * publishes it, unlinked: a search reaches it only once the graph links to it. *replaced receives
+ * the node the id had (IDX_NONE if none), to be tombstoned once the new one is linked. Caller holds
+ * the writer lock. On failure nothing changed. */
+aw_status idx_store_node(aw_index *idx, uint64_t id, const float *prepared, const aw_index_meta *meta,
+                         uint32_t *out_node, uint32_t *out_level, uint32_t *replaced) {
     uint32_t node = atomic_load_explicit(&idx->nodes, memory_order_relaxed);
     if (node >= IDX_MAX_NODES) return aw_error(AW_ERR_CAPACITY, "aw_index_upsert: %u vectors stored", node);
     aw_status st = idx_reserve_node(idx, node);
@@ -282,16 +289,41 @@ static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, con
     /* Published for flat scans: everything above happens-before a scan that sees the new count. */
     atomic_store_explicit(&idx->nodes, node + 1, memory_order_release);
     atomic_fetch_add_explicit(&idx->live, 1, memory_order_relaxed);
+    *out_node = node;
+    *out_level = level;
+    *replaced = replacing ? old : IDX_NONE;
+    return AW_OK;
+}
+
+/* The id of a node that failed to link goes back to the node it replaced (or nowhere). */
+void idx_unlink_failed(aw_index *idx, uint32_t node, uint32_t replaced) {
+    tombstone(idx, node);
+    const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+    idx_chunk *ch = idx_chunk_at(idx, &dc, node);
+    uint64_t id = ch->ids[node & idx->chunk_mask];
+    if (replaced != IDX_NONE) set_node(idx, id, replaced);
+    else if (id) aw_map_remove(&idx->id_map, id);
+    else idx->zero_node = IDX_NONE;
+}
+
+void idx_tombstone(aw_index *idx, uint32_t node) {
+    tombstone(idx, node);
+}
+
+/* Stores a prepared vector as a new node, links it and publishes it. Caller holds the writer lock. */
+static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, const aw_index_meta *meta) {
+    uint32_t node, level, old;
+    aw_status st = idx_store_node(idx, id, prepared, meta, &node, &level, &old);
+    if (st != AW_OK) return st;
     if (idx->desc.kind == AW_INDEX_HNSW) {
         st = idx_hnsw_insert(idx, node, level);
         if (st != AW_OK) {
             /* Only the scratch can fail to grow here; the node stays, unreachable but counted. */
-            tombstone(idx, node);
-            if (replacing) set_node(idx, id, old);
+            idx_unlink_failed(idx, node, old);
             return st;
         }
     }
-    if (replacing) tombstone(idx, old);
+    if (old != IDX_NONE) tombstone(idx, old);
     return AW_OK;
 }
 
@@ -361,6 +393,13 @@ aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index
     return AW_OK;
 }
 
+const float *aw_index_vector(const aw_index *idx, uint64_t id) {
+    uint32_t node;
+    if (!idx || !find_node(idx, id, &node)) return NULL;
+    const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
+    return idx_vector(idx, idx_chunk_at(idx, &dc, node), node);
+}
+
 /* ---------------------------------------------------------------- compaction */
 
 /* Swaps two indexes' contents except their writer locks (a mutex is never copied). */
@@ -399,6 +438,7 @@ aw_status aw_index_compact(aw_index *idx) {
         st = add_node(fresh, ch->ids[slot], idx_vector(idx, ch, n), &ch->metas[slot]);
     }
     if (st == AW_OK) {
+        idx_batch_free(idx); /* its scratch is sized for the old graph */
         swap_state(idx, fresh); /* the old storage goes with `fresh` */
         idx->build->idx = idx;
         fresh->build->idx = fresh;

@@ -13,14 +13,14 @@ uint32_t idx_hnsw_draw_level(aw_index *idx) {
     return l >= IDX_MAX_LEVEL ? IDX_MAX_LEVEL : (uint32_t)l;
 }
 
-static _Atomic uint32_t *list_of(const aw_index *idx, idx_chunk *ch, uint32_t node, uint32_t layer) {
+_Atomic uint32_t *idx_list_of(const aw_index *idx, idx_chunk *ch, uint32_t node, uint32_t layer) {
     uint32_t slot = node & idx->chunk_mask;
     if (layer == 0) return idx_links0(idx, ch, node);
     return ch->upper[slot] + (size_t)(layer - 1) * idx->upper_w;
 }
 
 /* Entries first, count last, all release: a reader that sees an entry sees its node whole. */
-static void write_list(_Atomic uint32_t *list, const idx_cand *c, uint32_t n) {
+void idx_write_list(_Atomic uint32_t *list, const idx_cand *c, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) atomic_store_explicit(&list[1 + i], c[i].node, memory_order_release);
     atomic_store_explicit(&list[0], n, memory_order_release);
 }
@@ -31,11 +31,20 @@ static int cmp_cand(const void *a, const void *b) {
     return x->node < y->node ? -1 : x->node > y->node;
 }
 
+void idx_sort_cands(idx_cand *c, uint32_t n) {
+    qsort(c, n, sizeof *c, cmp_cand);
+}
+
 /* The diversity heuristic: walking c (sorted nearest first), keep a candidate only if it is nearer
  * to the base than to every one kept so far. At most max kept; writes them to out, returns count. */
-static uint32_t select_neighbours(const aw_index *idx, const idx_dir **dc, idx_cand *c, uint32_t n, uint32_t max,
-                                  idx_cand *out) {
+uint32_t idx_select_neighbours(const aw_index *idx, const idx_dir **dc, idx_cand *c, uint32_t n, uint32_t max,
+                               idx_cand *out) {
     qsort(c, n, sizeof *c, cmp_cand);
+    return idx_select_sorted(idx, dc, c, n, max, out);
+}
+
+uint32_t idx_select_sorted(const aw_index *idx, const idx_dir **dc, const idx_cand *c, uint32_t n, uint32_t max,
+                           idx_cand *out) {
     if (n <= max) {
         memcpy(out, c, n * sizeof *c);
         return n;
@@ -57,7 +66,7 @@ static uint32_t select_neighbours(const aw_index *idx, const idx_dir **dc, idx_c
 static void link_back(aw_index *idx, const idx_dir **dc, uint32_t nb, uint32_t node, float dist, uint32_t layer,
                       idx_cand *work, idx_cand *pick) {
     idx_chunk *ch = idx_chunk_at(idx, dc, nb);
-    _Atomic uint32_t *list = list_of(idx, ch, nb, layer);
+    _Atomic uint32_t *list = idx_list_of(idx, ch, nb, layer);
     uint32_t cap = layer == 0 ? idx->links0_w - 1 : idx->upper_w - 1;
     uint32_t n = atomic_load_explicit(&list[0], memory_order_relaxed);
     for (uint32_t i = 0; i < n; i++)
@@ -73,8 +82,8 @@ static void link_back(aw_index *idx, const idx_dir **dc, uint32_t nb, uint32_t n
         work[i] = (idx_cand){idx_distance(idx, base, idx_vector(idx, idx_chunk_at(idx, dc, o), o)), o};
     }
     work[n] = (idx_cand){dist, node};
-    uint32_t kept = select_neighbours(idx, dc, work, n + 1, cap, pick);
-    write_list(list, pick, kept);
+    uint32_t kept = idx_select_neighbours(idx, dc, work, n + 1, cap, pick);
+    idx_write_list(list, pick, kept);
 }
 
 aw_status idx_hnsw_insert(aw_index *idx, uint32_t node, uint32_t level) {
@@ -102,11 +111,11 @@ aw_status idx_hnsw_insert(aw_index *idx, uint32_t node, uint32_t level) {
         uint32_t found = 0;
         if ((st = idx_search_layer(idx, s, q, 1, efc, layer, NULL, false, &found)) != AW_OK) return st;
         memcpy(work, s->best, found * sizeof *work);
-        uint32_t kept = select_neighbours(idx, &dc, work, found, m, pick);
+        uint32_t kept = idx_select_neighbours(idx, &dc, work, found, m, pick);
         /* work is sorted now: its first entry is the nearest, the next layer's start. */
         ep = work[0].node;
         d = work[0].dist;
-        write_list(list_of(idx, ch, node, layer), pick, kept);
+        idx_write_list(idx_list_of(idx, ch, node, layer), pick, kept);
         /* pick is reused by link_back: keep the kept set in s->cand, free until the next layer. */
         memcpy(s->cand, pick, kept * sizeof *pick);
         for (uint32_t i = 0; i < kept; i++) link_back(idx, &dc, s->cand[i].node, node, s->cand[i].dist, layer, work, pick);

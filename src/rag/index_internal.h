@@ -100,6 +100,7 @@ struct aw_index {
     idx_cand *build_work;    /* build_cap: candidates of one neighbour selection */
     idx_cand *build_pick;    /* build_cap: the selected ones */
     uint32_t build_cap;      /* max(ef_construction, 2m) + 1 */
+    struct idx_batch *batch; /* batch insertion's buffers and per-worker scratch (index_batch.c) */
 };
 
 static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache, uint32_t node) {
@@ -241,6 +242,31 @@ static inline void idx_heap_pop_min(idx_cand *h, uint32_t *n) {
 /* Links the already-stored node (vector at its slot) into the graph at level `level`. Writer only. */
 aw_status idx_hnsw_insert(aw_index *idx, uint32_t node, uint32_t level);
 uint32_t idx_hnsw_draw_level(aw_index *idx);
+
+/* The node's list on `layer` (0: layer 0, else the upper list). */
+_Atomic uint32_t *idx_list_of(const aw_index *idx, idx_chunk *ch, uint32_t node, uint32_t layer);
+/* Entries first, count last, all release: a reader that sees an entry sees its node whole. */
+void idx_write_list(_Atomic uint32_t *list, const idx_cand *c, uint32_t n);
+/* The diversity heuristic over c[0..n) (sorted here, nearest first, ties by node): at most max kept,
+ * written to out; returns how many. */
+uint32_t idx_select_neighbours(const aw_index *idx, const idx_dir **dc, idx_cand *c, uint32_t n, uint32_t max,
+                               idx_cand *out);
+/* The same over candidates already sorted (idx_sort_cands: by distance, then node). */
+uint32_t idx_select_sorted(const aw_index *idx, const idx_dir **dc, const idx_cand *c, uint32_t n, uint32_t max,
+                           idx_cand *out);
+void idx_sort_cands(idx_cand *c, uint32_t n);
+
+/* ---------------------------------------------------------------- storage and batches (index.c, index_batch.c) */
+
+/* Stores a prepared vector as a new, published but unlinked node; *replaced: the node the id had
+ * (IDX_NONE if none), tombstoned by the caller once the new node is linked. Writer only. */
+aw_status idx_store_node(aw_index *idx, uint64_t id, const float *prepared, const aw_index_meta *meta,
+                         uint32_t *node, uint32_t *level, uint32_t *replaced);
+/* Undoes the id mapping of a stored node that could not be linked and tombstones it. */
+void idx_unlink_failed(aw_index *idx, uint32_t node, uint32_t replaced);
+void idx_tombstone(aw_index *idx, uint32_t node);
+/* Frees batch insertion's buffers (index_batch.c). */
+void idx_batch_free(aw_index *idx);
 
 /* ---------------------------------------------------------------- checksums (index_file.c) */
 

@@ -30,10 +30,9 @@ static aw_status grow_columns(aw_memory *m, uint32_t need) {
     GROW(texts);
     GROW(text_len);
     GROW(unsynced);
+    GROW(vec);
+    GROW(vec_owned);
 #undef GROW
-    float *emb = aw_realloc(a, m->emb, sizeof(float) * MEM_DIM * old, sizeof(float) * MEM_DIM * cap, 64);
-    if (!emb) return aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory for %u embeddings", cap);
-    m->emb = emb;
     m->cap = cap;
     return AW_OK;
 }
@@ -47,6 +46,8 @@ float mem_dot(const float *a, const float *b) {
 }
 
 /* Unit-length copy; false for a zero or non-finite vector. */
+/* Unit length; a vector already unit within float rounding is copied as it is (as the index does),
+ * so normalising twice changes nothing and the store's copy is the memory's, bit for bit. */
 static bool normalise(const float *in, float *out) {
     double n = 0;
     for (uint32_t d = 0; d < MEM_DIM; d++) {
@@ -54,6 +55,10 @@ static bool normalise(const float *in, float *out) {
         n += (double)in[d] * in[d];
     }
     if (!(n > 0) || !isfinite(n)) return false;
+    if (fabs(n - 1.0) <= AW_UNIT_NORM_TOLERANCE) {
+        memcpy(out, in, sizeof(float) * MEM_DIM);
+        return true;
+    }
     float inv = (float)(1.0 / sqrt(n));
     for (uint32_t d = 0; d < MEM_DIM; d++) out[d] = in[d] * inv;
     return true;
@@ -119,6 +124,7 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
          * memories (0.993 both, 20k vectors) at about twice the insert rate (see performance.md). */
         if (!local.ef_construction) local.ef_construction = 100;
         if (!local.allocator) local.allocator = d.allocator;
+        if (!local.jobs) local.jobs = d.jobs;
         m->store = aw_store_open_local(&local);
         m->owns_store = true;
         if (!m->store) {
@@ -134,14 +140,18 @@ void aw_memory_destroy(aw_memory *m) {
     const aw_allocator *a = m->allocator;
     if (m->requests) mem_requests_destroy(m);
     if (m->owns_store) aw_store_close(m->store);
-    for (uint32_t i = 0; i < m->count; i++) aw_free(a, m->texts[i], m->text_len[i] + 1);
+    for (uint32_t i = 0; i < m->count; i++) {
+        aw_free(a, m->texts[i], m->text_len[i] + 1);
+        if (m->vec_owned[i]) aw_free(a, (void *)m->vec[i], sizeof(float) * MEM_DIM);
+    }
     aw_free(a, m->ids, sizeof *m->ids * m->cap);
     aw_free(a, m->meta, sizeof *m->meta * m->cap);
     aw_free(a, m->merged, sizeof *m->merged * m->cap);
     aw_free(a, m->texts, sizeof *m->texts * m->cap);
     aw_free(a, m->text_len, sizeof *m->text_len * m->cap);
     aw_free(a, m->unsynced, sizeof *m->unsynced * m->cap);
-    aw_free(a, m->emb, sizeof(float) * MEM_DIM * m->cap);
+    aw_free(a, m->vec, sizeof *m->vec * m->cap);
+    aw_free(a, m->vec_owned, sizeof *m->vec_owned * m->cap);
     aw_free(a, m->pending_deletes, sizeof *m->pending_deletes * m->pending_cap);
     aw_free(a, m->cands, sizeof *m->cands * MEM_MAX_CANDIDATES);
     aw_free(a, m->ranked, sizeof *m->ranked * MEM_MAX_CANDIDATES);
@@ -169,6 +179,17 @@ static int cmp_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* A synced row whose vector the store keeps in this process points at the store's copy; its own
+ * copy goes. */
+static void share_vector(aw_memory *m, uint32_t row) {
+    if (m->unsynced[row] || !m->vec_owned[row]) return;
+    const float *shared = aw_store_vector(m->store, m->ids[row]);
+    if (!shared) return;
+    aw_free(m->allocator, (void *)m->vec[row], sizeof(float) * MEM_DIM);
+    m->vec[row] = shared;
+    m->vec_owned[row] = false;
+}
+
 /* Sends rows (sorted, unique) to the store; marks them synced on success. */
 static aw_status push_rows(aw_memory *m, const uint32_t *rows, uint32_t n) {
     if (n == 0) return AW_OK;
@@ -176,30 +197,33 @@ static aw_status push_rows(aw_memory *m, const uint32_t *rows, uint32_t n) {
     bool contiguous = rows[n - 1] - rows[0] == n - 1;
     uint64_t *ids = contiguous ? m->ids + rows[0] : aw_alloc(a, sizeof *ids * n, 64);
     aw_store_meta *meta = contiguous ? m->meta + rows[0] : aw_alloc(a, sizeof *meta * n, 64);
-    float *vec = contiguous ? m->emb + (size_t)rows[0] * MEM_DIM : aw_alloc(a, sizeof *vec * MEM_DIM * n, 64);
+    float *vec = aw_alloc(a, sizeof *vec * MEM_DIM * n, 64);
     aw_status st;
     if (!ids || !meta || !vec) {
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to send %u memories", n);
     } else {
-        if (!contiguous)
-            for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (!contiguous) {
                 ids[i] = m->ids[rows[i]];
                 meta[i] = m->meta[rows[i]];
-                memcpy(vec + (size_t)i * MEM_DIM, m->emb + (size_t)rows[i] * MEM_DIM, sizeof(float) * MEM_DIM);
             }
+            memcpy(vec + (size_t)i * MEM_DIM, m->vec[rows[i]], sizeof(float) * MEM_DIM);
+        }
         st = aw_store_upsert(m->store, ids, vec, meta, n);
     }
     if (!contiguous) {
         aw_free(a, ids, sizeof *ids * n);
         aw_free(a, meta, sizeof *meta * n);
-        aw_free(a, vec, sizeof *vec * MEM_DIM * n);
     }
+    aw_free(a, vec, sizeof *vec * MEM_DIM * n);
     if (st == AW_OK)
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             if (m->unsynced[rows[i]]) {
                 m->unsynced[rows[i]] = false;
                 m->unsynced_count--;
             }
+            share_vector(m, rows[i]);
+        }
     return st;
 }
 
@@ -279,13 +303,15 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
     /* Everything that can fail happens before the first row changes: vectors, text copies, room. */
     float *vec = aw_alloc(a, sizeof(float) * MEM_DIM * n, 64);
     char **copies = aw_alloc(a, sizeof *copies * n, 64);
+    float **vcopies = aw_alloc(a, sizeof *vcopies * n, 64);
     uint32_t *rows = aw_alloc(a, sizeof *rows * n, 64);
     const char **texts = missing ? aw_alloc(a, sizeof *texts * missing, 64) : NULL;
-    if (!vec || !copies || !rows || (missing && !texts)) {
+    if (!vec || !copies || !vcopies || !rows || (missing && !texts)) {
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to add %u memories", n);
         goto out;
     }
     memset(copies, 0, sizeof *copies * n);
+    memset(vcopies, 0, sizeof *vcopies * n);
     if (missing) {
         float *tmp = aw_alloc(a, sizeof(float) * MEM_DIM * missing, 64);
         if (!tmp) {
@@ -316,6 +342,13 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
             goto out;
         }
         memcpy(copies[i], items[i].text, len + 1);
+        /* Each row owns its vector until the store holds it (see share_vector). */
+        vcopies[i] = aw_alloc(a, sizeof(float) * MEM_DIM, 64);
+        if (!vcopies[i]) {
+            st = aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory for embeddings");
+            goto out;
+        }
+        memcpy(vcopies[i], vec + (size_t)i * MEM_DIM, sizeof(float) * MEM_DIM);
     }
     if ((st = grow_columns(m, m->count + n)) != AW_OK) goto out;
     if ((st = aw_map_reserve(&m->row_of, m->count + n)) != AW_OK) goto out;
@@ -325,6 +358,7 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
         uint64_t row;
         if (aw_map_get(&m->row_of, it->id, &row)) {
             aw_free(a, m->texts[row], m->text_len[row] + 1);
+            if (m->vec_owned[row]) aw_free(a, (void *)m->vec[row], sizeof(float) * MEM_DIM);
         } else {
             row = m->count++;
             aw_map_set(&m->row_of, it->id, row); /* reserved: cannot fail */
@@ -339,7 +373,9 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
         m->texts[row] = copies[i];
         m->text_len[row] = (uint32_t)strlen(copies[i]);
         copies[i] = NULL;
-        memcpy(m->emb + row * MEM_DIM, vec + (size_t)i * MEM_DIM, sizeof(float) * MEM_DIM);
+        m->vec[row] = vcopies[i];
+        m->vec_owned[row] = true;
+        vcopies[i] = NULL;
         if (!m->unsynced[row]) {
             m->unsynced[row] = true;
             m->unsynced_count++;
@@ -361,6 +397,9 @@ out:
     if (copies)
         for (uint32_t i = 0; i < n; i++)
             if (copies[i]) aw_free(a, copies[i], strlen(copies[i]) + 1);
+    if (vcopies)
+        for (uint32_t i = 0; i < n; i++) aw_free(a, vcopies[i], sizeof(float) * MEM_DIM);
+    aw_free(a, vcopies, sizeof *vcopies * n);
     aw_free(a, vec, sizeof(float) * MEM_DIM * n);
     aw_free(a, copies, sizeof *copies * n);
     aw_free(a, rows, sizeof *rows * n);
@@ -371,6 +410,7 @@ out:
 /* Removes a row locally: the last row fills its place. */
 static void remove_row(aw_memory *m, uint32_t row) {
     aw_free(m->allocator, m->texts[row], m->text_len[row] + 1);
+    if (m->vec_owned[row]) aw_free(m->allocator, (void *)m->vec[row], sizeof(float) * MEM_DIM);
     if (m->unsynced[row]) m->unsynced_count--;
     aw_map_remove(&m->row_of, m->ids[row]);
     uint32_t last = --m->count;
@@ -381,7 +421,8 @@ static void remove_row(aw_memory *m, uint32_t row) {
         m->texts[row] = m->texts[last];
         m->text_len[row] = m->text_len[last];
         m->unsynced[row] = m->unsynced[last];
-        memcpy(m->emb + (size_t)row * MEM_DIM, m->emb + (size_t)last * MEM_DIM, sizeof(float) * MEM_DIM);
+        m->vec[row] = m->vec[last];
+        m->vec_owned[row] = m->vec_owned[last];
         aw_map_set(&m->row_of, m->ids[row], row); /* overwrites an existing key: no growth */
     }
 }
@@ -401,7 +442,7 @@ aw_status aw_memory_get(const aw_memory *m, uint64_t id, aw_memory_item *out) {
     if (id == 0 || !aw_map_get(&m->row_of, id, &row))
         return aw_error(AW_ERR_NOT_FOUND, "memory: no memory has id %llu", (unsigned long long)id);
     const aw_store_meta *x = &m->meta[row];
-    *out = (aw_memory_item){.id = id, .text = m->texts[row], .embedding = m->emb + row * MEM_DIM,
+    *out = (aw_memory_item){.id = id, .text = m->texts[row], .embedding = m->vec[row],
                             .kind = (aw_memory_kind)x->kind, .agent = x->agent, .time = x->time,
                             .importance = x->importance, .merged = m->merged[row]};
     return AW_OK;
@@ -437,7 +478,7 @@ uint32_t mem_rank(aw_memory *m, const aw_memory_query *q, const float *qvec, con
         if (!aw_map_get(&m->row_of, cands[i].id, &row)) continue; /* forgotten since the search */
         const aw_store_meta *x = &m->meta[row];
         if (!aw_store_filter_match(&q->filter, x)) continue;
-        float sim = mem_dot(qvec, m->emb + row * MEM_DIM);
+        float sim = mem_dot(qvec, m->vec[row]);
         float score = sim;
         if (q->ranker == AW_RANKER_MEMORY) {
             double age = q->now > x->time ? q->now - x->time : 0.0;
@@ -476,7 +517,7 @@ uint32_t mem_rank(aw_memory *m, const aw_memory_query *q, const float *qvec, con
             if (isnan(m->max_sim[i])) continue;
             uint64_t row = 0;
             aw_map_get(&m->row_of, r[i].id, &row);
-            float s = mem_dot(m->emb + brow * MEM_DIM, m->emb + row * MEM_DIM);
+            float s = mem_dot(m->vec[brow], m->vec[row]);
             if (s > m->max_sim[i]) m->max_sim[i] = s;
         }
     }

@@ -45,7 +45,7 @@ aw_status aw_memory_save(const aw_memory *m, const char *path) {
         put(&p, &m->merged[r], 4);
         put(&p, &m->text_len[r], 4);
         put(&p, m->texts[r], m->text_len[r]);
-        put(&p, m->emb + (size_t)r * MEM_DIM, sizeof(float) * MEM_DIM);
+        put(&p, m->vec[r], sizeof(float) * MEM_DIM);
     }
     uint32_t version = FILE_VERSION, dim = MEM_DIM;
     uint64_t count = m->count, bytes = payload, sum = aw_hash_bytes(data + HEADER_BYTES, payload, HASH_SEED);

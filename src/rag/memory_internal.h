@@ -52,7 +52,11 @@ struct aw_memory {
     char **texts; /* each its own allocation of text_len + 1 bytes */
     uint32_t *text_len;
     bool *unsynced;
-    float *emb; /* cap x MEM_DIM, 64-byte aligned */
+    /* Each row's embedding (MEM_DIM floats, unit length), stored once: once synced to a store that
+     * keeps vectors in this process (the local store), the store's copy; otherwise (unsynced rows,
+     * remote stores) the memory's own allocation, flagged in vec_owned. */
+    const float **vec;
+    bool *vec_owned;
     aw_map row_of; /* id -> row */
     uint32_t unsynced_count;
     uint64_t *pending_deletes;

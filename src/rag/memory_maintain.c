@@ -47,13 +47,13 @@ aw_status aw_memory_consolidate(aw_memory *m, float threshold, uint32_t *merged_
         const aw_store_meta keep = m->meta[row];
         aw_store_filter f = {.kinds = 1u << keep.kind, .by_agent = true, .agent = keep.agent};
         uint32_t found = 0;
-        memcpy(m->query_vec, m->emb + row * MEM_DIM, sizeof m->query_vec);
+        memcpy(m->query_vec, m->vec[row], sizeof m->query_vec);
         st = aw_store_query(m->store, m->query_vec, NEIGHBOURS, &f, near, &found);
         for (uint32_t j = 0; j < found && st == AW_OK; j++) {
             uint64_t other;
             if (near[j].id <= ids[i] || !aw_map_get(&m->row_of, near[j].id, &other)) continue;
             /* The exact cosine decides, not the store's (which may be approximate or stale). */
-            if (mem_dot(m->query_vec, m->emb + other * MEM_DIM) < threshold) continue;
+            if (mem_dot(m->query_vec, m->vec[other]) < threshold) continue;
             aw_store_meta *k = &m->meta[row];
             const aw_store_meta *o = &m->meta[other];
             if (o->importance > k->importance) k->importance = o->importance;

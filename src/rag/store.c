@@ -109,6 +109,10 @@ aw_status aw_store_count(aw_store *store, uint64_t *count) {
     return store->backend->count(store->self, count);
 }
 
+const float *aw_store_vector(const aw_store *store, uint64_t id) {
+    return store && store->backend->vector ? store->backend->vector(store->self, id) : NULL;
+}
+
 void aw_store_close(aw_store *store) {
     if (!store) return;
     store->backend->close(store->self);

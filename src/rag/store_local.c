@@ -12,6 +12,8 @@
 typedef struct local_store {
     const aw_allocator *allocator;
     aw_index *index;
+    aw_jobs *jobs;
+    uint32_t dim;
     _Atomic int busy[SCRATCH_SLOTS];
     aw_index_scratch *scratch[SCRATCH_SLOTS];
 } local_store;
@@ -27,10 +29,13 @@ static int64_t to_ms(double t, bool up) {
 static aw_status local_upsert(void *self, const uint64_t *ids, const float *vectors, const aw_store_meta *meta,
                               uint32_t n) {
     local_store *s = self;
-    uint32_t dim = aw_index_get_desc(s->index).dim;
-    for (uint32_t i = 0; i < n; i++) {
-        aw_index_meta m = {.kind = meta[i].kind, .agent = meta[i].agent, .timestamp = to_ms(meta[i].time, false)};
-        aw_status st = aw_index_upsert(s->index, ids[i], vectors + (size_t)i * dim, &m);
+    aw_index_meta m[256];
+    for (uint32_t at = 0; at < n; at += 256) {
+        uint32_t count = n - at < 256 ? n - at : 256;
+        for (uint32_t i = 0; i < count; i++)
+            m[i] = (aw_index_meta){.kind = meta[at + i].kind, .agent = meta[at + i].agent,
+                                   .timestamp = to_ms(meta[at + i].time, false)};
+        aw_status st = aw_index_upsert_batch(s->index, s->jobs, ids + at, vectors + (size_t)at * s->dim, m, count);
         if (st != AW_OK) return st;
     }
     return AW_OK;
@@ -85,6 +90,10 @@ static aw_status local_count(void *self, uint64_t *count) {
     return AW_OK;
 }
 
+static const float *local_vector(void *self, uint64_t id) {
+    return aw_index_vector(((local_store *)self)->index, id);
+}
+
 static void local_close(void *self) {
     local_store *s = self;
     for (int i = 0; i < SCRATCH_SLOTS; i++) aw_index_scratch_destroy(s->scratch[i]);
@@ -99,6 +108,7 @@ static const aw_store_backend local_backend = {
     .query = local_query,
     .count = local_count,
     .close = local_close,
+    .vector = local_vector,
 };
 
 aw_store *aw_store_open_local(const aw_store_local_desc *desc) {
@@ -110,6 +120,7 @@ aw_store *aw_store_open_local(const aw_store_local_desc *desc) {
     }
     memset(s, 0, sizeof *s);
     s->allocator = d.allocator;
+    s->jobs = d.jobs;
     s->index = aw_index_create(&(aw_index_desc){
         .dim = d.dim ? d.dim : AW_EMBED_DIM,
         .metric = AW_INDEX_COSINE,
@@ -123,7 +134,8 @@ aw_store *aw_store_open_local(const aw_store_local_desc *desc) {
         aw_free(d.allocator, s, sizeof *s);
         return NULL;
     }
-    aw_store *store = aw_store_create(&local_backend, s, aw_index_get_desc(s->index).dim, d.allocator);
+    s->dim = aw_index_get_desc(s->index).dim;
+    aw_store *store = aw_store_create(&local_backend, s, s->dim, d.allocator);
     if (!store) local_close(s);
     return store;
 }

@@ -128,6 +128,6 @@ static inline void flaky_close(void *self) {
     (void)self;
 }
 static const aw_store_backend flaky_backend = {"flaky", flaky_upsert, flaky_remove, flaky_query, flaky_count,
-                                               flaky_close};
+                                               flaky_close,  NULL};
 
 #endif /* AW_TESTS_RAG_STORE_TEST_UTIL_H */

@@ -226,6 +226,45 @@ static void test_add_replace_forget(void **state) {
     assert_int_equal(atomic_load(&ta.live_bytes), 0);
 }
 
+/* Each embedding is kept once: with the local store a synced memory's embedding is the store's copy
+ * (the same pointer, the same bits as the normalised input), the memory's live bytes stay under two
+ * copies per memory, and a replaced or moved row still reads its own vector. */
+static void test_embedding_stored_once(void **state) {
+    (void)state;
+    rag_test_alloc ta;
+    rag_test_alloc_init(&ta, -1);
+    enum { N = 3000 }; /* enough that fixed reservations (1,024 index slots...) weigh little */
+    mt_set s;
+    mt_set_make(&s, N, 10, 21);
+    aw_memory *m = aw_memory_create(&(aw_memory_desc){.allocator = &ta.base});
+    assert_non_null(m);
+    assert_int_equal(aw_memory_add(m, s.items, N), AW_OK);
+    const aw_store *store = aw_memory_store(m);
+    for (uint64_t id = 1; id <= N; id++) {
+        aw_memory_item it;
+        assert_int_equal(aw_memory_get(m, id, &it), AW_OK);
+        assert_ptr_equal(it.embedding, aw_store_vector(store, id));
+        /* The inputs are unit already: stored as given, bit for bit. */
+        assert_memory_equal(it.embedding, s.vec + (id - 1) * D, sizeof(float) * D);
+    }
+    int64_t per = atomic_load(&ta.live_bytes) / N;
+    print_message("%lld live bytes per memory (one embedding is %zu)\n", (long long)per, sizeof(float) * D);
+    assert_true(per < (int64_t)(2 * sizeof(float) * D));
+    /* Replace one, forget another (the last row moves into its place): each reads its own vector. */
+    aw_memory_item repl = s.items[4];
+    repl.embedding = s.vec + 100 * D;
+    assert_int_equal(aw_memory_add(m, &repl, 1), AW_OK);
+    assert_int_equal(aw_memory_forget(m, 2), AW_OK);
+    aw_memory_item it;
+    assert_int_equal(aw_memory_get(m, 5, &it), AW_OK);
+    assert_memory_equal(it.embedding, s.vec + 100 * D, sizeof(float) * D);
+    assert_int_equal(aw_memory_get(m, N, &it), AW_OK);
+    assert_memory_equal(it.embedding, s.vec + (N - 1) * D, sizeof(float) * D);
+    mt_set_free(&s);
+    aw_memory_destroy(m);
+    assert_int_equal(atomic_load(&ta.live_bytes), 0);
+}
+
 /* After warm-up a retrieval allocates nothing (HNSW and flat, MMR on). */
 static void test_retrieve_allocates_nothing(void **state) {
     (void)state;
@@ -617,6 +656,7 @@ int main(void) {
         cmocka_unit_test(test_mmr_diversifies),
         cmocka_unit_test(test_hnsw_close_to_exact),
         cmocka_unit_test(test_add_replace_forget),
+        cmocka_unit_test(test_embedding_stored_once),
         cmocka_unit_test(test_retrieve_allocates_nothing),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_consolidate_matches_rule),

@@ -109,7 +109,7 @@ static void gated_close(void *self) {
     (void)self;
 }
 static const aw_store_backend gated_backend = {"gated", gated_upsert, gated_remove, gated_query, gated_count,
-                                               gated_close};
+                                               gated_close,  NULL};
 
 static void test_poll_never_blocks(void **state) {
     (void)state;
