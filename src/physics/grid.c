@@ -492,9 +492,10 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
 /* AVX2 path: a run is tested 8 candidates at a time from the cell-ordered arrays (contiguous, so
  * plain unaligned loads); lanes past the run are masked. Hits are compacted without a branch:
  * candidate j of lane k is start + k, so the compacted j values are the start plus the indices of
- * the set mask bits (a 256-entry table), stored whole; the count advances by the popcount. Each
- * run gets one group unconditionally (runs rarely exceed 8 with the cell sizes chosen), so the
- * loop has no data-dependent branch in the common case. */
+ * the set mask bits (a 256-entry table), stored whole; the count advances by the popcount. When
+ * both runs together have at most 8 candidates (the common case with the cell sizes chosen) they
+ * share one group; else each run gets one group unconditionally, so the loop has few
+ * data-dependent branches. */
 /* `layers` is a constant in each caller below, so the common case (every collider meets every
  * other) gets a copy without the filter and with fewer registers live. */
 __attribute__((target("avx2,bmi,bmi2,popcnt"), always_inline)) static inline uint32_t
@@ -505,7 +506,7 @@ small_avx2_body(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint3
     const uint64_t *restrict lut = p->compress_lut;
     uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
     const uint32_t w = p->width, limit = t->capacity - 16;
-    const __m256i zero = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256(), iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     uint64_t tests = 0;
     /* One group: candidates [j0, j0 + 8), of which the first `left_` (<= 8, or any count up to 255
      * for the bzhi) are real. */
@@ -546,8 +547,39 @@ small_avx2_body(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint3
         const __m256i li = layers ? _mm256_set1_epi32((int32_t)L[i]) : zero;
         const __m256i mi = layers ? _mm256_set1_epi32((int32_t)M[i]) : zero;
         const __m256i iv = _mm256_set1_epi32((int32_t)i);
+        if (AW_LIKELY(n1 + n2 <= 8)) {
+            /* Both runs together fit one group (the usual case with the cell sizes chosen): lanes
+             * [0, n1) hold run 1 and lanes [n1, n1 + n2) run 2, loaded from b2 - n1 so that lane q
+             * holds candidate b2 + (q - n1); b2 - n1 >= b1 because run 1 ends at or before b2.
+             * One set of arithmetic and one compaction instead of two. */
+            const uint32_t o2 = b2 - n1;
+            const __m256i first = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n1), iota);
+            const __m256 f = _mm256_castsi256_ps(first);
+            __m256 dx = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(X + o2), _mm256_loadu_ps(X + b1), f), xi);
+            __m256 dy = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(Y + o2), _mm256_loadu_ps(Y + b1), f), yi);
+            __m256 dz = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(Z + o2), _mm256_loadu_ps(Z + b1), f), zi);
+            __m256 rs = _mm256_add_ps(ri, _mm256_blendv_ps(_mm256_loadu_ps(R + o2), _mm256_loadu_ps(R + b1), f));
+            __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
+            __m256 hit = _mm256_cmp_ps(d2, _mm256_mul_ps(rs, rs), _CMP_LT_OQ);
+            if (layers) {
+                __m256i lj = _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)(L + o2)),
+                                                _mm256_loadu_si256((const __m256i *)(L + b1)), first);
+                __m256i mj = _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)(M + o2)),
+                                                _mm256_loadu_si256((const __m256i *)(M + b1)), first);
+                __m256i no = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(li, mj), zero),
+                                             _mm256_cmpeq_epi32(_mm256_and_si256(lj, mi), zero));
+                hit = _mm256_andnot_ps(_mm256_castsi256_ps(no), hit);
+            }
+            const uint32_t bits = _bzhi_u32((uint32_t)_mm256_movemask_ps(hit), n1 + n2);
+            __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&lut[bits]));
+            __m256i jv = _mm256_add_epi32(
+                _mm256_blendv_epi8(_mm256_set1_epi32((int32_t)o2), _mm256_set1_epi32((int32_t)b1), first), iota);
+            _mm256_storeu_si256((__m256i *)(pj + count), _mm256_permutevar8x32_epi32(jv, idx));
+            _mm256_storeu_si256((__m256i *)(pi + count), iv);
+            count += (uint32_t)_mm_popcnt_u32(bits);
+            continue;
+        }
         if (AW_LIKELY(n1 <= 8 && n2 <= 8)) {
-            /* Both runs fit one group (the usual case with the cell sizes chosen): no loop. */
             AVX2_GROUP(b1, n1);
             AVX2_GROUP(b2, n2);
             continue;
