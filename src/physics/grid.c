@@ -27,7 +27,7 @@ aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
         {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g.x, 4}, {(void **)&p->g.y, 4}, {(void **)&p->g.z, 4}, {(void **)&p->g.r, 4},
         {(void **)&p->g.layer, 4}, {(void **)&p->g.mask, 4}, {(void **)&p->g.ent, sizeof(aw_entity)},
         {(void **)&p->bx, 4},     {(void **)&p->by, 4},     {(void **)&p->bz, 4},    {(void **)&p->br, 4},
-        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},  {(void **)&p->bent, sizeof(aw_entity)},
+        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},
     };
     enum { ARRAYS = sizeof arrays / sizeof arrays[0] };
     void *fresh[ARRAYS];
@@ -129,18 +129,17 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
     for (; i < n; i++) a[i] = run += a[i];
 }
 
-/* Copies row's gathered record into cell-ordered slot `at`. Callers declare the arrays as
- * restrict locals (BODY_COPY_LOCALS): through p, every store would make the compiler reload every
- * array pointer. */
+/* Copies row's gathered record into cell-ordered slot `at`: what the pair test reads, and the
+ * mask only when some collider filters (the entity stays in gather order, reached through
+ * `order`). Callers declare the arrays as restrict locals (BODY_COPY_LOCALS): through p, every
+ * store would make the compiler reload every array pointer. */
 #define BODY_COPY_LOCALS(p)                                                                             \
     const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
     const float *restrict gr_ = (p)->g.r;                                                               \
     const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
-    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
     float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
-    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
-    aw_entity *restrict be_ = (p)->bent
-#define PUT_BODY(at_, row_)                                                                             \
+    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask
+#define PUT_BODY(at_, row_, masks_)                                                                     \
     do {                                                                                                \
         const uint32_t at__ = (at_), row__ = (row_);                                                    \
         bx_[at__] = gx_[row__];                                                                         \
@@ -148,8 +147,7 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
         bz_[at__] = gz_[row__];                                                                         \
         br_[at__] = gr_[row__];                                                                         \
         bl_[at__] = gl_[row__];                                                                         \
-        bm_[at__] = gm_[row__];                                                                         \
-        be_[at__] = ge_[row__];                                                                         \
+        if (masks_) bm_[at__] = gm_[row__];                                                             \
     } while (0)
 
 static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
@@ -210,6 +208,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = c->p;
     const uint64_t *restrict items = p->items_a;
     uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
+    const bool masks = !p->all_default_layers;
     BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
@@ -218,7 +217,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
                 key[s] = ck;
-                if (ck == p->cells) PUT_BODY(s, row);
+                if (ck == p->cells) PUT_BODY(s, row, masks);
             }
             continue;
         }
@@ -232,7 +231,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
-            PUT_BODY(at, row);
+            PUT_BODY(at, row, masks);
         }
     }
 }
@@ -289,9 +288,10 @@ static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     }
 }
 
-static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
-    (void)worker;
-    const csort_ctx *c = arg;
+/* `masks` is a constant in each caller, so the common case (no collider filters) copies one
+ * array fewer without a test per row. */
+__attribute__((always_inline)) static inline void csort_scatter_body(const csort_ctx *c, uint32_t begin, uint32_t end,
+                                                                     const bool masks) {
     aw_physics *p = c->p;
     const uint32_t *restrict gkey = p->gkey, cells = p->cells;
     uint32_t *restrict order = p->order, *restrict key = p->key;
@@ -305,9 +305,16 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
             uint32_t at = h[k]++;
             order[at] = i;
             key[at] = k;
-            if (k <= cells) PUT_BODY(at, i);
+            if (k <= cells) PUT_BODY(at, i, masks);
         }
     }
+}
+
+static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
+    if (c->p->all_default_layers) csort_scatter_body(c, begin, end, false);
+    else csort_scatter_body(c, begin, end, true);
 }
 
 static aw_status counting_sort(aw_physics *p) {
@@ -420,13 +427,14 @@ typedef struct pair_ctx {
 
 /* The narrowphase predicate, shared by every path: float 3D distance squared, summed as
  * (dx^2 + dy^2) + dz^2, against the radius sum squared, strictly less (touching is not a
- * contact), then the layer filter both ways. A hit is stored as the slot pair; the contact pass
+ * contact), then the layer filter both ways (masks are copied only when some collider filters). A hit is stored as the slot pair; the contact pass
  * computes its normal and depth, off the hot loop. */
 static inline bool phys_hit(const aw_physics *p, uint32_t i, uint32_t j) {
     float dx = p->bx[j] - p->bx[i], dy = p->by[j] - p->by[i], dz = p->bz[j] - p->bz[i];
     float rs = p->br[i] + p->br[j];
     float d2 = dx * dx + dy * dy + dz * dz;
-    return d2 < rs * rs && (p->blayer[i] & p->bmask[j]) && (p->blayer[j] & p->bmask[i]);
+    return d2 < rs * rs &&
+           (p->all_default_layers || ((p->blayer[i] & p->bmask[j]) && (p->blayer[j] & p->bmask[i])));
 }
 
 /* One candidate on the careful path: written only while the buffer has room, always counted. */
@@ -454,7 +462,8 @@ static inline stencil stencil_of(const uint32_t *restrict cs, uint32_t w, uint32
 
 /* Scalar path: one loop over both runs, and no branch on the test. Every candidate is written and
  * the count advances by the hit: which pairs hit is data, so a branch on it would mispredict. */
-static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count) {
+__attribute__((always_inline)) static inline uint32_t small_scalar_body(const aw_physics *p, phys_task *t, uint32_t b,
+                                                                         uint32_t e, uint32_t count, const bool layers) {
     const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
     const uint32_t *restrict L = p->blayer, *restrict M = p->bmask, *restrict K = p->key, *restrict cs = p->cell_start;
     uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
@@ -470,13 +479,14 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
             continue;
         }
         const float xi = X[i], yi = Y[i], zi = Z[i], ri = R[i];
-        const uint32_t li = L[i], mi = M[i];
+        const uint32_t li = layers ? L[i] : 0, mi = layers ? M[i] : 0;
         for (uint32_t q = 0; q < n; q++) {
             const uint32_t j = q < n1 ? st.b1 + q : st.b2 + (q - n1);
             float dx = X[j] - xi, dy = Y[j] - yi, dz = Z[j] - zi;
             float rs = ri + R[j];
             float d2 = dx * dx + dy * dy + dz * dz;
-            uint32_t hit = (d2 < rs * rs) & ((li & M[j]) != 0) & ((L[j] & mi) != 0);
+            uint32_t hit = d2 < rs * rs;
+            if (layers) hit &= ((li & M[j]) != 0) & ((L[j] & mi) != 0);
             pi[count] = i;
             pj[count] = j;
             count += hit;
@@ -484,6 +494,11 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
     }
     t->tests += tests;
     return count;
+}
+
+static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count) {
+    return p->all_default_layers ? small_scalar_body(p, t, b, e, count, false)
+                                 : small_scalar_body(p, t, b, e, count, true);
 }
 
 #if PHYS_HAVE_AVX2

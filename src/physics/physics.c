@@ -48,7 +48,6 @@ static void physics_free(aw_physics *p) {
     for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) aw_free(a, *f32[i], rc * 4);
     aw_free(a, p->blayer, rc * 4);
     aw_free(a, p->bmask, rc * 4);
-    aw_free(a, p->bent, rc * sizeof(aw_entity));
     aw_free(a, p->g.layer, rc * 4);
     aw_free(a, p->g.mask, rc * 4);
     aw_free(a, p->g.ent, rc * sizeof(aw_entity));
@@ -519,7 +518,8 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
         if (off >= c->keep) continue;
         uint32_t n = k->count < c->keep - off ? k->count : c->keep - off;
         const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
-        const aw_entity *restrict E = p->bent;
+        const aw_entity *restrict E = p->g.ent; /* gather order: through `order` */
+        const uint32_t *restrict O = p->order;
         const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
         aw_contact *restrict C = p->contacts + off; /* locals: a store through p would reload them */
         for (uint32_t q = 0; q < n; q++) {
@@ -530,7 +530,7 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
             float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
             aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
             float depth = (R[i] + R[j]) - d;
-            aw_entity a = E[i], b = E[j];
+            aw_entity a = E[O[i]], b = E[O[j]];
             if (a > b) {
                 aw_entity s = a;
                 a = b;
@@ -567,7 +567,8 @@ static void respond(aw_physics *p, uint32_t keep) {
     const float correction = p->desc.correction, slop = p->desc.slop;
     float *X = p->bx, *Y = p->by, *Z = p->bz;
     const float *R = p->br;
-    const aw_entity *E = p->bent;
+    const aw_entity *E = p->g.ent;
+    const uint32_t *O = p->order;
     p->touched_count = 0;
     for (uint32_t it = 0; it < p->desc.iterations; it++) {
         uint32_t left = keep;
@@ -589,7 +590,7 @@ static void respond(aw_physics *p, uint32_t keep) {
                     ny = dy / d;
                     nz = dz / d;
                 } else {
-                    nx = E[i] < E[j] ? 1.0f : -1.0f; /* lower id to higher id is +x */
+                    nx = E[O[i]] < E[O[j]] ? 1.0f : -1.0f; /* lower id to higher id is +x */
                     ny = nz = 0.0f;
                 }
                 float pen = rs - d - slop;
