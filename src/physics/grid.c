@@ -322,19 +322,27 @@ static aw_status counting_sort(aw_physics *p) {
      * task count); the split depends on the row count alone. */
     uint32_t tasks = p->rows / PHYS_SORT_GRAIN ? p->rows / PHYS_SORT_GRAIN : 1;
     csort_ctx c = {.p = p, .grain = (p->rows + tasks - 1) / tasks, .stride = p->cells + 2};
+    uint32_t *restrict cs = p->cell_start, run = 0;
+    if (tasks == 1) {
+        /* Counted straight into the cell starts, two entries up: the inclusive prefix leaves
+         * cs[k + 2] = the end of cell k, and the scatter, taking slots from cs[k + 1], leaves
+         * cs[k] = the start of cell k. No histogram of its own, no pass copying it. (cell_start
+         * has cells + width + 3 >= stride + 2 entries.) */
+        cs[0] = cs[1] = 0;
+        c.hist = cs + 2;
+        csort_hist(0, 1, 0, &c);
+        prefix_sums(cs + 2, c.stride, 0);
+        c.hist = cs + 1;
+        csort_scatter(0, 1, 0, &c);
+        return AW_OK;
+    }
     if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)tasks * c.stride, sizeof(uint32_t)))
         return aw_last_status();
     c.hist = p->hist;
     phys_parallel(p, tasks, csort_hist, &c);
     /* Cell starts, and each task's first slot per cell. The running total stays in a register. */
-    uint32_t *restrict cs = p->cell_start, *restrict h = c.hist, run = 0;
-    if (tasks == 1) {
-        for (uint32_t k = 0; k < c.stride; k++) {
-            uint32_t n = h[k];
-            cs[k] = h[k] = run;
-            run += n;
-        }
-    } else if (tasks == 2) {
+    uint32_t *restrict h = c.hist;
+    if (tasks == 2) {
         uint32_t *restrict h1 = h + c.stride;
         for (uint32_t k = 0; k < c.stride; k++) {
             uint32_t n0 = h[k], n1 = h1[k];
