@@ -288,33 +288,74 @@ static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     }
 }
 
-/* `masks` is a constant in each caller, so the common case (no collider filters) copies one
- * array fewer without a test per row. */
-__attribute__((always_inline)) static inline void csort_scatter_body(const csort_ctx *c, uint32_t begin, uint32_t end,
-                                                                     const bool masks) {
+/* Slots only (row and cell key); the records follow in copy_bodies. */
+static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    const csort_ctx *c = arg;
     aw_physics *p = c->p;
     const uint32_t *restrict gkey = p->gkey, cells = p->cells;
     uint32_t *restrict order = p->order, *restrict key = p->key;
-    BODY_COPY_LOCALS(p);
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *restrict h = c->hist + (size_t)t * c->stride;
         uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
-        /* The sorted records are copied here too, while the row's data is at hand. */
         for (uint32_t i = b; i < e; i++) {
             uint32_t k = compact_key(gkey[i], cells);
             uint32_t at = h[k]++;
             order[at] = i;
             key[at] = k;
-            if (k <= cells) PUT_BODY(at, i, masks);
         }
     }
 }
 
-static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+#if PHYS_HAVE_AVX2
+#include <immintrin.h>
+
+/* Eight slots at a time: their rows from `order`, each field gathered and stored whole. Row
+ * indices are below 2^31 (the signed gather indices). Returns the slots done. */
+__attribute__((target("avx2"))) static uint32_t copy_bodies_avx2(aw_physics *p, uint32_t b, uint32_t e,
+                                                                 bool masks) {
+    const int *restrict order = (const int *)p->order;
+    const int *restrict gl = (const int *)p->g.layer, *restrict gm = (const int *)p->g.mask;
+    const float *restrict gx = p->g.x, *restrict gy = p->g.y, *restrict gz = p->g.z, *restrict gr = p->g.r;
+    float *restrict bx = p->bx, *restrict by = p->by, *restrict bz = p->bz, *restrict br = p->br;
+    uint32_t *restrict bl = p->blayer, *restrict bm = p->bmask;
+    uint32_t s = b;
+    for (; s + 8 <= e; s += 8) {
+        const __m256i rows = _mm256_loadu_si256((const __m256i *)(order + s));
+        _mm256_storeu_ps(bx + s, _mm256_i32gather_ps(gx, rows, 4));
+        _mm256_storeu_ps(by + s, _mm256_i32gather_ps(gy, rows, 4));
+        _mm256_storeu_ps(bz + s, _mm256_i32gather_ps(gz, rows, 4));
+        _mm256_storeu_ps(br + s, _mm256_i32gather_ps(gr, rows, 4));
+        _mm256_storeu_si256((__m256i *)(bl + s), _mm256_i32gather_epi32(gl, rows, 4));
+        if (masks) _mm256_storeu_si256((__m256i *)(bm + s), _mm256_i32gather_epi32(gm, rows, 4));
+    }
+    return s;
+}
+#endif
+
+/* The records of slots [b, e) from gather order into cell order, in a pass of their own after the
+ * scatter: reads scattered, writes sequential, and few enough arrays live that nothing spills
+ * (copied inside the scatter, fourteen pointers were live and most were reloaded every row). */
+static void copy_bodies_range(aw_physics *p, uint32_t b, uint32_t e) {
+    const uint32_t *restrict order = p->order;
+    const bool masks = !p->all_default_layers;
+    BODY_COPY_LOCALS(p);
+    uint32_t s = b;
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2 && p->rows < (1u << 31)) s = copy_bodies_avx2(p, b, e, masks);
+#endif
+    for (; s < e; s++) PUT_BODY(s, order[s], masks);
+}
+
+#define PHYS_COPY_GRAIN 8192u /* slots per copy task */
+
+static void copy_bodies_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
-    const csort_ctx *c = arg;
-    if (c->p->all_default_layers) csort_scatter_body(c, begin, end, false);
-    else csort_scatter_body(c, begin, end, true);
+    aw_physics *p = arg;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t b = t * PHYS_COPY_GRAIN, e = b + PHYS_COPY_GRAIN < p->n_valid ? b + PHYS_COPY_GRAIN : p->n_valid;
+        copy_bodies_range(p, b, e);
+    }
 }
 
 static aw_status counting_sort(aw_physics *p) {
@@ -334,6 +375,7 @@ static aw_status counting_sort(aw_physics *p) {
         prefix_sums(cs + 2, c.stride, 0);
         c.hist = cs + 1;
         csort_scatter(0, 1, 0, &c);
+        copy_bodies_range(p, 0, p->n_valid);
         return AW_OK;
     }
     if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)tasks * c.stride, sizeof(uint32_t)))
@@ -361,6 +403,7 @@ static aw_status counting_sort(aw_physics *p) {
         }
     }
     phys_parallel(p, tasks, csort_scatter, &c);
+    phys_parallel(p, (p->n_valid + PHYS_COPY_GRAIN - 1) / PHYS_COPY_GRAIN, copy_bodies_task, p);
     return AW_OK;
 }
 
