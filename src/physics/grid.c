@@ -115,7 +115,7 @@ void phys_grid_choose_cell(aw_physics *p, const uint32_t *rcount, const float *r
 }
 
 #if PHYS_HAVE_AVX2
-#include <immintrin.h>
+#include <immintrin.h> /* for every AVX2 path below */
 
 /* Eight at a time: a log-step scan inside each 128-bit half, the low half's total added to the
  * high half, the running total to all eight. Integer adds, so the same sums as the scalar loop.
@@ -339,7 +339,6 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
 }
 
 #if PHYS_HAVE_AVX2
-#include <immintrin.h>
 
 /* Eight slots at a time: their rows from `order`, each field gathered and stored whole. Row
  * indices are below 2^31 (the signed gather indices). Returns the slots done. */
@@ -584,7 +583,6 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
 }
 
 #if PHYS_HAVE_AVX2
-#include <immintrin.h>
 
 /* AVX2 path: a run is tested 8 candidates at a time from the cell-ordered arrays (contiguous, so
  * plain unaligned loads); lanes past the run are masked. Hits are compacted without a branch:
