@@ -59,7 +59,7 @@ static worker_tally *tally_of(const aw_system_ctx *ctx) {
 #include <immintrin.h>
 #define SEED_HAVE_VECTOR_SIN 1
 /* glibc's vector math library (libmvec, part of libc): sinf on eight floats, AVX2 variant. */
-__m256 _ZGVdN8v_sinf(__m256 x);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_sinf(__m256 x);
 
 /* Eight agents per call of the vector sinf: the same sin() per agent, not one libm call each.
  * Returns the agents done and adds their sines to *sum. */
