@@ -338,43 +338,18 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
     }
 }
 
-#if PHYS_HAVE_AVX2
-
-/* Eight slots at a time: their rows from `order`, each field gathered and stored whole. Row
- * indices are below 2^31 (the signed gather indices). Returns the slots done. */
-__attribute__((target("avx2"))) static uint32_t copy_bodies_avx2(aw_physics *p, uint32_t b, uint32_t e,
-                                                                 bool masks) {
-    const int *restrict order = (const int *)p->order;
-    const int *restrict gl = (const int *)p->g.layer, *restrict gm = (const int *)p->g.mask;
-    const float *restrict gx = p->g.x, *restrict gy = p->g.y, *restrict gz = p->g.z, *restrict gr = p->g.r;
-    float *restrict bx = p->bx, *restrict by = p->by, *restrict bz = p->bz, *restrict br = p->br;
-    uint32_t *restrict bl = p->blayer, *restrict bm = p->bmask;
-    uint32_t s = b;
-    for (; s + 8 <= e; s += 8) {
-        const __m256i rows = _mm256_loadu_si256((const __m256i *)(order + s));
-        _mm256_storeu_ps(bx + s, _mm256_i32gather_ps(gx, rows, 4));
-        _mm256_storeu_ps(by + s, _mm256_i32gather_ps(gy, rows, 4));
-        _mm256_storeu_ps(bz + s, _mm256_i32gather_ps(gz, rows, 4));
-        _mm256_storeu_ps(br + s, _mm256_i32gather_ps(gr, rows, 4));
-        _mm256_storeu_si256((__m256i *)(bl + s), _mm256_i32gather_epi32(gl, rows, 4));
-        if (masks) _mm256_storeu_si256((__m256i *)(bm + s), _mm256_i32gather_epi32(gm, rows, 4));
-    }
-    return s;
-}
-#endif
-
 /* The records of slots [b, e) from gather order into cell order, in a pass of their own after the
  * scatter: reads scattered, writes sequential, and few enough arrays live that nothing spills
- * (copied inside the scatter, fourteen pointers were live and most were reloaded every row). */
+ * (copied inside the scatter, fourteen pointers were live and most were reloaded every row). A
+ * version with AVX2 gathers ran fewer instructions but took about 1.6x the time here (perf
+ * samples, seed-profile): gathers are slow on this CPU. */
 static void copy_bodies_range(aw_physics *p, uint32_t b, uint32_t e) {
     const uint32_t *restrict order = p->order;
-    const bool masks = !p->all_default_layers;
     BODY_COPY_LOCALS(p);
-    uint32_t s = b;
-#if PHYS_HAVE_AVX2
-    if (p->use_avx2 && p->rows < (1u << 31)) s = copy_bodies_avx2(p, b, e, masks);
-#endif
-    for (; s < e; s++) PUT_BODY(s, order[s], masks);
+    if (p->all_default_layers)
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], false);
+    else
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], true);
 }
 
 #define PHYS_COPY_GRAIN 8192u /* slots per copy task */
