@@ -132,6 +132,7 @@ struct aw_system {
     aw_world *world;
     uint32_t index; /* registration order */
     char *name;
+    uint32_t zone_id; /* its profiler zone name, interned on first use (0: not yet) */
     uint32_t phase;
     aw_query *query;
     aw_system_fn run;

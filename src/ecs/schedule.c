@@ -197,9 +197,20 @@ typedef struct stage_job {
 /* Every system runs inside a profiler zone named after it (category "system"): per-system
  * timings and trace tracks come from these. Compiled out with AW_PROFILE=OFF. */
 static aw_status run_system_zoned(aw_system *s, uint32_t worker, float dt) {
-    AW_PROFILE_NAMED_BEGIN(zone, "system", s->name);
+#if AW_PROFILE_ENABLED
+    /* The zone's name is interned once per system (profiler names are never removed or reused):
+     * interning hashed and compared two strings per system every frame. */
+    aw_profile_id zone = 0;
+    if (aw_profile_enabled()) {
+        if (AW_UNLIKELY(!s->zone_id)) s->zone_id = aw_profile_intern("system", s->name);
+        zone = s->zone_id;
+        aw_profile_begin(zone);
+    }
     aw_status st = ecs_system_run(s, worker, dt);
-    AW_PROFILE_NAMED_END(zone);
+    aw_profile_end(zone);
+#else
+    aw_status st = ecs_system_run(s, worker, dt);
+#endif
     return st;
 }
 

@@ -27,7 +27,7 @@ aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
         {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g.x, 4}, {(void **)&p->g.y, 4}, {(void **)&p->g.z, 4}, {(void **)&p->g.r, 4},
         {(void **)&p->g.layer, 4}, {(void **)&p->g.mask, 4}, {(void **)&p->g.ent, sizeof(aw_entity)},
         {(void **)&p->bx, 4},     {(void **)&p->by, 4},     {(void **)&p->bz, 4},    {(void **)&p->br, 4},
-        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},  {(void **)&p->bent, sizeof(aw_entity)},
+        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},
     };
     enum { ARRAYS = sizeof arrays / sizeof arrays[0] };
     void *fresh[ARRAYS];
@@ -114,10 +114,41 @@ void phys_grid_choose_cell(aw_physics *p, const uint32_t *rcount, const float *r
     p->small_r_max = (float)(cs * 0.5 * (1.0 - CELL_SAFETY));
 }
 
-/* Inclusive prefix sums from `run`, four at a time: the running total stays in a register (a
- * load of the previous store would wait on store forwarding every cell). */
-static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
+#if PHYS_HAVE_AVX2
+#include <immintrin.h> /* for every AVX2 path below */
+
+/* Eight at a time: a log-step scan inside each 128-bit half, the low half's total added to the
+ * high half, the running total to all eight. Integer adds, so the same sums as the scalar loop.
+ * Returns the entries done; *run is the total so far. */
+__attribute__((target("avx2"))) static uint32_t prefix_sums_avx2(uint32_t *restrict a, uint32_t n, uint32_t *run) {
+    __m256i carry = _mm256_set1_epi32((int32_t)*run);
+    const __m256i last = _mm256_set1_epi32(7), low_top = _mm256_setr_epi32(0, 0, 0, 0, 3, 3, 3, 3);
     uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(a + i));
+        x = _mm256_add_epi32(x, _mm256_slli_si256(x, 4));
+        x = _mm256_add_epi32(x, _mm256_slli_si256(x, 8));
+        /* lanes 4..7 += lane 3 */
+        x = _mm256_add_epi32(x, _mm256_blend_epi32(_mm256_setzero_si256(), _mm256_permutevar8x32_epi32(x, low_top), 0xF0));
+        x = _mm256_add_epi32(x, carry);
+        _mm256_storeu_si256((__m256i *)(a + i), x);
+        carry = _mm256_permutevar8x32_epi32(x, last);
+    }
+    *run = (uint32_t)_mm256_cvtsi256_si32(carry);
+    return i;
+}
+#endif
+
+/* Inclusive prefix sums from `run`, four at a time: the running total stays in a register (a
+ * load of the previous store would wait on store forwarding every cell); eight at a time with
+ * AVX2. */
+static void prefix_sums(const aw_physics *p, uint32_t *restrict a, uint32_t n, uint32_t run) {
+    uint32_t i = 0;
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2) i = prefix_sums_avx2(a, n, &run);
+#else
+    (void)p;
+#endif
     for (; i + 4 <= n; i += 4) {
         uint32_t x0 = a[i] + run, x1 = a[i + 1] + x0, x2 = a[i + 2] + x1, x3 = a[i + 3] + x2;
         a[i] = x0;
@@ -129,18 +160,17 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
     for (; i < n; i++) a[i] = run += a[i];
 }
 
-/* Copies row's gathered record into cell-ordered slot `at`. Callers declare the arrays as
- * restrict locals (BODY_COPY_LOCALS): through p, every store would make the compiler reload every
- * array pointer. */
+/* Copies row's gathered record into cell-ordered slot `at`: what the pair test reads, and the
+ * mask only when some collider filters (the entity stays in gather order, reached through
+ * `order`). Callers declare the arrays as restrict locals (BODY_COPY_LOCALS): through p, every
+ * store would make the compiler reload every array pointer. */
 #define BODY_COPY_LOCALS(p)                                                                             \
     const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
     const float *restrict gr_ = (p)->g.r;                                                               \
     const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
-    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
     float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
-    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
-    aw_entity *restrict be_ = (p)->bent
-#define PUT_BODY(at_, row_)                                                                             \
+    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask
+#define PUT_BODY(at_, row_, masks_)                                                                     \
     do {                                                                                                \
         const uint32_t at__ = (at_), row__ = (row_);                                                    \
         bx_[at__] = gx_[row__];                                                                         \
@@ -148,8 +178,7 @@ static void prefix_sums(uint32_t *restrict a, uint32_t n, uint32_t run) {
         bz_[at__] = gz_[row__];                                                                         \
         br_[at__] = gr_[row__];                                                                         \
         bl_[at__] = gl_[row__];                                                                         \
-        bm_[at__] = gm_[row__];                                                                         \
-        be_[at__] = ge_[row__];                                                                         \
+        if (masks_) bm_[at__] = gm_[row__];                                                             \
     } while (0)
 
 static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
@@ -210,6 +239,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = c->p;
     const uint64_t *restrict items = p->items_a;
     uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
+    const bool masks = !p->all_default_layers;
     BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
@@ -218,7 +248,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
                 key[s] = ck;
-                if (ck == p->cells) PUT_BODY(s, row);
+                if (ck == p->cells) PUT_BODY(s, row, masks);
             }
             continue;
         }
@@ -226,13 +256,13 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
         uint32_t c0 = b * c->band_rows * p->width, c1 = y1 * p->width;
         memset(cs + c0, 0, (size_t)(c1 - c0) * sizeof *cs);
         for (uint32_t s = s0; s < s1; s++) cs[items[s] >> 32]++;
-        prefix_sums(cs + c0, c1 - c0, s0);
+        prefix_sums(p, cs + c0, c1 - c0, s0);
         for (uint32_t s = s1; s-- > s0;) {
             uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
-            PUT_BODY(at, row);
+            PUT_BODY(at, row, masks);
         }
     }
 }
@@ -289,24 +319,47 @@ static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     }
 }
 
+/* Slots only (row and cell key); the records follow in copy_bodies. */
 static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const csort_ctx *c = arg;
     aw_physics *p = c->p;
     const uint32_t *restrict gkey = p->gkey, cells = p->cells;
     uint32_t *restrict order = p->order, *restrict key = p->key;
-    BODY_COPY_LOCALS(p);
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *restrict h = c->hist + (size_t)t * c->stride;
         uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
-        /* The sorted records are copied here too, while the row's data is at hand. */
         for (uint32_t i = b; i < e; i++) {
             uint32_t k = compact_key(gkey[i], cells);
             uint32_t at = h[k]++;
             order[at] = i;
             key[at] = k;
-            if (k <= cells) PUT_BODY(at, i);
         }
+    }
+}
+
+/* The records of slots [b, e) from gather order into cell order, in a pass of their own after the
+ * scatter: reads scattered, writes sequential, and few enough arrays live that nothing spills
+ * (copied inside the scatter, fourteen pointers were live and most were reloaded every row). A
+ * version with AVX2 gathers ran fewer instructions but took about 1.6x the time here (perf
+ * samples, seed-profile): gathers are slow on this CPU. */
+static void copy_bodies_range(aw_physics *p, uint32_t b, uint32_t e) {
+    const uint32_t *restrict order = p->order;
+    BODY_COPY_LOCALS(p);
+    if (p->all_default_layers)
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], false);
+    else
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], true);
+}
+
+#define PHYS_COPY_GRAIN 8192u /* slots per copy task */
+
+static void copy_bodies_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    (void)worker;
+    aw_physics *p = arg;
+    for (uint32_t t = begin; t < end; t++) {
+        uint32_t b = t * PHYS_COPY_GRAIN, e = b + PHYS_COPY_GRAIN < p->n_valid ? b + PHYS_COPY_GRAIN : p->n_valid;
+        copy_bodies_range(p, b, e);
     }
 }
 
@@ -315,19 +368,28 @@ static aw_status counting_sort(aw_physics *p) {
      * task count); the split depends on the row count alone. */
     uint32_t tasks = p->rows / PHYS_SORT_GRAIN ? p->rows / PHYS_SORT_GRAIN : 1;
     csort_ctx c = {.p = p, .grain = (p->rows + tasks - 1) / tasks, .stride = p->cells + 2};
+    uint32_t *restrict cs = p->cell_start, run = 0;
+    if (tasks == 1) {
+        /* Counted straight into the cell starts, two entries up: the inclusive prefix leaves
+         * cs[k + 2] = the end of cell k, and the scatter, taking slots from cs[k + 1], leaves
+         * cs[k] = the start of cell k. No histogram of its own, no pass copying it. (cell_start
+         * has cells + width + 3 >= stride + 2 entries.) */
+        cs[0] = cs[1] = 0;
+        c.hist = cs + 2;
+        csort_hist(0, 1, 0, &c);
+        prefix_sums(p, cs + 2, c.stride, 0);
+        c.hist = cs + 1;
+        csort_scatter(0, 1, 0, &c);
+        copy_bodies_range(p, 0, p->n_valid);
+        return AW_OK;
+    }
     if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)tasks * c.stride, sizeof(uint32_t)))
         return aw_last_status();
     c.hist = p->hist;
     phys_parallel(p, tasks, csort_hist, &c);
     /* Cell starts, and each task's first slot per cell. The running total stays in a register. */
-    uint32_t *restrict cs = p->cell_start, *restrict h = c.hist, run = 0;
-    if (tasks == 1) {
-        for (uint32_t k = 0; k < c.stride; k++) {
-            uint32_t n = h[k];
-            cs[k] = h[k] = run;
-            run += n;
-        }
-    } else if (tasks == 2) {
+    uint32_t *restrict h = c.hist;
+    if (tasks == 2) {
         uint32_t *restrict h1 = h + c.stride;
         for (uint32_t k = 0; k < c.stride; k++) {
             uint32_t n0 = h[k], n1 = h1[k];
@@ -346,6 +408,7 @@ static aw_status counting_sort(aw_physics *p) {
         }
     }
     phys_parallel(p, tasks, csort_scatter, &c);
+    phys_parallel(p, (p->n_valid + PHYS_COPY_GRAIN - 1) / PHYS_COPY_GRAIN, copy_bodies_task, p);
     return AW_OK;
 }
 
@@ -420,13 +483,14 @@ typedef struct pair_ctx {
 
 /* The narrowphase predicate, shared by every path: float 3D distance squared, summed as
  * (dx^2 + dy^2) + dz^2, against the radius sum squared, strictly less (touching is not a
- * contact), then the layer filter both ways. A hit is stored as the slot pair; the contact pass
+ * contact), then the layer filter both ways (masks are copied only when some collider filters). A hit is stored as the slot pair; the contact pass
  * computes its normal and depth, off the hot loop. */
 static inline bool phys_hit(const aw_physics *p, uint32_t i, uint32_t j) {
     float dx = p->bx[j] - p->bx[i], dy = p->by[j] - p->by[i], dz = p->bz[j] - p->bz[i];
     float rs = p->br[i] + p->br[j];
     float d2 = dx * dx + dy * dy + dz * dz;
-    return d2 < rs * rs && (p->blayer[i] & p->bmask[j]) && (p->blayer[j] & p->bmask[i]);
+    return d2 < rs * rs &&
+           (p->all_default_layers || ((p->blayer[i] & p->bmask[j]) && (p->blayer[j] & p->bmask[i])));
 }
 
 /* One candidate on the careful path: written only while the buffer has room, always counted. */
@@ -454,7 +518,8 @@ static inline stencil stencil_of(const uint32_t *restrict cs, uint32_t w, uint32
 
 /* Scalar path: one loop over both runs, and no branch on the test. Every candidate is written and
  * the count advances by the hit: which pairs hit is data, so a branch on it would mispredict. */
-static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count) {
+__attribute__((always_inline)) static inline uint32_t small_scalar_body(const aw_physics *p, phys_task *t, uint32_t b,
+                                                                         uint32_t e, uint32_t count, const bool layers) {
     const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
     const uint32_t *restrict L = p->blayer, *restrict M = p->bmask, *restrict K = p->key, *restrict cs = p->cell_start;
     uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
@@ -470,13 +535,14 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
             continue;
         }
         const float xi = X[i], yi = Y[i], zi = Z[i], ri = R[i];
-        const uint32_t li = L[i], mi = M[i];
+        const uint32_t li = layers ? L[i] : 0, mi = layers ? M[i] : 0;
         for (uint32_t q = 0; q < n; q++) {
             const uint32_t j = q < n1 ? st.b1 + q : st.b2 + (q - n1);
             float dx = X[j] - xi, dy = Y[j] - yi, dz = Z[j] - zi;
             float rs = ri + R[j];
             float d2 = dx * dx + dy * dy + dz * dz;
-            uint32_t hit = (d2 < rs * rs) & ((li & M[j]) != 0) & ((L[j] & mi) != 0);
+            uint32_t hit = d2 < rs * rs;
+            if (layers) hit &= ((li & M[j]) != 0) & ((L[j] & mi) != 0);
             pi[count] = i;
             pj[count] = j;
             count += hit;
@@ -486,15 +552,20 @@ static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint
     return count;
 }
 
+static uint32_t small_scalar(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint32_t count) {
+    return p->all_default_layers ? small_scalar_body(p, t, b, e, count, false)
+                                 : small_scalar_body(p, t, b, e, count, true);
+}
+
 #if PHYS_HAVE_AVX2
-#include <immintrin.h>
 
 /* AVX2 path: a run is tested 8 candidates at a time from the cell-ordered arrays (contiguous, so
  * plain unaligned loads); lanes past the run are masked. Hits are compacted without a branch:
  * candidate j of lane k is start + k, so the compacted j values are the start plus the indices of
- * the set mask bits (a 256-entry table), stored whole; the count advances by the popcount. Each
- * run gets one group unconditionally (runs rarely exceed 8 with the cell sizes chosen), so the
- * loop has no data-dependent branch in the common case. */
+ * the set mask bits (a 256-entry table), stored whole; the count advances by the popcount. When
+ * both runs together have at most 8 candidates (the common case with the cell sizes chosen) they
+ * share one group; else each run gets one group unconditionally, so the loop has few
+ * data-dependent branches. */
 /* `layers` is a constant in each caller below, so the common case (every collider meets every
  * other) gets a copy without the filter and with fewer registers live. */
 __attribute__((target("avx2,bmi,bmi2,popcnt"), always_inline)) static inline uint32_t
@@ -505,7 +576,7 @@ small_avx2_body(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint3
     const uint64_t *restrict lut = p->compress_lut;
     uint32_t *restrict pi = t->pi, *restrict pj = t->pj;
     const uint32_t w = p->width, limit = t->capacity - 16;
-    const __m256i zero = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256(), iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     uint64_t tests = 0;
     /* One group: candidates [j0, j0 + 8), of which the first `left_` (<= 8, or any count up to 255
      * for the bzhi) are real. */
@@ -546,8 +617,39 @@ small_avx2_body(const aw_physics *p, phys_task *t, uint32_t b, uint32_t e, uint3
         const __m256i li = layers ? _mm256_set1_epi32((int32_t)L[i]) : zero;
         const __m256i mi = layers ? _mm256_set1_epi32((int32_t)M[i]) : zero;
         const __m256i iv = _mm256_set1_epi32((int32_t)i);
+        if (AW_LIKELY(n1 + n2 <= 8)) {
+            /* Both runs together fit one group (the usual case with the cell sizes chosen): lanes
+             * [0, n1) hold run 1 and lanes [n1, n1 + n2) run 2, loaded from b2 - n1 so that lane q
+             * holds candidate b2 + (q - n1); b2 - n1 >= b1 because run 1 ends at or before b2.
+             * One set of arithmetic and one compaction instead of two. */
+            const uint32_t o2 = b2 - n1;
+            const __m256i first = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n1), iota);
+            const __m256 f = _mm256_castsi256_ps(first);
+            __m256 dx = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(X + o2), _mm256_loadu_ps(X + b1), f), xi);
+            __m256 dy = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(Y + o2), _mm256_loadu_ps(Y + b1), f), yi);
+            __m256 dz = _mm256_sub_ps(_mm256_blendv_ps(_mm256_loadu_ps(Z + o2), _mm256_loadu_ps(Z + b1), f), zi);
+            __m256 rs = _mm256_add_ps(ri, _mm256_blendv_ps(_mm256_loadu_ps(R + o2), _mm256_loadu_ps(R + b1), f));
+            __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
+            __m256 hit = _mm256_cmp_ps(d2, _mm256_mul_ps(rs, rs), _CMP_LT_OQ);
+            if (layers) {
+                __m256i lj = _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)(L + o2)),
+                                                _mm256_loadu_si256((const __m256i *)(L + b1)), first);
+                __m256i mj = _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)(M + o2)),
+                                                _mm256_loadu_si256((const __m256i *)(M + b1)), first);
+                __m256i no = _mm256_or_si256(_mm256_cmpeq_epi32(_mm256_and_si256(li, mj), zero),
+                                             _mm256_cmpeq_epi32(_mm256_and_si256(lj, mi), zero));
+                hit = _mm256_andnot_ps(_mm256_castsi256_ps(no), hit);
+            }
+            const uint32_t bits = _bzhi_u32((uint32_t)_mm256_movemask_ps(hit), n1 + n2);
+            __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&lut[bits]));
+            __m256i jv = _mm256_add_epi32(
+                _mm256_blendv_epi8(_mm256_set1_epi32((int32_t)o2), _mm256_set1_epi32((int32_t)b1), first), iota);
+            _mm256_storeu_si256((__m256i *)(pj + count), _mm256_permutevar8x32_epi32(jv, idx));
+            _mm256_storeu_si256((__m256i *)(pi + count), iv);
+            count += (uint32_t)_mm_popcnt_u32(bits);
+            continue;
+        }
         if (AW_LIKELY(n1 <= 8 && n2 <= 8)) {
-            /* Both runs fit one group (the usual case with the cell sizes chosen): no loop. */
             AVX2_GROUP(b1, n1);
             AVX2_GROUP(b2, n2);
             continue;

@@ -109,8 +109,8 @@ struct aw_physics {
     uint32_t *order; /* slot -> row */
     uint32_t *key;   /* slot -> compact cell key */
     float *bx, *by, *bz, *br;
-    uint32_t *blayer, *bmask; /* zero defaults applied */
-    aw_entity *bent;
+    uint32_t *blayer;
+    uint32_t *bmask; /* filled only when some collider filters (!all_default_layers) */
     bool all_default_layers; /* every collider meets every other: the pair test skips the layer check */
     bool use_avx2;           /* the CPU has AVX2 (and the build may use it) */
     uint64_t compress_lut[256]; /* mask -> indices of its set bits, one per byte, low first */
@@ -169,6 +169,11 @@ static inline uint32_t phys_row_key(const aw_physics *p, float x, float z, float
     uint32_t cx = phys_cell(x, p->min_x, p->inv_cell, p->width, outside);
     uint32_t cy = phys_cell(z, p->min_z, p->inv_cell, p->height, outside);
     return r > p->small_r_max ? PHYS_KEY_LARGE : cy * p->width + cx;
+}
+
+/* A slot's entity: kept in gather order (the pair test never reads it), so through `order`. */
+static inline aw_entity phys_slot_entity(const aw_physics *p, uint32_t s) {
+    return p->g.ent[p->order[s]];
 }
 
 /* query.c */

@@ -78,15 +78,15 @@ static uint32_t collect(const aw_physics *p, cell_rect c, slot_test test, const 
         for (uint32_t y = c.y0; y <= c.y1; y++) {
             uint32_t b = p->cell_start[y * p->width + c.x0], e = p->cell_start[y * p->width + c.x1 + 1];
             for (uint32_t s = b; s < e; s++) {
-                if (!test(p, s, q) || !passes(f, p->blayer[s], p->bent[s])) continue;
-                if (n < capacity) out[n] = p->bent[s];
+                if (!test(p, s, q) || !passes(f, p->blayer[s], phys_slot_entity(p, s))) continue;
+                if (n < capacity) out[n] = phys_slot_entity(p, s);
                 n++;
             }
         }
     }
     for (uint32_t s = p->n_small; s < p->n_valid; s++) {
-        if (!test(p, s, q) || !passes(f, p->blayer[s], p->bent[s])) continue;
-        if (n < capacity) out[n] = p->bent[s];
+        if (!test(p, s, q) || !passes(f, p->blayer[s], phys_slot_entity(p, s))) continue;
+        if (n < capacity) out[n] = phys_slot_entity(p, s);
         n++;
     }
     return n;
@@ -146,7 +146,7 @@ static void knn_offer(knn *q, const aw_physics *p, uint32_t s, aw_vec3 pt, const
     float dx = p->bx[s] - pt.x, dy = p->by[s] - pt.y, dz = p->bz[s] - pt.z;
     float d2 = dx * dx + dy * dy + dz * dz;
     if (d2 > q->max_d2) return;
-    aw_entity e = p->bent[s];
+    aw_entity e = phys_slot_entity(p, s);
     if (q->n == q->k && !knn_before(d2, e, &q->out[q->n - 1])) return;
     if (!passes(f, p->blayer[s], e)) return;
     uint32_t at = q->n < q->k ? q->n++ : q->n - 1;
@@ -290,7 +290,7 @@ static void ray_sphere(ray *r, const aw_physics *p, uint32_t s, const aw_spatial
         t = (-b - sqrt(disc)) / a;
         if (t > 1 || t < 0) return;
     }
-    aw_entity e = p->bent[s];
+    aw_entity e = phys_slot_entity(p, s);
     if (t > r->best || (t == r->best && (r->obstacle >= 0 || (r->entity && e >= r->entity)))) return;
     if (!passes(f, p->blayer[s], e)) return;
     double hx = r->ox + t * r->dx - cx, hy = r->oy + t * r->dy - cy, hz = r->oz + t * r->dz - cz;

@@ -1,7 +1,8 @@
 /* The SIMD gather and pair test against the scalar paths (desc.scalar_only): identical contacts,
  * bit for bit and in the same order, on worlds that exercise every lane case (runs longer than 8,
- * empty runs, layer masks, refused rows inside SIMD groups, mixed radii, outside bounds); and the
- * pair and contact buffers, which must stop growing once the contact count settles. */
+ * empty runs, layer masks, refused rows inside SIMD groups, mixed radii, outside bounds, coincident
+ * centres); and the pair and contact buffers, which must stop growing once the contact count
+ * settles. */
 #include "physics_test_util.h"
 
 typedef struct layout {
@@ -10,6 +11,7 @@ typedef struct layout {
     float half;    /* positions in [-half, half] on x and z */
     float cluster; /* > 0: a quarter of the colliders within this of the origin */
     bool layers, mixed_radii, bad_rows;
+    bool snap; /* positions on a unit lattice at y = 0: many coincident centres */
 } layout;
 
 static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
@@ -28,6 +30,7 @@ static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
         if (l->bad_rows && i % 37 == 5) s.pos.x = i % 2 ? NAN : INFINITY;
         if (l->bad_rows && i % 41 == 3) s.col.radius = -1.0f;
         if (l->bad_rows && i % 43 == 7) s.col.flags = AW_COLLIDER_DISABLED;
+        if (l->snap) s.pos = (aw_vec3){roundf(s.pos.x), 0.0f, roundf(s.pos.z)};
         if (i % 53 == 0) s.pos.x += 3.0f * l->half; /* outside the bounds: a border cell */
         ptw_spawn(t, &s);
     }
@@ -36,13 +39,15 @@ static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
 static void test_simd_matches_scalar(void **state) {
     (void)state;
     const layout layouts[] = {
-        {"sparse", 3000, 60.0f, 0, false, false, false},
-        {"dense", 3000, 20.0f, 0, false, false, false},
-        {"clustered", 4000, 50.0f, 2.0f, false, false, false}, /* runs far beyond 8 lanes */
-        {"layers", 3000, 25.0f, 3.0f, true, false, false},
-        {"mixed radii", 2500, 30.0f, 0, false, true, false},
-        {"bad rows", 2500, 25.0f, 0, true, true, true},
-        {"band sort", 40000, 90.0f, 5.0f, false, false, false},
+        {"sparse", 3000, 60.0f, 0, false, false, false, false},
+        {"dense", 3000, 20.0f, 0, false, false, false, false},
+        {"clustered", 4000, 50.0f, 2.0f, false, false, false, false}, /* runs far beyond 8 lanes */
+        {"layers", 3000, 25.0f, 3.0f, true, false, false, false},
+        {"mixed radii", 2500, 30.0f, 0, false, true, false, false},
+        {"bad rows", 2500, 25.0f, 0, true, true, true, false},
+        {"band sort", 40000, 90.0f, 5.0f, false, false, false, false},
+        /* coincident centres (the +x normal) and contacts in every entity order (the swap) */
+        {"coincident", 3000, 20.0f, 0, false, false, false, true},
     };
     for (size_t li = 0; li < sizeof layouts / sizeof layouts[0]; li++)
         for (uint32_t threads = 1; threads <= 2; threads++) {
@@ -62,6 +67,11 @@ static void test_simd_matches_scalar(void **state) {
                 if (na != nb) fail_msg("%s, %u threads: %u contacts with SIMD, %u scalar", l->name, threads, na, nb);
                 if (na && memcmp(ca, cb, (size_t)na * sizeof *ca) != 0)
                     fail_msg("%s, %u threads: contacts differ between SIMD and scalar", l->name, threads);
+                if (l->snap) { /* the layout must reach the coincident case, in groups of 8 */
+                    uint32_t coincident = 0;
+                    for (uint32_t k = 0; k < na; k++) coincident += ca[k].depth == 1.0f && ca[k].normal.x == 1.0f;
+                    if (coincident < 16) fail_msg("coincident: only %u contacts with coincident centres", coincident);
+                }
                 aw_physics_stats sa = aw_physics_get_stats(fast.p), sb = aw_physics_get_stats(slow.p);
                 assert_int_equal(sa.pair_tests, sb.pair_tests);
                 assert_int_equal(sa.skipped, sb.skipped);

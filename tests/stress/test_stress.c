@@ -92,6 +92,24 @@ static const aw_stress_module_stats *module(const aw_stress_result *r, const cha
     return NULL;
 }
 
+/* Golden end state: recorded with the scalar, branchy movement of the first port (the SIMD
+ * movement and perception must not change a bit of it). 1,003 entities make odd-sized tables, so
+ * the vector loops' scalar tails run too; 700 frames wrap many entities at |64|. */
+static void test_seed_profile_golden_hash(void **state) {
+    (void)state;
+    aw_stress_result r;
+    aw_stress_desc d = {.scenario = aw_stress_scenario_find("seed-profile"), .entities = 1003, .frames = 700,
+                        .warmup = 5, .threads = 1};
+    assert_int_equal(aw_stress_run(&d, &r), AW_OK);
+    if (r.world_hash != 0x3ae8393230afbb50ull)
+        fail_msg("seed-profile world hash %016llx, expected 3ae8393230afbb50", (unsigned long long)r.world_hash);
+    aw_stress_result_free(&r);
+    d.threads = 2;
+    assert_int_equal(aw_stress_run(&d, &r), AW_OK);
+    assert_true(r.world_hash == 0x3ae8393230afbb50ull);
+    aw_stress_result_free(&r);
+}
+
 static void test_seed_profile_runs(void **state) {
     (void)state;
     bool profiling = aw_profile_start(NULL) == AW_OK;
@@ -359,6 +377,7 @@ int main(void) {
         cmocka_unit_test(test_stats_on_synthetic_frame_times),
         cmocka_unit_test(test_scenario_registry),
         cmocka_unit_test(test_seed_profile_runs),
+        cmocka_unit_test(test_seed_profile_golden_hash),
         cmocka_unit_test(test_json_round_trip_and_compare),
         cmocka_unit_test(test_svg_chart),
         cmocka_unit_test(test_capacity_search),
