@@ -464,7 +464,7 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     }
     /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
     for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
-    if (!p->all_default_layers) cell_layers(p); /* all on the default layer: queries need no union */
+    if (p->has_cell_layers) cell_layers(p); /* see has_cell_layers */
     collect_outside(p);
     uint32_t outside = p->n_outside;
     for (uint32_t sl = n_small; sl < p->n_valid; sl++) outside += slot_outside(p, sl);

@@ -44,7 +44,7 @@ static void refresh_limit(sets_walk *w) {
  * fast masks, passed), offered to each set that takes its layer. */
 static inline __attribute__((always_inline)) void take(sets_walk *w, const aw_physics *p, uint32_t slot, float d2) {
     uint32_t layer = p->blayer[slot];
-    aw_entity e = p->bent[slot];
+    aw_entity e = phys_slot_entity(p, slot);
     bool changed = false, checked = false;
     for (uint32_t i = 0; i < w->count; i++) {
         set_state *s = &w->s[i];
@@ -220,7 +220,7 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
         w.fast_mask[0] = any_layer ? UINT32_MAX : layers, w.fast_lim[0] = &w.lim; /* within f->mask */
         w.fast_mask[1] = 0u, w.fast_lim[1] = &no_limit;
     }
-    if (any_layer || p->all_default_layers) layers = 0; /* no union to skip cells by */
+    if (any_layer || !p->has_cell_layers) layers = 0; /* no union to skip cells by */
     w.lim = w.max_d2;
 
     offer_slots(&w, p, p->n_small, p->n_valid, point);

@@ -268,7 +268,7 @@ typedef struct gather_acc {
     double min_x, min_z, inv, fw_hi, fh_hi;
     uint32_t width;
     float small_r_max;
-    uint32_t large, masked, invalid;
+    uint32_t large, masked, layered, invalid;
     /* radius histogram by runs: colliders of one kind share a radius, so the bucket is worked
      * out once per run of equal radii */
     float last_r;
@@ -323,12 +323,14 @@ static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, 
         return;
     }
     const uint32_t mask = cl.mask ? cl.mask : UINT32_MAX;
+    const uint32_t layer = cl.layer ? cl.layer : AW_LAYER_DEFAULT;
     a->masked += mask != UINT32_MAX;
+    a->layered += layer != AW_LAYER_DEFAULT;
     p->g.x[row] = pos.x;
     p->g.y[row] = pos.y;
     p->g.z[row] = pos.z;
     p->g.r[row] = r;
-    p->g.layer[row] = cl.layer ? cl.layer : AW_LAYER_DEFAULT;
+    p->g.layer[row] = layer;
     p->g.mask[row] = mask;
     p->g.ent[row] = ch->ent[k];
     gather_radius(a, r);
@@ -392,6 +394,7 @@ __attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_a
         const __m256i layer_d = _mm256_or_si256(layer, _mm256_and_si256(_mm256_cmpeq_epi32(layer, izero), one));
         const __m256i mask_d = _mm256_or_si256(mask, _mm256_cmpeq_epi32(mask, izero));
         a->masked += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(mask_d, ones))));
+        a->layered += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(layer_d, one))));
         /* Keys in double, clamped into the grid, as gather_key. */
         __m256d u0 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), lo_x), inv);
         __m256d u1 = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), lo_x), inv);
@@ -437,7 +440,7 @@ static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg
             const phys_chunk *ch = &p->chunks[ci];
             /* Velocities and bodies matter only to integration and the response. */
             a.check_extra = (ch->vel && (c->integrate || !p->desc.no_response)) || (ch->rb && !p->desc.no_response);
-            a.large = a.masked = a.invalid = 0;
+            a.large = a.masked = a.layered = a.invalid = 0;
             uint32_t k = 0;
 #if PHYS_HAVE_AVX2
             if (p->use_avx2 && !a.check_extra) k = gather_rows_avx2(&a, ch, ci);
@@ -449,6 +452,7 @@ static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg
             }
             o->invalid += a.invalid;
             o->masked += a.masked;
+            o->layered += a.layered;
         }
         o->rcount[a.last_b] += a.run;
     }
@@ -762,14 +766,18 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     phys_grid_choose_cell(p, rcount, rmax, valid);
     if (!gc.keyed || p->cell != cell || p->width != width || p->height != height || p->small_r_max != small_r_max)
         phys_parallel(p, p->group_count, rekey_task, &gc);
-    uint32_t n_small = 0, n_large = 0, masked = 0;
+    uint32_t n_small = 0, n_large = 0, masked = 0, layered = 0;
     for (uint32_t g = 0; g < p->group_count; g++) {
         masked += p->gather_out[g].masked;
+        layered += p->gather_out[g].layered;
         n_small += p->gather_out[g].small;
         n_large += p->gather_out[g].large;
     }
     /* With every mask at "all layers", any two colliders meet: the pair test skips the filter. */
     p->all_default_layers = masked == 0;
+    /* Filtered queries skip cells by their layer union; with every collider on the default layer
+     * and every mask open, a filter passes all cells or none, so the union is not built. */
+    p->has_cell_layers = masked != 0 || layered != 0;
     uint64_t t1 = aw_time_ns();
 
     st = phys_grid_build(p, n_small, n_large);

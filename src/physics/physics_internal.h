@@ -41,6 +41,7 @@ typedef struct phys_chunk {
 typedef struct phys_gather_out {
     uint32_t small, large, invalid, skipped;
     uint32_t masked; /* colliders whose mask is not every layer */
+    uint32_t layered; /* colliders on a layer other than the default */
     aw_entity first_skipped;
     uint32_t rcount[PHYS_RBUCKETS];
     float rmax[PHYS_RBUCKETS];
@@ -112,6 +113,7 @@ struct aw_physics {
     uint32_t *blayer;
     uint32_t *bmask; /* filled only when some collider filters (!all_default_layers) */
     bool all_default_layers; /* every collider meets every other: the pair test skips the layer check */
+    bool has_cell_layers; /* cell_layers holds each cell's layer union (layers or masks vary) */
     bool use_avx2;           /* the CPU has AVX2 (and the build may use it) */
     uint64_t compress_lut[256]; /* mask -> indices of its set bits, one per byte, low first */
     uint32_t n_small, n_large, n_valid;

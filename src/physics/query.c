@@ -161,7 +161,7 @@ static void knn_run(knn *q, const aw_physics *p, uint32_t y, uint32_t x0, uint32
                     const aw_spatial_filter *f) {
     const uint32_t *cs = p->cell_start;
     uint32_t c0 = y * p->width + x0, c1 = y * p->width + x1;
-    if (!f->mask || p->all_default_layers) { /* no layer to skip by (the union is not built) */
+    if (!f->mask || !p->has_cell_layers) { /* no layer to skip by (the union is not built) */
         for (uint32_t s = cs[c0], e = cs[c1 + 1]; s < e; s++) knn_offer(q, p, s, pt, f);
         return;
     }
