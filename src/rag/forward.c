@@ -17,7 +17,7 @@ size_t rag_pass_floats(uint32_t cap_tokens, uint32_t cap_texts) {
     size_t t = cap_tokens;
     return R16(t * RAG_D_EMB) + 2 * R16(t * RAG_D_MODEL) + 2 * R16(t * 3 * RAG_D_MODEL) +
            R16(t * RAG_D_MODEL) + R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS) +
-           R16((size_t)cap_texts * RAG_D_MODEL) + R16((size_t)cap_texts * RAG_D_FF);
+           R16((size_t)cap_texts * RAG_D_MODEL) + R16((size_t)cap_texts * RAG_D_FF) + R16(RAG_GEMM_WORK_FLOATS);
 }
 
 void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_texts) {
@@ -41,6 +41,8 @@ void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_te
     p->pooled = mem;
     mem += R16((size_t)cap_texts * RAG_D_MODEL);
     p->pooled_f = mem;
+    mem += R16((size_t)cap_texts * RAG_D_FF);
+    p->work = mem;
 #undef R16
 }
 
@@ -167,17 +169,17 @@ static void layer(const rag_layer *l, const rag_model *m, rag_pass *p, const flo
     if (in) { /* else p->h and p->qkv already hold them (layer 0 from its input tables) */
         layer_norm(in, p->y, rows, d, l->ln_att_g, l->ln_att_b, m->ln_eps);
         if (l->res_w) /* layer 0 widens its residual 256 -> 512 with a dense layer */
-            rag_gemm(kn, rows, in, d, &l->res, l->res_b, p->h, RAG_D_MODEL, 0);
-        rag_gemm(kn, rows, p->y, d, &l->qkv, l->qkv_b, p->qkv, 3 * d, 0);
+            rag_gemm(kn, rows, in, d, &l->res, l->res_b, p->h, RAG_D_MODEL, 0, p->work);
+        rag_gemm(kn, rows, p->y, d, &l->qkv, l->qkv_b, p->qkv, 3 * d, 0, p->work);
     }
     attention(l, p, lens, texts);
-    rag_gemm(kn, rows, p->att, d, &l->out, l->out_b, p->h, RAG_D_MODEL, RAG_GEMM_ACC);
+    rag_gemm(kn, rows, p->att, d, &l->out, l->out_b, p->h, RAG_D_MODEL, RAG_GEMM_ACC, p->work);
 
     layer_norm(p->h, p->y, rows, RAG_D_MODEL, l->ln_ffn_g, l->ln_ffn_b, m->ln_eps);
-    rag_gemm(kn, rows, p->y, RAG_D_MODEL, &l->ffn1, l->ffn1_b, p->f, RAG_D_FF, RAG_GEMM_RELU);
+    rag_gemm(kn, rows, p->y, RAG_D_MODEL, &l->ffn1, l->ffn1_b, p->f, RAG_D_FF, RAG_GEMM_RELU, p->work);
     if (!last)
         rag_gemm(kn, rows, p->f, RAG_D_FF, &l->ffn2, l->ffn2_b, p->h, RAG_D_MODEL,
-                 RAG_GEMM_ACC | RAG_GEMM_SPARSE);
+                 RAG_GEMM_ACC | RAG_GEMM_SPARSE, p->work);
 }
 
 /* Means of each text's rows of x [T, n] into out [texts, n] (a text with no rows: zeros). */
@@ -226,12 +228,12 @@ void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int
     mean_rows(p->h, RAG_D_MODEL, lens, texts, p->pooled);
     mean_rows(p->f, RAG_D_FF, lens, texts, p->pooled_f);
     rag_gemm(m->kernel, texts, p->pooled_f, RAG_D_FF, &last->ffn2, last->ffn2_b, p->pooled, RAG_D_MODEL,
-             RAG_GEMM_ACC | RAG_GEMM_SPARSE);
+             RAG_GEMM_ACC | RAG_GEMM_SPARSE, p->work);
     for (uint32_t s = 0; s < texts; s++)
         if (!lens[s]) memset(p->pooled + (size_t)s * RAG_D_MODEL, 0, RAG_D_MODEL * sizeof *p->pooled);
 
     /* tanh layer, L2 normalisation. */
-    rag_gemm(m->kernel, texts, p->pooled, RAG_D_MODEL, &m->tanh, m->tanh_b, out, RAG_D_MODEL, 0);
+    rag_gemm(m->kernel, texts, p->pooled, RAG_D_MODEL, &m->tanh, m->tanh_b, out, RAG_D_MODEL, 0, p->work);
     for (uint32_t s = 0; s < texts; s++) {
         float *o = out + (size_t)s * RAG_D_MODEL;
         float sq = 0.0f;
