@@ -250,6 +250,8 @@ void rag_model_unfold_inputs(rag_model *model, const aw_allocator *a);
 /* Layer 0's q/k/v row [768] and residual row [512] of piece `id` at position `pos`, from the tables. */
 void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv,
                     float *res);
+/* Starts loading the table rows rag_inputs_row will read for piece `id` at position `pos`. */
+void rag_inputs_prefetch(const rag_model *m, int32_t id, uint32_t pos);
 
 /* ---------------------------------------------------------------- forward pass (forward.c) */
 
