@@ -17,7 +17,8 @@ size_t rag_pass_floats(uint32_t cap_tokens, uint32_t cap_texts) {
     size_t t = cap_tokens;
     return R16(t * RAG_D_EMB) + 2 * R16(t * RAG_D_MODEL) + 2 * R16(t * 3 * RAG_D_MODEL) +
            R16(t * RAG_D_MODEL) + R16((size_t)AW_EMBED_MAX_TOKENS * AW_EMBED_MAX_TOKENS) +
-           R16((size_t)cap_texts * RAG_D_MODEL) + R16((size_t)cap_texts * RAG_D_FF) + R16(RAG_GEMM_WORK_FLOATS);
+           R16((size_t)cap_texts * RAG_D_MODEL) + R16((size_t)cap_texts * RAG_D_FF) +
+           R16(RAG_GEMM_WORK_FLOATS);
 }
 
 void rag_pass_init(rag_pass *p, float *mem, uint32_t cap_tokens, uint32_t cap_texts) {
@@ -256,9 +257,10 @@ INLINE void forward(const rag_model *m, const float *timing, rag_pass *p, const 
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) static void forward_avx512(const rag_model *m, const float *timing, rag_pass *p,
-                                                              const int32_t *ids, const uint32_t *lens,
-                                                              uint32_t texts, float *out) {
+__attribute__((target("avx512f"))) static void forward_avx512(const rag_model *m, const float *timing,
+                                                              rag_pass *p, const int32_t *ids,
+                                                              const uint32_t *lens, uint32_t texts,
+                                                              float *out) {
     forward(m, timing, p, ids, lens, texts, out);
 }
 #endif

@@ -155,34 +155,31 @@ static void gemm_scalar(uint32_t m, const float *a, uint32_t lda, const rag_pack
 /* The AVX-512 kernels work on slices of 16 columns (one zmm), half a panel: slice s of a packed
  * matrix starts at panel s / 2, column (s % 2) * 16, and steps RAG_PANEL elements per depth. A block
  * is R rows x C consecutive slices, R * C accumulators in registers over the whole depth; per depth
- * it widens C weight vectors and does R * C products, so the float16 -> float32 conversions and
- * the weight loads are shared by all R rows. Up to AVX512_MAX_ROWS rows go in one pass (a ~20-word
- * text's products read each weight once per call); C grows as R shrinks so that at least 8
- * independent sums hide the multiply-add latency (a single pooled row runs 8 slices at once).
- * A block's rows are first copied depth-major (the R values of one depth side by side): every
- * broadcast is then at a constant offset from one pointer, where row pointers a + r * lda made the
- * compilers chain one address addition per row into each depth (measured: 15 rows ran at half the
- * multiply-add rate). */
+ * it widens C weight vectors and does R * C multiply-adds. C grows as R shrinks so that at least 8
+ * independent sums hide the multiply-add latency: one row (the pooled products) runs 8 slices at
+ * once, where a 32-column block kept 2 sums in flight and ran at a quarter of the rate.
+ * Rows: at most 14 per block (28 accumulators). Measured on the 15-row products of the short
+ * sentence (k 512, n 1536, weights in L3): 8 + 7 rows x 2 slices ran at 203-228 GFLOP/s, the
+ * multiply-add peak of this core (~217-228 measured with a register-only loop), so widening
+ * conversions and the weight stream are not the limit; one 15-row pass x 1 slice (one conversion
+ * per 15 multiply-adds, each weight read once per call) ran at 166-200: with R row pointers the
+ * compilers chain one address addition per row into each depth, and copying the rows depth-major
+ * to avoid that costs the 10% it would save. */
 #define AVX512_SLICE    16
+#define AVX512_MAX_ROWS 14
 /* Depths ahead that the half kernel prefetches: 2 KiB, one panel line per depth (measured: 0.68 ->
  * 0.65 ms best-of on the short sentence against no prefetch, within noise but never slower). */
 #define PREFETCH_DEPTHS 32
 
-/* Slices per block for R rows: R * C >= 8 where R allows. Every product has an even number of
- * slices (n is a multiple of 32), so C = 2 always fits the remainder of a wider block. */
-#ifndef AVX512_WIDE_ROWS
-#define AVX512_WIDE_ROWS 14
-#endif
-#ifndef AVX512_MAX_ROWS
-#define AVX512_MAX_ROWS 14
-#endif
-#define AVX512_SLICES(R) ((R) == 1 ? 8 : (R) <= 3 ? 4 : (R) <= AVX512_WIDE_ROWS ? 2 : 1)
+/* Slices per block for R rows. Every product has an even number of slices (n is a multiple of 32),
+ * so C = 2 always fits the remainder of a wider block. */
+#define AVX512_SLICES(R) ((R) == 1 ? 8 : (R) <= 3 ? 4 : 2)
 
 /* D: the depths are all of them (ks[t] == t), so the list is not read. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 avx512_block(const int R, const int C, const int H, const int D, const uint16_t *ks, uint32_t nk,
-             const float *a, uint32_t lda, const void *w, uint32_t k, uint32_t s0, const float *bias, float *c,
-             uint32_t ldc, unsigned flags) {
+             const float *a, uint32_t lda, const void *w, uint32_t k, uint32_t s0, const float *bias,
+             float *c, uint32_t ldc, unsigned flags) {
     __m512 acc[AVX512_MAX_ROWS][8];
     const char *wp[8];
     for (int j = 0; j < C; j++) {
@@ -227,8 +224,8 @@ avx512_block(const int R, const int C, const int H, const int D, const uint16_t 
     do {                                                                                                     \
         uint32_t s = s0;                                                                                     \
         for (; s + AVX512_SLICES(R) <= s1; s += AVX512_SLICES(R))                                            \
-            avx512_block(R, AVX512_SLICES(R), H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);               \
-        for (; s < s1; s += 2) avx512_block(R, 2, H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);           \
+            avx512_block(R, AVX512_SLICES(R), H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);           \
+        for (; s < s1; s += 2) avx512_block(R, 2, H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);       \
     } while (0)
 
 #define AVX512_CASE(R)                                                                                       \
@@ -241,18 +238,18 @@ avx512_block(const int R, const int C, const int H, const int D, const uint16_t 
             AVX512_SPAN(R, 0, 0);                                                                            \
         break;
 
-/* A block of `rows` rows (packed in ap) times slices [s0, s1) (both even) of w over the depths
- * ks[0..nk) (dense: all k of them, in order). */
-__attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool half, bool dense, const uint16_t *ks,
-                                                           uint32_t nk, const float *a, uint32_t lda, const void *w, uint32_t k,
-                                                           uint32_t s0, uint32_t s1, const float *bias, float *c,
-                                                           uint32_t ldc, unsigned flags) {
+/* A block of `rows` rows of a times slices [s0, s1) (both even) of w over the depths ks[0..nk)
+ * (dense: all k of them, in order). */
+__attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool half, bool dense,
+                                                           const uint16_t *ks, uint32_t nk, const float *a,
+                                                           uint32_t lda, const void *w, uint32_t k,
+                                                           uint32_t s0, uint32_t s1, const float *bias,
+                                                           float *c, uint32_t ldc, unsigned flags) {
     switch (rows) {
-        AVX512_CASE(1) AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6)
-        AVX512_CASE(7) AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12)
-        AVX512_CASE(13) AVX512_CASE(14)
-    default:
-        break;
+        AVX512_CASE(1)
+        AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7)
+            AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
+                AVX512_CASE(14) default : break;
     }
 }
 
@@ -267,7 +264,7 @@ __attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool h
  * the sums live in a [rows][128] block of the work area (L1) instead of registers. Every sum still
  * runs over its row's nonzero depths in order, from 0, with the same multiply-adds, then bias and
  * C: the same bits as the register kernel. */
-#define SPARSE_ROWS RAG_GEMM_SPARSE_ROWS
+#define SPARSE_ROWS     RAG_GEMM_SPARSE_ROWS
 #define SPARSE_PREFETCH 8 /* depths ahead */
 typedef struct sparse_block {
     uint32_t depths;               /* depths used by any row of the block */
@@ -317,13 +314,15 @@ avx512_sparse_chunk(const int C, const int H, const sparse_block *sb, const floa
                          _MM_HINT_T0);
         __m512 wv[8];
         for (int j = 0; j < C; j++)
-            wv[j] = H ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wp[j] + i * RAG_PANEL)))
+            wv[j] = H ? _mm512_cvtph_ps(
+                            _mm256_loadu_si256((const __m256i *)((const uint16_t *)wp[j] + i * RAG_PANEL)))
                       : _mm512_loadu_ps((const float *)wp[j] + i * RAG_PANEL);
         for (uint32_t e = sb->start[d]; e < sb->start[d + 1]; e++) {
             __m512 v = _mm512_set1_ps(val[e]);
             float *ar = acc + (size_t)row[e] * width;
             for (int j = 0; j < C; j++)
-                _mm512_storeu_ps(ar + j * AVX512_SLICE, _mm512_fmadd_ps(v, wv[j], _mm512_loadu_ps(ar + j * AVX512_SLICE)));
+                _mm512_storeu_ps(ar + j * AVX512_SLICE,
+                                 _mm512_fmadd_ps(v, wv[j], _mm512_loadu_ps(ar + j * AVX512_SLICE)));
         }
     }
     for (int j = 0; j < C; j++) {
@@ -340,8 +339,9 @@ avx512_sparse_chunk(const int C, const int H, const sparse_block *sb, const floa
 }
 
 __attribute__((target("avx512f"))) static void gemm_avx512_sparse(uint32_t m, const float *a, uint32_t lda,
-                                                                  const rag_packed *w, const float *bias, float *c,
-                                                                  uint32_t ldc, unsigned flags, float *work) {
+                                                                  const rag_packed *w, const float *bias,
+                                                                  float *c, uint32_t ldc, unsigned flags,
+                                                                  float *work) {
     const uint32_t slices = w->n / AVX512_SLICE;
     sparse_block sb;
     float *val = work, *acc = work + (size_t)SPARSE_ROWS * RAG_MAX_K;
@@ -354,9 +354,11 @@ __attribute__((target("avx512f"))) static void gemm_avx512_sparse(uint32_t m, co
         uint32_t s0 = 0;
         for (; s0 + AVX512_CHUNK <= slices; s0 += AVX512_CHUNK)
             if (w->half)
-                avx512_sparse_chunk(AVX512_CHUNK, 1, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb, ldc, flags);
+                avx512_sparse_chunk(AVX512_CHUNK, 1, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb,
+                                    ldc, flags);
             else
-                avx512_sparse_chunk(AVX512_CHUNK, 0, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb, ldc, flags);
+                avx512_sparse_chunk(AVX512_CHUNK, 0, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb,
+                                    ldc, flags);
         for (; s0 < slices; s0 += 2)
             if (w->half)
                 avx512_sparse_chunk(2, 1, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb, ldc, flags);

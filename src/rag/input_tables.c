@@ -105,5 +105,6 @@ void rag_inputs_prefetch(const rag_model *m, int32_t id, uint32_t pos) {
                            (const char *)(t->piece_res + (size_t)id * RAG_D_MODEL),
                            (const char *)(t->pos_res + (size_t)pos * RAG_D_MODEL)};
     for (int r = 0; r < 4; r++)
-        for (size_t at = 0; at < (r < 2 ? D_QKV : RAG_D_MODEL) * sizeof(float); at += 64) __builtin_prefetch(rows[r] + at);
+        for (size_t at = 0; at < (r < 2 ? D_QKV : RAG_D_MODEL) * sizeof(float); at += 64)
+            __builtin_prefetch(rows[r] + at);
 }

@@ -209,7 +209,8 @@ static void test_sparse_exact(void **state) {
         /* Mostly zeros, some rows all zero, the nonzeros correlated between rows as after a ReLU. */
         for (uint32_t r = 0; r < m; r++)
             for (uint32_t i = 0; i < lda; i++)
-                a[(size_t)r * lda + i] = r % 5 == 3 || (rnd() % 100) >= (i % 7 == 0 ? 40u : 4u) ? 0.0f : rndf(2.0f);
+                a[(size_t)r * lda + i] =
+                    r % 5 == 3 || (rnd() % 100) >= (i % 7 == 0 ? 40u : 4u) ? 0.0f : rndf(2.0f);
         for (size_t i = 0; i < (size_t)k * n; i++) w[i] = rndf(0.3f);
         for (uint32_t j = 0; j < n; j++) bias[j] = rndf(1.0f);
         for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = rndf(1.0f);
@@ -222,16 +223,16 @@ static void test_sparse_exact(void **state) {
             for (int sp = 0; sp < 2; sp++) {
                 c[runs] = malloc((size_t)m * ldc * sizeof *c0);
                 memcpy(c[runs], c0, (size_t)m * ldc * sizeof *c0);
-                rag_gemm(own[kn], m, a, lda, &pw, t % 2 ? bias : NULL, c[runs], ldc, flags | (sp ? RAG_GEMM_SPARSE : 0),
-                         work);
+                rag_gemm(own[kn], m, a, lda, &pw, t % 2 ? bias : NULL, c[runs], ldc,
+                         flags | (sp ? RAG_GEMM_SPARSE : 0), work);
                 runs++;
             }
         }
         for (int q = 1; q < runs; q++)
             for (size_t i = 0; i < (size_t)m * ldc; i++)
                 if (!(c[q][i] == c[0][i]))
-                    fail_msg("m=%u k=%u n=%u half=%d flags=%u run %d: C[%zu] = %.9g, first run %.9g", m, k, n, half, flags,
-                             q, i, (double)c[q][i], (double)c[0][i]);
+                    fail_msg("m=%u k=%u n=%u half=%d flags=%u run %d: C[%zu] = %.9g, first run %.9g", m, k, n,
+                             half, flags, q, i, (double)c[q][i], (double)c[0][i]);
         for (int q = 0; q < runs; q++) free(c[q]);
         free(packed);
         free(c0);
@@ -260,7 +261,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_pack_layout),
         cmocka_unit_test(test_kernel_choice),        cmocka_unit_test(test_kernels_against_reference),
-        cmocka_unit_test(test_sparse_rows_all_zero),  cmocka_unit_test(test_sparse_exact),
+        cmocka_unit_test(test_sparse_rows_all_zero), cmocka_unit_test(test_sparse_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
