@@ -63,6 +63,10 @@ void rag_timing_signal(const rag_model *m, float *out) {
  * with the AVX-512 products they also run 16 lanes wide; each loop keeps its order of operations,
  * so both builds compute the same values. */
 #define INLINE static inline __attribute__((always_inline))
+/* clang would fuse a * b + c in the AVX-512 build (which has FMA); gcc's C11 mode does not. */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 /* Sums of n floats (a multiple of 16) in 16 lanes: without -ffast-math the compiler keeps a single
  * running sum scalar, and the layer norms were 5% of a batch's time. */
