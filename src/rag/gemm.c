@@ -247,8 +247,9 @@ __attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool h
                                                            float *c, uint32_t ldc, unsigned flags) {
     switch (rows) {
         AVX512_CASE(1)
-        AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7)
-            AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
+        AVX512_CASE(2)
+        AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7) AVX512_CASE(8)
+            AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
                 AVX512_CASE(14) default : break;
     }
 }
@@ -272,21 +273,33 @@ typedef struct sparse_block {
     uint32_t start[RAG_MAX_K + 1]; /* depth d's nonzeros: entries start[d] .. start[d + 1] - 1 */
 } sparse_block;
 
-/* The nonzeros of rows [0, rows) of a, depth by depth: value val[e] in row row[e]. */
-static void sparse_gather(const float *a, uint32_t lda, uint32_t rows, uint32_t k, sparse_block *sb,
-                          float *val, uint32_t *row) {
+/* The nonzeros of rows [0, rows) of a, depth by depth: value val[e] in row row[e]. Sixteen depths
+ * at a time, a mask of each row's nonzeros first, so only the depths some row uses are visited
+ * row by row (55% of them on the short sentence). NaN counts as nonzero, as in the kernels. */
+__attribute__((target("avx512f"))) static void sparse_gather(const float *a, uint32_t lda, uint32_t rows,
+                                                             uint32_t k, sparse_block *sb, float *val,
+                                                             uint32_t *row) {
     uint32_t e = 0, d = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        uint32_t e0 = e;
+    uint32_t nz[SPARSE_ROWS];
+    for (uint32_t i0 = 0; i0 < k; i0 += 16) {
+        const __mmask16 in = k - i0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i0)) - 1u);
+        uint32_t any = 0;
         for (uint32_t r = 0; r < rows; r++) {
-            float v = a[(size_t)r * lda + i];
-            val[e] = v;
-            row[e] = r;
-            e += v != 0.0f;
+            __m512 v = _mm512_maskz_loadu_ps(in, a + (size_t)r * lda + i0);
+            nz[r] = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            any |= nz[r];
         }
-        sb->depth[d] = (uint16_t)i;
-        sb->start[d] = e0;
-        d += e != e0;
+        while (any) {
+            const uint32_t b = (uint32_t)__builtin_ctz(any);
+            any &= any - 1u;
+            sb->depth[d] = (uint16_t)(i0 + b);
+            sb->start[d++] = e;
+            for (uint32_t r = 0; r < rows; r++) {
+                val[e] = a[(size_t)r * lda + i0 + b];
+                row[e] = r;
+                e += (nz[r] >> b) & 1u;
+            }
+        }
     }
     sb->depths = d;
     sb->start[d] = e;

@@ -192,14 +192,16 @@ static void test_sparse_rows_all_zero(void **state) {
 /* Zero-skipping is exact: with RAG_GEMM_SPARSE every own kernel gives the same values as without it
  * (the AVX-512 kernel runs the skipped product depth by depth, see gemm.c), and the AVX2 and
  * AVX-512 kernels give the same values as each other (same multiply-adds in the same order), for
- * one row, row blocks that split unevenly and blocks past 16 rows, halves and floats. */
+ * one row, row blocks that split unevenly and blocks past 16 rows, depths that are not a multiple
+ * of 16, halves and floats. */
 static void test_sparse_exact(void **state) {
     (void)state;
     static const uint32_t ms[] = {1, 2, 3, 7, 15, 16, 17, 33, 40};
     static const uint32_t ns[] = {32, 64, 512, 160};
     float *work = aligned_alloc(64, RAG_GEMM_WORK_FLOATS * sizeof(float));
     for (int t = 0; t < 36; t++) {
-        uint32_t m = ms[t % 9], k = t % 2 ? 1536 : 96, n = ns[t % 4], lda = k + 16, ldc = n + 32;
+        uint32_t m = ms[t % 9], k = t % 2 ? 1536 : 90 + (uint32_t)t, n = ns[t % 4], lda = k + 16,
+                 ldc = n + 32;
         bool half = t % 3 != 0;
         unsigned flags = (t % 4 == 1 ? RAG_GEMM_ACC : 0) | (t % 5 == 2 ? RAG_GEMM_RELU : 0);
         float *a = malloc((size_t)m * lda * sizeof *a), *w = malloc((size_t)k * n * sizeof *w);
