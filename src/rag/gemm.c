@@ -152,89 +152,252 @@ static void gemm_scalar(uint32_t m, const float *a, uint32_t lda, const rag_pack
 #ifdef RAG_X86
 /* ---------------------------------------------------------------- AVX-512 */
 
-/* R rows x 32 columns (two zmm per row) over the whole depth; R is a constant in each instance, so
- * the accumulators live in registers (28 of the 32 for R = 14). */
+/* The AVX-512 kernels work on slices of 16 columns (one zmm), half a panel: slice s of a packed
+ * matrix starts at panel s / 2, column (s % 2) * 16, and steps RAG_PANEL elements per depth. A block
+ * is R rows x C consecutive slices, R * C accumulators in registers over the whole depth; per depth
+ * it widens C weight vectors and does R * C multiply-adds. C grows as R shrinks so that at least 8
+ * independent sums hide the multiply-add latency: one row (the pooled products) runs 8 slices at
+ * once, where a 32-column block kept 2 sums in flight and ran at a quarter of the rate.
+ * Rows: at most 14 per block (28 accumulators). Measured on the 15-row products of the short
+ * sentence (k 512, n 1536, weights in L3): 8 + 7 rows x 2 slices ran at 203-228 GFLOP/s, the
+ * multiply-add peak of this core (~217-228 measured with a register-only loop), so widening
+ * conversions and the weight stream are not the limit; one 15-row pass x 1 slice (one conversion
+ * per 15 multiply-adds, each weight read once per call) ran at 166-200: with R row pointers the
+ * compilers chain one address addition per row into each depth, and copying the rows depth-major
+ * to avoid that costs the 10% it would save. */
+#define AVX512_SLICE    16
 #define AVX512_MAX_ROWS 14
 /* Depths ahead that the half kernel prefetches: 2 KiB, one panel line per depth (measured: 0.68 ->
  * 0.65 ms best-of on the short sentence against no prefetch, within noise but never slower). */
 #define PREFETCH_DEPTHS 32
+
+/* Slices per block for R rows. Every product has an even number of slices (n is a multiple of 32),
+ * so C = 2 always fits the remainder of a wider block. */
+#define AVX512_SLICES(R) ((R) == 1 ? 8 : (R) <= 3 ? 4 : 2)
+
+/* D: the depths are all of them (ks[t] == t), so the list is not read. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-avx512_block(const int R, const int H, const uint16_t *ks, uint32_t nk, const float *a, uint32_t lda,
-             const char *panel, const float *bias, float *c, uint32_t ldc, unsigned flags) {
-    __m512 acc[AVX512_MAX_ROWS][2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+avx512_block(const int R, const int C, const int H, const int D, const uint16_t *ks, uint32_t nk,
+             const float *a, uint32_t lda, const void *w, uint32_t k, uint32_t s0, const float *bias,
+             float *c, uint32_t ldc, unsigned flags) {
+    __m512 acc[AVX512_MAX_ROWS][8];
+    const char *wp[8];
+    for (int j = 0; j < C; j++) {
+        uint32_t s = s0 + (uint32_t)j;
+        size_t at = (size_t)(s / 2) * k * RAG_PANEL + (s % 2) * AVX512_SLICE;
+        wp[j] = H ? (const char *)((const uint16_t *)w + at) : (const char *)((const float *)w + at);
+    }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < C; j++) acc[r][j] = _mm512_setzero_ps();
     for (uint32_t t = 0; t < nk; t++) {
-        const uint32_t i = ks[t];
-        __m512 w0, w1;
-        if (H) { /* 32 halves: one 64-byte line, widened exactly */
-            const uint16_t *wp = (const uint16_t *)panel + (size_t)i * RAG_PANEL;
-            _mm_prefetch((const char *)(wp + PREFETCH_DEPTHS * RAG_PANEL), _MM_HINT_T0);
-            w0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wp));
-            w1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wp + 16)));
-        } else {
-            const float *wp = (const float *)panel + (size_t)i * RAG_PANEL;
-            w0 = _mm512_loadu_ps(wp);
-            w1 = _mm512_loadu_ps(wp + 16);
+        const size_t i = D ? t : ks[t];
+        __m512 wv[8];
+        for (int j = 0; j < C; j++) {
+            if (H) { /* 16 halves, widened exactly */
+                const uint16_t *q = (const uint16_t *)wp[j] + i * RAG_PANEL;
+                if (j % 2 == 0) _mm_prefetch((const char *)(q + PREFETCH_DEPTHS * RAG_PANEL), _MM_HINT_T0);
+                wv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)q));
+            } else {
+                wv[j] = _mm512_loadu_ps((const float *)wp[j] + i * RAG_PANEL);
+            }
         }
         for (int r = 0; r < R; r++) {
             __m512 av = _mm512_set1_ps(a[(size_t)r * lda + i]);
-            acc[r][0] = _mm512_fmadd_ps(av, w0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, w1, acc[r][1]);
+            for (int j = 0; j < C; j++) acc[r][j] = _mm512_fmadd_ps(av, wv[j], acc[r][j]);
         }
     }
-    __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
-    __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
-    for (int r = 0; r < R; r++) {
-        float *cr = c + (size_t)r * ldc;
-        __m512 v0 = _mm512_add_ps(acc[r][0], b0), v1 = _mm512_add_ps(acc[r][1], b1);
-        if (flags & RAG_GEMM_ACC) {
-            v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
-            v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr + 16));
+    for (int j = 0; j < C; j++) {
+        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
+        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            float *cr = c + (size_t)r * ldc + col;
+            __m512 v = _mm512_add_ps(acc[r][j], b);
+            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
+            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_storeu_ps(cr, v);
         }
-        if (flags & RAG_GEMM_RELU) {
-            v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
-            v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
-        }
-        _mm512_storeu_ps(cr, v0);
-        _mm512_storeu_ps(cr + 16, v1);
     }
 }
 
+/* R rows over slices [s0, s1): blocks of AVX512_SLICES(R) slices, then of 2 for the rest. */
+#define AVX512_SPAN(R, H, D)                                                                                 \
+    do {                                                                                                     \
+        uint32_t s = s0;                                                                                     \
+        for (; s + AVX512_SLICES(R) <= s1; s += AVX512_SLICES(R))                                            \
+            avx512_block(R, AVX512_SLICES(R), H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);           \
+        for (; s < s1; s += 2) avx512_block(R, 2, H, D, ks, nk, a, lda, w, k, s, bias, c, ldc, flags);       \
+    } while (0)
+
 #define AVX512_CASE(R)                                                                                       \
     case R:                                                                                                  \
-        if (half)                                                                                            \
-            avx512_block(R, 1, ks, nk, a, lda, panel, bias, c, ldc, flags);                                  \
+        if (half && dense)                                                                                   \
+            AVX512_SPAN(R, 1, 1);                                                                            \
+        else if (half)                                                                                       \
+            AVX512_SPAN(R, 1, 0);                                                                            \
         else                                                                                                 \
-            avx512_block(R, 0, ks, nk, a, lda, panel, bias, c, ldc, flags);                                  \
+            AVX512_SPAN(R, 0, 0);                                                                            \
         break;
 
-__attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool half, const uint16_t *ks,
-                                                           uint32_t nk, const float *a, uint32_t lda,
-                                                           const char *panel, const float *bias, float *c,
-                                                           uint32_t ldc, unsigned flags) {
+/* A block of `rows` rows of a times slices [s0, s1) (both even) of w over the depths ks[0..nk)
+ * (dense: all k of them, in order). */
+__attribute__((target("avx512f"))) static void avx512_rows(uint32_t rows, bool half, bool dense,
+                                                           const uint16_t *ks, uint32_t nk, const float *a,
+                                                           uint32_t lda, const void *w, uint32_t k,
+                                                           uint32_t s0, uint32_t s1, const float *bias,
+                                                           float *c, uint32_t ldc, unsigned flags) {
     switch (rows) {
         AVX512_CASE(1)
-        AVX512_CASE(2) AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7)
-            AVX512_CASE(8) AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
+        AVX512_CASE(2)
+        AVX512_CASE(3) AVX512_CASE(4) AVX512_CASE(5) AVX512_CASE(6) AVX512_CASE(7) AVX512_CASE(8)
+            AVX512_CASE(9) AVX512_CASE(10) AVX512_CASE(11) AVX512_CASE(12) AVX512_CASE(13)
                 AVX512_CASE(14) default : break;
+    }
+}
+
+/* Slices per step of the loops below: 128 columns, whose weights (at most 384 KiB in halves) stay in
+ * L2 while every row block of a group streams them. */
+#define AVX512_CHUNK 8
+
+/* Zero-skipping products (RAG_GEMM_SPARSE) go depth by depth over a block's nonzeros: each row's
+ * depth list is short (8% of 1536 after USE-lite's ReLU) but the union over a block is not (55%
+ * over 15 rows), so the register kernel above did seven times the products that are needed. Here
+ * each depth used by any row widens its weights once and adds them into only the rows that use it;
+ * the sums live in a [rows][128] block of the work area (L1) instead of registers. Every sum still
+ * runs over its row's nonzero depths in order, from 0, with the same multiply-adds, then bias and
+ * C: the same bits as the register kernel. */
+#define SPARSE_ROWS     RAG_GEMM_SPARSE_ROWS
+#define SPARSE_PREFETCH 8 /* depths ahead */
+typedef struct sparse_block {
+    uint32_t depths;               /* depths used by any row of the block */
+    uint16_t depth[RAG_MAX_K];     /* ... ascending */
+    uint32_t start[RAG_MAX_K + 1]; /* depth d's nonzeros: entries start[d] .. start[d + 1] - 1 */
+} sparse_block;
+
+/* The nonzeros of rows [0, rows) of a, depth by depth: value val[e] in row row[e]. Sixteen depths
+ * at a time, a mask of each row's nonzeros first, so only the depths some row uses are visited
+ * row by row (55% of them on the short sentence). NaN counts as nonzero, as in the kernels. */
+__attribute__((target("avx512f"))) static void sparse_gather(const float *a, uint32_t lda, uint32_t rows,
+                                                             uint32_t k, sparse_block *sb, float *val,
+                                                             uint32_t *row) {
+    uint32_t e = 0, d = 0;
+    uint32_t nz[SPARSE_ROWS];
+    for (uint32_t i0 = 0; i0 < k; i0 += 16) {
+        const __mmask16 in = k - i0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i0)) - 1u);
+        uint32_t any = 0;
+        for (uint32_t r = 0; r < rows; r++) {
+            __m512 v = _mm512_maskz_loadu_ps(in, a + (size_t)r * lda + i0);
+            nz[r] = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            any |= nz[r];
+        }
+        while (any) {
+            const uint32_t b = (uint32_t)__builtin_ctz(any);
+            any &= any - 1u;
+            sb->depth[d] = (uint16_t)(i0 + b);
+            sb->start[d++] = e;
+            for (uint32_t r = 0; r < rows; r++) {
+                val[e] = a[(size_t)r * lda + i0 + b];
+                row[e] = r;
+                e += (nz[r] >> b) & 1u;
+            }
+        }
+    }
+    sb->depths = d;
+    sb->start[d] = e;
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_sparse_chunk(const int C, const int H, const sparse_block *sb, const float *val, const uint32_t *row,
+                    uint32_t rows, const void *w, uint32_t k, uint32_t s0, float *acc, const float *bias,
+                    float *c, uint32_t ldc, unsigned flags) {
+    const uint32_t width = (uint32_t)C * AVX512_SLICE;
+    const char *wp[8];
+    for (int j = 0; j < C; j++) {
+        uint32_t s = s0 + (uint32_t)j;
+        size_t at = (size_t)(s / 2) * k * RAG_PANEL + (s % 2) * AVX512_SLICE;
+        wp[j] = H ? (const char *)((const uint16_t *)w + at) : (const char *)((const float *)w + at);
+    }
+    memset(acc, 0, (size_t)rows * width * sizeof *acc);
+    for (uint32_t d = 0; d < sb->depths; d++) {
+        const size_t i = sb->depth[d];
+        /* The depths in use are scattered, which the hardware prefetcher does not follow. */
+        const size_t ahead = sb->depth[d + SPARSE_PREFETCH < sb->depths ? d + SPARSE_PREFETCH : d];
+        for (int j = 0; j < C; j += H ? 2 : 1) /* a line holds two slices of halves, one of floats */
+            _mm_prefetch(H ? (const char *)((const uint16_t *)wp[j] + ahead * RAG_PANEL)
+                           : (const char *)((const float *)wp[j] + ahead * RAG_PANEL),
+                         _MM_HINT_T0);
+        __m512 wv[8];
+        for (int j = 0; j < C; j++)
+            wv[j] = H ? _mm512_cvtph_ps(
+                            _mm256_loadu_si256((const __m256i *)((const uint16_t *)wp[j] + i * RAG_PANEL)))
+                      : _mm512_loadu_ps((const float *)wp[j] + i * RAG_PANEL);
+        for (uint32_t e = sb->start[d]; e < sb->start[d + 1]; e++) {
+            __m512 v = _mm512_set1_ps(val[e]);
+            float *ar = acc + (size_t)row[e] * width;
+            for (int j = 0; j < C; j++)
+                _mm512_storeu_ps(ar + j * AVX512_SLICE,
+                                 _mm512_fmadd_ps(v, wv[j], _mm512_loadu_ps(ar + j * AVX512_SLICE)));
+        }
+    }
+    for (int j = 0; j < C; j++) {
+        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
+        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (uint32_t r = 0; r < rows; r++) {
+            float *cr = c + (size_t)r * ldc + col;
+            __m512 v = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)r * width + j * AVX512_SLICE), b);
+            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
+            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_storeu_ps(cr, v);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void gemm_avx512_sparse(uint32_t m, const float *a, uint32_t lda,
+                                                                  const rag_packed *w, const float *bias,
+                                                                  float *c, uint32_t ldc, unsigned flags,
+                                                                  float *work) {
+    const uint32_t slices = w->n / AVX512_SLICE;
+    sparse_block sb;
+    float *val = work, *acc = work + (size_t)SPARSE_ROWS * RAG_MAX_K;
+    uint32_t *row = (uint32_t *)(acc + (size_t)SPARSE_ROWS * AVX512_CHUNK * AVX512_SLICE);
+    row_blocks rb = split_rows(m, SPARSE_ROWS);
+    for (uint32_t b = 0; b < rb.count; b++) {
+        uint32_t r0 = b * rb.base + (b < rb.extra ? b : rb.extra), rows = rb.base + (b < rb.extra);
+        sparse_gather(a + (size_t)r0 * lda, lda, rows, w->k, &sb, val, row);
+        float *cb = c + (size_t)r0 * ldc;
+        uint32_t s0 = 0;
+        for (; s0 + AVX512_CHUNK <= slices; s0 += AVX512_CHUNK)
+            if (w->half)
+                avx512_sparse_chunk(AVX512_CHUNK, 1, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb,
+                                    ldc, flags);
+            else
+                avx512_sparse_chunk(AVX512_CHUNK, 0, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb,
+                                    ldc, flags);
+        for (; s0 < slices; s0 += 2)
+            if (w->half)
+                avx512_sparse_chunk(2, 1, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb, ldc, flags);
+            else
+                avx512_sparse_chunk(2, 0, &sb, val, row, rows, w->data, w->k, s0, acc, bias, cb, ldc, flags);
     }
 }
 
 __attribute__((target("avx512f"))) static void gemm_avx512(uint32_t m, const float *a, uint32_t lda,
                                                            const rag_packed *w, const float *bias, float *c,
-                                                           uint32_t ldc, unsigned flags) {
+                                                           uint32_t ldc, unsigned flags, float *work) {
+    const bool sparse = flags & RAG_GEMM_SPARSE;
+    if (sparse && m > 1) { /* one row: its depth list is the union, the register kernel does it */
+        gemm_avx512_sparse(m, a, lda, w, bias, c, ldc, flags, work);
+        return;
+    }
+    const uint32_t slices = w->n / AVX512_SLICE;
     row_blocks rb = split_rows(m, AVX512_MAX_ROWS);
     block_group g;
     for (uint32_t b0 = 0; b0 < rb.count; b0 += GROUP) {
-        group_init(&g, rb, b0, a, lda, w->k, flags & RAG_GEMM_SPARSE);
-        /* Panel by panel, the group's row blocks: a panel (at most 96 KiB in halves) stays in L2
-         * while they stream it again. */
-        for (uint32_t p = 0; p < w->n / RAG_PANEL; p++) {
-            const char *panel = panel_at(w, p);
-            const float *bp = bias ? bias + p * RAG_PANEL : NULL;
+        group_init(&g, rb, b0, a, lda, w->k, sparse);
+        for (uint32_t s0 = 0; s0 < slices; s0 += AVX512_CHUNK) {
+            uint32_t s1 = s0 + AVX512_CHUNK < slices ? s0 + AVX512_CHUNK : slices;
             for (uint32_t i = 0; i < g.count; i++)
-                avx512_rows(g.rows[i], w->half, g.ks[i], g.nk[i], a + (size_t)g.r0[i] * lda, lda, panel, bp,
-                            c + (size_t)g.r0[i] * ldc + p * RAG_PANEL, ldc, flags);
+                avx512_rows(g.rows[i], w->half, !sparse, g.ks[i], g.nk[i], a + (size_t)g.r0[i] * lda, lda,
+                            w->data, w->k, s0, s1, bias, c + (size_t)g.r0[i] * ldc, ldc, flags);
         }
     }
 }
@@ -387,12 +550,12 @@ rag_kernel rag_kernel_pick(rag_kernel want) {
 }
 
 void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const rag_packed *w,
-              const float *bias, float *c, uint32_t ldc, unsigned flags) {
+              const float *bias, float *c, uint32_t ldc, unsigned flags, float *work) {
     if (m == 0) return;
     switch (kernel) {
 #ifdef RAG_X86
     case RAG_KERNEL_AVX512:
-        gemm_avx512(m, a, lda, w, bias, c, ldc, flags);
+        gemm_avx512(m, a, lda, w, bias, c, ldc, flags, work);
         break;
     case RAG_KERNEL_AVX2:
         gemm_avx2(m, a, lda, w, bias, c, ldc, flags);

@@ -97,3 +97,14 @@ void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_
     const float *pr = t->piece_res + (size_t)id * RAG_D_MODEL, *tr = t->pos_res + (size_t)pos * RAG_D_MODEL;
     for (uint32_t j = 0; j < RAG_D_MODEL; j++) res[j] = (pr[j] + pr[j]) + tr[j];
 }
+
+void rag_inputs_prefetch(const rag_model *m, int32_t id, uint32_t pos) {
+    const rag_inputs *t = &m->inputs;
+    const char *rows[4] = {(const char *)(t->piece_qkv + (size_t)id * D_QKV),
+                           (const char *)(t->pos_qkv + (size_t)pos * D_QKV),
+                           (const char *)(t->piece_res + (size_t)id * RAG_D_MODEL),
+                           (const char *)(t->pos_res + (size_t)pos * RAG_D_MODEL)};
+    for (int r = 0; r < 4; r++)
+        for (size_t at = 0; at < (r < 2 ? D_QKV : RAG_D_MODEL) * sizeof(float); at += 64)
+            __builtin_prefetch(rows[r] + at);
+}

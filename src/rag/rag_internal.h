@@ -185,10 +185,15 @@ const char *rag_kernel_name(rag_kernel k);
 bool rag_kernel_supported(rag_kernel k);
 /* `want` when this CPU runs it, else the kernel named by AW_RAG_KERNEL when it does, else the best. */
 rag_kernel rag_kernel_pick(rag_kernel want);
-/* C[m, n] = [C +] A[m, k] W + bias (bias may be NULL) [then ReLU]; k <= RAG_MAX_K. The kernel must
+#define RAG_GEMM_SPARSE_ROWS 16u /* rows whose nonzeros a zero-skipping product gathers at once */
+/* Floats of rag_gemm's work area: a row block's nonzeros (value and row) and its sums over 128
+ * columns, 200 KiB. */
+#define RAG_GEMM_WORK_FLOATS ((size_t)RAG_GEMM_SPARSE_ROWS * (2 * RAG_MAX_K + 128))
+/* C[m, n] = [C +] A[m, k] W + bias (bias may be NULL) [then ReLU]; k <= RAG_MAX_K; work holds
+ * RAG_GEMM_WORK_FLOATS floats (64-byte aligned), not shared with another thread. The kernel must
  * have come from rag_kernel_pick (which also sets up the kernels' tables). */
 void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const rag_packed *w,
-              const float *bias, float *c, uint32_t ldc, unsigned flags);
+              const float *bias, float *c, uint32_t ldc, unsigned flags, float *work);
 
 typedef struct rag_layer {
     uint32_t d_in;                        /* 256, 512 */
@@ -245,6 +250,8 @@ void rag_model_unfold_inputs(rag_model *model, const aw_allocator *a);
 /* Layer 0's q/k/v row [768] and residual row [512] of piece `id` at position `pos`, from the tables. */
 void rag_inputs_row(const rag_model *m, const float *timing, int32_t id, uint32_t pos, float *qkv,
                     float *res);
+/* Starts loading the table rows rag_inputs_row will read for piece `id` at position `pos`. */
+void rag_inputs_prefetch(const rag_model *m, int32_t id, uint32_t pos);
 
 /* ---------------------------------------------------------------- forward pass (forward.c) */
 
@@ -258,6 +265,7 @@ typedef struct rag_pass {
     float *att;      /* [T, 512] attention output, heads side by side */
     float *f;        /* [T, 1536] feed-forward hidden */
     float *scores;   /* [128, 128] one head's attention weights */
+    float *work;     /* [RAG_GEMM_WORK_FLOATS] rag_gemm's copies of row blocks */
     float *pooled;   /* [texts, 512] */
     float *pooled_f; /* [texts, 1536] last layer's mean FFN hidden (its second product is linear,
                         so it runs once per text on the mean instead of once per token) */

@@ -121,6 +121,7 @@ static void check_product(uint32_t m, uint32_t k, uint32_t n, unsigned flags, bo
     float *c = malloc((size_t)m * ldc * sizeof *c);
     double *ref = malloc((size_t)m * n * sizeof *ref), *mag = malloc((size_t)m * n * sizeof *mag);
     void *packed = malloc((size_t)k * n * sizeof(float));
+    float *work = aligned_alloc(64, RAG_GEMM_WORK_FLOATS * sizeof(float));
     for (size_t i = 0; i < (size_t)m * lda; i++)
         a[i] = (float)(rnd() % 1000) < zero_share * 1000.0f ? 0.0f : rndf(2.0f);
     for (size_t i = 0; i < (size_t)k * n; i++) w[i] = rndf(0.3f);
@@ -146,7 +147,7 @@ static void check_product(uint32_t m, uint32_t k, uint32_t n, unsigned flags, bo
         if (rag_kernel_pick((rag_kernel)kn) != (rag_kernel)kn) continue; /* not on this CPU */
         if (kn == RAG_KERNEL_BLAS && half) continue;                     /* OpenBLAS reads plain float32 */
         memcpy(c, c0, (size_t)m * ldc * sizeof *c);
-        rag_gemm((rag_kernel)kn, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, flags);
+        rag_gemm((rag_kernel)kn, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, flags, work);
         for (uint32_t r = 0; r < m; r++) {
             for (uint32_t j = 0; j < n; j++) {
                 double got = c[(size_t)r * ldc + j], want = ref[(size_t)r * n + j];
@@ -158,6 +159,7 @@ static void check_product(uint32_t m, uint32_t k, uint32_t n, unsigned flags, bo
                 assert_true(c[(size_t)r * ldc + j] == c0[(size_t)r * ldc + j]);
         }
     }
+    free(work);
     free(packed);
     free(mag);
     free(ref);
@@ -187,6 +189,62 @@ static void test_sparse_rows_all_zero(void **state) {
     check_product(30, 1536, 512, RAG_GEMM_SPARSE, false, false, 0.999f);
 }
 
+/* Zero-skipping is exact: with RAG_GEMM_SPARSE every own kernel gives the same values as without it
+ * (the AVX-512 kernel runs the skipped product depth by depth, see gemm.c), and the AVX2 and
+ * AVX-512 kernels give the same values as each other (same multiply-adds in the same order), for
+ * one row, row blocks that split unevenly and blocks past 16 rows, depths that are not a multiple
+ * of 16, halves and floats. */
+static void test_sparse_exact(void **state) {
+    (void)state;
+    static const uint32_t ms[] = {1, 2, 3, 7, 15, 16, 17, 33, 40};
+    static const uint32_t ns[] = {32, 64, 512, 160};
+    float *work = aligned_alloc(64, RAG_GEMM_WORK_FLOATS * sizeof(float));
+    for (int t = 0; t < 36; t++) {
+        uint32_t m = ms[t % 9], k = t % 2 ? 1536 : 90 + (uint32_t)t, n = ns[t % 4], lda = k + 16,
+                 ldc = n + 32;
+        bool half = t % 3 != 0;
+        unsigned flags = (t % 4 == 1 ? RAG_GEMM_ACC : 0) | (t % 5 == 2 ? RAG_GEMM_RELU : 0);
+        float *a = malloc((size_t)m * lda * sizeof *a), *w = malloc((size_t)k * n * sizeof *w);
+        float *bias = malloc(n * sizeof *bias), *c0 = malloc((size_t)m * ldc * sizeof *c0);
+        float *c[4];
+        void *packed = malloc((size_t)k * n * sizeof(float));
+        /* Mostly zeros, some rows all zero, the nonzeros correlated between rows as after a ReLU. */
+        for (uint32_t r = 0; r < m; r++)
+            for (uint32_t i = 0; i < lda; i++)
+                a[(size_t)r * lda + i] =
+                    r % 5 == 3 || (rnd() % 100) >= (i % 7 == 0 ? 40u : 4u) ? 0.0f : rndf(2.0f);
+        for (size_t i = 0; i < (size_t)k * n; i++) w[i] = rndf(0.3f);
+        for (uint32_t j = 0; j < n; j++) bias[j] = rndf(1.0f);
+        for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = rndf(1.0f);
+        rag_pack(w, k, n, packed, half);
+        rag_packed pw = {.plain = w, .data = packed, .k = k, .n = n, .half = half};
+        int runs = 0;
+        static const rag_kernel own[] = {RAG_KERNEL_AVX512, RAG_KERNEL_AVX2};
+        for (int kn = 0; kn < 2; kn++) {
+            if (rag_kernel_pick(own[kn]) != own[kn]) continue;
+            for (int sp = 0; sp < 2; sp++) {
+                c[runs] = malloc((size_t)m * ldc * sizeof *c0);
+                memcpy(c[runs], c0, (size_t)m * ldc * sizeof *c0);
+                rag_gemm(own[kn], m, a, lda, &pw, t % 2 ? bias : NULL, c[runs], ldc,
+                         flags | (sp ? RAG_GEMM_SPARSE : 0), work);
+                runs++;
+            }
+        }
+        for (int q = 1; q < runs; q++)
+            for (size_t i = 0; i < (size_t)m * ldc; i++)
+                if (!(c[q][i] == c[0][i]))
+                    fail_msg("m=%u k=%u n=%u half=%d flags=%u run %d: C[%zu] = %.9g, first run %.9g", m, k, n,
+                             half, flags, q, i, (double)c[q][i], (double)c[0][i]);
+        for (int q = 0; q < runs; q++) free(c[q]);
+        free(packed);
+        free(c0);
+        free(bias);
+        free(w);
+        free(a);
+    }
+    free(work);
+}
+
 static void test_kernel_choice(void **state) {
     (void)state;
     rag_kernel best = rag_kernel_pick(RAG_KERNEL_AUTO);
@@ -205,7 +263,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_pack_layout),
         cmocka_unit_test(test_kernel_choice),        cmocka_unit_test(test_kernels_against_reference),
-        cmocka_unit_test(test_sparse_rows_all_zero),
+        cmocka_unit_test(test_sparse_rows_all_zero), cmocka_unit_test(test_sparse_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
