@@ -60,11 +60,15 @@ aw_particles_simd aw_particles_simd_detect(void) {
     return AW_PARTICLES_SIMD_SCALAR;
 }
 
+static size_t sort_hist_bytes(const aw_particles *ps) {
+    return (size_t)particles_sort_chunks(ps->block_count) * (SORT_BUCKETS_MAX + 1u) * sizeof(uint32_t);
+}
+
 static void free_storage(aw_particles *ps) {
     const aw_allocator *a = ps->allocator;
     aw_free(a, ps->soa_block, ps->soa_bytes);
     aw_free(a, ps->spare_block, ps->soa_bytes);
-    aw_free(a, ps->sort_start, (GRID_CELLS + 1u) * sizeof(uint32_t));
+    aw_free(a, ps->sort_hist, sort_hist_bytes(ps));
     aw_free(a, ps->free_slots, (size_t)ps->capacity * sizeof(uint32_t));
     aw_free(a, ps->dead_slots, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t));
     aw_free(a, ps->dead_counts, (size_t)ps->block_count * sizeof(uint32_t));
@@ -140,7 +144,7 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->block_count = (ps->capacity + PARTICLE_BLOCK - 1u) / PARTICLE_BLOCK;
     aw_status st = alloc_soa(ps, &ps->soa, &ps->soa_block);
     if (!st) st = alloc_soa(ps, &ps->spare, &ps->spare_block);
-    ps->sort_start = aw_alloc(a, (GRID_CELLS + 1u) * sizeof(uint32_t), 64);
+    ps->sort_hist = aw_alloc(a, sort_hist_bytes(ps), 64);
     ps->free_slots = aw_alloc(a, (size_t)ps->capacity * sizeof(uint32_t), 64);
     ps->dead_slots = aw_alloc(a, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t), 64);
     ps->dead_counts = aw_alloc(a, (size_t)ps->block_count * sizeof(uint32_t), 64);
@@ -154,7 +158,7 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
     if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
                 !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
-    if (!st && (!ps->free_slots || !ps->sort_start || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
+    if (!st && (!ps->free_slots || !ps->sort_hist || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
                 !ps->spheres))
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);
     if (!st) {
@@ -371,7 +375,7 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         st = particles_simulate_cpu(ps, &params);
         if (!st && ++ps->steps_since_sort >= PARTICLE_SORT_EVERY) {
             ps->steps_since_sort = 0;
-            particles_sort_by_cell(ps);
+            st = particles_sort_by_cell(ps);
         }
         AW_PROFILE_ZONE_END(sim_zone);
         ps->stats.simulate_ns = aw_time_ns() - t1;

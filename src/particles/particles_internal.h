@@ -90,7 +90,7 @@ struct aw_particles {
     particle_soa spare;
     void *spare_block;
     uint32_t spare_high_water; /* slots of `spare` that may hold stale particles */
-    uint32_t *sort_start;      /* per grid cell + 1: the counting sort's offsets */
+    uint32_t *sort_hist;       /* per sort chunk: SORT_BUCKETS_MAX + 1 counters (sort_cpu.c) */
     uint32_t steps_since_sort;
     uint32_t *free_slots; /* stack of recycled slots */
     uint32_t free_count;
@@ -144,9 +144,14 @@ void particles_grid_build(aw_particles *ps);
 size_t particles_grid_items_capacity(uint32_t max_spheres);
 
 /* sort_cpu.c: packs the live particles to the front in sphere-grid cell order (allocates
- * nothing; needs this step's grid). */
-#define PARTICLE_SORT_EVERY 8u
-void particles_sort_by_cell(aw_particles *ps);
+ * nothing; needs this step's grid), split over the job system in up to PARTICLE_SORT_CHUNKS
+ * chunks of whole blocks; grids of more than SORT_BUCKETS_MAX cells sort by coarser cells. It
+ * borrows dead_slots (empty between steps) for the per-slot keys. */
+#define PARTICLE_SORT_EVERY  8u
+#define PARTICLE_SORT_CHUNKS 32u
+#define SORT_BUCKETS_MAX     4096u
+uint32_t particles_sort_chunks(uint32_t block_count);
+aw_status particles_sort_by_cell(aw_particles *ps);
 
 /* simulate_cpu.c */
 aw_status particles_simulate_cpu(aw_particles *ps, const sim_params *params);
