@@ -64,6 +64,10 @@ static size_t sort_hist_bytes(const aw_particles *ps) {
     return (size_t)particles_sort_chunks(ps->block_count) * (SORT_BUCKETS_MAX + 1u) * sizeof(uint32_t);
 }
 
+static size_t emit_runs_bytes(const aw_particles *ps) {
+    return ((size_t)ps->max_emitters + ps->max_bursts) * sizeof(emit_plan);
+}
+
 static void free_storage(aw_particles *ps) {
     const aw_allocator *a = ps->allocator;
     aw_free(a, ps->soa_block, ps->soa_bytes);
@@ -74,6 +78,7 @@ static void free_storage(aw_particles *ps) {
     aw_free(a, ps->dead_counts, (size_t)ps->block_count * sizeof(uint32_t));
     aw_free(a, ps->emitters, (size_t)ps->max_emitters * sizeof(emitter_slot));
     aw_free(a, ps->bursts, (size_t)ps->max_bursts * sizeof(burst_request));
+    aw_free(a, ps->emit_runs, emit_runs_bytes(ps));
     aw_free(a, ps->spheres, (size_t)ps->max_spheres * sizeof(aw_particle_sphere));
     aw_free(a, ps->grid.cell_start, GRID_CELLS * sizeof(uint32_t));
     aw_free(a, ps->grid.cell_count, GRID_CELLS * sizeof(uint32_t));
@@ -150,6 +155,8 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->dead_counts = aw_alloc(a, (size_t)ps->block_count * sizeof(uint32_t), 64);
     ps->emitters = aw_alloc(a, (size_t)ps->max_emitters * sizeof(emitter_slot), 64);
     ps->bursts = aw_alloc(a, (size_t)ps->max_bursts * sizeof(burst_request), 64);
+    ps->emit_runs = aw_alloc(a, emit_runs_bytes(ps), 64);
+    ps->emit_slots = ps->dead_slots;
     ps->spheres = aw_alloc(a, (size_t)ps->max_spheres * sizeof(aw_particle_sphere), 64);
     ps->grid.cell_start = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
     ps->grid.cell_count = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
@@ -158,7 +165,7 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
     if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
                 !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
-    if (!st && (!ps->free_slots || !ps->sort_hist || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
+    if (!st && (!ps->free_slots || !ps->sort_hist || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts || !ps->emit_runs ||
                 !ps->spheres))
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);
     if (!st) {
@@ -366,13 +373,13 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         st = particles_gpu_step(ps, dt);
     } else {
         AW_PROFILE_ZONE_BEGIN_CAT(emit_zone, "particles", "particles_emit");
-        particles_emit(ps, dt);
+        st = particles_emit(ps, dt);
         AW_PROFILE_ZONE_END(emit_zone);
         uint64_t t1 = aw_time_ns();
         ps->stats.emit_ns = t1 - t0;
         sim_params params = particles_sim_params(ps, dt);
         AW_PROFILE_ZONE_BEGIN_CAT(sim_zone, "particles", "particles_simulate");
-        st = particles_simulate_cpu(ps, &params);
+        if (!st) st = particles_simulate_cpu(ps, &params);
         if (!st && ++ps->steps_since_sort >= PARTICLE_SORT_EVERY) {
             ps->steps_since_sort = 0;
             st = particles_sort_by_cell(ps);

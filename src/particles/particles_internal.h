@@ -68,10 +68,31 @@ typedef struct sphere_grid {
     const aw_particle_sphere *spheres;
     uint32_t sphere_count;
 } sphere_grid;
-/* A block whose bounds meet at most this many spheres sweeps them densely instead of the grid. */
-#define DENSE_SPHERES 8u
+/* A block whose bounds meet at most DENSE_SPHERES spheres sweeps them densely; at most
+ * NEAR_SPHERES_MAX, each SUB_BLOCK slots sweep those that meet their own bounds; more, the grid. */
+#define DENSE_SPHERES    8u
+#define NEAR_SPHERES_MAX 64u
+#define SUB_BLOCK        64u
+
+/* Whether the sphere's box meets the box [lo, hi]. */
+static inline bool particles_sphere_meets(const aw_particle_sphere *sp, const float lo[3], const float hi[3]) {
+    return !(sp->center.x + sp->radius < lo[0] || sp->center.x - sp->radius > hi[0] ||
+             sp->center.y + sp->radius < lo[1] || sp->center.y - sp->radius > hi[1] ||
+             sp->center.z + sp->radius < lo[2] || sp->center.z - sp->radius > hi[2]);
+}
 
 typedef struct particles_gpu particles_gpu;
+
+/* One planned emission run of the CPU path: `count` particles of one emitter at `at`, whose slots
+ * are emit_slots[first, first + count). */
+typedef struct emit_plan {
+    uint32_t emitter;
+    aw_vec3 at;
+    uint32_t first_sequence, first_id;
+    uint32_t first, count;
+} emit_plan;
+/* Planned particles per job range of the emission pass. */
+#define EMIT_GRAIN 1024u
 
 struct aw_particles {
     const aw_allocator *allocator;
@@ -105,6 +126,10 @@ struct aw_particles {
     uint32_t emitter_count;
     burst_request *bursts;
     uint32_t burst_count;
+    emit_plan *emit_runs; /* max_emitters + max_bursts: this step's planned runs */
+    uint32_t emit_run_count;
+    uint32_t *emit_slots; /* planned particles' slots: borrows dead_slots (empty between steps) */
+    uint32_t emit_planned;
     aw_particle_sphere *spheres;
     uint32_t sphere_count, spheres_dropped;
     sphere_grid grid;
@@ -135,9 +160,9 @@ typedef struct particle_spawn {
 } particle_spawn;
 particle_spawn particles_spawn_state(const emitter_slot *e, aw_vec3 at, uint32_t sequence);
 
-/* emit.c: continuous emission and queued bursts, in a fixed order. Calls `place` for every
- * particle on the GPU path instead of writing the SoA (NULL on the CPU path). */
-void particles_emit(aw_particles *ps, float dt);
+/* emit.c: continuous emission and queued bursts, in a fixed order. On the GPU path it records
+ * runs for the emit kernel instead of writing the SoA. */
+aw_status particles_emit(aw_particles *ps, float dt);
 
 /* sphere_grid.c: rebuilds ps->grid from ps->spheres (allocates nothing). */
 void particles_grid_build(aw_particles *ps);

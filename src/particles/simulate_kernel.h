@@ -41,16 +41,17 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *r
     return deaths;
 }
 
-/* Bounds of the block's live particles in 16 independent minima and maxima per axis: plain selects,
+/* Bounds of `count` (a multiple of 16) live particles in 16 independent minima and maxima per axis: plain selects,
  * no reduction the compiler would have to reassociate. Empty when nothing lives (lo > hi). */
 static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const float *restrict py,
                                             const float *restrict pz, const float *restrict age,
-                                            const float *restrict life, float out_lo[3], float out_hi[3]) {
+                                            const float *restrict life, uint32_t count, float out_lo[3],
+                                            float out_hi[3]) {
     float lo[3][16], hi[3][16];
     for (uint32_t a = 0; a < 3; a++)
         for (uint32_t j = 0; j < 16; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
     KERNEL_LOOP
-    for (uint32_t i0 = 0; i0 < PARTICLE_BLOCK; i0 += 16) {
+    for (uint32_t i0 = 0; i0 < count; i0 += 16) {
         const float *x = px + i0, *y = py + i0, *z = pz + i0, *ag = age + i0, *li = life + i0;
         KERNEL_LOOP
         for (uint32_t j = 0; j < 16; j++) {
@@ -74,16 +75,16 @@ static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const floa
     }
 }
 
-/* One sphere against every live particle of the block, branch-free (vectorizes): the same
+/* One sphere against `count` live particles, branch-free (vectorizes): the same
  * operations as particles_collide_cell, so a particle gets the same bits either way. */
 static KERNEL_ATTR void KERNEL_NAME(sphere)(const sim_params *p, aw_particle_sphere s, float *restrict px,
                                             float *restrict py, float *restrict pz, float *restrict vx,
                                             float *restrict vy, float *restrict vz, const float *restrict age,
-                                            const float *restrict life) {
+                                            const float *restrict life, uint32_t count) {
     const float cx = s.center.x, cy = s.center.y, cz = s.center.z, r = s.radius, r2 = r * r;
     const float e = p->restitution, f = p->friction;
     KERNEL_LOOP
-    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
         float d2 = dx * dx + dy * dy + dz * dz;
         int hit = (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
@@ -114,24 +115,30 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
     uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life);
     if (g->w) {
         /* Spheres whose boxes meet the block's: when few, each sweeps the whole block (dense,
-         * vectorized, no gathers: blocks of particles born together stay together); else each
-         * candidate particle takes its own cell's spheres. */
+         * vectorized, no gathers: blocks of neighbours stay that way); when more, each 64-slot
+         * sub-block sweeps those of them that meet its own bounds; when still more, each candidate
+         * particle takes its own cell's spheres from the grid. */
         float lo[3], hi[3];
-        KERNEL_NAME(bounds)(px, py, pz, age, life, lo, hi);
-        uint32_t near[DENSE_SPHERES], n_near = 0;
+        KERNEL_NAME(bounds)(px, py, pz, age, life, PARTICLE_BLOCK, lo, hi);
+        uint32_t near[NEAR_SPHERES_MAX], n_near = 0;
         if (lo[0] <= hi[0])
-            for (uint32_t k = 0; k < g->sphere_count && n_near <= DENSE_SPHERES; k++) {
-                const aw_particle_sphere *sp = &g->spheres[k];
-                if (sp->center.x + sp->radius < lo[0] || sp->center.x - sp->radius > hi[0] ||
-                    sp->center.y + sp->radius < lo[1] || sp->center.y - sp->radius > hi[1] ||
-                    sp->center.z + sp->radius < lo[2] || sp->center.z - sp->radius > hi[2])
-                    continue;
-                if (n_near < DENSE_SPHERES) near[n_near] = k;
+            for (uint32_t k = 0; k < g->sphere_count && n_near <= NEAR_SPHERES_MAX; k++) {
+                if (!particles_sphere_meets(&g->spheres[k], lo, hi)) continue;
+                if (n_near < NEAR_SPHERES_MAX) near[n_near] = k;
                 n_near++;
             }
         if (n_near <= DENSE_SPHERES) {
             for (uint32_t k = 0; k < n_near; k++)
-                KERNEL_NAME(sphere)(p, g->spheres[near[k]], px, py, pz, vx, vy, vz, age, life);
+                KERNEL_NAME(sphere)(p, g->spheres[near[k]], px, py, pz, vx, vy, vz, age, life, PARTICLE_BLOCK);
+        } else if (n_near <= NEAR_SPHERES_MAX) {
+            for (uint32_t j = 0; j < PARTICLE_BLOCK; j += SUB_BLOCK) {
+                KERNEL_NAME(bounds)(px + j, py + j, pz + j, age + j, life + j, SUB_BLOCK, lo, hi);
+                if (!(lo[0] <= hi[0])) continue;
+                for (uint32_t k = 0; k < n_near; k++)
+                    if (particles_sphere_meets(&g->spheres[near[k]], lo, hi))
+                        KERNEL_NAME(sphere)(p, g->spheres[near[k]], px + j, py + j, pz + j, vx + j, vy + j, vz + j,
+                                            age + j, life + j, SUB_BLOCK);
+            }
         } else {
             uint32_t index[PARTICLE_BLOCK];
             int32_t cell[PARTICLE_BLOCK];
