@@ -68,9 +68,8 @@ typedef struct sphere_grid {
     const aw_particle_sphere *spheres;
     uint32_t sphere_count;
 } sphere_grid;
-/* A block whose bounds meet at most DENSE_SPHERES spheres sweeps them densely; at most
- * NEAR_SPHERES_MAX, each SUB_BLOCK slots sweep those that meet their own bounds; more, the grid. */
-#define DENSE_SPHERES    8u
+/* A block whose bounds meet at most NEAR_SPHERES_MAX spheres has each SUB_BLOCK slots sweep
+ * those that meet their own bounds; more, it goes through the grid. */
 #define NEAR_SPHERES_MAX 64u
 #define SUB_BLOCK        64u
 

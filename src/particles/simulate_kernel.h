@@ -41,17 +41,18 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *r
     return deaths;
 }
 
-/* Bounds of `count` (a multiple of 16) live particles in 16 independent minima and maxima per axis: plain selects,
- * no reduction the compiler would have to reassociate. Empty when nothing lives (lo > hi). */
+/* Bounds of SUB_BLOCK live particles: 16 independent minima and maxima per axis (plain selects),
+ * then halved 16 -> 8 -> 4 -> 2 -> 1 (each halving a vector operation). Min and max are exact, so
+ * the order changes nothing but the sign of a zero, which compares equal. Empty when nothing lives
+ * (lo > hi). */
 static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const float *restrict py,
                                             const float *restrict pz, const float *restrict age,
-                                            const float *restrict life, uint32_t count, float out_lo[3],
-                                            float out_hi[3]) {
+                                            const float *restrict life, float out_lo[3], float out_hi[3]) {
     float lo[3][16], hi[3][16];
     for (uint32_t a = 0; a < 3; a++)
         for (uint32_t j = 0; j < 16; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
     KERNEL_LOOP
-    for (uint32_t i0 = 0; i0 < count; i0 += 16) {
+    for (uint32_t i0 = 0; i0 < SUB_BLOCK; i0 += 16) {
         const float *x = px + i0, *y = py + i0, *z = pz + i0, *ag = age + i0, *li = life + i0;
         KERNEL_LOOP
         for (uint32_t j = 0; j < 16; j++) {
@@ -66,40 +67,54 @@ static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const floa
             hi[2][j] = bz > hi[2][j] ? bz : hi[2][j];
         }
     }
-    for (uint32_t a = 0; a < 3; a++) {
-        out_lo[a] = lo[a][0], out_hi[a] = hi[a][0];
-        for (uint32_t j = 1; j < 16; j++) {
-            out_lo[a] = lo[a][j] < out_lo[a] ? lo[a][j] : out_lo[a];
-            out_hi[a] = hi[a][j] > out_hi[a] ? hi[a][j] : out_hi[a];
+    for (uint32_t half = 8; half; half /= 2)
+        for (uint32_t a = 0; a < 3; a++) {
+            KERNEL_LOOP
+            for (uint32_t j = 0; j < half; j++) {
+                lo[a][j] = lo[a][j + half] < lo[a][j] ? lo[a][j + half] : lo[a][j];
+                hi[a][j] = hi[a][j + half] > hi[a][j] ? hi[a][j + half] : hi[a][j];
+            }
         }
-    }
+    for (uint32_t a = 0; a < 3; a++) out_lo[a] = lo[a][0], out_hi[a] = hi[a][0];
 }
 
-/* One sphere against `count` live particles, branch-free (vectorizes): the same
- * operations as particles_collide_cell, so a particle gets the same bits either way. */
+/* One sphere against `count` (a multiple of 16) live particles, branch-free within 16 slots
+ * (vectorizes): the same operations as particles_collide_cell, so a particle gets the same bits
+ * either way. Most particles near a sphere's box miss the sphere itself: 16 slots without a hit
+ * skip the square root, the division and the stores. */
 static KERNEL_ATTR void KERNEL_NAME(sphere)(const sim_params *p, aw_particle_sphere s, float *restrict px,
                                             float *restrict py, float *restrict pz, float *restrict vx,
                                             float *restrict vy, float *restrict vz, const float *restrict age,
                                             const float *restrict life, uint32_t count) {
     const float cx = s.center.x, cy = s.center.y, cz = s.center.z, r = s.radius, r2 = r * r;
     const float e = p->restitution, f = p->friction;
-    KERNEL_LOOP
-    for (uint32_t i = 0; i < count; i++) {
-        float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
-        float d2 = dx * dx + dy * dy + dz * dz;
-        int hit = (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
-        float inv = 1.0f / sqrtf(hit ? d2 : 1.0f);
-        float nx = dx * inv, ny = dy * inv, nz = dz * inv;
-        float vn = vx[i] * nx + vy[i] * ny + vz[i] * nz;
-        int in = hit & (vn < 0.0f);
-        float tx = vx[i] - vn * nx, ty = vy[i] - vn * ny, tz = vz[i] - vn * nz;
-        float bvx = tx * f - nx * (vn * e), bvy = ty * f - ny * (vn * e), bvz = tz * f - nz * (vn * e);
-        px[i] = hit ? cx + nx * r : px[i];
-        py[i] = hit ? cy + ny * r : py[i];
-        pz[i] = hit ? cz + nz * r : pz[i];
-        vx[i] = in ? bvx : vx[i];
-        vy[i] = in ? bvy : vy[i];
-        vz[i] = in ? bvz : vz[i];
+    for (uint32_t i0 = 0; i0 < count; i0 += 16) {
+        int any = 0;
+        KERNEL_LOOP
+        for (uint32_t i = i0; i < i0 + 16; i++) {
+            float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
+            float d2 = dx * dx + dy * dy + dz * dz;
+            any |= (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
+        }
+        if (!any) continue;
+        KERNEL_LOOP
+        for (uint32_t i = i0; i < i0 + 16; i++) {
+            float dx = px[i] - cx, dy = py[i] - cy, dz = pz[i] - cz;
+            float d2 = dx * dx + dy * dy + dz * dz;
+            int hit = (age[i] < life[i]) & (d2 < r2) & (d2 > 1e-12f);
+            float inv = 1.0f / sqrtf(hit ? d2 : 1.0f);
+            float nx = dx * inv, ny = dy * inv, nz = dz * inv;
+            float vn = vx[i] * nx + vy[i] * ny + vz[i] * nz;
+            int in = hit & (vn < 0.0f);
+            float tx = vx[i] - vn * nx, ty = vy[i] - vn * ny, tz = vz[i] - vn * nz;
+            float bvx = tx * f - nx * (vn * e), bvy = ty * f - ny * (vn * e), bvz = tz * f - nz * (vn * e);
+            px[i] = hit ? cx + nx * r : px[i];
+            py[i] = hit ? cy + ny * r : py[i];
+            pz[i] = hit ? cz + nz * r : pz[i];
+            vx[i] = in ? bvx : vx[i];
+            vy[i] = in ? bvy : vy[i];
+            vz[i] = in ? bvz : vz[i];
+        }
     }
 }
 
@@ -114,12 +129,20 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
     float *age = s->age + o, *life = s->life + o;
     uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life);
     if (g->w) {
-        /* Spheres whose boxes meet the block's: when few, each sweeps the whole block (dense,
-         * vectorized, no gathers: blocks of neighbours stay that way); when more, each 64-slot
-         * sub-block sweeps those of them that meet its own bounds; when still more, each candidate
-         * particle takes its own cell's spheres from the grid. */
-        float lo[3], hi[3];
-        KERNEL_NAME(bounds)(px, py, pz, age, life, PARTICLE_BLOCK, lo, hi);
+        /* Bounds per SUB_BLOCK slots and of the whole block. Spheres whose boxes meet the block's:
+         * when no more than NEAR_SPHERES_MAX, each sub-block sweeps those that meet its own bounds
+         * (dense, vectorized, no gathers: sub-blocks of neighbours meet few); when more, each
+         * candidate particle takes its own cell's spheres from the grid. */
+        enum { SUBS = PARTICLE_BLOCK / SUB_BLOCK };
+        float sub_lo[SUBS][3], sub_hi[SUBS][3], lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        for (uint32_t j = 0; j < SUBS; j++) {
+            uint32_t f = j * SUB_BLOCK;
+            KERNEL_NAME(bounds)(px + f, py + f, pz + f, age + f, life + f, sub_lo[j], sub_hi[j]);
+            for (uint32_t a = 0; a < 3; a++) {
+                lo[a] = sub_lo[j][a] < lo[a] ? sub_lo[j][a] : lo[a];
+                hi[a] = sub_hi[j][a] > hi[a] ? sub_hi[j][a] : hi[a];
+            }
+        }
         uint32_t near[NEAR_SPHERES_MAX], n_near = 0;
         if (lo[0] <= hi[0])
             for (uint32_t k = 0; k < g->sphere_count && n_near <= NEAR_SPHERES_MAX; k++) {
@@ -127,17 +150,14 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
                 if (n_near < NEAR_SPHERES_MAX) near[n_near] = k;
                 n_near++;
             }
-        if (n_near <= DENSE_SPHERES) {
-            for (uint32_t k = 0; k < n_near; k++)
-                KERNEL_NAME(sphere)(p, g->spheres[near[k]], px, py, pz, vx, vy, vz, age, life, PARTICLE_BLOCK);
-        } else if (n_near <= NEAR_SPHERES_MAX) {
-            for (uint32_t j = 0; j < PARTICLE_BLOCK; j += SUB_BLOCK) {
-                KERNEL_NAME(bounds)(px + j, py + j, pz + j, age + j, life + j, SUB_BLOCK, lo, hi);
-                if (!(lo[0] <= hi[0])) continue;
+        if (n_near <= NEAR_SPHERES_MAX) {
+            for (uint32_t j = 0; j < SUBS && n_near; j++) {
+                if (!(sub_lo[j][0] <= sub_hi[j][0])) continue;
+                uint32_t f = j * SUB_BLOCK;
                 for (uint32_t k = 0; k < n_near; k++)
-                    if (particles_sphere_meets(&g->spheres[near[k]], lo, hi))
-                        KERNEL_NAME(sphere)(p, g->spheres[near[k]], px + j, py + j, pz + j, vx + j, vy + j, vz + j,
-                                            age + j, life + j, SUB_BLOCK);
+                    if (particles_sphere_meets(&g->spheres[near[k]], sub_lo[j], sub_hi[j]))
+                        KERNEL_NAME(sphere)(p, g->spheres[near[k]], px + f, py + f, pz + f, vx + f, vy + f, vz + f,
+                                            age + f, life + f, SUB_BLOCK);
             }
         } else {
             uint32_t index[PARTICLE_BLOCK];
