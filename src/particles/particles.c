@@ -68,6 +68,15 @@ static size_t emit_runs_bytes(const aw_particles *ps) {
     return ((size_t)ps->max_emitters + ps->max_bursts) * sizeof(emit_plan);
 }
 
+/* Six arrays of max_spheres floats, each padded to 16. */
+static size_t sphere_box_stride(const aw_particles *ps) {
+    return ((size_t)ps->max_spheres + 15u) & ~(size_t)15u;
+}
+
+static size_t sphere_boxes_bytes(const aw_particles *ps) {
+    return 6u * sphere_box_stride(ps) * sizeof(float);
+}
+
 static void free_storage(aw_particles *ps) {
     const aw_allocator *a = ps->allocator;
     aw_free(a, ps->soa_block, ps->soa_bytes);
@@ -85,6 +94,7 @@ static void free_storage(aw_particles *ps) {
     aw_free(a, ps->grid.cell_min_y, GRID_CELLS * sizeof(float));
     aw_free(a, ps->grid.cell_max_y, GRID_CELLS * sizeof(float));
     aw_free(a, ps->grid.items, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t));
+    aw_free(a, ps->grid.box_lo_x, sphere_boxes_bytes(ps));
 }
 
 /* Ten arrays of `capacity` 4-byte values, each starting on a 64-byte boundary, in one block. */
@@ -163,7 +173,13 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->grid.cell_min_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
     ps->grid.cell_max_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
     ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
-    if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
+    ps->grid.box_lo_x = aw_alloc(a, sphere_boxes_bytes(ps), 64);
+    if (ps->grid.box_lo_x) {
+        float **boxes[] = {&ps->grid.box_hi_x, &ps->grid.box_lo_y, &ps->grid.box_hi_y, &ps->grid.box_lo_z,
+                           &ps->grid.box_hi_z};
+        for (size_t k = 0; k < 5; k++) *boxes[k] = ps->grid.box_lo_x + (k + 1u) * sphere_box_stride(ps);
+    }
+    if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.box_lo_x || !ps->grid.cell_min_y ||
                 !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
     if (!st && (!ps->free_slots || !ps->sort_hist || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts || !ps->emit_runs ||
                 !ps->spheres))

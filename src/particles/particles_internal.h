@@ -67,18 +67,16 @@ typedef struct sphere_grid {
     uint32_t *items;      /* sphere indices, ascending within a cell */
     const aw_particle_sphere *spheres;
     uint32_t sphere_count;
+    /* Each sphere's box (center -/+ radius) as six arrays of max_spheres, for vector box tests. */
+    float *box_lo_x, *box_hi_x, *box_lo_y, *box_hi_y, *box_lo_z, *box_hi_z;
 } sphere_grid;
 /* A block whose bounds meet at most NEAR_SPHERES_MAX spheres has each SUB_BLOCK slots sweep
  * those that meet their own bounds; more, it goes through the grid. */
 #define NEAR_SPHERES_MAX 64u
 #define SUB_BLOCK        64u
 
-/* Whether the sphere's box meets the box [lo, hi]. */
-static inline bool particles_sphere_meets(const aw_particle_sphere *sp, const float lo[3], const float hi[3]) {
-    return !(sp->center.x + sp->radius < lo[0] || sp->center.x - sp->radius > hi[0] ||
-             sp->center.y + sp->radius < lo[1] || sp->center.y - sp->radius > hi[1] ||
-             sp->center.z + sp->radius < lo[2] || sp->center.z - sp->radius > hi[2]);
-}
+/* Spheres tested against a block's bounds per vector pass. */
+#define NEAR_SCAN 64u
 
 typedef struct particles_gpu particles_gpu;
 

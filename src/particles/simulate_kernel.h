@@ -118,6 +118,41 @@ static KERNEL_ATTR void KERNEL_NAME(sphere)(const sim_params *p, aw_particle_sph
     }
 }
 
+/* Which of `count` boxes meet [lo, hi]: flags (0 or 1) per box, vectorized. The same compares as
+ * a scalar test, so every level picks the same spheres. */
+static KERNEL_ATTR void KERNEL_NAME(boxes_meet)(const float *restrict lx, const float *restrict hx,
+                                                const float *restrict ly, const float *restrict hy,
+                                                const float *restrict lz, const float *restrict hz, uint32_t count,
+                                                const float lo[3], const float hi[3], int32_t *restrict meets) {
+    const float l0 = lo[0], l1 = lo[1], l2 = lo[2], h0 = hi[0], h1 = hi[1], h2 = hi[2];
+    KERNEL_LOOP
+    for (uint32_t k = 0; k < count; k++)
+        meets[k] = !((hx[k] < l0) | (lx[k] > h0) | (hy[k] < l1) | (ly[k] > h1) | (hz[k] < l2) | (lz[k] > h2));
+}
+
+/* The spheres whose boxes meet [lo, hi], ascending, into near[NEAR_SPHERES_MAX] and their boxes
+ * into nb[6][NEAR_SPHERES_MAX]; returns how many, or NEAR_SPHERES_MAX + 1 when there are more. */
+static KERNEL_ATTR uint32_t KERNEL_NAME(near_spheres)(const sphere_grid *g, const float lo[3], const float hi[3],
+                                                      uint32_t *restrict near, float nb[6][NEAR_SPHERES_MAX]) {
+    int32_t meets[NEAR_SCAN];
+    uint32_t n = 0;
+    for (uint32_t k0 = 0; k0 < g->sphere_count; k0 += NEAR_SCAN) {
+        uint32_t m = g->sphere_count - k0 < NEAR_SCAN ? g->sphere_count - k0 : NEAR_SCAN;
+        KERNEL_NAME(boxes_meet)(g->box_lo_x + k0, g->box_hi_x + k0, g->box_lo_y + k0, g->box_hi_y + k0,
+                                g->box_lo_z + k0, g->box_hi_z + k0, m, lo, hi, meets);
+        for (uint32_t k = 0; k < m; k++) {
+            if (!meets[k]) continue;
+            if (n == NEAR_SPHERES_MAX) return NEAR_SPHERES_MAX + 1u;
+            uint32_t s = k0 + k;
+            near[n] = s;
+            nb[0][n] = g->box_lo_x[s], nb[1][n] = g->box_hi_x[s], nb[2][n] = g->box_lo_y[s];
+            nb[3][n] = g->box_hi_y[s], nb[4][n] = g->box_lo_z[s], nb[5][n] = g->box_hi_z[s];
+            n++;
+        }
+    }
+    return n;
+}
+
 /* One block: integrate; list the candidates for collision (live particles in a grid cell with
  * spheres, within the cell's height range: KERNEL_NAME(candidates), defined per level by the
  * includer) and collide each with its cell's spheres in sphere order; then list the slots that died
@@ -144,18 +179,16 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
             }
         }
         uint32_t near[NEAR_SPHERES_MAX], n_near = 0;
-        if (lo[0] <= hi[0])
-            for (uint32_t k = 0; k < g->sphere_count && n_near <= NEAR_SPHERES_MAX; k++) {
-                if (!particles_sphere_meets(&g->spheres[k], lo, hi)) continue;
-                if (n_near < NEAR_SPHERES_MAX) near[n_near] = k;
-                n_near++;
-            }
+        float nb[6][NEAR_SPHERES_MAX];
+        if (lo[0] <= hi[0]) n_near = KERNEL_NAME(near_spheres)(g, lo, hi, near, nb);
         if (n_near <= NEAR_SPHERES_MAX) {
+            int32_t meets[NEAR_SPHERES_MAX];
             for (uint32_t j = 0; j < SUBS && n_near; j++) {
                 if (!(sub_lo[j][0] <= sub_hi[j][0])) continue;
                 uint32_t f = j * SUB_BLOCK;
+                KERNEL_NAME(boxes_meet)(nb[0], nb[1], nb[2], nb[3], nb[4], nb[5], n_near, sub_lo[j], sub_hi[j], meets);
                 for (uint32_t k = 0; k < n_near; k++)
-                    if (particles_sphere_meets(&g->spheres[near[k]], sub_lo[j], sub_hi[j]))
+                    if (meets[k])
                         KERNEL_NAME(sphere)(p, g->spheres[near[k]], px + f, py + f, pz + f, vx + f, vy + f, vz + f,
                                             age + f, life + f, SUB_BLOCK);
             }
