@@ -169,7 +169,7 @@ size_t particles_grid_items_capacity(uint32_t max_spheres);
  * nothing; needs this step's grid), split over the job system in up to PARTICLE_SORT_CHUNKS
  * chunks of whole blocks; grids of more than SORT_BUCKETS_MAX cells sort by coarser cells. It
  * borrows dead_slots (empty between steps) for the per-slot keys. */
-#define PARTICLE_SORT_EVERY  8u
+#define PARTICLE_SORT_EVERY  16u
 #define PARTICLE_SORT_CHUNKS 32u
 #define SORT_BUCKETS_MAX     4096u
 uint32_t particles_sort_chunks(uint32_t block_count);
