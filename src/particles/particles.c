@@ -398,7 +398,9 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         if (!st) st = particles_simulate_cpu(ps, &params);
         if (!st && ++ps->steps_since_sort >= PARTICLE_SORT_EVERY) {
             ps->steps_since_sort = 0;
+            AW_PROFILE_ZONE_BEGIN_CAT(sort_zone, "particles", "particles_sort");
             st = particles_sort_by_cell(ps);
+            AW_PROFILE_ZONE_END(sort_zone);
         }
         AW_PROFILE_ZONE_END(sim_zone);
         ps->stats.simulate_ns = aw_time_ns() - t1;
