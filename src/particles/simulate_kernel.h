@@ -1,81 +1,67 @@
 /* One instance of the CPU particle kernel (included by simulate_cpu.c once per SIMD level, no
  * include guard): the includer defines KERNEL_NAME(x) (a suffixed name), KERNEL_ATTR (target and
  * optimisation attributes), KERNEL_LOOP (a loop pragma, or nothing) and the level's
- * KERNEL_NAME(candidates) and KERNEL_NAME(collide) functions before each inclusion. */
+ * KERNEL_NAME(halve), KERNEL_NAME(candidates) and KERNEL_NAME(collide) functions before each
+ * inclusion. */
 
-/* Forces, integration, ground and ageing for one block; returns its deaths. Branch-free: every
- * condition is a select, so the loop vectorizes. */
+/* Forces, integration, ground and ageing for one block, and the bounds of each SUB_BLOCK slots'
+ * particles that live on (empty, lo > hi, when none does) from the same registers, in 16 lanes
+ * that KERNEL_NAME(halve) reduces; returns its deaths. Branch-free: every condition is a select,
+ * so the inner loop vectorizes. */
 static KERNEL_ATTR uint32_t KERNEL_NAME(integrate)(const sim_params *p, float *restrict px, float *restrict py,
                                                    float *restrict pz, float *restrict vx, float *restrict vy,
-                                                   float *restrict vz, float *restrict age, float *restrict life) {
+                                                   float *restrict vz, float *restrict age, float *restrict life,
+                                                   float sub_lo[][3], float sub_hi[][3]) {
     const float dt = p->dt, gx = p->gx, gy = p->gy, gz = p->gz, k = p->drag_k;
     const float wx = p->wx, wy = p->wy, wz = p->wz, ground_y = p->ground ? p->ground_y : -INFINITY;
     const float e = p->restitution, f = p->friction;
     uint32_t deaths = 0;
-    KERNEL_LOOP
-    for (uint32_t i = 0; i < PARTICLE_BLOCK; i++) {
-        float a = age[i], l = life[i];
-        int alive = a < l;
-        float nvx = vx[i] + gx + k * (wx - vx[i]);
-        float nvy = vy[i] + gy + k * (wy - vy[i]);
-        float nvz = vz[i] + gz + k * (wz - vz[i]);
-        float npx = px[i] + nvx * dt, npy = py[i] + nvy * dt, npz = pz[i] + nvz * dt;
-        int below = npy < ground_y;
-        float bounce_vy = nvy < 0.0f ? -nvy * e : nvy;
-        npy = below ? ground_y : npy;
-        nvy = below ? bounce_vy : nvy;
-        nvx = below ? nvx * f : nvx;
-        nvz = below ? nvz * f : nvz;
-        float na = a + dt;
-        int dies = alive & (na >= l);
-        deaths += (uint32_t)dies;
-        px[i] = alive ? npx : px[i];
-        py[i] = alive ? npy : py[i];
-        pz[i] = alive ? npz : pz[i];
-        vx[i] = alive ? nvx : vx[i];
-        vy[i] = alive ? nvy : vy[i];
-        vz[i] = alive ? nvz : vz[i];
-        age[i] = alive ? na : a;
-        life[i] = dies ? -1.0f : l; /* marked for the free list */
-    }
-    return deaths;
-}
-
-/* Bounds of SUB_BLOCK live particles: 16 independent minima and maxima per axis (plain selects),
- * then halved 16 -> 8 -> 4 -> 2 -> 1 (each halving a vector operation). Min and max are exact, so
- * the order changes nothing but the sign of a zero, which compares equal. Empty when nothing lives
- * (lo > hi). */
-static KERNEL_ATTR void KERNEL_NAME(bounds)(const float *restrict px, const float *restrict py,
-                                            const float *restrict pz, const float *restrict age,
-                                            const float *restrict life, float out_lo[3], float out_hi[3]) {
-    float lo[3][16], hi[3][16];
-    for (uint32_t a = 0; a < 3; a++)
-        for (uint32_t j = 0; j < 16; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
-    KERNEL_LOOP
-    for (uint32_t i0 = 0; i0 < SUB_BLOCK; i0 += 16) {
-        const float *x = px + i0, *y = py + i0, *z = pz + i0, *ag = age + i0, *li = life + i0;
+    for (uint32_t sb = 0; sb < PARTICLE_BLOCK / SUB_BLOCK; sb++) {
+        float lo[3][16], hi[3][16];
+        for (uint32_t a = 0; a < 3; a++)
+            for (uint32_t j = 0; j < 16; j++) lo[a][j] = INFINITY, hi[a][j] = -INFINITY;
         KERNEL_LOOP
-        for (uint32_t j = 0; j < 16; j++) {
-            int keep = ag[j] < li[j];
-            float bx = keep ? x[j] : INFINITY, by = keep ? y[j] : INFINITY, bz = keep ? z[j] : INFINITY;
-            lo[0][j] = bx < lo[0][j] ? bx : lo[0][j];
-            lo[1][j] = by < lo[1][j] ? by : lo[1][j];
-            lo[2][j] = bz < lo[2][j] ? bz : lo[2][j];
-            bx = keep ? x[j] : -INFINITY, by = keep ? y[j] : -INFINITY, bz = keep ? z[j] : -INFINITY;
-            hi[0][j] = bx > hi[0][j] ? bx : hi[0][j];
-            hi[1][j] = by > hi[1][j] ? by : hi[1][j];
-            hi[2][j] = bz > hi[2][j] ? bz : hi[2][j];
-        }
-    }
-    for (uint32_t half = 8; half; half /= 2)
-        for (uint32_t a = 0; a < 3; a++) {
+        for (uint32_t i0 = sb * SUB_BLOCK; i0 < (sb + 1u) * SUB_BLOCK; i0 += 16) {
             KERNEL_LOOP
-            for (uint32_t j = 0; j < half; j++) {
-                lo[a][j] = lo[a][j + half] < lo[a][j] ? lo[a][j + half] : lo[a][j];
-                hi[a][j] = hi[a][j + half] > hi[a][j] ? hi[a][j + half] : hi[a][j];
+            for (uint32_t j = 0; j < 16; j++) {
+                uint32_t i = i0 + j;
+                float a = age[i], l = life[i];
+                int alive = a < l;
+                float nvx = vx[i] + gx + k * (wx - vx[i]);
+                float nvy = vy[i] + gy + k * (wy - vy[i]);
+                float nvz = vz[i] + gz + k * (wz - vz[i]);
+                float npx = px[i] + nvx * dt, npy = py[i] + nvy * dt, npz = pz[i] + nvz * dt;
+                int below = npy < ground_y;
+                float bounce_vy = nvy < 0.0f ? -nvy * e : nvy;
+                npy = below ? ground_y : npy;
+                nvy = below ? bounce_vy : nvy;
+                nvx = below ? nvx * f : nvx;
+                nvz = below ? nvz * f : nvz;
+                float na = a + dt;
+                int dies = alive & (na >= l);
+                int keep = alive & (na < l);
+                deaths += (uint32_t)dies;
+                px[i] = alive ? npx : px[i];
+                py[i] = alive ? npy : py[i];
+                pz[i] = alive ? npz : pz[i];
+                vx[i] = alive ? nvx : vx[i];
+                vy[i] = alive ? nvy : vy[i];
+                vz[i] = alive ? nvz : vz[i];
+                age[i] = alive ? na : a;
+                life[i] = dies ? -1.0f : l; /* marked for the free list */
+                float bx = keep ? npx : INFINITY, by = keep ? npy : INFINITY, bz = keep ? npz : INFINITY;
+                lo[0][j] = bx < lo[0][j] ? bx : lo[0][j];
+                lo[1][j] = by < lo[1][j] ? by : lo[1][j];
+                lo[2][j] = bz < lo[2][j] ? bz : lo[2][j];
+                bx = keep ? npx : -INFINITY, by = keep ? npy : -INFINITY, bz = keep ? npz : -INFINITY;
+                hi[0][j] = bx > hi[0][j] ? bx : hi[0][j];
+                hi[1][j] = by > hi[1][j] ? by : hi[1][j];
+                hi[2][j] = bz > hi[2][j] ? bz : hi[2][j];
             }
         }
-    for (uint32_t a = 0; a < 3; a++) out_lo[a] = lo[a][0], out_hi[a] = hi[a][0];
+        KERNEL_NAME(halve)(lo, hi, sub_lo[sb], sub_hi[sb]);
+    }
+    return deaths;
 }
 
 /* One sphere against `count` (a multiple of 16) live particles, branch-free within 16 slots
@@ -162,17 +148,16 @@ static KERNEL_ATTR uint32_t KERNEL_NAME(block)(const sim_params *p, const partic
     size_t o = (size_t)block * PARTICLE_BLOCK;
     float *px = s->px + o, *py = s->py + o, *pz = s->pz + o, *vx = s->vx + o, *vy = s->vy + o, *vz = s->vz + o;
     float *age = s->age + o, *life = s->life + o;
-    uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life);
+    enum { SUBS = PARTICLE_BLOCK / SUB_BLOCK };
+    float sub_lo[SUBS][3], sub_hi[SUBS][3];
+    uint32_t deaths = KERNEL_NAME(integrate)(p, px, py, pz, vx, vy, vz, age, life, sub_lo, sub_hi);
     if (g->w) {
-        /* Bounds per SUB_BLOCK slots and of the whole block. Spheres whose boxes meet the block's:
+        /* The block's bounds are its sub-blocks' union. Spheres whose boxes meet the block's:
          * when no more than NEAR_SPHERES_MAX, each sub-block sweeps those that meet its own bounds
          * (dense, vectorized, no gathers: sub-blocks of neighbours meet few); when more, each
          * candidate particle takes its own cell's spheres from the grid. */
-        enum { SUBS = PARTICLE_BLOCK / SUB_BLOCK };
-        float sub_lo[SUBS][3], sub_hi[SUBS][3], lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
         for (uint32_t j = 0; j < SUBS; j++) {
-            uint32_t f = j * SUB_BLOCK;
-            KERNEL_NAME(bounds)(px + f, py + f, pz + f, age + f, life + f, sub_lo[j], sub_hi[j]);
             for (uint32_t a = 0; a < 3; a++) {
                 lo[a] = sub_lo[j][a] < lo[a] ? sub_lo[j][a] : lo[a];
                 hi[a] = sub_hi[j][a] > hi[a] ? sub_hi[j][a] : hi[a];
