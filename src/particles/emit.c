@@ -1,5 +1,6 @@
 /* Emission: continuous emitters in slot order, then queued bursts in call order, each particle's
- * start drawn from its emitter's counter-based RNG (key, sequence), so both paths agree. */
+ * start drawn from its emitter's counter-based RNG (key, sequence), so both paths agree. Slots are
+ * taken in that order on one thread; the starts are drawn and written over the job system. */
 #include "particles/particles_internal.h"
 
 #define TWO_PI 6.28318530717958647692f
@@ -33,42 +34,85 @@ static uint32_t take_slot(aw_particles *ps) {
     return ps->free_slots[--ps->free_count];
 }
 
+static void write_particle(particle_soa *s, uint32_t i, const particle_spawn *p, uint32_t id, uint32_t emitter) {
+    s->px[i] = p->px, s->py[i] = p->py, s->pz[i] = p->pz;
+    s->vx[i] = p->vx, s->vy[i] = p->vy, s->vz[i] = p->vz;
+    s->age[i] = 0.0f;
+    s->life[i] = p->life;
+    s->id[i] = id;
+    s->emitter[i] = emitter;
+}
+
 /* Emits up to `count` particles of emitter `slot` at `at`; the rest are refused (no free slot).
  * On the GPU path only the lifetimes are drawn here (to know which particles take a slot); the
- * emit kernel draws the rest from the same (key, sequence). */
+ * emit kernel draws the rest from the same (key, sequence). On the CPU path a run whose lifetimes
+ * are all positive only takes its slots here (in order, so the same slots for any thread count)
+ * and is recorded for particles_emit's parallel pass; a run that may draw zero lifetimes is
+ * written at once. */
 static void emit_run(aw_particles *ps, uint32_t slot, aw_vec3 at, uint32_t count) {
     emitter_slot *e = &ps->emitters[slot];
     uint32_t room = ps->capacity - ps->live;
     uint32_t take = count < room ? count : room;
     ps->stats.refused += count - take;
-    bool gpu = ps->backend == AW_PARTICLES_GPU;
-    if (gpu && take) particles_gpu_add_run(ps, slot, at, take, e->sequence, ps->next_id);
-    particle_soa *s = &ps->soa;
+    if (!take) return;
     const aw_emitter_desc *d = &e->desc;
-    for (uint32_t k = 0; k < take; k++) {
-        uint32_t sequence = e->sequence++, id = ps->next_id++;
-        ps->stats.total_emitted++;
-        if (gpu) {
-            float life = d->lifetime_min + (d->lifetime_max - d->lifetime_min) * particle_random(e->seed32, sequence, 3);
+    if (ps->backend == AW_PARTICLES_GPU) {
+        particles_gpu_add_run(ps, slot, at, take, e->sequence, ps->next_id);
+        for (uint32_t k = 0; k < take; k++) {
+            float life = d->lifetime_min + (d->lifetime_max - d->lifetime_min) * particle_random(e->seed32, e->sequence++, 3);
             if (life > 0.0f)
                 ps->live++;
             else
                 ps->stats.died++;
-            continue;
         }
+        ps->next_id += take;
+        ps->stats.total_emitted += take;
+        return;
+    }
+    if (d->lifetime_min > 0.0f) {
+        emit_plan *run = &ps->emit_runs[ps->emit_run_count++];
+        *run = (emit_plan){.emitter = slot, .at = at, .first_sequence = e->sequence, .first_id = ps->next_id,
+                           .first = ps->emit_planned, .count = take};
+        for (uint32_t k = 0; k < take; k++) ps->emit_slots[ps->emit_planned + k] = take_slot(ps);
+        ps->emit_planned += take;
+        e->sequence += take;
+        ps->next_id += take;
+        ps->live += take;
+        ps->stats.total_emitted += take;
+        return;
+    }
+    for (uint32_t k = 0; k < take; k++) {
+        uint32_t sequence = e->sequence++, id = ps->next_id++;
+        ps->stats.total_emitted++;
         particle_spawn p = particles_spawn_state(e, at, sequence);
         if (!(p.life > 0.0f)) { /* a zero lifetime lives no step: emitted and dead at once */
             ps->stats.died++;
             continue;
         }
-        uint32_t i = take_slot(ps);
-        s->px[i] = p.px, s->py[i] = p.py, s->pz[i] = p.pz;
-        s->vx[i] = p.vx, s->vy[i] = p.vy, s->vz[i] = p.vz;
-        s->age[i] = 0.0f;
-        s->life[i] = p.life;
-        s->id[i] = id;
-        s->emitter[i] = slot;
+        write_particle(&ps->soa, take_slot(ps), &p, id, slot);
         ps->live++;
+    }
+}
+
+/* Planned particles [begin, end): each finds its run (runs are in plan order) and draws its start. */
+static void spawn_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
+    (void)worker;
+    aw_particles *ps = ctx;
+    uint32_t lo = 0, hi = ps->emit_run_count - 1u; /* the last run with first <= begin */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi + 1u) / 2u;
+        if (ps->emit_runs[mid].first <= begin)
+            lo = mid;
+        else
+            hi = mid - 1u;
+    }
+    for (uint32_t r = lo, i = begin; i < end; r++) {
+        const emit_plan *run = &ps->emit_runs[r];
+        const emitter_slot *e = &ps->emitters[run->emitter];
+        for (uint32_t k = i - run->first; k < run->count && i < end; k++, i++) {
+            particle_spawn p = particles_spawn_state(e, run->at, run->first_sequence + k);
+            write_particle(&ps->soa, ps->emit_slots[i], &p, run->first_id + k, run->emitter);
+        }
     }
 }
 
@@ -82,7 +126,9 @@ static uint32_t continuous_count(emitter_slot *e, float dt) {
     return (uint32_t)whole;
 }
 
-void particles_emit(aw_particles *ps, float dt) {
+aw_status particles_emit(aw_particles *ps, float dt) {
+    ps->emit_run_count = 0;
+    ps->emit_planned = 0;
     for (uint32_t slot = 0; slot < ps->max_emitters; slot++) {
         emitter_slot *e = &ps->emitters[slot];
         if (!e->used) continue;
@@ -92,4 +138,10 @@ void particles_emit(aw_particles *ps, float dt) {
     for (uint32_t b = 0; b < ps->burst_count; b++)
         emit_run(ps, ps->bursts[b].emitter, ps->bursts[b].at, ps->bursts[b].count);
     ps->burst_count = 0;
+    if (!ps->emit_planned) return AW_OK;
+    if (!ps->jobs) {
+        spawn_range(0, ps->emit_planned, 0, ps);
+        return AW_OK;
+    }
+    return aw_jobs_parallel_for(ps->jobs, ps->emit_planned, EMIT_GRAIN, spawn_range, ps);
 }

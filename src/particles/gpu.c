@@ -335,7 +335,8 @@ aw_status particles_gpu_step(aw_particles *ps, float dt) {
     g->run_count = 0;
     g->emitted = 0;
     uint32_t live_before = ps->live;
-    particles_emit(ps, dt); /* plans runs, counts who takes a slot */
+    aw_status st = particles_emit(ps, dt); /* plans runs, counts who takes a slot */
+    if (st) return st;
     uint32_t stored = ps->live - live_before;
     upload_emitters(ps);
     particles_grid_build(ps);
@@ -350,7 +351,7 @@ aw_status particles_gpu_step(aw_particles *ps, float dt) {
                            .grid = {grid->min_x, grid->min_z, grid->inv_cell, 0.0f},
                            .grid_y = {grid->min_y, grid->max_y, (float)grid->w, (float)grid->h},
                            .counts = {ps->capacity, g->emitted, g->run_count, (uint32_t)grid->w}}};
-    aw_status st = aw_gpu_buffer_flush(g->gpu, &g->buf[B_EMITTERS], 0, VK_WHOLE_SIZE);
+    st = aw_gpu_buffer_flush(g->gpu, &g->buf[B_EMITTERS], 0, VK_WHOLE_SIZE);
     if (!st) st = aw_gpu_buffer_flush(g->gpu, &g->buf[B_RUNS], 0, VK_WHOLE_SIZE);
     if (!st && grid->w) {
         st = aw_gpu_buffer_flush(g->gpu, &g->buf[B_SPHERES], 0, VK_WHOLE_SIZE);

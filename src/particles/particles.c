@@ -60,22 +60,41 @@ aw_particles_simd aw_particles_simd_detect(void) {
     return AW_PARTICLES_SIMD_SCALAR;
 }
 
+static size_t sort_hist_bytes(const aw_particles *ps) {
+    return (size_t)particles_sort_chunks(ps->block_count) * (SORT_BUCKETS_MAX + 1u) * sizeof(uint32_t);
+}
+
+static size_t emit_runs_bytes(const aw_particles *ps) {
+    return ((size_t)ps->max_emitters + ps->max_bursts) * sizeof(emit_plan);
+}
+
+/* Six arrays of max_spheres floats, each padded to 16. */
+static size_t sphere_box_stride(const aw_particles *ps) {
+    return ((size_t)ps->max_spheres + 15u) & ~(size_t)15u;
+}
+
+static size_t sphere_boxes_bytes(const aw_particles *ps) {
+    return 6u * sphere_box_stride(ps) * sizeof(float);
+}
+
 static void free_storage(aw_particles *ps) {
     const aw_allocator *a = ps->allocator;
     aw_free(a, ps->soa_block, ps->soa_bytes);
     aw_free(a, ps->spare_block, ps->soa_bytes);
-    aw_free(a, ps->sort_start, (GRID_CELLS + 1u) * sizeof(uint32_t));
+    aw_free(a, ps->sort_hist, sort_hist_bytes(ps));
     aw_free(a, ps->free_slots, (size_t)ps->capacity * sizeof(uint32_t));
     aw_free(a, ps->dead_slots, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t));
     aw_free(a, ps->dead_counts, (size_t)ps->block_count * sizeof(uint32_t));
     aw_free(a, ps->emitters, (size_t)ps->max_emitters * sizeof(emitter_slot));
     aw_free(a, ps->bursts, (size_t)ps->max_bursts * sizeof(burst_request));
+    aw_free(a, ps->emit_runs, emit_runs_bytes(ps));
     aw_free(a, ps->spheres, (size_t)ps->max_spheres * sizeof(aw_particle_sphere));
     aw_free(a, ps->grid.cell_start, GRID_CELLS * sizeof(uint32_t));
     aw_free(a, ps->grid.cell_count, GRID_CELLS * sizeof(uint32_t));
     aw_free(a, ps->grid.cell_min_y, GRID_CELLS * sizeof(float));
     aw_free(a, ps->grid.cell_max_y, GRID_CELLS * sizeof(float));
     aw_free(a, ps->grid.items, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t));
+    aw_free(a, ps->grid.box_lo_x, sphere_boxes_bytes(ps));
 }
 
 /* Ten arrays of `capacity` 4-byte values, each starting on a 64-byte boundary, in one block. */
@@ -140,21 +159,29 @@ aw_particles *aw_particles_create(const aw_particles_desc *desc) {
     ps->block_count = (ps->capacity + PARTICLE_BLOCK - 1u) / PARTICLE_BLOCK;
     aw_status st = alloc_soa(ps, &ps->soa, &ps->soa_block);
     if (!st) st = alloc_soa(ps, &ps->spare, &ps->spare_block);
-    ps->sort_start = aw_alloc(a, (GRID_CELLS + 1u) * sizeof(uint32_t), 64);
+    ps->sort_hist = aw_alloc(a, sort_hist_bytes(ps), 64);
     ps->free_slots = aw_alloc(a, (size_t)ps->capacity * sizeof(uint32_t), 64);
     ps->dead_slots = aw_alloc(a, (size_t)ps->block_count * PARTICLE_BLOCK * sizeof(uint32_t), 64);
     ps->dead_counts = aw_alloc(a, (size_t)ps->block_count * sizeof(uint32_t), 64);
     ps->emitters = aw_alloc(a, (size_t)ps->max_emitters * sizeof(emitter_slot), 64);
     ps->bursts = aw_alloc(a, (size_t)ps->max_bursts * sizeof(burst_request), 64);
+    ps->emit_runs = aw_alloc(a, emit_runs_bytes(ps), 64);
+    ps->emit_slots = ps->dead_slots;
     ps->spheres = aw_alloc(a, (size_t)ps->max_spheres * sizeof(aw_particle_sphere), 64);
     ps->grid.cell_start = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
     ps->grid.cell_count = aw_alloc(a, GRID_CELLS * sizeof(uint32_t), 64);
     ps->grid.cell_min_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
     ps->grid.cell_max_y = aw_alloc(a, GRID_CELLS * sizeof(float), 64);
     ps->grid.items = aw_alloc(a, particles_grid_items_capacity(ps->max_spheres) * sizeof(uint32_t), 64);
-    if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.cell_min_y ||
+    ps->grid.box_lo_x = aw_alloc(a, sphere_boxes_bytes(ps), 64);
+    if (ps->grid.box_lo_x) {
+        float **boxes[] = {&ps->grid.box_hi_x, &ps->grid.box_lo_y, &ps->grid.box_hi_y, &ps->grid.box_lo_z,
+                           &ps->grid.box_hi_z};
+        for (size_t k = 0; k < 5; k++) *boxes[k] = ps->grid.box_lo_x + (k + 1u) * sphere_box_stride(ps);
+    }
+    if (!st && (!ps->grid.cell_start || !ps->grid.cell_count || !ps->grid.items || !ps->grid.box_lo_x || !ps->grid.cell_min_y ||
                 !ps->grid.cell_max_y)) st = AW_ERR_OUT_OF_MEMORY;
-    if (!st && (!ps->free_slots || !ps->sort_start || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts ||
+    if (!st && (!ps->free_slots || !ps->sort_hist || !ps->dead_slots || !ps->dead_counts || !ps->emitters || !ps->bursts || !ps->emit_runs ||
                 !ps->spheres))
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "particles: out of memory for %u particles", ps->capacity);
     if (!st) {
@@ -362,16 +389,18 @@ aw_status aw_particles_step(aw_particles *ps, float dt) {
         st = particles_gpu_step(ps, dt);
     } else {
         AW_PROFILE_ZONE_BEGIN_CAT(emit_zone, "particles", "particles_emit");
-        particles_emit(ps, dt);
+        st = particles_emit(ps, dt);
         AW_PROFILE_ZONE_END(emit_zone);
         uint64_t t1 = aw_time_ns();
         ps->stats.emit_ns = t1 - t0;
         sim_params params = particles_sim_params(ps, dt);
         AW_PROFILE_ZONE_BEGIN_CAT(sim_zone, "particles", "particles_simulate");
-        st = particles_simulate_cpu(ps, &params);
+        if (!st) st = particles_simulate_cpu(ps, &params);
         if (!st && ++ps->steps_since_sort >= PARTICLE_SORT_EVERY) {
             ps->steps_since_sort = 0;
-            particles_sort_by_cell(ps);
+            AW_PROFILE_ZONE_BEGIN_CAT(sort_zone, "particles", "particles_sort");
+            st = particles_sort_by_cell(ps);
+            AW_PROFILE_ZONE_END(sort_zone);
         }
         AW_PROFILE_ZONE_END(sim_zone);
         ps->stats.simulate_ns = aw_time_ns() - t1;

@@ -67,11 +67,29 @@ typedef struct sphere_grid {
     uint32_t *items;      /* sphere indices, ascending within a cell */
     const aw_particle_sphere *spheres;
     uint32_t sphere_count;
+    /* Each sphere's box (center -/+ radius) as six arrays of max_spheres, for vector box tests. */
+    float *box_lo_x, *box_hi_x, *box_lo_y, *box_hi_y, *box_lo_z, *box_hi_z;
 } sphere_grid;
-/* A block whose bounds meet at most this many spheres sweeps them densely instead of the grid. */
-#define DENSE_SPHERES 8u
+/* A block whose bounds meet at most NEAR_SPHERES_MAX spheres has each SUB_BLOCK slots sweep
+ * those that meet their own bounds; more, it goes through the grid. */
+#define NEAR_SPHERES_MAX 64u
+#define SUB_BLOCK        64u
+
+/* Spheres tested against a block's bounds per vector pass. */
+#define NEAR_SCAN 64u
 
 typedef struct particles_gpu particles_gpu;
+
+/* One planned emission run of the CPU path: `count` particles of one emitter at `at`, whose slots
+ * are emit_slots[first, first + count). */
+typedef struct emit_plan {
+    uint32_t emitter;
+    aw_vec3 at;
+    uint32_t first_sequence, first_id;
+    uint32_t first, count;
+} emit_plan;
+/* Planned particles per job range of the emission pass. */
+#define EMIT_GRAIN 1024u
 
 struct aw_particles {
     const aw_allocator *allocator;
@@ -90,7 +108,7 @@ struct aw_particles {
     particle_soa spare;
     void *spare_block;
     uint32_t spare_high_water; /* slots of `spare` that may hold stale particles */
-    uint32_t *sort_start;      /* per grid cell + 1: the counting sort's offsets */
+    uint32_t *sort_hist;       /* per sort chunk: SORT_BUCKETS_MAX + 1 counters (sort_cpu.c) */
     uint32_t steps_since_sort;
     uint32_t *free_slots; /* stack of recycled slots */
     uint32_t free_count;
@@ -105,6 +123,10 @@ struct aw_particles {
     uint32_t emitter_count;
     burst_request *bursts;
     uint32_t burst_count;
+    emit_plan *emit_runs; /* max_emitters + max_bursts: this step's planned runs */
+    uint32_t emit_run_count;
+    uint32_t *emit_slots; /* planned particles' slots: borrows dead_slots (empty between steps) */
+    uint32_t emit_planned;
     aw_particle_sphere *spheres;
     uint32_t sphere_count, spheres_dropped;
     sphere_grid grid;
@@ -135,18 +157,23 @@ typedef struct particle_spawn {
 } particle_spawn;
 particle_spawn particles_spawn_state(const emitter_slot *e, aw_vec3 at, uint32_t sequence);
 
-/* emit.c: continuous emission and queued bursts, in a fixed order. Calls `place` for every
- * particle on the GPU path instead of writing the SoA (NULL on the CPU path). */
-void particles_emit(aw_particles *ps, float dt);
+/* emit.c: continuous emission and queued bursts, in a fixed order. On the GPU path it records
+ * runs for the emit kernel instead of writing the SoA. */
+aw_status particles_emit(aw_particles *ps, float dt);
 
 /* sphere_grid.c: rebuilds ps->grid from ps->spheres (allocates nothing). */
 void particles_grid_build(aw_particles *ps);
 size_t particles_grid_items_capacity(uint32_t max_spheres);
 
 /* sort_cpu.c: packs the live particles to the front in sphere-grid cell order (allocates
- * nothing; needs this step's grid). */
-#define PARTICLE_SORT_EVERY 8u
-void particles_sort_by_cell(aw_particles *ps);
+ * nothing; needs this step's grid), split over the job system in up to PARTICLE_SORT_CHUNKS
+ * chunks of whole blocks; grids of more than SORT_BUCKETS_MAX cells sort by coarser cells. It
+ * borrows dead_slots (empty between steps) for the per-slot keys. */
+#define PARTICLE_SORT_EVERY  16u
+#define PARTICLE_SORT_CHUNKS 32u
+#define SORT_BUCKETS_MAX     4096u
+uint32_t particles_sort_chunks(uint32_t block_count);
+aw_status particles_sort_by_cell(aw_particles *ps);
 
 /* simulate_cpu.c */
 aw_status particles_simulate_cpu(aw_particles *ps, const sim_params *params);

@@ -96,6 +96,19 @@ static void collide_scalar(const sim_params *p, const sphere_grid *g, uint32_t n
     }
 }
 
+/* Bounds kept in 16 lanes reduced to one value per axis. Min and max are exact and no NaN enters
+ * the lanes (the selects keep it out), so any order gives values that compare the same: the
+ * vector levels reduce with their own instructions. */
+static inline void halve_scalar(float lo[3][16], float hi[3][16], float out_lo[3], float out_hi[3]) {
+    for (uint32_t a = 0; a < 3; a++) {
+        out_lo[a] = lo[a][0], out_hi[a] = hi[a][0];
+        for (uint32_t j = 1; j < 16; j++) {
+            out_lo[a] = lo[a][j] < out_lo[a] ? lo[a][j] : out_lo[a];
+            out_hi[a] = hi[a][j] > out_hi[a] ? hi[a][j] : out_hi[a];
+        }
+    }
+}
+
 #define KERNEL_NAME(x) KERNEL_CAT_(x, scalar)
 #if defined(__clang__)
 #define KERNEL_ATTR __attribute__((noinline))
@@ -111,6 +124,28 @@ static void collide_scalar(const sim_params *p, const sphere_grid *g, uint32_t n
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define AW_PARTICLES_X86 1
+
+__attribute__((target("avx2"))) static inline void halve_avx2(float lo[3][16], float hi[3][16], float out_lo[3],
+                                                               float out_hi[3]) {
+    for (uint32_t a = 0; a < 3; a++) {
+        __m256 l = _mm256_min_ps(_mm256_loadu_ps(lo[a]), _mm256_loadu_ps(lo[a] + 8));
+        __m256 h = _mm256_max_ps(_mm256_loadu_ps(hi[a]), _mm256_loadu_ps(hi[a] + 8));
+        __m128 l4 = _mm_min_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
+        __m128 h4 = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        l4 = _mm_min_ps(l4, _mm_movehl_ps(l4, l4));
+        h4 = _mm_max_ps(h4, _mm_movehl_ps(h4, h4));
+        out_lo[a] = _mm_cvtss_f32(_mm_min_ss(l4, _mm_shuffle_ps(l4, l4, 1)));
+        out_hi[a] = _mm_cvtss_f32(_mm_max_ss(h4, _mm_shuffle_ps(h4, h4, 1)));
+    }
+}
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) static inline void
+halve_avx512(float lo[3][16], float hi[3][16], float out_lo[3], float out_hi[3]) {
+    for (uint32_t a = 0; a < 3; a++) {
+        out_lo[a] = _mm512_reduce_min_ps(_mm512_loadu_ps(lo[a]));
+        out_hi[a] = _mm512_reduce_max_ps(_mm512_loadu_ps(hi[a]));
+    }
+}
 
 __attribute__((target("avx2"))) static uint32_t candidates_avx2(const sphere_grid *g, const float *px,
                                                                 const float *py, const float *pz, const float *age,

@@ -1,5 +1,6 @@
 /* The per-step grid of collision spheres over the ground plane (x, z): counts, prefix sums and
- * sphere indices in ascending order per cell, into storage made at creation. */
+ * sphere indices in ascending order per cell, plus every sphere's box, into storage made at
+ * creation. */
 #include "particles/particles_internal.h"
 
 #include <string.h>
@@ -24,6 +25,12 @@ void particles_grid_build(aw_particles *ps) {
     g->w = g->h = 0;
     uint32_t n = ps->sphere_count;
     if (!n) return;
+    for (uint32_t i = 0; i < n; i++) {
+        const aw_particle_sphere *s = &ps->spheres[i];
+        g->box_lo_x[i] = s->center.x - s->radius, g->box_hi_x[i] = s->center.x + s->radius;
+        g->box_lo_y[i] = s->center.y - s->radius, g->box_hi_y[i] = s->center.y + s->radius;
+        g->box_lo_z[i] = s->center.z - s->radius, g->box_hi_z[i] = s->center.z + s->radius;
+    }
     float min_x = INFINITY, min_z = INFINITY, max_x = -INFINITY, max_z = -INFINITY, max_r = 0.0f;
     g->min_y = INFINITY, g->max_y = -INFINITY;
     for (uint32_t i = 0; i < n; i++) {

@@ -26,7 +26,7 @@ static aw_status collider_query(aw_particles *ps, aw_world *world, aw_query **ou
 
 aw_status aw_particles_gather_colliders(aw_particles *ps, aw_world *world) {
     if (!ps || !world) return aw_error(AW_ERR_INVALID_ARG, "particles: system and world are required");
-    aw_query *q;
+    aw_query *q = NULL;
     aw_status st = collider_query(ps, world, &q);
     if (st) return st;
     uint32_t n = 0, dropped = 0;
