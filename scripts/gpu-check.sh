@@ -22,7 +22,7 @@ echo "== device"
 echo "== aw-bench render"
 "$bin/aw-bench" render --reps "${REPS:-5}" --json "$out/bench-render.json" | tee "$out/bench-render.txt"
 
-echo "== aw-demo (seed-profile, 100,000 entities, batched then naive)"
+echo "== aw-demo (combat, 100,000 entities, batched then naive)"
 "$bin/aw-demo" --headless --entities 100000 --frames 200 --stats --screenshot "$out/demo-batched.png" \
   | tee "$out/demo-batched.txt"
 "$bin/aw-demo" --headless --entities 100000 --frames 60 --naive --stats | tee "$out/demo-naive.txt"
