@@ -582,23 +582,7 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     aw_cmd_destroy(cb, r->target);
     aw_entity e = aw_cmd_create(cb);
     if (!e) return;
-    aw_ai_agent agent;
-    ai_agent_init(t, type, team, &agent);
-    aw_ai_perception per = {.enemy_distance = INFINITY, .ally_distance = INFINITY};
-    aw_ai_plan plan;
-    memset(&plan, 0, sizeof plan);
-    plan.trigger = AW_TRIGGER_SCHEDULED + 1;
-    plan.next_plan_id = 1;
-    aw_velocity vel = {0, 0, 0};
-    aw_collider col = {.radius = t->radius, .layer = AW_AI_TEAM_LAYER(team)};
-    aw_rigid_body body = {.inv_mass = 1.0f};
-    aw_cmd_set(cb, e, ai->ids.position, &where, sizeof where);
-    aw_cmd_set(cb, e, ai->ids.velocity, &vel, sizeof vel);
-    aw_cmd_set(cb, e, ai->pids.collider, &col, sizeof col);
-    aw_cmd_set(cb, e, ai->pids.rigid_body, &body, sizeof body);
-    aw_cmd_set(cb, e, ai->ids.agent, &agent, sizeof agent);
-    aw_cmd_set(cb, e, ai->ids.perception, &per, sizeof per);
-    aw_cmd_set(cb, e, ai->ids.plan, &plan, sizeof plan);
+    ai_agent_commands(ai, cb, e, type, team, where);
     ai->stats.respawns++;
 }
 

@@ -94,12 +94,22 @@ static void test_deaths_and_respawns(void **state) {
     aw_ai_ids ids = aw_ai_get_ids(f.ai);
     aw_query *agents = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.agent))});
     aw_query *shots = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.projectile))});
-    uint32_t most_projectiles = 0;
+    uint32_t most_projectiles = 0, respawn_frames = 0;
+    uint64_t respawns = 0;
     for (int frame = 0; frame < 900; frame++) {
+        uint32_t tables = aw_world_get_stats(f.world).tables;
         ASSERT_OK(aw_world_progress(f.world, 1.0f / 60.0f));
         assert_int_equal(aw_query_count(agents), 200);
         if (aw_query_count(shots) > most_projectiles) most_projectiles = aw_query_count(shots);
+        /* A respawn walks the tables the spawns made: none is created in its frame (each new one
+         * is several heap allocations in a steady-state frame). */
+        if (aw_ai_get_stats(f.ai).respawns > respawns) {
+            respawns = aw_ai_get_stats(f.ai).respawns;
+            respawn_frames++;
+            assert_int_equal(aw_world_get_stats(f.world).tables, tables);
+        }
     }
+    assert_true(respawn_frames > 0);
     aw_ai_stats st = aw_ai_get_stats(f.ai);
     if (!st.deaths || !st.respawns || !most_projectiles || !st.projectiles_expired)
         fail_msg("deaths %llu respawns %llu projectiles %u expired %llu shots %llu", (unsigned long long)st.deaths,
