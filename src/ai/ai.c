@@ -402,14 +402,12 @@ void ai_agent_init(const aw_agent_type *t, uint32_t type, uint8_t team, aw_ai_ag
     out->agent_type = (uint16_t)type;
 }
 
-aw_entity aw_ai_spawn(aw_ai *ai, uint32_t type, uint8_t team, aw_vec3 position) {
-    if (!ai || type >= ai->lib->type_count || team >= AW_AI_MAX_TEAMS || !isfinite(position.x) ||
-        !isfinite(position.y) || !isfinite(position.z)) {
-        aw_error(AW_ERR_INVALID_ARG, "aw_ai_spawn: ai, a loaded type, team < %u and a finite position are required",
-                 AW_AI_MAX_TEAMS);
-        return AW_ENTITY_NULL;
-    }
-    const aw_agent_type *t = &ai->lib->types[type];
+/* An agent's components recorded in one order, the same for a first spawn and a respawn: both walk
+ * the same chain of tables when applied, so every table on it exists from the first spawn on (a
+ * respawn through a different path would create them, with their allocations, in a timed frame). */
+void ai_agent_commands(const aw_ai *ai, aw_cmd_buffer *cb, aw_entity e, uint32_t type, uint8_t team,
+                       aw_vec3 position) {
+    const aw_agent_type *t = ai_type_of(ai, type);
     aw_ai_agent agent;
     ai_agent_init(t, type, team, &agent);
     aw_ai_perception perception = {.enemy_distance = INFINITY, .ally_distance = INFINITY};
@@ -417,16 +415,33 @@ aw_entity aw_ai_spawn(aw_ai *ai, uint32_t type, uint8_t team, aw_vec3 position) 
     memset(&plan, 0, sizeof plan);
     plan.trigger = AW_TRIGGER_SCHEDULED + 1; /* plan on the first frame */
     plan.next_plan_id = 1;
+    aw_velocity vel = {0, 0, 0};
     aw_collider collider = {.radius = t->radius, .layer = AW_AI_TEAM_LAYER(team)};
     aw_rigid_body body = {.inv_mass = 1.0f};
-    aw_velocity vel = {0, 0, 0};
-    aw_component comps[] = {ai->ids.position, ai->ids.velocity, ai->pids.collider, ai->pids.rigid_body,
-                            ai->ids.agent,    ai->ids.perception, ai->ids.plan};
-    const void *data[] = {&position, &vel, &collider, &body, &agent, &perception, &plan};
-    aw_entity e = AW_ENTITY_NULL;
-    if (aw_entity_create_bulk(ai->world, &(aw_bulk_desc){.count = 1, .components = comps, .component_count = 7,
-                                                         .data = data, .out_entities = &e}))
+    aw_position where = position;
+    aw_cmd_set(cb, e, ai->ids.position, &where, sizeof where);
+    aw_cmd_set(cb, e, ai->ids.velocity, &vel, sizeof vel);
+    aw_cmd_set(cb, e, ai->pids.collider, &collider, sizeof collider);
+    aw_cmd_set(cb, e, ai->pids.rigid_body, &body, sizeof body);
+    aw_cmd_set(cb, e, ai->ids.agent, &agent, sizeof agent);
+    aw_cmd_set(cb, e, ai->ids.perception, &perception, sizeof perception);
+    aw_cmd_set(cb, e, ai->ids.plan, &plan, sizeof plan);
+}
+
+aw_entity aw_ai_spawn(aw_ai *ai, uint32_t type, uint8_t team, aw_vec3 position) {
+    if (!ai || type >= ai->lib->type_count || team >= AW_AI_MAX_TEAMS || !isfinite(position.x) ||
+        !isfinite(position.y) || !isfinite(position.z)) {
+        aw_error(AW_ERR_INVALID_ARG, "aw_ai_spawn: ai, a loaded type, team < %u and a finite position are required",
+                 AW_AI_MAX_TEAMS);
         return AW_ENTITY_NULL;
+    }
+    aw_cmd_buffer *cb = aw_cmd_buffer_create(ai->world);
+    if (!cb) return AW_ENTITY_NULL;
+    aw_entity e = aw_cmd_create(cb);
+    if (e) ai_agent_commands(ai, cb, e, type, team, position);
+    if (!e || aw_cmd_buffer_apply(cb)) e = AW_ENTITY_NULL;
+    else e = aw_cmd_resolve(cb, e);
+    aw_cmd_buffer_destroy(cb);
     return e;
 }
 

@@ -418,6 +418,9 @@ static inline const ai_vital *ai_vital_of(const aw_ai *ai, aw_entity e, uint64_t
 }
 void ai_record_push(ai_worker *w, const ai_record *r);
 void ai_agent_init(const aw_agent_type *t, uint32_t type, uint8_t team, aw_ai_agent *out);
+/* Records a new agent's components on a created entity (spawn and respawn share it). */
+void ai_agent_commands(const aw_ai *ai, aw_cmd_buffer *cb, aw_entity e, uint32_t type, uint8_t team,
+                       aw_vec3 position);
 uint32_t ai_kind_cooldown(aw_action_kind kind); /* aw_ai_cooldown slot or AW_COOLDOWN_COUNT */
 
 #endif /* AW_AI_INTERNAL_H */

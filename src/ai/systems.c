@@ -84,8 +84,11 @@ static void vitals_reserve(aw_ai *ai) {
         ai->workers[i].vital_need = 0;
     }
     if (need <= ai->vital_capacity) return;
+    /* A half again of headroom: entity indices creep up as projectiles come and go, and a table
+     * sized exactly would grow again at the next new index. */
+    uint32_t ahead = need <= UINT32_MAX / 3 * 2 ? need + need / 2 : need;
     uint32_t cap = ai->vital_capacity ? ai->vital_capacity : 1024;
-    while (cap < need) cap *= 2;
+    while (cap < ahead) cap *= 2;
     ai_vital *grown = aw_realloc(ai->allocator, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital),
                                  (size_t)cap * sizeof(ai_vital), 8);
     if (!grown) return; /* out of memory: lookups stay on the components */
@@ -579,23 +582,7 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     aw_cmd_destroy(cb, r->target);
     aw_entity e = aw_cmd_create(cb);
     if (!e) return;
-    aw_ai_agent agent;
-    ai_agent_init(t, type, team, &agent);
-    aw_ai_perception per = {.enemy_distance = INFINITY, .ally_distance = INFINITY};
-    aw_ai_plan plan;
-    memset(&plan, 0, sizeof plan);
-    plan.trigger = AW_TRIGGER_SCHEDULED + 1;
-    plan.next_plan_id = 1;
-    aw_velocity vel = {0, 0, 0};
-    aw_collider col = {.radius = t->radius, .layer = AW_AI_TEAM_LAYER(team)};
-    aw_rigid_body body = {.inv_mass = 1.0f};
-    aw_cmd_set(cb, e, ai->ids.position, &where, sizeof where);
-    aw_cmd_set(cb, e, ai->ids.velocity, &vel, sizeof vel);
-    aw_cmd_set(cb, e, ai->pids.collider, &col, sizeof col);
-    aw_cmd_set(cb, e, ai->pids.rigid_body, &body, sizeof body);
-    aw_cmd_set(cb, e, ai->ids.agent, &agent, sizeof agent);
-    aw_cmd_set(cb, e, ai->ids.perception, &per, sizeof per);
-    aw_cmd_set(cb, e, ai->ids.plan, &plan, sizeof plan);
+    ai_agent_commands(ai, cb, e, type, team, where);
     ai->stats.respawns++;
 }
 
@@ -603,9 +590,12 @@ static void effects_run(aw_system_ctx *ctx) {
     aw_ai *ai = ctx->user;
     uint32_t total = 0;
     for (uint32_t i = 0; i < ai->worker_count; i++) total += ai->workers[i].record_count;
+    /* Growth happens at a new high only, and then to twice the frame's total: a record count that
+     * wanders up to a late peak would otherwise grow the buffers in a steady-state frame. */
+    uint32_t ahead = total <= UINT32_MAX / 2 ? total * 2 : total;
     if (total > ai->merged_capacity) {
         uint32_t cap = ai->merged_capacity ? ai->merged_capacity : 1024;
-        while (cap < total) cap *= 2;
+        while (cap < ahead) cap *= 2;
         ai_record *grown = aw_realloc(ai->allocator, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record),
                                       (size_t)cap * sizeof(ai_record), 8);
         if (grown) {
@@ -614,9 +604,10 @@ static void effects_run(aw_system_ctx *ctx) {
         }
     }
     /* Which worker records how much depends on work stealing, so a worker's buffer could first
-     * outgrow itself in any frame. Sizing every buffer to the frame's total (the same for any
-     * thread count) makes growth happen only when the simulation itself reaches a new high. */
-    for (uint32_t i = 0; i < ai->worker_count; i++) (void)worker_reserve(&ai->workers[i], total);
+     * outgrow itself in any frame. Sizing every buffer to twice the frame's total (the same for any
+     * thread count) makes growth happen only when the simulation itself doubles its highest count. */
+    for (uint32_t i = 0; i < ai->worker_count; i++)
+        if (total > ai->workers[i].record_capacity) (void)worker_reserve(&ai->workers[i], ahead);
     uint32_t n = 0;
     for (uint32_t i = 0; i < ai->worker_count; i++) {
         ai_worker *w = &ai->workers[i];
