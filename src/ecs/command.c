@@ -31,6 +31,12 @@ struct aw_cmd_buffer {
     uint32_t resolved_capacity;
 };
 
+/* First capacities: a system's piece buffers each grow on their own, so starting at 8 bytes made
+ * them cross their own high-water marks (a reallocation inside a frame) long after warm-up;
+ * starting at a few KiB, a piece's usual commands (a few dozen spawns) never reallocate. */
+#define CMD_FIRST_BYTES 4096u
+#define CMD_FIRST_CREATES 128u
+
 aw_cmd_buffer *ecs_cmd_buffer_new(aw_world *w, bool provisional) {
     aw_cmd_buffer *b = aw_alloc(&w->allocator, sizeof *b, _Alignof(aw_cmd_buffer));
     if (!b) {
@@ -69,8 +75,9 @@ static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c
     uint64_t stride = (sizeof(cmd_header) + size + 7) & ~(uint64_t)7;
     if ((uint64_t)b->size + stride > UINT32_MAX)
         return aw_error(AW_ERR_CAPACITY, "command buffer exceeds 4 GiB");
-    aw_status s =
-        ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, b->size + (uint32_t)stride, 1);
+    uint32_t need = b->size + (uint32_t)stride;
+    aw_status s = ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity,
+                           need > CMD_FIRST_BYTES ? need : CMD_FIRST_BYTES, 1);
     if (s) return s;
     if (b->applied) {
         b->applied = false;
@@ -210,7 +217,8 @@ aw_status aw_cmd_buffer_apply(aw_cmd_buffer *b) {
     aw_world *w = b->world;
     if (ecs_locked(w)) return aw_error(AW_ERR_LOCKED, "aw_cmd_buffer_apply: a query is iterating");
     if (b->provisional && b->created > b->resolved_capacity &&
-        ecs_grow(&w->allocator, (void **)&b->resolved, &b->resolved_capacity, b->created, sizeof(aw_entity)))
+        ecs_grow(&w->allocator, (void **)&b->resolved, &b->resolved_capacity,
+                 b->created > CMD_FIRST_CREATES ? b->created : CMD_FIRST_CREATES, sizeof(aw_entity)))
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_cmd_buffer_apply: out of memory (nothing applied)");
     if (b->provisional && b->created) memset(b->resolved, 0, (size_t)b->created * sizeof(aw_entity));
     aw_status first = AW_OK;
