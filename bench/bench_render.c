@@ -3,9 +3,14 @@
  *   draw_calls_batched     draw calls of a batched frame (target <= 16: one per mesh x material)
  *   draw_calls_naive       the baseline's draw calls: one per visible entity
  *   draw_calls_indirect    vkCmdDrawIndexedIndirect calls (1 where multiDrawIndirect exists)
- *   prep_100k_ms           extract + cull + sort + upload of a batched frame (target <= 1.5 ms);
- *                          the extraction writes the instances into the mapped ring itself, the
- *                          upload is the draw order (4 bytes per instance)
+ *   prep_100k_ms           extract + cull + sort + upload of a batched frame (target <= 1.5 ms),
+ *                          taken with the device idle: every submitted frame is waited for
+ *                          (outside the timed region) before the world step; per rep the median
+ *                          of PREP_FRAMES frames. The extraction writes the instances into the
+ *                          mapped ring itself, the upload is the draw order (4 bytes per instance)
+ *   prep_100k_ms_overlapped the same with two frames in flight and no wait (after one untimed
+ *                          frame): the prep runs while the device still draws the previous frame. With a software rasterizer
+ *                          (lavapipe) on the same cores this measures contention with it
  *   frame_100k_ms_batched  a whole frame: extraction systems, recording, submission and the GPU
  *                          (waited for); its baseline column is the naive frame of the same reps
  *   frame_100k_ms_indirect the same through one indirect call, naive baseline
@@ -33,13 +38,14 @@
 #define BENCH_HEIGHT  360u
 #define WARMUP_FRAMES 3u
 #define MODES         3u
+#define PREP_FRAMES   8u /* frames per rep of the prep figures (median of their per-frame values) */
 
 typedef struct render_bench {
     aw_bench_options opt;
     uint32_t entities;
     aw_renderer *r;
     aw_world *world;
-    double *frame_ms[MODES], *gpu_ms[MODES], *prep_ms, *draws[MODES], *record_ms[MODES];
+    double *frame_ms[MODES], *gpu_ms[MODES], *prep_ms, *prep_overlapped_ms, *draws[MODES], *record_ms[MODES];
 } render_bench;
 
 static const aw_render_mode modes[MODES] = {AW_RENDER_BATCHED, AW_RENDER_INDIRECT, AW_RENDER_NAIVE};
@@ -148,6 +154,36 @@ static aw_status measure_extract_sort(render_bench *b, double *out) {
     return AW_OK;
 }
 
+/* One rep of a prep figure: PREP_FRAMES batched frames; `idle` waits for every submitted frame
+ * before each world step (untimed), otherwise two frames stay in flight. The per-frame value is
+ * the renderer's own prep_ms (extract + sort + upload, fence waits excluded); the rep's value is
+ * their median. Leaves the device idle. */
+static aw_status measure_prep(render_bench *b, uint32_t rep, bool idle, double *out) {
+    double frame_prep[PREP_FRAMES], extract[PREP_FRAMES], sort[PREP_FRAMES], upload[PREP_FRAMES];
+    uint32_t prime = idle ? 0u : 1u; /* overlapped: one untimed frame first puts a frame in flight */
+    aw_render_set_mode(b->r, AW_RENDER_BATCHED);
+    for (uint32_t f = 0; f < prime + PREP_FRAMES; f++) {
+        if (idle && aw_render_wait_idle(b->r)) return fail_with("aw_render_wait_idle");
+        if (aw_world_progress(b->world, 1.0f / 60.0f)) return fail_with("aw_world_progress");
+        if (aw_render_frame(b->r)) return fail_with("aw_render_frame");
+        if (f < prime) continue;
+        aw_render_stats s = aw_render_get_stats(b->r);
+        frame_prep[f - prime] = s.prep_ms;
+        extract[f - prime] = s.extract_ms;
+        sort[f - prime] = s.sort_ms;
+        upload[f - prime] = s.upload_ms;
+    }
+    if (aw_render_wait_idle(b->r)) return fail_with("aw_render_wait_idle");
+    *out = aw_bench_median(frame_prep, PREP_FRAMES);
+    if (b->opt.verbose) {
+        double lo = frame_prep[0], hi = frame_prep[PREP_FRAMES - 1]; /* sorted by the median */
+        fprintf(stderr, "render: rep %u prep %s: median %.3f ms of %u frames (%.3f-%.3f), stage medians extract %.3f, sort %.3f, upload %.3f\n",
+                rep, idle ? "idle device" : "overlapped", *out, PREP_FRAMES, lo, hi, aw_bench_median(extract, PREP_FRAMES),
+                aw_bench_median(sort, PREP_FRAMES), aw_bench_median(upload, PREP_FRAMES));
+    }
+    return AW_OK;
+}
+
 static aw_status measure(render_bench *b) {
     double ms;
     for (uint32_t m = 0; m < MODES; m++) {
@@ -161,7 +197,6 @@ static aw_status measure(render_bench *b) {
             if (one_frame(b, &b->frame_ms[m][rep])) return aw_last_status();
             aw_render_stats s = aw_render_get_stats(b->r);
             b->draws[m][rep] = s.draw_calls;
-            if (m == 0) b->prep_ms[rep] = s.prep_ms;
             if (b->opt.verbose)
                 fprintf(stderr, "render: rep %u %s: %.2f ms, %u draws, %u batches, %u instances, %u culled, prep %.3f ms (extract %.3f, sort %.3f, upload %.3f), record %.3f ms\n", rep,
                         aw_render_mode_str(modes[m]), b->frame_ms[m][rep], s.draw_calls, s.batches, s.instances, s.culled,
@@ -169,6 +204,8 @@ static aw_status measure(render_bench *b) {
             b->gpu_ms[m][rep] = s.gpu_ms;
             b->record_ms[m][rep] = s.record_ms;
         }
+        if (measure_prep(b, rep, true, &b->prep_ms[rep]) || measure_prep(b, rep, false, &b->prep_overlapped_ms[rep]))
+            return aw_last_status();
     }
     return AW_OK;
 }
@@ -180,7 +217,7 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     b.opt = aw_bench_options_resolve(options);
     b.entities = b.opt.entities == AW_BENCH_DEFAULT_ENTITIES ? 100000u : b.opt.entities;
     uint32_t reps = b.opt.reps;
-    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 3);
+    size_t bytes = (size_t)reps * sizeof(double) * (4 * MODES + 4);
     double *pool = aw_alloc(NULL, bytes, 16);
     if (!pool) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: out of memory");
     for (uint32_t m = 0; m < MODES; m++) {
@@ -192,10 +229,11 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     b.prep_ms = pool + (size_t)reps * 4 * MODES;
     double *sort_ms = pool + (size_t)reps * (4 * MODES + 1);
     double *extract_sort_ms = pool + (size_t)reps * (4 * MODES + 2);
+    b.prep_overlapped_ms = pool + (size_t)reps * (4 * MODES + 3);
 
     char k[16];
     snprintf(k, sizeof k, "%u%s", b.entities % 1000 ? b.entities : b.entities / 1000, b.entities % 1000 ? "" : "k");
-    enum { NAMES = 13 };
+    enum { NAMES = 14 };
     char names[NAMES][AW_BENCH_NAME_MAX];
     snprintf(names[0], sizeof names[0], "draw_calls_batched");
     snprintf(names[1], sizeof names[1], "draw_calls_indirect");
@@ -210,8 +248,9 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
     snprintf(names[10], sizeof names[10], "record_%s_ms_naive", k);
     snprintf(names[11], sizeof names[11], "sort_%s_ms", k);
     snprintf(names[12], sizeof names[12], "extract_sort_%s_ms", k);
-    bool any = false;
-    for (int i = 0; i < NAMES - 2; i++) any = any || aw_bench_selected(&b.opt, names[i]);
+    snprintf(names[13], sizeof names[13], "prep_%s_ms_overlapped", k);
+    bool any = aw_bench_selected(&b.opt, names[13]);
+    for (int i = 0; i < 11; i++) any = any || aw_bench_selected(&b.opt, names[i]);
     bool cpu_only = aw_bench_selected(&b.opt, names[12]);
     aw_status result = AW_OK;
     if (aw_bench_selected(&b.opt, names[11])) {
@@ -251,6 +290,8 @@ aw_status aw_bench_render_run(const aw_bench_options *options, aw_bench_report *
                 {.name = names[10], .unit = "ms", .samples = b.record_ms[2], .sample_count = reps},
                 {0}, /* sort_100k_ms, reported above */
                 {.name = names[12], .unit = "ms", .samples = extract_sort_ms, .sample_count = reps},
+                {.name = names[13], .unit = "ms", .samples = b.prep_overlapped_ms, .sample_count = reps,
+                 .baseline_samples = b.prep_ms, .baseline_count = reps},
             };
             for (int i = 0; i < NAMES && !result; i++) {
                 if (i == 11) continue;
