@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../gpu/gpu_test_env.h"
+#include "render_golden.h"
 
 #define W 192
 #define H 128
@@ -90,34 +91,6 @@ static void assert_no_validation_messages(void) {
                  aw_gpu_validation_warnings(gpu), aw_gpu_validation_first_message(gpu));
 }
 
-/* Compares against tests/render/golden/<name>.png; AW_UPDATE_GOLDEN=1 rewrites the file instead. */
-static void check_golden(const char *name, const uint8_t *pixels) {
-    char path[512], actual[512];
-    snprintf(path, sizeof path, "%s/tests/render/golden/%s.png", AW_SOURCE_DIR, name);
-    snprintf(actual, sizeof actual, "%s/tests/render-%s-actual.png", AW_BINARY_DIR, name);
-    const char *update = getenv("AW_UPDATE_GOLDEN");
-    if (update && strcmp(update, "1") == 0) {
-        assert_int_equal(aw_image_write_png(path, W, H, pixels), AW_OK);
-        print_message("golden image %s rewritten\n", path);
-        return;
-    }
-    uint32_t w = 0, h = 0;
-    uint8_t *golden = NULL;
-    if (aw_image_read_png(path, NULL, &w, &h, &golden) != AW_OK) {
-        aw_image_write_png(actual, W, H, pixels);
-        fail_msg("cannot read golden image %s (%s); this run's image is %s", path, aw_last_error(), actual);
-    }
-    assert_int_equal(w, W);
-    assert_int_equal(h, H);
-    aw_image_diff d = aw_image_compare(golden, pixels, W, H, GOLDEN_TOLERANCE);
-    aw_free(NULL, golden, (size_t)w * h * 4);
-    if (d.pixels_over) {
-        aw_image_write_png(actual, W, H, pixels);
-        fail_msg("%s: %u pixels differ by more than %u (max %u, first at %u,%u); this run's image is %s", name,
-                 d.pixels_over, GOLDEN_TOLERANCE, d.max_delta, d.first_x, d.first_y, actual);
-    }
-}
-
 static void test_golden_batched_equals_naive(void **state) {
     (void)state;
     static uint8_t batched[W * H * 4], naive[W * H * 4], indirect[W * H * 4];
@@ -139,7 +112,7 @@ static void test_golden_batched_equals_naive(void **state) {
     /* The same sorted instances in the same order: identical pixels, no tolerance. */
     assert_memory_equal(batched, naive, sizeof batched);
     assert_memory_equal(batched, indirect, sizeof batched);
-    check_golden("scene", batched);
+    render_check_golden("scene", batched, W, H, GOLDEN_TOLERANCE);
     scene_free(&s);
     assert_no_validation_messages();
 }

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../gpu/gpu_test_env.h"
+#include "render_golden.h"
 
 #define W 320
 #define H 180
@@ -49,33 +50,6 @@ static uint8_t *run_combat(aw_render_mode mode, uint32_t threads, aw_demo_result
     return pixels;
 }
 
-static void check_golden(const char *name, const uint8_t *pixels) {
-    char path[512], actual[512];
-    snprintf(path, sizeof path, "%s/tests/render/golden/%s.png", AW_SOURCE_DIR, name);
-    snprintf(actual, sizeof actual, "%s/tests/render-%s-actual.png", AW_BINARY_DIR, name);
-    const char *update = getenv("AW_UPDATE_GOLDEN");
-    if (update && strcmp(update, "1") == 0) {
-        assert_int_equal(aw_image_write_png(path, W, H, pixels), AW_OK);
-        print_message("golden image %s rewritten\n", path);
-        return;
-    }
-    uint32_t w = 0, h = 0;
-    uint8_t *golden = NULL;
-    if (aw_image_read_png(path, NULL, &w, &h, &golden) != AW_OK) {
-        aw_image_write_png(actual, W, H, pixels);
-        fail_msg("cannot read golden image %s (%s); this run's image is %s", path, aw_last_error(), actual);
-    }
-    assert_int_equal(w, W);
-    assert_int_equal(h, H);
-    aw_image_diff d = aw_image_compare(golden, pixels, W, H, GOLDEN_TOLERANCE);
-    aw_free(NULL, golden, (size_t)w * h * 4);
-    if (d.pixels_over) {
-        aw_image_write_png(actual, W, H, pixels);
-        fail_msg("%s: %u pixels differ by more than %u (max %u, first at %u,%u); this run's image is %s", name,
-                 d.pixels_over, GOLDEN_TOLERANCE, d.max_delta, d.first_x, d.first_y, actual);
-    }
-}
-
 static void test_combat_golden_batched_equals_naive(void **state) {
     (void)state;
     aw_demo_result batched_res, naive_res;
@@ -93,7 +67,7 @@ static void test_combat_golden_batched_equals_naive(void **state) {
     assert_int_equal(n->draw_calls, n->instances);
     assert_true(b->instances > 500);
     assert_int_equal(b->skipped, 0);
-    check_golden("combat", batched);
+    render_check_golden("combat", batched, W, H, GOLDEN_TOLERANCE);
     aw_free(NULL, batched, (size_t)W * H * 4);
     aw_free(NULL, naive, (size_t)W * H * 4);
 }
