@@ -534,44 +534,45 @@ aw_status render_slot_wait(aw_renderer *r, render_frame_slot *s) {
     return AW_OK;
 }
 
+/* A slot's upload buffer replaced by one of cap elements (the slot's fence was waited: the old one
+ * is unused). */
+static aw_status replace_upload_buffer(aw_renderer *r, aw_gpu_buffer *buffer, uint32_t *capacity, uint32_t cap,
+                                       size_t elem, VkBufferUsageFlags usage) {
+    aw_gpu_buffer b;
+    aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * elem, usage, AW_GPU_MEMORY_UPLOAD, &b);
+    if (st) return st;
+    aw_gpu_buffer_destroy(r->gpu, buffer);
+    *buffer = b;
+    *capacity = cap;
+    return AW_OK;
+}
+
+/* Capacity for `needed` entries: from 4096, in steps of 1.5x. */
+static uint32_t grown_capacity(uint32_t capacity, uint32_t needed) {
+    uint32_t cap = capacity ? capacity : 4096;
+    while (cap < needed) cap = cap + cap / 2;
+    return cap;
+}
+
 aw_status render_slot_reserve_instances(aw_renderer *r, render_frame_slot *s, uint32_t instances) {
     if (instances <= s->instance_capacity) return AW_OK;
-    uint32_t cap = s->instance_capacity ? s->instance_capacity : 4096;
-    while (cap < instances) cap = cap + cap / 2;
-    aw_gpu_buffer b;
-    aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(render_instance), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
-                                        AW_GPU_MEMORY_UPLOAD, &b);
+    aw_status st = replace_upload_buffer(r, &s->instances, &s->instance_capacity,
+                                         grown_capacity(s->instance_capacity, instances), sizeof(render_instance),
+                                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
     if (st) return st;
-    aw_gpu_buffer_destroy(r->gpu, &s->instances); /* the slot's fence was waited: unused */
-    s->instances = b;
-    s->instance_capacity = cap;
     write_instance_descriptor(r, s);
     return AW_OK;
 }
 
 static aw_status ensure_slot_capacity(aw_renderer *r, render_frame_slot *s, uint32_t instances, uint32_t batches) {
-    if (instances > s->order_capacity) {
-        uint32_t cap = s->order_capacity ? s->order_capacity : 4096;
-        while (cap < instances) cap = cap + cap / 2;
-        aw_gpu_buffer b;
-        aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(uint32_t), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
-                                            AW_GPU_MEMORY_UPLOAD, &b);
-        if (st) return st;
-        aw_gpu_buffer_destroy(r->gpu, &s->order); /* the slot's fence was waited: unused */
-        s->order = b;
-        s->order_capacity = cap;
-    }
-    if (r->mode == AW_RENDER_INDIRECT && batches > s->indirect_capacity) {
-        uint32_t cap = batches < 64 ? 64 : batches + batches / 2;
-        aw_gpu_buffer b;
-        aw_status st = aw_gpu_buffer_create(r->gpu, (VkDeviceSize)cap * sizeof(VkDrawIndexedIndirectCommand),
-                                            VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT, AW_GPU_MEMORY_UPLOAD, &b);
-        if (st) return st;
-        aw_gpu_buffer_destroy(r->gpu, &s->indirect);
-        s->indirect = b;
-        s->indirect_capacity = cap;
-    }
-    return AW_OK;
+    aw_status st = AW_OK;
+    if (instances > s->order_capacity)
+        st = replace_upload_buffer(r, &s->order, &s->order_capacity, grown_capacity(s->order_capacity, instances),
+                                   sizeof(uint32_t), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
+    if (!st && r->mode == AW_RENDER_INDIRECT && batches > s->indirect_capacity)
+        st = replace_upload_buffer(r, &s->indirect, &s->indirect_capacity, batches < 64 ? 64 : batches + batches / 2,
+                                   sizeof(VkDrawIndexedIndirectCommand), VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT);
+    return st;
 }
 
 typedef struct upload_ctx {

@@ -257,4 +257,29 @@ static inline int entity_cmp(const void *x, const void *y) {
     return a < b ? -1 : (a > b);
 }
 
+/* The query tests' world: 1,500 colliders on three layers in a 80 x 80 grid, a tenth spread past
+ * its bounds, every 211th a large collider, every other a rigid body when `respond`; with `ties`
+ * every 7th sits on a few shared spots (equal distances, ordered by entity). */
+static inline ptw ptw_query_world(uint32_t seed, bool respond, bool scalar, bool ties) {
+    ptw t = ptw_new(1, &(aw_physics_desc){.min_x = -40, .max_x = 40, .min_z = -40, .max_z = 40,
+                                          .no_response = !respond, .no_events = true, .scalar_only = scalar});
+    aw_rng rng;
+    aw_rng_seed(&rng, seed);
+    for (uint32_t i = 0; i < 1500; i++) {
+        float span = i % 10 == 0 ? 60.0f : 38.0f;
+        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -span, span), aw_rng_float_range(&rng, -3, 3),
+                                aw_rng_float_range(&rng, -span, span)},
+                        .col = {.radius = aw_rng_float_range(&rng, 0, 1.0f), .layer = 1u << aw_rng_range(&rng, 3)}};
+        if (i % 211 == 0) s.col.radius = aw_rng_float_range(&rng, 5, 20); /* large list */
+        if (ties && i % 7 == 0) s.pos = (aw_vec3){(float)(i % 5), 0, 3.0f}; /* equal distances: ties by entity */
+        if (respond && i % 2 == 0) {
+            s.body = true;
+            s.rb = (aw_rigid_body){.inv_mass = 1.0f, .restitution = 0.2f};
+        }
+        ptw_spawn(&t, &s);
+    }
+    ASSERT_OK(aw_physics_step(t.p, 0.016f));
+    return t;
+}
+
 #endif /* AW_PHYSICS_TEST_UTIL_H */

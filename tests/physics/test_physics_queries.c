@@ -5,27 +5,6 @@
 
 #include <float.h>
 
-static ptw make_world(uint32_t seed, bool respond) {
-    ptw t = ptw_new(1, &(aw_physics_desc){.min_x = -40, .max_x = 40, .min_z = -40, .max_z = 40,
-                                          .no_response = !respond, .no_events = true});
-    aw_rng rng;
-    aw_rng_seed(&rng, seed);
-    for (uint32_t i = 0; i < 1500; i++) {
-        float span = i % 10 == 0 ? 60.0f : 38.0f;
-        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -span, span), aw_rng_float_range(&rng, -3, 3),
-                                aw_rng_float_range(&rng, -span, span)},
-                        .col = {.radius = aw_rng_float_range(&rng, 0, 1.0f), .layer = 1u << aw_rng_range(&rng, 3)}};
-        if (i % 211 == 0) s.col.radius = aw_rng_float_range(&rng, 5, 20); /* large list */
-        if (respond && i % 2 == 0) {
-            s.body = true;
-            s.rb = (aw_rigid_body){.inv_mass = 1.0f, .restitution = 0.2f};
-        }
-        ptw_spawn(&t, &s);
-    }
-    ASSERT_OK(aw_physics_step(t.p, 0.016f));
-    return t;
-}
-
 static bool excluded(const aw_spatial_filter *f, const ref_body *b) {
     if (f->mask && !(b->layer & f->mask)) return true;
     for (uint32_t i = 0; i < f->exclude_count; i++)
@@ -202,7 +181,7 @@ static void check_rays(ptw *t, aw_rng *rng, const aw_aabb *boxes, uint32_t nbox)
 static void test_queries_static(void **state) {
     (void)state;
     for (uint32_t seed = 1; seed <= 4; seed++) {
-        ptw t = make_world(seed, false);
+        ptw t = ptw_query_world(seed, false, false, false);
         aw_rng rng;
         aw_rng_seed(&rng, seed + 100);
         check_radius_and_box(&t, &rng);
@@ -216,7 +195,7 @@ static void test_queries_after_response(void **state) {
     (void)state;
     /* The response moves bodies after the grid was built; queries read the moved positions. */
     for (uint32_t seed = 1; seed <= 4; seed++) {
-        ptw t = make_world(seed * 31, true);
+        ptw t = ptw_query_world(seed * 31, true, false, false);
         ASSERT_OK(aw_physics_step(t.p, 0.016f));
         aw_rng rng;
         aw_rng_seed(&rng, seed + 200);
@@ -229,7 +208,7 @@ static void test_queries_after_response(void **state) {
 
 static void test_rays_with_obstacles(void **state) {
     (void)state;
-    ptw t = make_world(77, false);
+    ptw t = ptw_query_world(77, false, false, false);
     aw_rng rng;
     aw_rng_seed(&rng, 78);
     aw_aabb boxes[300];
@@ -266,7 +245,7 @@ static void test_rays_with_obstacles(void **state) {
 
 static void test_query_bad_input(void **state) {
     (void)state;
-    ptw t = make_world(5, false);
+    ptw t = ptw_query_world(5, false, false, false);
     aw_entity out[4];
     uint32_t n = 7;
     assert_int_equal(aw_physics_query_radius(t.p, (aw_vec3){NAN, 0, 0}, 1, NULL, out, 4, &n), AW_ERR_INVALID_ARG);

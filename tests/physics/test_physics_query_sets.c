@@ -3,28 +3,6 @@
  * large colliders, points outside the grid, after a response moved things, SIMD and scalar paths. */
 #include "physics_test_util.h"
 
-static ptw make_world(uint32_t seed, bool respond, bool scalar) {
-    ptw t = ptw_new(1, &(aw_physics_desc){.min_x = -40, .max_x = 40, .min_z = -40, .max_z = 40,
-                                          .no_response = !respond, .no_events = true, .scalar_only = scalar});
-    aw_rng rng;
-    aw_rng_seed(&rng, seed);
-    for (uint32_t i = 0; i < 1500; i++) {
-        float span = i % 10 == 0 ? 60.0f : 38.0f;
-        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -span, span), aw_rng_float_range(&rng, -3, 3),
-                                aw_rng_float_range(&rng, -span, span)},
-                        .col = {.radius = aw_rng_float_range(&rng, 0, 1.0f), .layer = 1u << aw_rng_range(&rng, 3)}};
-        if (i % 211 == 0) s.col.radius = aw_rng_float_range(&rng, 5, 20); /* large list */
-        if (i % 7 == 0) s.pos = (aw_vec3){(float)(i % 5), 0, 3.0f}; /* equal distances: ties by entity */
-        if (respond && i % 2 == 0) {
-            s.body = true;
-            s.rb = (aw_rigid_body){.inv_mass = 1.0f, .restitution = 0.2f};
-        }
-        ptw_spawn(&t, &s);
-    }
-    ASSERT_OK(aw_physics_step(t.p, 0.016f));
-    return t;
-}
-
 static int hit_cmp(const void *x, const void *y) {
     const aw_physics_hit *a = x, *b = y;
     if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
@@ -107,7 +85,7 @@ static void run_worlds(bool respond) {
         uint32_t counts[2] = {0, 0};
         for (int scalar = 0; scalar < 2; scalar++) {
             logs[scalar] = malloc(200000 * sizeof(aw_physics_hit));
-            ptw t = make_world(seed, respond, scalar != 0);
+            ptw t = ptw_query_world(seed, respond, scalar != 0, true);
             check_sets(&t, seed * 31u, !respond, logs[scalar], &counts[scalar]);
             ptw_free(&t);
         }
@@ -133,7 +111,7 @@ static void test_sets_after_response(void **state) {
 
 static void test_sets_bad_input(void **state) {
     (void)state;
-    ptw t = make_world(5, false, false);
+    ptw t = ptw_query_world(5, false, false, true);
     aw_physics_hit hits[4];
     aw_physics_nearest_set sets[AW_PHYSICS_MAX_NEAREST_SETS + 1];
     for (uint32_t i = 0; i <= AW_PHYSICS_MAX_NEAREST_SETS; i++)

@@ -31,14 +31,7 @@ static void test_prep_rows(void **state) {
     assert_true(fd >= 0);
     close(fd);
 #if defined(AW_SANITIZED)
-    /* aw-bench does not keep lavapipe and the validation layer loaded past vkDestroyInstance (the
-     * in-process tests do, gpu_test_env.h), so their process-lifetime allocations reach
-     * LeakSanitizer from unnamed modules that no suppression matches. The engine's own leaks are
-     * checked by the in-process render tests; here the child only skips the exit-time leak scan. */
-    char asan[1024];
-    const char *old_asan = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "%s%sdetect_leaks=0", old_asan ? old_asan : "", old_asan && *old_asan ? ":" : "");
-    setenv("ASAN_OPTIONS", asan, 1);
+    cli_tools_skip_leak_scan();
 #endif
     static cli_result r;
     cli_run(&r, (const char *const[]){"render", "--entities", "2000", "--reps", "2", "--json", json_path, NULL});

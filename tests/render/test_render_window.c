@@ -35,9 +35,6 @@ static bool have_display(void) {
 
 /* Runs aw-demo with args (NULL-terminated), under xvfb-run when there is no display. */
 static void run_demo(cli_result *r, const char *const *args) {
-    char out_path[] = "/tmp/aw_win_out_XXXXXX", err_path[] = "/tmp/aw_win_err_XXXXXX";
-    int out = mkstemp(out_path), err = mkstemp(err_path);
-    assert_true(out >= 0 && err >= 0);
     const char *argv[32];
     int n = 0;
     if (!have_display()) {
@@ -49,33 +46,8 @@ static void run_demo(cli_result *r, const char *const *args) {
     argv[n++] = cli_tool;
     for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(out, 1);
-        dup2(err, 2);
-        /* Under AddressSanitizer: the tool process unloads lavapipe at vkDestroyInstance, so the
-         * driver's process-lifetime allocations reach LeakSanitizer from an unnamed module that no
-         * suppression can name (tests keep the driver loaded, tests/gpu/gpu_test_env.h; a tool
-         * cannot). The demo's own leaks are checked in-process by test_render_demo. */
-        char asan[1024];
-        const char *old = getenv("ASAN_OPTIONS");
-        snprintf(asan, sizeof asan, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
-        setenv("ASAN_OPTIONS", asan, 1);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    lseek(out, 0, SEEK_SET);
-    lseek(err, 0, SEEK_SET);
-    cli_read_all(out, r->out, sizeof r->out);
-    cli_read_all(err, r->err, sizeof r->err);
-    close(out);
-    close(err);
-    remove(out_path);
-    remove(err_path);
+    cli_tools_skip_leak_scan(); /* the demo's own leaks: test_render_demo, in process */
+    cli_run_argv(r, argv);
 }
 
 static bool skipped;
