@@ -30,12 +30,7 @@ static void usage(FILE *out) {
             AW_BENCH_DEFAULT_REPS, AW_BENCH_DEFAULT_ENTITIES);
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("aw-bench: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\ntry 'aw-bench --help'\n", stderr);
-    return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return tool_usage_error("aw-bench", fmt, arg); }
 
 /* Digits only: strtoul alone would accept "-1", " 5" and "5x". */
 int main(int argc, char **argv) {

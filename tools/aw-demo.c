@@ -33,12 +33,7 @@ static void usage(FILE *out) {
             "  --help, -h           show this help\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("aw-demo: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\ntry 'aw-demo --help'\n", stderr);
-    return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return tool_usage_error("aw-demo", fmt, arg); }
 
 int main(int argc, char **argv) {
     aw_demo_desc d = {.vsync = true};

@@ -54,12 +54,7 @@ static void usage(FILE *out) {
                  "Without --json each text prints as: norm, token count, first 8 values, text.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("aw-rag: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\ntry 'aw-rag --help'\n", stderr);
-    return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return tool_usage_error("aw-rag", fmt, arg); }
 
 typedef struct out_ctx {
     aw_encoder *enc;

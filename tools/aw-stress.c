@@ -41,14 +41,8 @@ static void usage(FILE *out) {
             "exit codes: 0 ok, 1 a run or an output failed, 2 bad usage, 3 regressions found\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fputs("aw-stress: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\ntry 'aw-stress --help'\n", stderr);
-    return 2;
-}
+static int usage_error(const char *fmt, const char *arg) { return tool_usage_error("aw-stress", fmt, arg); }
 
-/* Digits only: strtoull alone would accept "-1", " 5" and "5x". */
 /* "500,1000,2000": each from 1 to MAX_ENTITIES, at most MAX_COUNTS of them. */
 static bool parse_counts(const char *s, uint32_t *counts, uint32_t *n) {
     char buf[512];

@@ -4,6 +4,7 @@
 #define AW_TOOL_ARGS_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +44,14 @@ static inline bool take_value(int argc, char **argv, int *i, const char *name, c
     }
     *value = argv[++*i];
     return true;
+}
+
+/* A usage error: "TOOL: <fmt with arg>" and a pointer to --help on stderr; returns exit code 2. */
+static inline int tool_usage_error(const char *tool, const char *fmt, const char *arg) {
+    fprintf(stderr, "%s: ", tool);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\ntry '%s --help'\n", tool);
+    return 2;
 }
 
 #endif /* AW_TOOL_ARGS_H */
