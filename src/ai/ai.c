@@ -23,6 +23,7 @@ static void ai_free(aw_ai *ai) {
     }
     aw_free(a, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record));
     aw_free(a, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital));
+    if (ai->reach) aw_free(a, ai->reach, (size_t)ai->vital_capacity * sizeof(ai_reach));
     aw_free(a, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));
     aw_free(a, ai->pois, (size_t)ai->poi_count * sizeof(aw_ai_poi));
     aw_free(a, ai->obstacles_by_x, (size_t)ai->obstacle_count * sizeof(ai_by_x));

@@ -335,6 +335,15 @@ typedef struct ai_vital {
     uint8_t team;
 } ai_vital;
 
+/* Where an agent's 8th nearest ally and enemy lay at its last plan (0: fewer than that, or not
+ * known), by entity index: the next plan's grid walk starts from these distances plus a little
+ * instead of the full perception radius, and walks again at the full radius only when it finds
+ * fewer (so the lists are the same either way). Written only by the agent's own plan. */
+typedef struct ai_reach {
+    aw_entity entity;
+    float ally, enemy;
+} ai_reach;
+
 /* An entry of a level list sorted by x: the key and the item's index in the list as given. */
 typedef struct ai_by_x {
     float x;
@@ -377,6 +386,7 @@ struct aw_ai {
     uint32_t worker_count;
     ai_vital *vitals; /* by entity index; grown between frames, never during one */
     uint32_t vital_capacity;
+    ai_reach *reach; /* by entity index, vital_capacity entries; grown with the vitals */
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
     uint32_t plan_budget_total; /* this frame's budget */
@@ -388,10 +398,20 @@ struct aw_ai {
 
 /* Senses from a snapshot. */
 void ai_sense(const aw_world_snapshot *snap, const aw_agent_type *type, ai_senses *out);
-/* Fills the snapshot of one agent from the world (perception helpers). */
+/* Fills the snapshot of one agent from the world (perception helpers). reach: the agent's entry
+ * of the reach table, read as a hint and updated (NULL: none; the snapshot is the same either way). */
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity agent, const aw_position *pos, const aw_velocity *vel,
                            const aw_ai_agent *state, double time, uint64_t frame, bool enemies,
-                           aw_world_snapshot *out);
+                           ai_reach *reach, aw_world_snapshot *out);
+/* The agent's reach entry (reset when it belonged to an earlier entity of that index), or NULL
+ * when the table has no room for its index yet. */
+static inline ai_reach *ai_reach_of(aw_ai *ai, aw_entity e) {
+    uint32_t i = AW_ENTITY_INDEX(e);
+    if (!ai->reach || i >= ai->vital_capacity) return NULL;
+    ai_reach *r = &ai->reach[i];
+    if (r->entity != e) *r = (ai_reach){.entity = e};
+    return r;
+}
 /* Only self, time and bounds (what validation reads). */
 void ai_snapshot_self(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
                       const aw_ai_agent *state, double time, uint64_t frame, aw_world_snapshot *out);

@@ -96,9 +96,29 @@ static uint32_t first_at_least(const ai_by_x *list, uint32_t count, float x) {
     return lo;
 }
 
+/* How far past its distance at the last plan the 8th nearest is looked for first. Agents move
+ * between plans, so a tight margin fails (and walks again) more often; 0.5 m measured best of 0.5,
+ * 1 and 2 m on the combat scenario (docs/performance.md). */
+#define REACH_MARGIN 0.5f
+
+/* The k nearest of one set within r, first within the hint's distance plus the margin when that is
+ * shorter: k found there are the k nearest within r too (everything beyond lies further than all
+ * of them), else the walk is repeated at r. Returns the k-th distance found (0: fewer than k). */
+static float nearest_set(const aw_ai *ai, aw_vec3 pos, float r, const aw_spatial_filter *f,
+                         aw_physics_nearest_set *set, float hint, bool *ok) {
+    float guess = hint + REACH_MARGIN;
+    bool done = false;
+    if (hint > 0.0f && guess < r) {
+        *ok = !aw_physics_query_nearest_sets(ai->physics, pos, guess, f, set, 1);
+        done = *ok && set->count == set->k;
+    }
+    if (!done) *ok = !aw_physics_query_nearest_sets(ai->physics, pos, r, f, set, 1);
+    return *ok && set->k && set->count == set->k ? set->out[set->k - 1].distance : 0.0f;
+}
+
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
                            const aw_ai_agent *state, double time, uint64_t frame, bool enemies,
-                           aw_world_snapshot *out) {
+                           ai_reach *reach, aw_world_snapshot *out) {
     const aw_agent_type *t = ai_type_of(ai, state->agent_type);
     memset(out, 0, sizeof *out);
     ai_snapshot_self(ai, e, pos, vel, state, time, frame, out);
@@ -108,15 +128,24 @@ aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos,
     uint32_t own = AW_AI_TEAM_LAYER(team), all = 0;
     for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
     float r = t->perception_radius;
-    /* Allies and enemies in one walk of the grid. */
+    /* Allies and enemies in a walk each: apart, each walk visits only the cells holding its own
+     * side (the grid's per-cell layer union) and stops at its own k-th distance. */
     aw_physics_hit ally_hits[AW_AI_MAX_CONTACTS], enemy_hits[AW_AI_MAX_CONTACTS];
-    aw_physics_nearest_set sets[2] = {{.mask = own, .k = AW_AI_MAX_CONTACTS, .out = ally_hits},
-                                      {.mask = all & ~own, .k = enemies ? AW_AI_MAX_CONTACTS : 0, .out = enemy_hits}};
+    aw_physics_nearest_set allies = {.mask = own, .k = AW_AI_MAX_CONTACTS, .out = ally_hits};
+    aw_physics_nearest_set foes = {.mask = all & ~own, .k = AW_AI_MAX_CONTACTS, .out = enemy_hits};
     aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
-    if (!aw_physics_query_nearest_sets(ai->physics, *pos, r, &f, sets, 2)) {
-        out->ally_count = contacts(ai, e, *pos, ally_hits, sets[0].count, time, frame, false, out->allies);
-        out->enemy_count = contacts(ai, e, *pos, enemy_hits, sets[1].count, time, frame, ai->desc.perception_los,
-                                    out->enemies);
+    bool ok = true;
+    float ally_reach = nearest_set(ai, *pos, r, &f, &allies, reach ? reach->ally : 0.0f, &ok), enemy_reach = 0.0f;
+    if (ok && enemies) enemy_reach = nearest_set(ai, *pos, r, &f, &foes, reach ? reach->enemy : 0.0f, &ok);
+    if (reach) {
+        reach->ally = ally_reach;
+        if (enemies) reach->enemy = enemy_reach;
+    }
+    if (ok) {
+        out->ally_count = contacts(ai, e, *pos, ally_hits, allies.count, time, frame, false, out->allies);
+        out->enemy_count = enemies ? contacts(ai, e, *pos, enemy_hits, foes.count, time, frame,
+                                              ai->desc.perception_los, out->enemies)
+                                   : 0;
     }
 
     /* Nearest points of interest and boxes: insertion into short sorted lists, ties to the lower
@@ -174,5 +203,5 @@ aw_status aw_ai_build_snapshot(const aw_ai *ai, aw_entity agent, aw_world_snapsh
     if (!p) return aw_error(AW_ERR_INVALID_ARG, "aw_ai_build_snapshot: entity is not a live agent");
     const aw_velocity *v = aw_entity_get_const(ai->world, agent, ai->ids.velocity);
     if (!v) aw_clear_error();
-    return ai_snapshot_fill(ai, agent, p, v, a, ai->time, ai->frame, true, out);
+    return ai_snapshot_fill(ai, agent, p, v, a, ai->time, ai->frame, true, NULL, out);
 }

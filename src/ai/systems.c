@@ -94,6 +94,12 @@ static void vitals_reserve(aw_ai *ai) {
     if (!grown) return; /* out of memory: lookups stay on the components */
     memset(grown + ai->vital_capacity, 0, (size_t)(cap - ai->vital_capacity) * sizeof(ai_vital));
     ai->vitals = grown;
+    /* The reach table follows (out of memory: planning goes without hints). */
+    uint32_t had = ai->reach ? ai->vital_capacity : 0;
+    ai_reach *reach = aw_realloc(ai->allocator, ai->reach, (size_t)had * sizeof(ai_reach), (size_t)cap * sizeof(ai_reach), 8);
+    if (reach) memset(reach + had, 0, (size_t)(cap - had) * sizeof(ai_reach));
+    else aw_free(ai->allocator, ai->reach, (size_t)had * sizeof(ai_reach));
+    ai->reach = reach;
     ai->vital_capacity = cap;
 }
 
@@ -175,7 +181,8 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
          * appearing since then raises AW_TRIGGER_CONTACT at the next look). */
         bool enemies = ai->desc.perception_interval <= 1 || per[i].nearest_enemy != AW_ENTITY_NULL ||
                        (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) || trigger == AW_TRIGGER_DAMAGED;
-        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, enemies, &w->snapshot);
+        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, enemies, ai_reach_of(ai, e),
+                         &w->snapshot);
         aw_plan_request req = {.snapshot = &w->snapshot,
                                .type = t,
                                .agent = e,
