@@ -235,6 +235,12 @@ aw_status aw_cmd_remove(aw_cmd_buffer *buffer, aw_entity entity, aw_component co
 aw_status aw_cmd_set(aw_cmd_buffer *buffer, aw_entity entity, aw_component component, const void *data,
                      size_t size);
 uint32_t aw_cmd_buffer_count(const aw_cmd_buffer *buffer);
+/* Bytes one command takes in a buffer: `payload` is the component size of a set, 0 for the rest. */
+size_t aw_cmd_size(size_t payload);
+/* Grows the buffer (if needed) to hold `bytes` of commands (sums of aw_cmd_size) and `creates`
+ * entity creations before its next reallocation, so a system that knows a bound from its row
+ * count can take the allocation up front instead of in whichever frame first reaches it. */
+aw_status aw_cmd_buffer_reserve(aw_cmd_buffer *buffer, size_t bytes, uint32_t creates);
 /* Applies every command in order and empties the buffer. Commands that cannot apply (entity
  * destroyed meanwhile, component already present...) are skipped; the rest still apply. The
  * status is the first failure's (its message counts the skipped commands), else AW_OK.
@@ -279,6 +285,9 @@ typedef struct aw_event_desc {
 
 aw_event_type aw_event_register(aw_world *world, const aw_event_desc *desc);
 aw_status aw_event_send(aw_world *world, aw_event_type type, const void *data, size_t size);
+/* Grows the queue this frame's sends go to (if needed) to hold `count` events in all, so a system
+ * that knows a bound can take the allocation up front instead of in the frame that first needs it. */
+aw_status aw_event_reserve(aw_world *world, aw_event_type type, uint32_t count);
 /* Visible events: the previous frame's, then this frame's so far. */
 uint32_t aw_event_count(const aw_world *world, aw_event_type type);
 const void *aw_event_get(const aw_world *world, aw_event_type type, uint32_t index);

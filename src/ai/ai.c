@@ -429,6 +429,12 @@ void ai_agent_commands(const aw_ai *ai, aw_cmd_buffer *cb, aw_entity e, uint32_t
     aw_cmd_set(cb, e, ai->ids.plan, &plan, sizeof plan);
 }
 
+size_t ai_respawn_bytes(void) {
+    return 2 * aw_cmd_size(0) + aw_cmd_size(sizeof(aw_position)) + aw_cmd_size(sizeof(aw_velocity)) +
+           aw_cmd_size(sizeof(aw_collider)) + aw_cmd_size(sizeof(aw_rigid_body)) + aw_cmd_size(sizeof(aw_ai_agent)) +
+           aw_cmd_size(sizeof(aw_ai_perception)) + aw_cmd_size(sizeof(aw_ai_plan));
+}
+
 aw_entity aw_ai_spawn(aw_ai *ai, uint32_t type, uint8_t team, aw_vec3 position) {
     if (!ai || type >= ai->lib->type_count || team >= AW_AI_MAX_TEAMS || !isfinite(position.x) ||
         !isfinite(position.y) || !isfinite(position.z)) {

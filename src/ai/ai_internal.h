@@ -353,6 +353,7 @@ typedef struct ai_by_x {
 typedef struct ai_worker {
     _Alignas(64) aw_world_snapshot snapshot;
     uint32_t vital_need; /* entity index + 1 that did not fit the vitals table this frame */
+    uint32_t agents_seen, respawning_seen; /* by the vitals pass this frame: rows, and respawns due */
     const aw_allocator *allocator;
     ai_goap_scratch *goap;
     ai_record *records;
@@ -439,6 +440,8 @@ static inline const ai_vital *ai_vital_of(const aw_ai *ai, aw_entity e, uint64_t
 void ai_record_push(ai_worker *w, const ai_record *r);
 void ai_agent_init(const aw_agent_type *t, uint32_t type, uint8_t team, aw_ai_agent *out);
 /* Records a new agent's components on a created entity (spawn and respawn share it). */
+/* Command bytes of one respawn: a destroy, then a create and ai_agent_commands' sets. */
+size_t ai_respawn_bytes(void);
 void ai_agent_commands(const aw_ai *ai, aw_cmd_buffer *cb, aw_entity e, uint32_t type, uint8_t team,
                        aw_vec3 position);
 uint32_t ai_kind_cooldown(aw_action_kind kind); /* aw_ai_cooldown slot or AW_COOLDOWN_COUNT */

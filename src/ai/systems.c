@@ -19,6 +19,13 @@ enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 #define TOUCH_RANGE    1.5f  /* heal or revive another from this close */
 #define COOLDOWN_WAIT  0.6f  /* a step whose ability is this close to ready waits instead of failing */
 #define PERCEPTION_SLACK 1.0f /* m: how far the grid's copy of a position may be from the frame's */
+/* Command bytes of a projectile spawn: a create and three sets. */
+#define SPAWN_BYTES                                                                                      \
+    (aw_cmd_size(0) + aw_cmd_size(sizeof(aw_position)) + aw_cmd_size(sizeof(aw_velocity)) +              \
+     aw_cmd_size(sizeof(aw_ai_projectile)))
+/* Respawns the effects pass keeps room for, at least, per agent: one in this many. */
+#define RESPAWN_ROOM_SHARE 16u
+#define SPLASH_HITS 64u /* agents one explosion damages at most */
 
 /* Grows a worker's record buffer (doubling from 256) to hold `need` records; false when out of
  * memory, with the buffer unchanged. */
@@ -59,10 +66,13 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
     ai_vital *vitals = ai->vitals;
-    uint32_t cap = ai->vital_capacity, stamp = (uint32_t)ctx->frame, need = 0;
+    uint32_t cap = ai->vital_capacity, stamp = (uint32_t)ctx->frame, need = 0, respawning = 0;
+    float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
         uint32_t x = AW_ENTITY_INDEX(e);
+        /* the action pass asks for its respawn this frame (the same test) */
+        respawning += agents[i].hp <= 0.0f && agents[i].respawn_timer > 0.0f && agents[i].respawn_timer - dt <= 0.0f;
         if (x >= cap) { /* grown by the effects pass; readers look the entity up meanwhile */
             if (x + 1 > need) need = x + 1;
             continue;
@@ -70,10 +80,10 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
         vitals[x] = (ai_vital){.entity = e, .position = pos[i], .hp = agents[i].hp, .frame = stamp,
                                .stance = agents[i].stance, .team = agents[i].team};
     }
-    if (need) {
-        ai_worker *w = ai_worker_of(ai, ctx->worker);
-        if (need > w->vital_need) w->vital_need = need;
-    }
+    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    if (need > w->vital_need) w->vital_need = need;
+    w->agents_seen += it->count;
+    w->respawning_seen += respawning;
 }
 
 /* Between frames (serial): room for every agent index the vitals pass met. */
@@ -421,6 +431,7 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
     act a = {.ctx = ctx, .ai = ai, .w = ai_worker_of(ai, ctx->worker), .task = ctx->task};
     float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
+    (void)aw_cmd_buffer_reserve(ctx->commands, (size_t)it->count * SPAWN_BYTES, it->count); /* one spawn a row at most */
     for (uint32_t i = 0; i < it->count; i++) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
@@ -494,6 +505,7 @@ static void projectile_piece(aw_system_ctx *ctx, const aw_iter *it) {
     uint32_t seq = 0;
     float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
     const aw_aabb *b = &ai->desc.bounds;
+    (void)aw_cmd_buffer_reserve(ctx->commands, (size_t)it->count * aw_cmd_size(0), 0); /* one destroy a row at most */
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
         pos[i].x += vel[i].x * dt;
@@ -593,8 +605,40 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     ai->stats.respawns++;
 }
 
+/* Room for this frame's respawns before any is recorded: as many as the vitals pass saw due, and
+ * never less than a share of all agents, so the buffer takes its size in the first frame instead
+ * of in whichever later frame first has more respawns than any before. Returns the agent count. */
+static uint32_t reserve_respawns(aw_ai *ai, aw_cmd_buffer *cb) {
+    uint32_t agents = 0, due = 0;
+    for (uint32_t i = 0; i < ai->worker_count; i++) {
+        agents += ai->workers[i].agents_seen;
+        due += ai->workers[i].respawning_seen;
+        ai->workers[i].agents_seen = ai->workers[i].respawning_seen = 0;
+    }
+    uint32_t room = agents / RESPAWN_ROOM_SHARE > due ? agents / RESPAWN_ROOM_SHARE : due;
+    if (room) (void)aw_cmd_buffer_reserve(cb, (size_t)room * ai_respawn_bytes(), room);
+    return agents;
+}
+
+/* The same for the event queues: room for this frame's records (a splash counted once, though it
+ * may hurt up to SPLASH_HITS), and never less than a quarter of the agents damaged and a sixteenth
+ * refused in one frame. */
+static void reserve_events(aw_ai *ai, uint32_t n, uint32_t agents) {
+    uint32_t damage = 0, refusals = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t kind = ai->merged[i].kind;
+        damage += kind == AI_RECORD_DAMAGE || kind == AI_RECORD_SPLASH;
+        refusals += kind == AI_RECORD_REFUSAL;
+    }
+    if (damage < agents / 4u) damage = agents / 4u;
+    if (refusals < agents / RESPAWN_ROOM_SHARE) refusals = agents / RESPAWN_ROOM_SHARE;
+    (void)aw_event_reserve(ai->world, ai->ids.damage_event, damage);
+    (void)aw_event_reserve(ai->world, ai->ids.refusal_event, refusals);
+}
+
 static void effects_run(aw_system_ctx *ctx) {
     aw_ai *ai = ctx->user;
+    uint32_t agents = reserve_respawns(ai, ctx->commands);
     uint32_t total = 0;
     for (uint32_t i = 0; i < ai->worker_count; i++) total += ai->workers[i].record_count;
     /* Growth happens at a new high only, and then to twice the frame's total: a record count that
@@ -625,6 +669,7 @@ static void effects_run(aw_system_ctx *ctx) {
         w->record_count = 0;
     }
     if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
+    reserve_events(ai, n, agents);
     for (uint32_t i = 0; i < n; i++) {
         const ai_record *r = &ai->merged[i];
         switch ((ai_record_kind)r->kind) {
@@ -648,11 +693,11 @@ static void effects_run(aw_system_ctx *ctx) {
             break;
         }
         case AI_RECORD_SPLASH: {
-            aw_entity hits[64];
+            aw_entity hits[SPLASH_HITS];
             uint32_t count = 0;
             aw_spatial_filter f = {.mask = enemy_mask(r->team), .flags = AW_QUERY_CENTERS};
-            aw_physics_query_radius(ai->physics, r->position, r->radius, &f, hits, 64, &count);
-            if (count > 64) count = 64;
+            aw_physics_query_radius(ai->physics, r->position, r->radius, &f, hits, SPLASH_HITS, &count);
+            if (count > SPLASH_HITS) count = SPLASH_HITS;
             for (uint32_t h = 0; h < count; h++) {
                 aw_vec3 tp;
                 if (!target_position(ai, hits[h], &tp)) continue;

@@ -92,6 +92,19 @@ static aw_status push(aw_cmd_buffer *b, uint32_t op, aw_entity e, aw_component c
     return AW_OK;
 }
 
+size_t aw_cmd_size(size_t payload) {
+    return (sizeof(cmd_header) + payload + 7) & ~(size_t)7;
+}
+
+aw_status aw_cmd_buffer_reserve(aw_cmd_buffer *b, size_t bytes, uint32_t creates) {
+    if (!b) return aw_error(AW_ERR_INVALID_ARG, "aw_cmd_buffer_reserve: buffer is NULL");
+    if (bytes > UINT32_MAX) return aw_error(AW_ERR_CAPACITY, "aw_cmd_buffer_reserve: %zu bytes exceed 4 GiB", bytes);
+    aw_status s = ecs_grow(&b->world->allocator, (void **)&b->data, &b->capacity, (uint32_t)bytes, 1);
+    if (!s && b->provisional)
+        s = ecs_grow(&b->world->allocator, (void **)&b->resolved, &b->resolved_capacity, creates, sizeof(aw_entity));
+    return s;
+}
+
 aw_entity aw_cmd_create(aw_cmd_buffer *b) {
     if (!b) {
         aw_error(AW_ERR_INVALID_ARG, "aw_cmd_create: buffer is NULL");

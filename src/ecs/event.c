@@ -2,6 +2,7 @@
  * next; sequence numbers let cursors read each event exactly once. */
 #include "ecs/ecs_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static ecs_event_info *event_type(const aw_world *w, aw_event_type type, const char *fn) {
@@ -46,6 +47,28 @@ aw_event_type aw_event_register(aw_world *w, const aw_event_desc *d) {
     return w->event_count++;
 }
 
+/* Grows a queue by doubling (from 16) until it holds `need` events. */
+static aw_status queue_grow(aw_world *w, ecs_event_info *ev, ecs_event_buffer *b, uint64_t need, const char *fn) {
+    if (need <= b->capacity) return AW_OK;
+    uint64_t cap = b->capacity ? b->capacity : 16;
+    while (cap < need) cap *= 2;
+    if (cap > UINT32_MAX || cap * ev->stride > SIZE_MAX / 2)
+        return aw_error(AW_ERR_CAPACITY, "%s: %llu '%s' events do not fit a queue", fn, (unsigned long long)need,
+                        ev->name);
+    void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride, (size_t)cap * ev->stride,
+                         ev->align > 16 ? ev->align : 16);
+    if (!p) return aw_error(AW_ERR_OUT_OF_MEMORY, "%s: out of memory queueing '%s'", fn, ev->name);
+    b->data = p;
+    b->capacity = (uint32_t)cap;
+    return AW_OK;
+}
+
+aw_status aw_event_reserve(aw_world *w, aw_event_type type, uint32_t count) {
+    ecs_event_info *ev = event_type(w, type, "aw_event_reserve");
+    if (!ev) return aw_last_status();
+    return queue_grow(w, ev, &ev->buffers[ev->older ^ 1], count, "aw_event_reserve");
+}
+
 aw_status aw_event_send(aw_world *w, aw_event_type type, const void *data, size_t size) {
     ecs_event_info *ev = event_type(w, type, "aw_event_send");
     if (!ev) return aw_last_status();
@@ -54,14 +77,8 @@ aw_status aw_event_send(aw_world *w, aw_event_type type, const void *data, size_
         return aw_error(AW_ERR_SIZE_MISMATCH, "aw_event_send: '%s' events are %u bytes, got %zu", ev->name,
                         ev->size, size);
     ecs_event_buffer *b = &ev->buffers[ev->older ^ 1];
-    if (b->count == b->capacity) {
-        uint32_t cap = b->capacity ? b->capacity * 2 : 16;
-        void *p = aw_realloc(&w->allocator, b->data, (size_t)b->capacity * ev->stride,
-                             (size_t)cap * ev->stride, ev->align > 16 ? ev->align : 16);
-        if (!p) return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_event_send: out of memory queueing '%s'", ev->name);
-        b->data = p;
-        b->capacity = cap;
-    }
+    aw_status st = queue_grow(w, ev, b, (uint64_t)b->count + 1, "aw_event_send");
+    if (st) return st;
     memcpy(b->data + (size_t)b->count * ev->stride, data, size);
     b->count++;
     return AW_OK;

@@ -44,15 +44,18 @@ static void test_same_hash_for_any_thread_count(void **state) {
     aw_stress_result_free(&other_seed);
 }
 
+/* Neither the AI nor the ECS under it (command buffers of spawns, destroys and respawns, which
+ * the AI systems reserve from their row counts) touches the heap in a timed frame. */
 static void assert_no_ai_allocations(const aw_stress_result *r) {
-    bool seen = false;
+    uint32_t seen = 0;
     for (uint32_t m = 0; m < r->module_count; m++) {
-        if (strcmp(r->modules[m].name, "ai") != 0) continue;
-        seen = true;
-        assert_float_equal(r->modules[m].allocs_per_frame, 0.0, 0);
-        assert_float_equal(r->modules[m].bytes_per_frame, 0.0, 0);
+        if (strcmp(r->modules[m].name, "ai") != 0 && strcmp(r->modules[m].name, "ecs") != 0) continue;
+        seen++;
+        if (r->modules[m].allocs_per_frame != 0.0 || r->modules[m].bytes_per_frame != 0.0)
+            fail_msg("module %s: %g allocations, %g bytes per frame", r->modules[m].name, r->modules[m].allocs_per_frame,
+                     r->modules[m].bytes_per_frame);
     }
-    assert_true(seen);
+    assert_int_equal(seen, 2);
 }
 
 static void test_steady_count_and_no_allocations(void **state) {
