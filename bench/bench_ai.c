@@ -328,6 +328,71 @@ static void bench_validate(run *r) {
     aw_world_destroy(f.world);
 }
 
+/* A planning snapshot (allies, enemies, level lists) for 1,024 agents of a 20,000-agent field, the
+ * grid walks starting from each agent's reach table entry as the planning system keeps it (filled by
+ * one pass first, as the previous plan would). Baseline: the same snapshots walked at the full
+ * perception radius (no table), as before the table. */
+static void bench_plan_snapshot(run *r) {
+    if (!aw_bench_selected(r->o, "plan_snapshot_ns")) return;
+    uint32_t agents = r->o->entities < 20000u ? r->o->entities : 20000u;
+    field f;
+    aw_status st = field_make(&f, agents, r->o->seed, 1);
+    if (st) {
+        fprintf(stderr, "ai: plan snapshot setup: %s\n", aw_last_error());
+        aw_bench_report_fail(r->report);
+        aw_world_destroy(f.world);
+        return;
+    }
+    enum { AGENTS = 1024 };
+    static aw_entity who[AGENTS];
+    static aw_position where[AGENTS];
+    static aw_ai_agent state[AGENTS];
+    static ai_reach reach[AGENTS];
+    static aw_world_snapshot snap;
+    aw_ai_ids ids = aw_ai_get_ids(f.ai);
+    aw_query *q = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.position), AW_READ(ids.agent))});
+    uint32_t n = 0;
+    aw_iter it = aw_query_iter(q);
+    while (aw_iter_next(&it) && n < AGENTS) {
+        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
+        for (uint32_t i = 0; i < it.count && n < AGENTS; i += 7) {
+            who[n] = it.entities[i], where[n] = p[i], state[n] = a[i];
+            reach[n] = (ai_reach){.entity = who[n]};
+            n++;
+        }
+    }
+    aw_iter_fini(&it);
+    const aw_ai *ai = f.ai;
+    uint64_t contacts = 0;
+    for (uint32_t i = 0; i < n; i++) /* the previous plan */
+        (void)ai_snapshot_fill(ai, who[i], &where[i], NULL, &state[i], 0.0, 0, true, &reach[i], &snap);
+    uint32_t reps = r->o->reps < MAX_REPS ? r->o->reps : MAX_REPS;
+    double hinted[MAX_REPS], full[MAX_REPS];
+    for (uint32_t rep = 0; rep < reps && n; rep++) {
+        const uint32_t loops = 10;
+        uint64_t t0 = aw_time_ns();
+        for (uint32_t l = 0; l < loops; l++)
+            for (uint32_t i = 0; i < n; i++) {
+                (void)ai_snapshot_fill(ai, who[i], &where[i], NULL, &state[i], 0.0, 0, true, &reach[i], &snap);
+                contacts += snap.ally_count + snap.enemy_count;
+            }
+        hinted[rep] = (double)(aw_time_ns() - t0) / ((double)loops * n);
+        t0 = aw_time_ns();
+        for (uint32_t l = 0; l < loops; l++)
+            for (uint32_t i = 0; i < n; i++) {
+                (void)ai_snapshot_fill(ai, who[i], &where[i], NULL, &state[i], 0.0, 0, true, NULL, &snap);
+                contacts += snap.ally_count + snap.enemy_count;
+            }
+        full[rep] = (double)(aw_time_ns() - t0) / ((double)loops * n);
+    }
+    sink += contacts;
+    if (r->o->verbose) fprintf(stderr, "plan snapshot: %u agents, %llu contacts\n", n, (unsigned long long)contacts);
+    if (n) add(r, "plan_snapshot_ns", "ns", hinted, reps, full, reps, 0);
+    aw_query_destroy(q);
+    aw_world_destroy(f.world);
+}
+
 /* The loop: ai_perception, ai_planning, ai_action, ai_projectiles, ai_effects on one thread, agents
  * standing where they are (no physics system: its cost is the collision suite's). */
 static void bench_agent_loop(run *r) {
@@ -387,6 +452,7 @@ aw_status aw_bench_ai_run(const aw_bench_options *options, aw_bench_report *repo
         aw_world_destroy(f.world);
     }
     if (!r.status) bench_validate(&r);
+    if (!r.status) bench_plan_snapshot(&r);
     if (!r.status) bench_agent_loop(&r);
     if (!r.status) r.status = aw_bench_ai_llm_run(&o, report); /* the LLM orchestrator: bench_llm.c */
     return r.status;

@@ -1,6 +1,8 @@
 /* Planning snapshots walk the grid from the distance of an agent's 8th ally and enemy at its last
  * plan: whatever that hint says (missing, too short, too long, stale), the snapshot must be the one
- * built without it, and the hint left behind must be the new 8th distances. */
+ * built without it, and the hint left behind must be the new 8th distances. The world runs on two
+ * threads (the planning system writes the table from parallel pieces): ThreadSanitizer runs it. */
+/* ctest-label: threads */
 #include "ai_test_util.h"
 
 #include "../../src/ai/ai_internal.h"
