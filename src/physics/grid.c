@@ -311,11 +311,15 @@ static void csort_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     const csort_ctx *c = arg;
     const aw_physics *p = c->p;
     const uint32_t *restrict gkey = p->gkey, cells = p->cells;
+    const bool all_small = p->n_small == p->rows; /* every key is a cell: no sentinels to map */
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *restrict h = c->hist + (size_t)t * c->stride;
         memset(h, 0, (size_t)c->stride * sizeof *h);
         uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
-        for (uint32_t i = b; i < e; i++) h[compact_key(gkey[i], cells)]++;
+        if (all_small)
+            for (uint32_t i = b; i < e; i++) h[gkey[i]]++;
+        else
+            for (uint32_t i = b; i < e; i++) h[compact_key(gkey[i], cells)]++;
     }
 }
 
@@ -326,9 +330,18 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
     aw_physics *p = c->p;
     const uint32_t *restrict gkey = p->gkey, cells = p->cells;
     uint32_t *restrict order = p->order, *restrict key = p->key;
+    const bool all_small = p->n_small == p->rows; /* every key is a cell: no sentinels to map */
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *restrict h = c->hist + (size_t)t * c->stride;
         uint32_t b = t * c->grain, e = b + c->grain < p->rows ? b + c->grain : p->rows;
+        if (all_small) {
+            for (uint32_t i = b; i < e; i++) {
+                uint32_t k = gkey[i], at = h[k]++;
+                order[at] = i;
+                key[at] = k;
+            }
+            continue;
+        }
         for (uint32_t i = b; i < e; i++) {
             uint32_t k = compact_key(gkey[i], cells);
             uint32_t at = h[k]++;
