@@ -377,9 +377,14 @@ static void copy_bodies_task(uint32_t begin, uint32_t end, uint32_t worker, void
 }
 
 static aw_status counting_sort(aw_physics *p) {
-    /* Tasks of equal size, at least PHYS_SORT_GRAIN rows each (the per-cell work grows with the
-     * task count); the split depends on the row count alone. */
-    uint32_t tasks = p->rows / PHYS_SORT_GRAIN ? p->rows / PHYS_SORT_GRAIN : 1;
+    /* Tasks of equal size, at least PHYS_SORT_GRAIN rows each, and no more than threads: the
+     * serial pass below costs cells x tasks (at 30k rows on a 12k-cell grid, six tasks made it and
+     * their histograms' clearing cost more than the scatter they shared). The sort is stable, so
+     * any split gives the same order: the thread count may choose it. */
+    uint32_t threads = p->jobs ? aw_jobs_thread_count(p->jobs) : 1;
+    uint32_t tasks = p->rows / PHYS_SORT_GRAIN;
+    if (tasks > threads) tasks = threads;
+    if (!tasks) tasks = 1;
     csort_ctx c = {.p = p, .grain = (p->rows + tasks - 1) / tasks, .stride = p->cells + 2};
     uint32_t *restrict cs = p->cell_start, run = 0;
     if (tasks == 1) {
