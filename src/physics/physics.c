@@ -360,7 +360,8 @@ __attribute__((target("avx2,popcnt"), always_inline)) static inline uint32_t
 gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bool extra) {
     const aw_physics *p = a->p;
     const uint32_t n = ch->count & ~7u;
-    float *restrict pos = (float *)ch->pos;
+    const float *restrict pos = (const float *)ch->pos;
+    float *pos_out = extra ? (float *)ch->pos : NULL; /* moved positions, stored whole */
     const float *restrict col = (const float *)ch->col;
     const float *restrict vel = extra ? (const float *)ch->vel : NULL;
     const float *restrict rb = extra ? (const float *)ch->rb : NULL;
@@ -372,7 +373,7 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
     const __m256d lo_x = _mm256_set1_pd(a->min_x), lo_z = _mm256_set1_pd(a->min_z), inv = _mm256_set1_pd(a->inv);
     const __m256d hi_x = _mm256_set1_pd(a->fw_hi), hi_z = _mm256_set1_pd(a->fh_hi), dz0 = _mm256_setzero_pd();
     const __m256i width = _mm256_set1_epi32((int32_t)a->width), large_key = _mm256_set1_epi32((int32_t)PHYS_KEY_LARGE);
-    const __m256i izero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1), one = _mm256_set1_epi32(1);
+    const __m256i izero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
     const __m256i disabled = _mm256_set1_epi32((int32_t)AW_COLLIDER_DISABLED), chunk_id = _mm256_set1_epi32((int32_t)ci);
     uint32_t k = 0;
     for (; k < n; k += 8) {
@@ -424,12 +425,14 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
             continue;
         }
         if (extra && integrate) {
-            _mm256_storeu_ps(pos + 3 * k, a0);
-            _mm256_storeu_ps(pos + 3 * k + 8, a1);
-            _mm256_storeu_ps(pos + 3 * k + 16, a2);
+            _mm256_storeu_ps(pos_out + 3 * k, a0);
+            _mm256_storeu_ps(pos_out + 3 * k + 8, a1);
+            _mm256_storeu_ps(pos_out + 3 * k + 16, a2);
         }
         a->run += 8;
-        const __m256i layer_d = _mm256_or_si256(layer, _mm256_and_si256(_mm256_cmpeq_epi32(layer, izero), one));
+        /* 1 (AW_LAYER_DEFAULT) where the layer is 0: the all-ones compare shifted down */
+        const __m256i one = _mm256_srli_epi32(ones, 31);
+        const __m256i layer_d = _mm256_or_si256(layer, _mm256_srli_epi32(_mm256_cmpeq_epi32(layer, izero), 31));
         const __m256i mask_d = _mm256_or_si256(mask, _mm256_cmpeq_epi32(mask, izero));
         a->masked += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(mask_d, ones))));
         a->layered += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(layer_d, one))));
@@ -462,9 +465,16 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
     return k;
 }
 
-__attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_acc *a, const phys_chunk *ch,
-                                                                         uint32_t ci) {
-    return a->check_extra ? gather_rows_avx2_body(a, ch, ci, true) : gather_rows_avx2_body(a, ch, ci, false);
+/* Two functions, not one with both loops: the extra loop's setup and registers would cost every
+ * call of the plain one (one call per chunk). */
+__attribute__((target("avx2,popcnt"), noinline)) static uint32_t gather_rows_plain(gather_acc *a, const phys_chunk *ch,
+                                                                                   uint32_t ci) {
+    return gather_rows_avx2_body(a, ch, ci, false);
+}
+
+__attribute__((target("avx2,popcnt"), noinline)) static uint32_t gather_rows_extra(gather_acc *a, const phys_chunk *ch,
+                                                                                   uint32_t ci) {
+    return gather_rows_avx2_body(a, ch, ci, true);
 }
 #endif
 
@@ -486,7 +496,7 @@ static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg
             a.large = a.masked = a.layered = a.invalid = 0;
             uint32_t k = 0;
 #if PHYS_HAVE_AVX2
-            if (p->use_avx2) k = gather_rows_avx2(&a, ch, ci);
+            if (p->use_avx2) k = a.check_extra ? gather_rows_extra(&a, ch, ci) : gather_rows_plain(&a, ch, ci);
 #endif
             for (; k < ch->count; k++) gather_row(&a, ch, ci, k);
             if (c->keyed) {
