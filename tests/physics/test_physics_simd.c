@@ -13,6 +13,7 @@ typedef struct layout {
     float cluster; /* > 0: a quarter of the colliders within this of the origin */
     bool layers, mixed_radii, bad_rows;
     bool snap; /* positions on a unit lattice at y = 0: many coincident centres */
+    float cell; /* > 0: this cell size (wide cells: long runs, as the combat scenario's) */
 } layout;
 
 static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
@@ -40,21 +41,24 @@ static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
 static void test_simd_matches_scalar(void **state) {
     (void)state;
     const layout layouts[] = {
-        {"sparse", 3000, 60.0f, 0, false, false, false, false},
-        {"dense", 3000, 20.0f, 0, false, false, false, false},
-        {"clustered", 4000, 50.0f, 2.0f, false, false, false, false}, /* runs far beyond 8 lanes */
-        {"layers", 3000, 25.0f, 3.0f, true, false, false, false},
-        {"mixed radii", 2500, 30.0f, 0, false, true, false, false},
-        {"bad rows", 2500, 25.0f, 0, true, true, true, false},
-        {"band sort", 40000, 90.0f, 5.0f, false, false, false, false},
+        {"sparse", 3000, 60.0f, 0, false, false, false, false, 0},
+        {"dense", 3000, 20.0f, 0, false, false, false, false, 0},
+        {"clustered", 4000, 50.0f, 2.0f, false, false, false, false, 0}, /* runs far beyond 8 lanes */
+        {"layers", 3000, 25.0f, 3.0f, true, false, false, false, 0},
+        {"mixed radii", 2500, 30.0f, 0, false, true, false, false, 0},
+        {"bad rows", 2500, 25.0f, 0, true, true, true, false, 0},
+        {"band sort", 40000, 90.0f, 5.0f, false, false, false, false, 0},
         /* coincident centres (the +x normal) and contacts in every entity order (the swap) */
-        {"coincident", 3000, 20.0f, 0, false, false, false, true},
+        {"coincident", 3000, 20.0f, 0, false, false, false, true, 0},
+        /* a set cell far wider than the colliders (runs of 8 to 16 with and without masks) */
+        {"wide cells", 3000, 30.0f, 4.0f, false, false, false, false, 6.0f},
+        {"wide cells, layers", 3000, 30.0f, 4.0f, true, false, true, false, 6.0f},
     };
     for (size_t li = 0; li < sizeof layouts / sizeof layouts[0]; li++)
         for (uint32_t threads = 1; threads <= 2; threads++) {
             const layout *l = &layouts[li];
             aw_physics_desc d = {.min_x = -l->half, .max_x = l->half, .min_z = -l->half, .max_z = l->half,
-                                 .no_response = true, .no_events = true};
+                                 .no_response = true, .no_events = true, .cell_size = l->cell};
             ptw fast = ptw_new(threads, &d);
             d.scalar_only = true;
             ptw slow = ptw_new(threads, &d);
