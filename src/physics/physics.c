@@ -342,28 +342,61 @@ static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, 
 #if PHYS_HAVE_AVX2
 #include <immintrin.h>
 
-/* Eight rows at a time for chunks that need no velocity or body checks: positions (12-byte
- * records) and colliders (16-byte records) are loaded whole and transposed into lanes, checked,
- * keyed (in double, as gather_key) and stored as arrays. A group with any refused row, or with
- * radii other than the current run's, goes through gather_row instead. Returns rows done. */
-__attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_acc *a, const phys_chunk *ch,
-                                                                         uint32_t ci) {
+/* Every float of v is finite: v * 0 is 0 for finite lanes and NaN otherwise. */
+__attribute__((target("avx2"), always_inline)) static inline bool all_finite_avx2(__m256 v0, __m256 v1, __m256 v2) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 probe = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(v0, zero), _mm256_mul_ps(v1, zero)), _mm256_mul_ps(v2, zero));
+    return _mm256_movemask_ps(_mm256_cmp_ps(probe, zero, _CMP_EQ_OQ)) == 0xff;
+}
+
+/* Eight rows at a time: positions (12-byte records) and colliders (16-byte records) are loaded
+ * whole and transposed into lanes, checked, keyed (in double, as gather_key) and stored as arrays.
+ * Where the step needs them (check_extra), velocities and bodies are checked too and positions
+ * integrated: on the records as loaded (x + vx * dt lane by lane, the scalar path's operations),
+ * before the transpose. A group with any refused row, or with radii other than the current run's,
+ * goes through gather_row instead (nothing is written before that choice). Returns rows done. */
+/* `extra` is a constant in each caller: without it the loop has no velocity or body code. */
+__attribute__((target("avx2,popcnt"), always_inline)) static inline uint32_t
+gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bool extra) {
     const aw_physics *p = a->p;
     const uint32_t n = ch->count & ~7u;
-    const float *restrict pos = (const float *)ch->pos, *restrict col = (const float *)ch->col;
+    const float *restrict pos = (const float *)ch->pos;
+    float *pos_out = extra ? (float *)ch->pos : NULL; /* moved positions, stored whole */
+    const float *restrict col = (const float *)ch->col;
+    const float *restrict vel = extra ? (const float *)ch->vel : NULL;
+    const float *restrict rb = extra ? (const float *)ch->rb : NULL;
+    const bool integrate = extra && vel && a->integrate;
+    const __m256 dt = _mm256_set1_ps(a->dt);
     const __m256i px = _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5), py = _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6);
     const __m256i pz = _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7), pc = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     const __m256 zero = _mm256_setzero_ps(), rmax = _mm256_set1_ps(a->small_r_max);
     const __m256d lo_x = _mm256_set1_pd(a->min_x), lo_z = _mm256_set1_pd(a->min_z), inv = _mm256_set1_pd(a->inv);
     const __m256d hi_x = _mm256_set1_pd(a->fw_hi), hi_z = _mm256_set1_pd(a->fh_hi), dz0 = _mm256_setzero_pd();
     const __m256i width = _mm256_set1_epi32((int32_t)a->width), large_key = _mm256_set1_epi32((int32_t)PHYS_KEY_LARGE);
-    const __m256i izero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1), one = _mm256_set1_epi32(1);
+    const __m256i izero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
     const __m256i disabled = _mm256_set1_epi32((int32_t)AW_COLLIDER_DISABLED), chunk_id = _mm256_set1_epi32((int32_t)ci);
     uint32_t k = 0;
     for (; k < n; k += 8) {
         const uint32_t row = ch->base + k;
-        const __m256 a0 = _mm256_loadu_ps(pos + 3 * k), a1 = _mm256_loadu_ps(pos + 3 * k + 8);
-        const __m256 a2 = _mm256_loadu_ps(pos + 3 * k + 16);
+        __m256 a0 = _mm256_loadu_ps(pos + 3 * k), a1 = _mm256_loadu_ps(pos + 3 * k + 8);
+        __m256 a2 = _mm256_loadu_ps(pos + 3 * k + 16);
+        bool extra_ok = true;
+        if (extra && vel) {
+            const __m256 v0 = _mm256_loadu_ps(vel + 3 * k), v1 = _mm256_loadu_ps(vel + 3 * k + 8);
+            const __m256 v2 = _mm256_loadu_ps(vel + 3 * k + 16);
+            extra_ok = all_finite_avx2(v0, v1, v2);
+            if (integrate) {
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(v0, dt));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(v1, dt));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(v2, dt));
+            }
+        }
+        if (extra && rb) { /* {inv_mass, restitution} x 8: both finite, inv_mass (even lanes) >= 0 */
+            const __m256 b0 = _mm256_loadu_ps(rb + 2 * k), b1 = _mm256_loadu_ps(rb + 2 * k + 8);
+            const int nonneg = _mm256_movemask_ps(_mm256_cmp_ps(b0, zero, _CMP_GE_OQ)) &
+                               _mm256_movemask_ps(_mm256_cmp_ps(b1, zero, _CMP_GE_OQ));
+            extra_ok = extra_ok && all_finite_avx2(b0, b1, zero) && (nonneg & 0x55) == 0x55;
+        }
         /* x: lanes 0,3,6 of a0, 1,4,7 of a1, 2,5 of a2; y and z likewise, then one permute each. */
         const __m256 x = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x92), a2, 0x24), px);
         const __m256 y = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x24), a2, 0x49), py);
@@ -386,12 +419,20 @@ __attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_a
         const __m256 ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(probe, zero, _CMP_EQ_OQ), _mm256_cmp_ps(r, zero, _CMP_GE_OQ)),
                                         _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(flags, disabled), izero)));
         const __m256 same_r = _mm256_cmp_ps(r, _mm256_set1_ps(a->last_r), _CMP_EQ_OQ);
-        if (AW_UNLIKELY(_mm256_movemask_ps(_mm256_and_ps(ok, same_r)) != 0xff)) {
+        /* ok checked the moved positions: finite there means finite before too (scalar: both). */
+        if (AW_UNLIKELY(_mm256_movemask_ps(_mm256_and_ps(ok, same_r)) != 0xff || !extra_ok)) {
             for (uint32_t q = k; q < k + 8; q++) gather_row(a, ch, ci, q);
             continue;
         }
+        if (extra && integrate) {
+            _mm256_storeu_ps(pos_out + 3 * k, a0);
+            _mm256_storeu_ps(pos_out + 3 * k + 8, a1);
+            _mm256_storeu_ps(pos_out + 3 * k + 16, a2);
+        }
         a->run += 8;
-        const __m256i layer_d = _mm256_or_si256(layer, _mm256_and_si256(_mm256_cmpeq_epi32(layer, izero), one));
+        /* 1 (AW_LAYER_DEFAULT) where the layer is 0: the all-ones compare shifted down */
+        const __m256i one = _mm256_srli_epi32(ones, 31);
+        const __m256i layer_d = _mm256_or_si256(layer, _mm256_srli_epi32(_mm256_cmpeq_epi32(layer, izero), 31));
         const __m256i mask_d = _mm256_or_si256(mask, _mm256_cmpeq_epi32(mask, izero));
         a->masked += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(mask_d, ones))));
         a->layered += 8u - (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(layer_d, one))));
@@ -423,6 +464,18 @@ __attribute__((target("avx2,popcnt"))) static uint32_t gather_rows_avx2(gather_a
     }
     return k;
 }
+
+/* Two functions, not one with both loops: the extra loop's setup and registers would cost every
+ * call of the plain one (one call per chunk). */
+__attribute__((target("avx2,popcnt"), noinline)) static uint32_t gather_rows_plain(gather_acc *a, const phys_chunk *ch,
+                                                                                   uint32_t ci) {
+    return gather_rows_avx2_body(a, ch, ci, false);
+}
+
+__attribute__((target("avx2,popcnt"), noinline)) static uint32_t gather_rows_extra(gather_acc *a, const phys_chunk *ch,
+                                                                                   uint32_t ci) {
+    return gather_rows_avx2_body(a, ch, ci, true);
+}
 #endif
 
 static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
@@ -443,7 +496,7 @@ static void gather_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg
             a.large = a.masked = a.layered = a.invalid = 0;
             uint32_t k = 0;
 #if PHYS_HAVE_AVX2
-            if (p->use_avx2 && !a.check_extra) k = gather_rows_avx2(&a, ch, ci);
+            if (p->use_avx2) k = a.check_extra ? gather_rows_extra(&a, ch, ci) : gather_rows_plain(&a, ch, ci);
 #endif
             for (; k < ch->count; k++) gather_row(&a, ch, ci, k);
             if (c->keyed) {
@@ -646,6 +699,55 @@ static inline body body_of(const aw_physics *p, uint32_t slot) {
     return b;
 }
 
+/* The response reads each body's collider, RigidBody and Velocity and writes its Position: ECS
+ * rows in no useful order (slots are in cell order), so a chain of cache misses per body
+ * (order -> chunk index -> the chunk's columns). Prefetches run ahead of the contact being
+ * solved in two stages: the chunk index PREFETCH_FAR contacts ahead, the columns PREFETCH_NEAR
+ * ahead (by then the index is in cache). Loads and arithmetic are unchanged. */
+#define PREFETCH_NEAR 8u
+#define PREFETCH_FAR 16u
+
+static inline void prefetch_chunk_index(const aw_physics *p, uint32_t slot) {
+    __builtin_prefetch(&p->gchunk[p->order[slot]]);
+}
+
+static inline void prefetch_columns(const aw_physics *p, uint32_t slot) {
+    const uint32_t row = p->order[slot];
+    const phys_chunk *ch = &p->chunks[p->gchunk[row]];
+    const uint32_t k = row - ch->base;
+    __builtin_prefetch(&ch->col[k]);
+    __builtin_prefetch(&ch->pos[k], 1);
+    if (ch->rb) __builtin_prefetch(&ch->rb[k]);
+    if (ch->vel) __builtin_prefetch(&ch->vel[k], 1);
+}
+
+/* A position in the contact list (task t, entry q), for the prefetches' lookahead. */
+typedef struct pair_cursor {
+    uint32_t t, q;
+} pair_cursor;
+
+static inline bool cursor_next(const aw_physics *p, pair_cursor *c) {
+    while (c->t < p->task_count && c->q >= p->tasks[c->t].count) {
+        c->t++;
+        c->q = 0;
+    }
+    return c->t < p->task_count;
+}
+
+static inline void cursor_prefetch(const aw_physics *p, pair_cursor *c, bool columns) {
+    if (!cursor_next(p, c)) return;
+    const phys_task *k = &p->tasks[c->t];
+    const uint32_t i = k->pi[c->q], j = k->pj[c->q];
+    c->q++;
+    if (columns) {
+        prefetch_columns(p, i);
+        prefetch_columns(p, j);
+    } else {
+        prefetch_chunk_index(p, i);
+        prefetch_chunk_index(p, j);
+    }
+}
+
 /* Sequential in contact order: a Gauss-Seidel pass whose result depends only on that order,
  * which is the same for every thread count. */
 static void respond(aw_physics *p, uint32_t keep) {
@@ -657,11 +759,16 @@ static void respond(aw_physics *p, uint32_t keep) {
     p->touched_count = 0;
     for (uint32_t it = 0; it < p->desc.iterations; it++) {
         uint32_t left = keep;
+        pair_cursor near = {0, 0}, far = {0, 0};
+        for (uint32_t a = 0; a < PREFETCH_FAR; a++) cursor_prefetch(p, &far, false);
+        for (uint32_t a = 0; a < PREFETCH_NEAR; a++) cursor_prefetch(p, &near, true);
         for (uint32_t t = 0; t < p->task_count && left; t++) {
             const phys_task *k = &p->tasks[t];
             uint32_t n = k->count < left ? k->count : left;
             left -= n;
             for (uint32_t q = 0; q < n; q++) {
+                cursor_prefetch(p, &far, false);
+                cursor_prefetch(p, &near, true);
                 uint32_t i = k->pi[q], j = k->pj[q];
                 body bi = body_of(p, i), bj = body_of(p, j);
                 float wsum = bi.w + bj.w;
@@ -715,6 +822,7 @@ static void respond(aw_physics *p, uint32_t keep) {
      * which gives the displacement that queries must allow for until the next rebuild. */
     float margin = 0.0f;
     for (uint32_t q = 0; q < p->touched_count; q++) {
+        if (q + PREFETCH_NEAR < p->touched_count) prefetch_columns(p, p->touched[q + PREFETCH_NEAR]);
         uint32_t s = p->touched[q], row = p->order[s];
         const phys_chunk *ch = &p->chunks[p->gchunk[row]];
         aw_position *pos = &ch->pos[row - ch->base];

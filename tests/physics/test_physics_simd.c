@@ -1,7 +1,8 @@
 /* The SIMD gather and pair test against the scalar paths (desc.scalar_only): identical contacts,
  * bit for bit and in the same order, on worlds that exercise every lane case (runs longer than 8,
  * empty runs, layer masks, refused rows inside SIMD groups, mixed radii, outside bounds, coincident
- * centres); and the pair and contact buffers, which must stop growing once the contact count
+ * centres); the SIMD gather with velocities, bodies and integration (identical positions and
+ * velocities after the response); and the pair and contact buffers, which must stop growing once the contact count
  * settles. */
 #include "physics_test_util.h"
 
@@ -12,6 +13,7 @@ typedef struct layout {
     float cluster; /* > 0: a quarter of the colliders within this of the origin */
     bool layers, mixed_radii, bad_rows;
     bool snap; /* positions on a unit lattice at y = 0: many coincident centres */
+    float cell; /* > 0: this cell size (wide cells: long runs, as the combat scenario's) */
 } layout;
 
 static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
@@ -39,21 +41,24 @@ static void spawn_layout(ptw *t, const layout *l, uint32_t seed) {
 static void test_simd_matches_scalar(void **state) {
     (void)state;
     const layout layouts[] = {
-        {"sparse", 3000, 60.0f, 0, false, false, false, false},
-        {"dense", 3000, 20.0f, 0, false, false, false, false},
-        {"clustered", 4000, 50.0f, 2.0f, false, false, false, false}, /* runs far beyond 8 lanes */
-        {"layers", 3000, 25.0f, 3.0f, true, false, false, false},
-        {"mixed radii", 2500, 30.0f, 0, false, true, false, false},
-        {"bad rows", 2500, 25.0f, 0, true, true, true, false},
-        {"band sort", 40000, 90.0f, 5.0f, false, false, false, false},
+        {"sparse", 3000, 60.0f, 0, false, false, false, false, 0},
+        {"dense", 3000, 20.0f, 0, false, false, false, false, 0},
+        {"clustered", 4000, 50.0f, 2.0f, false, false, false, false, 0}, /* runs far beyond 8 lanes */
+        {"layers", 3000, 25.0f, 3.0f, true, false, false, false, 0},
+        {"mixed radii", 2500, 30.0f, 0, false, true, false, false, 0},
+        {"bad rows", 2500, 25.0f, 0, true, true, true, false, 0},
+        {"band sort", 40000, 90.0f, 5.0f, false, false, false, false, 0},
         /* coincident centres (the +x normal) and contacts in every entity order (the swap) */
-        {"coincident", 3000, 20.0f, 0, false, false, false, true},
+        {"coincident", 3000, 20.0f, 0, false, false, false, true, 0},
+        /* a set cell far wider than the colliders (runs of 8 to 16 with and without masks) */
+        {"wide cells", 3000, 30.0f, 4.0f, false, false, false, false, 6.0f},
+        {"wide cells, layers", 3000, 30.0f, 4.0f, true, false, true, false, 6.0f},
     };
     for (size_t li = 0; li < sizeof layouts / sizeof layouts[0]; li++)
         for (uint32_t threads = 1; threads <= 2; threads++) {
             const layout *l = &layouts[li];
             aw_physics_desc d = {.min_x = -l->half, .max_x = l->half, .min_z = -l->half, .max_z = l->half,
-                                 .no_response = true, .no_events = true};
+                                 .no_response = true, .no_events = true, .cell_size = l->cell};
             ptw fast = ptw_new(threads, &d);
             d.scalar_only = true;
             ptw slow = ptw_new(threads, &d);
@@ -80,6 +85,83 @@ static void test_simd_matches_scalar(void **state) {
                 char what[96];
                 snprintf(what, sizeof what, "%s, %u threads, SIMD", l->name, threads);
                 if (l->n <= 5000) check_pairs_now(&fast, what);
+            }
+            ptw_free(&fast);
+            ptw_free(&slow);
+        }
+}
+
+/* Bodies with and without Velocity and RigidBody (so chunks of every kind), integrated and pushed
+ * apart; every row kind that the scalar path refuses sits inside some SIMD group of 8: a NaN or
+ * infinite velocity, one so large that the moved position overflows, a negative inverse mass, a
+ * NaN restitution, a disabled collider. */
+static void spawn_bodies(ptw *t, uint32_t n, uint32_t seed, bool bad_rows) {
+    aw_rng rng;
+    aw_rng_seed(&rng, seed);
+    for (uint32_t i = 0; i < n; i++) {
+        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -20, 20), aw_rng_float_range(&rng, -0.5f, 0.5f),
+                                aw_rng_float_range(&rng, -20, 20)},
+                        .col = {.radius = 0.5f}};
+        uint32_t kind = i % 32 < 24 ? 0 : (i % 32 < 28 ? 1 : 2); /* runs of rows that share a table */
+        s.has_vel = kind != 2;
+        s.body = kind != 1;
+        s.vel = (aw_vec3){aw_rng_float_range(&rng, -3, 3), 0.0f, aw_rng_float_range(&rng, -3, 3)};
+        s.rb = (aw_rigid_body){.inv_mass = aw_rng_float(&rng) * 2.0f, .restitution = aw_rng_float(&rng)};
+        if (i % 13 == 0) s.col.flags = AW_COLLIDER_SENSOR;
+        if (bad_rows) {
+            if (i % 101 == 17) s.vel.x = NAN;
+            if (i % 103 == 19) s.vel.z = -INFINITY;
+            if (i % 107 == 23) s.vel.y = 3e38f; /* finite, but the moved position is not */
+            if (i % 109 == 29) s.rb.inv_mass = -1.0f;
+            if (i % 113 == 31) s.rb.restitution = NAN;
+            if (i % 127 == 37) s.col.flags = AW_COLLIDER_DISABLED;
+        }
+        ptw_spawn(t, &s);
+    }
+}
+
+static void test_simd_gather_bodies_matches_scalar(void **state) {
+    (void)state;
+    for (int bad = 0; bad <= 1; bad++)
+        for (uint32_t threads = 1; threads <= 2; threads++) {
+            aw_physics_desc d = {.min_x = -20, .max_x = 20, .min_z = -20, .max_z = 20, .integrate = true,
+                                 .no_events = true};
+            ptw fast = ptw_new(threads, &d);
+            d.scalar_only = true;
+            ptw slow = ptw_new(threads, &d);
+            spawn_bodies(&fast, 3000, 7u + (uint32_t)bad, bad);
+            spawn_bodies(&slow, 3000, 7u + (uint32_t)bad, bad);
+            aw_query *qa = aw_query_create(fast.w, &(aw_query_desc){AW_TERMS(AW_READ(fast.ids.position),
+                                                                               AW_OPTIONAL(fast.ids.velocity, AW_ACCESS_READ))});
+            aw_query *qb = aw_query_create(slow.w, &(aw_query_desc){AW_TERMS(AW_READ(slow.ids.position),
+                                                                               AW_OPTIONAL(slow.ids.velocity, AW_ACCESS_READ))});
+            for (int step = 0; step < 4; step++) {
+                aw_status a = aw_physics_step(fast.p, 1.0f / 60.0f), b = aw_physics_step(slow.p, 1.0f / 60.0f);
+                assert_int_equal(a, b);
+                aw_physics_stats sa = aw_physics_get_stats(fast.p), sb = aw_physics_get_stats(slow.p);
+                assert_int_equal(sa.skipped, sb.skipped);
+                assert_int_equal(sa.colliders, sb.colliders);
+                if (bad) assert_true(sa.skipped > 0);
+                uint32_t na, nb;
+                const aw_contact *ca = aw_physics_contacts(fast.p, &na), *cb = aw_physics_contacts(slow.p, &nb);
+                assert_int_equal(na, nb);
+                assert_true(na > 100);
+                if (memcmp(ca, cb, (size_t)na * sizeof *ca) != 0)
+                    fail_msg("bad rows %d, %u threads, step %d: contacts differ", bad, threads, step);
+                /* Positions (integrated, then pushed) and velocities, bit for bit, table by table. */
+                aw_iter ia = aw_query_iter(qa), ib = aw_query_iter(qb);
+                uint32_t rows = 0;
+                while (aw_iter_next(&ia)) {
+                    assert_true(aw_iter_next(&ib));
+                    assert_int_equal(ia.count, ib.count);
+                    assert_memory_equal(ia.entities, ib.entities, ia.count * sizeof(aw_entity));
+                    assert_memory_equal(ia.columns[0], ib.columns[0], ia.count * sizeof(aw_vec3));
+                    assert_int_equal(ia.columns[1] != NULL, ib.columns[1] != NULL);
+                    if (ia.columns[1]) assert_memory_equal(ia.columns[1], ib.columns[1], ia.count * sizeof(aw_vec3));
+                    rows += ia.count;
+                }
+                assert_false(aw_iter_next(&ib));
+                assert_int_equal(rows, 3000);
             }
             ptw_free(&fast);
             ptw_free(&slow);
@@ -149,6 +231,7 @@ static void test_buffers_stop_growing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_matches_scalar),
+        cmocka_unit_test(test_simd_gather_bodies_matches_scalar),
         cmocka_unit_test(test_buffers_stop_growing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

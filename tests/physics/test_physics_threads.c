@@ -1,7 +1,9 @@
 /* ctest-label: threads */
 /* Determinism across thread counts: the same contacts (same order, same bits) and the same world
  * hash after every step for 1, 2, 3 and 8 threads, through aw_physics_step and through the
- * scheduler; and queries from many threads at once (readers share the grid). */
+ * scheduler (24,000 rows: the counting sort splits into 1, 2, 3 and 4 tasks, as many as threads up
+ * to one per 5,000 rows, and must give the same order); and queries from many threads at once
+ * (readers share the grid). */
 #include "physics_test_util.h"
 
 enum { N = 24000, STEPS = 6 };
