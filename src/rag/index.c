@@ -5,9 +5,6 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "rag/index_internal.h"
 
@@ -34,15 +31,8 @@ static idx_chunk *chunk_create(aw_index *idx) {
     size_t off_lvl = off_meta + align64((size_t)idx->chunk_nodes * sizeof(aw_index_meta));
     size_t off_del = off_lvl + align64(idx->chunk_nodes);
     size_t total = off_del + align64(idx->chunk_nodes);
-    char *p = aw_alloc(idx->allocator, total, idx->huge_chunks ? IDX_HUGE_PAGE : 64);
+    char *p = aw_alloc(idx->allocator, total, 64);
     if (!p) return NULL;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    /* Before the first touch, so the faults below take 2 MiB pages where the kernel allows it. An
-     * insertion walk reads vectors scattered over hundreds of MB: with 4 KiB pages nearly every
-     * distance is also a TLB miss (the page walk costs as much as the line). Only a hint: a kernel
-     * that refuses it (THP off, memory that is not anonymous) leaves ordinary pages. */
-    if (idx->huge_chunks) madvise(p, total & ~(size_t)4095, MADV_HUGEPAGE);
-#endif
     /* Zeroed: empty lists, no upper layers, no tombstones, zero padding. */
     memset(p, 0, total);
     idx_chunk *ch = (idx_chunk *)p;
@@ -145,13 +135,14 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->links0_w = 1 + 2 * d.m;
     idx->vec_off = (idx->links0_w * 4 + 63) & ~63u;
     idx->rec_bytes = idx->vec_off + idx->stride * 4;
-    /* Large vectors (records of 2 KiB and up: 512-d and more) take chunks of the fewest nodes that fill
-     * a huge page, at most 1,024; smaller ones stay near IDX_CHUNK_BYTES, so small sets do not hold
-     * megabytes of empty slots. */
+    /* Records of 2 KiB and up (512-d and wider) take chunks of the fewest nodes that reach 2 MiB, at
+     * most 1,024: the heap allocator backs blocks that big with huge pages (src/core/alloc.c). An
+     * insertion walk reads vectors scattered over hundreds of MB, and with 4 KiB pages nearly every
+     * distance was also a TLB miss. Smaller records keep chunks near IDX_CHUNK_BYTES, so small
+     * sets do not hold megabytes of empty slots. */
     idx->chunk_shift = 0;
     while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << idx->chunk_shift) < IDX_HUGE_PAGE) idx->chunk_shift++;
-    idx->huge_chunks = ((size_t)idx->rec_bytes << idx->chunk_shift) >= IDX_HUGE_PAGE;
-    if (!idx->huge_chunks) {
+    if (((size_t)idx->rec_bytes << idx->chunk_shift) < IDX_HUGE_PAGE) {
         idx->chunk_shift = 0;
         while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES)
             idx->chunk_shift++;

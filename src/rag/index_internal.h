@@ -20,8 +20,8 @@
 #include <stdatomic.h>
 
 #define IDX_CHUNK_BYTES (256u << 10) /* record bytes per chunk, about: the chunk's node count follows */
-#define IDX_HUGE_PAGE   (2u << 20)   /* chunks whose records reach this are aligned to it and advised
-                                        to the kernel as huge pages (see aw_index_create) */
+#define IDX_HUGE_PAGE   (2u << 20)   /* chunks of wide records reach this: the heap allocator gives
+                                        blocks this big huge pages (see aw_index_create) */
 #define IDX_MAX_NODES   0x7fffffffu
 #define IDX_MAX_LEVEL   30u
 #define IDX_NONE        0xffffffffu
@@ -85,7 +85,6 @@ struct aw_index {
     uint32_t chunk_shift, chunk_nodes, chunk_mask; /* nodes per chunk: a power of two, so that a
                                                       chunk's records take about IDX_CHUNK_BYTES, or
                                                       reach IDX_HUGE_PAGE for large vectors */
-    bool huge_chunks; /* chunks are IDX_HUGE_PAGE-aligned and advised as huge pages */
 
     _Atomic(idx_dir *) dir;
     _Atomic uint32_t nodes;      /* published nodes: 0..nodes-1 are whole */
