@@ -2,6 +2,7 @@
  * (parallel over chunks), then one serial pass that applies damage, heals, deaths and respawns and
  * sends events in a fixed order, so the result is the same for any thread count. */
 #include "ai/ai_internal.h"
+#include "ai/due.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -104,10 +105,10 @@ static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
     aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2);
-    uint32_t interval = ai->desc.perception_interval;
+    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
-        if (interval > 1 && (AW_ENTITY_INDEX(e) + ctx->frame) % interval) continue;
+        if (!ai_due_now(&turn, AW_ENTITY_INDEX(e))) continue;
         if (agents[i].hp <= 0.0f) continue;
         const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
         aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
@@ -496,11 +497,11 @@ static void projectile_piece(aw_system_ctx *ctx, const aw_iter *it) {
         bool gone = false;
         if (pr[i].radius <= 0.0f) {
             float step = sqrtf(vel[i].x * vel[i].x + vel[i].z * vel[i].z) * dt;
-            aw_spatial_filter f = {.mask = enemy_mask(pr[i].team)};
             aw_physics_hit hit;
-            uint32_t n = 0;
-            aw_physics_query_nearest(ai->physics, pos[i], 1, HIT_RADIUS + step * 0.5f, &f, &hit, &n);
-            if (n) {
+            /* One set with k = 1: the lean walk, the same answer as aw_physics_query_nearest. */
+            aw_physics_nearest_set set = {.mask = enemy_mask(pr[i].team), .k = 1, .out = &hit};
+            aw_physics_query_nearest_sets(ai->physics, pos[i], HIT_RADIUS + step * 0.5f, NULL, &set, 1);
+            if (set.count) {
                 ai_record r = {.key = record_key(SYS_PROJECTILES, ctx->task, seq++), .kind = AI_RECORD_DAMAGE,
                                .source = pr[i].owner, .target = hit.entity, .amount = pr[i].damage,
                                .action = AW_ACTION_ATTACK, .team = pr[i].team};
