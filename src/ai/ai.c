@@ -23,6 +23,7 @@ static void ai_free(aw_ai *ai) {
     }
     aw_free(a, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record));
     aw_free(a, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital));
+    aw_free(a, ai->looks, (size_t)ai->look_capacity * 2 * sizeof(ai_look));
     aw_free(a, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));
     aw_free(a, ai->pois, (size_t)ai->poi_count * sizeof(aw_ai_poi));
     aw_free(a, ai->obstacles_by_x, (size_t)ai->obstacle_count * sizeof(ai_by_x));

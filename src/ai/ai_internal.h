@@ -335,6 +335,15 @@ typedef struct ai_vital {
     uint8_t team;
 } ai_vital;
 
+/* One agent due for perception this frame (gathered, then ordered by place, then looked up). */
+typedef struct ai_look {
+    aw_entity entity;
+    const aw_position *position;
+    const aw_ai_agent *agent;
+    aw_ai_perception *perception;
+} ai_look;
+#define AI_LOOK_BANDS 1024u /* perception orders its looks by bands along z, at most this many */
+
 /* An entry of a level list sorted by x: the key and the item's index in the list as given. */
 typedef struct ai_by_x {
     float x;
@@ -379,6 +388,9 @@ struct aw_ai {
     uint32_t vital_capacity;
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
+    ai_look *looks; /* perception: 2 x look_capacity (gathered, then ordered by place) */
+    uint32_t look_capacity;
+    uint32_t look_bands[AI_LOOK_BANDS + 1];
     uint32_t plan_budget_total; /* this frame's budget */
     aw_ai_stats stats;          /* totals from finished frames */
     bool systems_registered;

@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 
@@ -98,42 +101,114 @@ static void vitals_reserve(aw_ai *ai) {
     ai->vital_capacity = cap;
 }
 
-/* ---- perception: nearest enemy and ally per agent, staggered over perception_interval frames */
+/* ---- perception: nearest enemy per agent, staggered over perception_interval frames. The agents
+ * due this frame are gathered, ordered by bands along z (the grid's rows) and looked up in that
+ * order in parallel: agents sit in the ECS in spawn order, at random places, so looks in that
+ * order read grid rows far apart each time (cache misses once the grid outgrows the cache), while
+ * looks in place order read the rows the previous looks read. Each result depends only on its
+ * agent and the grid, so the order changes nothing else. */
 
-static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
-    aw_ai *ai = ctx->user;
-    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
-    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
-    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2);
-    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
-    for (uint32_t i = 0; i < it->count; i++) {
-        aw_entity e = it->entities[i];
-        if (!ai_due_now(&turn, AW_ENTITY_INDEX(e))) continue;
-        if (agents[i].hp <= 0.0f) continue;
-        const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
-        aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
-        aw_physics_hit hit;
-        aw_physics_nearest_set set = {.mask = enemy_mask(agents[i].team), .k = 1, .out = &hit};
-        /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
-         * is nearest is the nearest within the full radius too. Nothing there (it moved away or
-         * is gone): the full radius. */
-        float radius = t->perception_radius, bound = radius;
-        const ai_vital *last = per[i].nearest_enemy ? ai_vital_of(ai, per[i].nearest_enemy, ctx->frame) : NULL;
-        if (last) {
-            float dx = last->position.x - pos[i].x, dy = last->position.y - pos[i].y, dz = last->position.z - pos[i].z;
-            float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
-            if (d < bound) bound = d;
-        }
-        aw_physics_query_nearest_sets(ai->physics, pos[i], bound, &f, &set, 1);
-        if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos[i], radius, &f, &set, 1);
-        uint32_t n = set.count;
-        /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
-        if ((per[i].nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per[i].threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
-        per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
-        per[i].enemy_distance = n ? hit.distance : INFINITY;
-        /* Enemies only: allies matter when planning, which builds the whole snapshot. */
-        per[i].enemies_near = (uint16_t)(n ? 1 : 0);
+static void look(const aw_ai *ai, const ai_look *l, uint64_t frame) {
+    const aw_position pos = *l->position;
+    const aw_ai_agent *agent = l->agent;
+    aw_ai_perception *per = l->perception;
+    aw_entity e = l->entity;
+    const aw_agent_type *t = ai_type_of(ai, agent->agent_type);
+    aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
+    aw_physics_hit hit;
+    aw_physics_nearest_set set = {.mask = enemy_mask(agent->team), .k = 1, .out = &hit};
+    /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
+     * is nearest is the nearest within the full radius too. Nothing there (it moved away or
+     * is gone): the full radius. */
+    float radius = t->perception_radius, bound = radius;
+    const ai_vital *last = per->nearest_enemy ? ai_vital_of(ai, per->nearest_enemy, frame) : NULL;
+    if (last) {
+        float dx = last->position.x - pos.x, dy = last->position.y - pos.y, dz = last->position.z - pos.z;
+        float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
+        if (d < bound) bound = d;
     }
+    aw_physics_query_nearest_sets(ai->physics, pos, bound, &f, &set, 1);
+    if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos, radius, &f, &set, 1);
+    uint32_t n = set.count;
+    /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
+    if ((per->nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per->threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
+    per->nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
+    per->enemy_distance = n ? hit.distance : INFINITY;
+    /* Enemies only: allies matter when planning, which builds the whole snapshot. */
+    per->enemies_near = (uint16_t)(n ? 1 : 0);
+}
+
+typedef struct look_job {
+    const aw_ai *ai;
+    const ai_look *looks;
+    uint64_t frame;
+} look_job;
+
+static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
+    (void)worker;
+    const look_job *j = ctx;
+    for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
+}
+
+/* Room for `need` looks (twice over: gathered and ordered); false when out of memory. */
+static bool looks_reserve(aw_ai *ai, uint32_t need) {
+    if (need <= ai->look_capacity) return true;
+    uint32_t cap = ai->look_capacity ? ai->look_capacity : 256;
+    while (cap < need) cap *= 2;
+    ai_look *grown = aw_realloc(ai->allocator, ai->looks, (size_t)ai->look_capacity * 2 * sizeof(ai_look),
+                                (size_t)cap * 2 * sizeof(ai_look), 8);
+    if (!grown) return false;
+    ai->looks = grown;
+    ai->look_capacity = cap;
+    return true;
+}
+
+#define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
+#define LOOK_GRAIN  32u  /* looks per parallel task */
+
+static void perception_run(aw_system_ctx *ctx) {
+    aw_ai *ai = ctx->user;
+    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
+    uint32_t n = 0;
+    float zmin = INFINITY, zmax = -INFINITY;
+    aw_iter it = aw_query_iter(ctx->query);
+    while (aw_iter_next(&it)) {
+        const aw_position *pos = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *agents = AW_COLUMN(&it, aw_ai_agent, 1);
+        aw_ai_perception *per = AW_COLUMN(&it, aw_ai_perception, 2);
+        for (uint32_t i = 0; i < it.count; i++) {
+            aw_entity e = it.entities[i];
+            if (!ai_due_now(&turn, AW_ENTITY_INDEX(e)) || agents[i].hp <= 0.0f) continue;
+            ai_look l = {.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]};
+            /* A new high: room for twice it, so a count wandering up does not grow it again. */
+            if (n == ai->look_capacity && !looks_reserve(ai, n < UINT32_MAX / 4 ? 2 * n + 2 : n + 1)) {
+                look(ai, &l, ctx->frame); /* out of memory: this one now, unordered */
+                continue;
+            }
+            ai->looks[n++] = l;
+            if (pos[i].z < zmin) zmin = pos[i].z;
+            if (pos[i].z > zmax) zmax = pos[i].z;
+        }
+    }
+    if (!n) return;
+    /* Counting sort by band (stable), into the second half. */
+    ai_look *in = ai->looks, *out = ai->looks + ai->look_capacity;
+    uint32_t *start = ai->look_bands;
+    float span = zmax - zmin, scale = 1.0f / LOOK_BAND_M;
+    if (!(span * scale < (float)(AI_LOOK_BANDS - 1))) scale = span > 0.0f ? (float)(AI_LOOK_BANDS - 1) / span : 0.0f;
+    memset(start, 0, sizeof ai->look_bands);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = (uint32_t)((in[i].position->z - zmin) * scale);
+        start[(b < AI_LOOK_BANDS ? b : AI_LOOK_BANDS - 1) + 1]++;
+    }
+    for (uint32_t b = 0; b < AI_LOOK_BANDS; b++) start[b + 1] += start[b];
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t b = (uint32_t)((in[i].position->z - zmin) * scale);
+        out[start[b < AI_LOOK_BANDS ? b : AI_LOOK_BANDS - 1]++] = in[i];
+    }
+    look_job job = {.ai = ai, .looks = out, .frame = ctx->frame};
+    aw_jobs *jobs = aw_world_jobs(ctx->world);
+    if (!jobs || aw_jobs_parallel_for(jobs, n, LOOK_GRAIN, look_range, &job)) look_range(0, n, 0, &job);
 }
 
 /* ---- planning: every K frames staggered by entity index, or at once on a trigger, within the
@@ -407,6 +482,24 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     }
 }
 
+/* Every cooldown counted down by dt, stopping at 0 (one at or below 0 stays as it is): four slots
+ * at once without a branch each (whether a slot is running is close to random per agent, and the
+ * mispredicted branches cost more than the arithmetic). The same arithmetic, so the same bits. */
+static inline void cooldowns_tick(float *c, float dt) {
+#if defined(__SSE2__)
+    _Static_assert(AW_COOLDOWN_COUNT >= 4, "four slots are loaded at once");
+    __m128 v = _mm_loadu_ps(c), d = _mm_set1_ps(dt);
+    __m128 on = _mm_cmpgt_ps(v, _mm_setzero_ps());
+    __m128 next = _mm_and_ps(_mm_sub_ps(v, d), _mm_cmpgt_ps(v, d));
+    _mm_storeu_ps(c, _mm_or_ps(_mm_and_ps(on, next), _mm_andnot_ps(on, v)));
+    for (int i = 4; i < AW_COOLDOWN_COUNT; i++)
+        if (c[i] > 0.0f) c[i] = c[i] > dt ? c[i] - dt : 0.0f;
+#else
+    for (int i = 0; i < AW_COOLDOWN_COUNT; i++)
+        if (c[i] > 0.0f) c[i] = c[i] > dt ? c[i] - dt : 0.0f;
+#endif
+}
+
 static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
@@ -419,8 +512,7 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
         aw_entity e = it->entities[i];
-        for (int c = 0; c < AW_COOLDOWN_COUNT; c++)
-            if (s->cooldowns[c] > 0.0f) s->cooldowns[c] = s->cooldowns[c] > dt ? s->cooldowns[c] - dt : 0.0f;
+        cooldowns_tick(s->cooldowns, dt);
         if (s->hp <= 0.0f) {
             vel[i] = (aw_velocity){0, 0, 0};
             if (s->respawn_timer > 0.0f) {
@@ -687,8 +779,7 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     aw_system_desc per = {.name = "ai_perception",
                           .phase = AW_PHASE_PERCEPTION,
                           .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent), AW_WRITE(id->perception))},
-                          .each = perception_piece,
-                          .grain = ai->desc.grain,
+                          .run = perception_run,
                           .read_resources = reads_both,
                           .read_resource_count = 2,
                           .user = ai};

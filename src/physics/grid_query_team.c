@@ -276,6 +276,17 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
     if (f->exclude_count && !f->exclude)
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: exclude_count without exclude");
     if (!p->n_valid) return AW_OK;
+    uint32_t active = 0, only = 0;
+    for (uint32_t i = 0; i < set_count; i++)
+        if (sets[i].k) active++, only = i;
+    if (active == 1 && sets[only].k == 1) {
+        /* The masks folded as below: the set's (0: any layer) narrowed by the filter's. */
+        uint32_t mask = (sets[only].mask ? sets[only].mask : UINT32_MAX) & (f->mask ? f->mask : UINT32_MAX);
+        uint32_t layers = mask == UINT32_MAX || !p->has_cell_layers ? 0u : mask;
+        nearest1_walk(p, point, max_distance > 0 ? max_distance * max_distance : INFINITY, f, mask, layers,
+                      &sets[only]);
+        return AW_OK;
+    }
 
     sets_walk w = {.max_d2 = max_distance > 0 ? max_distance * max_distance : INFINITY, .f = f};
     uint32_t layers = 0; /* union of the wanted layers; 0: some set takes every layer */
@@ -299,11 +310,6 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
         w.fast_mask[1] = 0u, w.fast_lim[1] = &no_limit;
     }
     if (any_layer || !p->has_cell_layers) layers = 0; /* no union to skip cells by */
-    if (w.count == 1 && w.s[0].k == 1) {
-        for (uint32_t i = 0; i < set_count; i++)
-            if (sets[i].k) nearest1_walk(p, point, w.max_d2, f, w.fast_mask[0], layers, &sets[i]);
-        return AW_OK;
-    }
     w.lim = w.max_d2;
 
     offer_slots(&w, p, p->n_small, p->n_valid, point);
