@@ -358,6 +358,10 @@ typedef struct ai_worker {
     ai_record *records;
     uint32_t record_count, record_capacity;
     bool record_overflow;
+    ai_look *looks; /* agents due for perception, gathered by the vitals pass */
+    uint32_t look_count, look_capacity;
+    float look_zmin, look_zmax;
+    bool look_overflow;
     aw_ai_stats stats;
 } ai_worker;
 
@@ -388,7 +392,7 @@ struct aw_ai {
     uint32_t vital_capacity;
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
-    ai_look *looks; /* perception: 2 x look_capacity (gathered, then ordered by place) */
+    ai_look *looks; /* perception: the workers' gathered looks, ordered by place */
     uint32_t look_capacity;
     uint32_t look_bands[AI_LOOK_BANDS + 1];
     uint32_t plan_budget_total; /* this frame's budget */

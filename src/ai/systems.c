@@ -58,15 +58,40 @@ static uint32_t enemy_mask(uint8_t team) {
 
 /* ---- vitals: every agent's position, hp, stance and team by entity index, as of the frame's start */
 
+static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need);
+
+/* Also gathers the agents whose perception turn it is (the pass reads every agent anyway), into the
+ * worker's list: perception then orders them by place without walking every agent again. The
+ * pointer to each one's AiPerception is written only by the perception system, later. */
 static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
+    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2); /* NULL: not perceiving */
+    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
     ai_vital *vitals = ai->vitals;
     uint32_t cap = ai->vital_capacity, stamp = (uint32_t)ctx->frame, need = 0;
+    /* The worker's list in locals: the stores into the vitals table could alias its fields. */
+    ai_look *looks = w->looks;
+    uint32_t looked = w->look_count, room = per ? w->look_capacity : 0;
+    float zmin = w->look_zmin, zmax = w->look_zmax;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
         uint32_t x = AW_ENTITY_INDEX(e);
+        if (per && ai_due_now(&turn, x) && agents[i].hp > 0.0f) {
+            if (looked == room) {
+                w->look_count = looked;
+                if (!looks_reserve(ai->allocator, &w->looks, &w->look_capacity, looked + 1))
+                    w->look_overflow = true; /* perception walks every agent itself this frame */
+                looks = w->looks, room = w->look_capacity;
+            }
+            if (looked < room) {
+                looks[looked++] = (ai_look){.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]};
+                zmin = pos[i].z < zmin ? pos[i].z : zmin;
+                zmax = pos[i].z > zmax ? pos[i].z : zmax;
+            }
+        }
         if (x >= cap) { /* grown by the effects pass; readers look the entity up meanwhile */
             if (x + 1 > need) need = x + 1;
             continue;
@@ -74,10 +99,8 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
         vitals[x] = (ai_vital){.entity = e, .position = pos[i], .hp = agents[i].hp, .frame = stamp,
                                .stance = agents[i].stance, .team = agents[i].team};
     }
-    if (need) {
-        ai_worker *w = ai_worker_of(ai, ctx->worker);
-        if (need > w->vital_need) w->vital_need = need;
-    }
+    w->look_count = looked, w->look_zmin = zmin, w->look_zmax = zmax;
+    if (need > w->vital_need) w->vital_need = need;
 }
 
 /* Between frames (serial): room for every agent index the vitals pass met. */
@@ -150,27 +173,30 @@ static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx)
     for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
 }
 
-/* Room for `need` looks (twice over: gathered and ordered); false when out of memory. */
-static bool looks_reserve(aw_ai *ai, uint32_t need) {
-    if (need <= ai->look_capacity) return true;
-    uint32_t cap = ai->look_capacity ? ai->look_capacity : 256;
+/* Room for `need` looks, doubling (from 256); false when out of memory, the list unchanged. */
+static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need) {
+    if (need <= *capacity) return true;
+    uint32_t cap = *capacity ? *capacity : 256;
     while (cap < need) cap *= 2;
-    ai_look *grown = aw_realloc(ai->allocator, ai->looks, (size_t)ai->look_capacity * 2 * sizeof(ai_look),
-                                (size_t)cap * 2 * sizeof(ai_look), 8);
+    ai_look *grown = aw_realloc(a, *looks, (size_t)*capacity * sizeof(ai_look), (size_t)cap * sizeof(ai_look), 8);
     if (!grown) return false;
-    ai->looks = grown;
-    ai->look_capacity = cap;
+    *looks = grown;
+    *capacity = cap;
     return true;
 }
 
 #define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
 #define LOOK_GRAIN  32u  /* looks per parallel task */
 
-static void perception_run(aw_system_ctx *ctx) {
-    aw_ai *ai = ctx->user;
+static inline uint32_t look_band(const ai_look *l, float zmin, float scale) {
+    float b = (l->position->z - zmin) * scale;
+    if (!(b >= 0.0f)) return 0; /* and NaN */
+    return b < (float)(AI_LOOK_BANDS - 1) ? (uint32_t)b : AI_LOOK_BANDS - 1;
+}
+
+/* Out of memory somewhere: every due agent looked up here, in ECS order. */
+static void perception_unordered(aw_system_ctx *ctx, aw_ai *ai) {
     ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
-    uint32_t n = 0;
-    float zmin = INFINITY, zmax = -INFINITY;
     aw_iter it = aw_query_iter(ctx->query);
     while (aw_iter_next(&it)) {
         const aw_position *pos = AW_COLUMN(&it, aw_position, 0);
@@ -179,36 +205,57 @@ static void perception_run(aw_system_ctx *ctx) {
         for (uint32_t i = 0; i < it.count; i++) {
             aw_entity e = it.entities[i];
             if (!ai_due_now(&turn, AW_ENTITY_INDEX(e)) || agents[i].hp <= 0.0f) continue;
-            ai_look l = {.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]};
-            /* A new high: room for twice it, so a count wandering up does not grow it again. */
-            if (n == ai->look_capacity && !looks_reserve(ai, n < UINT32_MAX / 4 ? 2 * n + 2 : n + 1)) {
-                look(ai, &l, ctx->frame); /* out of memory: this one now, unordered */
-                continue;
-            }
-            ai->looks[n++] = l;
-            if (pos[i].z < zmin) zmin = pos[i].z;
-            if (pos[i].z > zmax) zmax = pos[i].z;
+            look(ai, &(ai_look){.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]},
+                 ctx->frame);
         }
     }
-    if (!n) return;
-    /* Counting sort by band (stable), into the second half. */
-    ai_look *in = ai->looks, *out = ai->looks + ai->look_capacity;
-    uint32_t *start = ai->look_bands;
-    float span = zmax - zmin, scale = 1.0f / LOOK_BAND_M;
-    if (!(span * scale < (float)(AI_LOOK_BANDS - 1))) scale = span > 0.0f ? (float)(AI_LOOK_BANDS - 1) / span : 0.0f;
-    memset(start, 0, sizeof ai->look_bands);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t b = (uint32_t)((in[i].position->z - zmin) * scale);
-        start[(b < AI_LOOK_BANDS ? b : AI_LOOK_BANDS - 1) + 1]++;
+}
+
+static void perception_run(aw_system_ctx *ctx) {
+    aw_ai *ai = ctx->user;
+    uint32_t n = 0;
+    float zmin = INFINITY, zmax = -INFINITY;
+    bool overflow = false;
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        const ai_worker *w = &ai->workers[k];
+        n += w->look_count;
+        overflow |= w->look_overflow;
+        if (w->look_zmin < zmin) zmin = w->look_zmin;
+        if (w->look_zmax > zmax) zmax = w->look_zmax;
     }
-    for (uint32_t b = 0; b < AI_LOOK_BANDS; b++) start[b + 1] += start[b];
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t b = (uint32_t)((in[i].position->z - zmin) * scale);
-        out[start[b < AI_LOOK_BANDS ? b : AI_LOOK_BANDS - 1]++] = in[i];
+    /* Which worker gathers how many depends on work stealing: every list gets room for twice the
+     * frame's total, so lists grow only when the simulation itself reaches a new high. */
+    uint32_t ahead = n < UINT32_MAX / 2 ? 2 * n : n;
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        if (ai->workers[k].look_capacity < n)
+            (void)looks_reserve(ai->allocator, &ai->workers[k].looks, &ai->workers[k].look_capacity, ahead);
+    if (overflow || (n > ai->look_capacity && !looks_reserve(ai->allocator, &ai->looks, &ai->look_capacity, ahead))) {
+        perception_unordered(ctx, ai);
+    } else if (n) {
+        /* Counting sort by band, stable over the workers' lists in worker order. */
+        uint32_t *start = ai->look_bands;
+        float span = zmax - zmin, scale = 1.0f / LOOK_BAND_M;
+        if (!(span * scale < (float)(AI_LOOK_BANDS - 1))) scale = span > 0.0f ? (float)(AI_LOOK_BANDS - 1) / span : 0.0f;
+        memset(start, 0, sizeof ai->look_bands);
+        for (uint32_t k = 0; k < ai->worker_count; k++)
+            for (uint32_t i = 0; i < ai->workers[k].look_count; i++) start[look_band(&ai->workers[k].looks[i], zmin, scale) + 1]++;
+        for (uint32_t b = 0; b < AI_LOOK_BANDS; b++) start[b + 1] += start[b];
+        for (uint32_t k = 0; k < ai->worker_count; k++)
+            for (uint32_t i = 0; i < ai->workers[k].look_count; i++) {
+                const ai_look *l = &ai->workers[k].looks[i];
+                ai->looks[start[look_band(l, zmin, scale)]++] = *l;
+            }
+        look_job job = {.ai = ai, .looks = ai->looks, .frame = ctx->frame};
+        aw_jobs *jobs = aw_world_jobs(ctx->world);
+        if (!jobs || aw_jobs_parallel_for(jobs, n, LOOK_GRAIN, look_range, &job)) look_range(0, n, 0, &job);
     }
-    look_job job = {.ai = ai, .looks = out, .frame = ctx->frame};
-    aw_jobs *jobs = aw_world_jobs(ctx->world);
-    if (!jobs || aw_jobs_parallel_for(jobs, n, LOOK_GRAIN, look_range, &job)) look_range(0, n, 0, &job);
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        ai_worker *w = &ai->workers[k];
+        w->look_count = 0;
+        w->look_overflow = false;
+        w->look_zmin = INFINITY;
+        w->look_zmax = -INFINITY;
+    }
 }
 
 /* ---- planning: every K frames staggered by entity index, or at once on a trigger, within the
@@ -770,7 +817,8 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     aw_resource reads_both[] = {pres, ares};
     aw_system_desc vit = {.name = "ai_vitals",
                           .phase = AW_PHASE_PERCEPTION - 50u,
-                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent))},
+                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent),
+                                             AW_OPTIONAL(id->perception, AW_ACCESS_READ))},
                           .each = vitals_piece,
                           .grain = ai->desc.grain,
                           .write_resources = &ares,
