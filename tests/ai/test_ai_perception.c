@@ -1,7 +1,7 @@
 /* Perception against a reference: after the perception system, every agent whose turn it was holds
  * exactly the nearest enemy (and its distance, bit for bit) that an independent k-nearest query over
  * the full perception radius returns, whatever the order the looks ran in, the bound taken from the
- * last enemy seen, and the thread count. */
+ * last enemy seen, and the thread count; also with the AI's allocator failing (the unordered path). */
 /* ctest-label: threads */
 #include "ai_test_util.h"
 
@@ -49,7 +49,28 @@ static void check_perception(aw_system_ctx *ctx) {
     aw_query_destroy(q);
 }
 
-static void run(uint32_t threads, uint32_t interval) {
+/* An allocator that can be told to fail: with it, perception's lists cannot grow and every look
+ * takes the unordered path. */
+typedef struct starving {
+    bool fail;
+} starving;
+
+static void *starving_alloc(void *user, size_t size, size_t align) {
+    return ((starving *)user)->fail ? NULL : aw_alloc(NULL, size, align);
+}
+
+static void *starving_realloc(void *user, void *ptr, size_t old_size, size_t new_size, size_t align) {
+    return ((starving *)user)->fail ? NULL : aw_realloc(NULL, ptr, old_size, new_size, align);
+}
+
+static void starving_free(void *user, void *ptr, size_t size) {
+    (void)user;
+    aw_free(NULL, ptr, size);
+}
+
+static void run_with(uint32_t threads, uint32_t interval, bool starve) {
+    starving hunger = {0};
+    aw_allocator alloc = {starving_alloc, starving_realloc, starving_free, &hunger};
     aw_world *w = aw_world_create(&(aw_world_desc){.threads = threads});
     assert_non_null(w);
     aw_physics *physics = aw_physics_create(w, &(aw_physics_desc){.min_x = -150, .min_z = -150, .max_x = 150,
@@ -58,6 +79,7 @@ static void run(uint32_t threads, uint32_t interval) {
     assert_non_null(physics);
     aw_ai *ai = aw_ai_create(w, &(aw_ai_desc){.perception_interval = interval,
                                               .fixed_dt = 1.0f / 60.0f,
+                                              .allocator = &alloc,
                                               .bounds = {{-150, -1e6f, -150}, {150, 1e6f, 150}}});
     if (!ai) fail_msg("aw_ai_create: %s", aw_last_error());
     load_example(ai, "combat.json");
@@ -82,12 +104,23 @@ static void run(uint32_t threads, uint32_t interval) {
         uint8_t team = (uint8_t)((int)floorf((x + 150.0f) / 24.0f) & 1);
         assert_true(aw_ai_spawn(ai, (uint32_t)aw_ai_type_find(ai, types[i % 4]), team, (aw_vec3){x, 0, z}));
     }
+    hunger.fail = starve;
     for (int frame = 0; frame < 240; frame++) ASSERT_OK(aw_world_progress(w, 1.0f / 60.0f));
     if (c.wrong || c.found < 3000u * 240u / interval / 4u || c.none < 100u)
         fail_msg("%u threads, interval %u: %u looks, %u with an enemy, %u without, %u wrong", threads, interval, c.looked,
                  c.found, c.none, c.wrong);
-    assert_true(aw_ai_get_stats(ai).deaths > 0); /* the world changed while it was watched */
+    if (starve) { /* no list ever grew: every look ran unordered, and each was still exact */
+        for (uint32_t k = 0; k < ai->worker_count; k++) assert_int_equal(ai->workers[k].look_capacity, 0);
+        assert_int_equal(ai->look_capacity, 0);
+    } else {
+        assert_true(aw_ai_get_stats(ai).deaths > 0); /* the world changed while it was watched */
+        assert_true(ai->look_capacity > 0);
+    }
     aw_world_destroy(w);
+}
+
+static void run(uint32_t threads, uint32_t interval) {
+    run_with(threads, interval, false);
 }
 
 static void test_perception_matches_reference(void **state) {
@@ -98,9 +131,17 @@ static void test_perception_matches_reference(void **state) {
     run(3, 5);
 }
 
+/* Out of memory from the first frame: perception still answers exactly. */
+static void test_perception_without_memory(void **state) {
+    (void)state;
+    run_with(1, 8, true);
+    run_with(2, 4, true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_perception_matches_reference),
+        cmocka_unit_test(test_perception_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
