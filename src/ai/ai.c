@@ -23,6 +23,7 @@ static void ai_free(aw_ai *ai) {
         aw_free(a, ai->workers, (size_t)ai->worker_count * sizeof(ai_worker));
     }
     aw_free(a, ai->merged, (size_t)ai->merged_capacity * sizeof(ai_record));
+    aw_free(a, ai->piece_start, (size_t)ai->piece_start_capacity * sizeof(uint32_t));
     aw_free(a, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital));
     aw_free(a, ai->looks, (size_t)ai->look_capacity * sizeof(ai_look));
     aw_free(a, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));

@@ -392,6 +392,8 @@ struct aw_ai {
     uint32_t vital_capacity;
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
+    uint32_t *piece_start; /* effects: where each (system, task)'s records go in `merged` */
+    uint32_t piece_start_capacity;
     ai_look *looks; /* perception: the workers' gathered looks, ordered by place */
     uint32_t look_capacity;
     uint32_t look_bands[AI_LOOK_BANDS + 1];

@@ -726,6 +726,47 @@ static void respawn(aw_ai *ai, aw_system_ctx *ctx, const ai_record *r) {
     ai->stats.respawns++;
 }
 
+/* The records of one piece (one system and task) sit together in one worker's buffer, in sequence
+ * order, so ordering the pieces orders every key: a counting sort by (system, task), stable over
+ * the workers' buffers, then a check. Returns the records merged, or 0 to leave it to the sort by
+ * key (nothing to merge, no room, or an order the check refuses). */
+static uint32_t records_merge_by_piece(aw_ai *ai, uint32_t total) {
+    if (total < 2 || total > ai->merged_capacity) return 0;
+    uint32_t most_system = 0, most_task = 0;
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) {
+            uint64_t key = ai->workers[k].records[i].key;
+            uint32_t system = (uint32_t)(key >> 56), task = (uint32_t)(key >> 24) & 0xffffffffu;
+            if (system > most_system) most_system = system;
+            if (task > most_task) most_task = task;
+        }
+    if (most_task >= (1u << 20)) return 0;
+    uint32_t tasks = most_task + 1, pieces = (most_system + 1) * tasks;
+    if (pieces + 1 > ai->piece_start_capacity) {
+        uint32_t cap = (pieces + 1) * 2;
+        uint32_t *grown = aw_realloc(ai->allocator, ai->piece_start, (size_t)ai->piece_start_capacity * sizeof(uint32_t),
+                                     (size_t)cap * sizeof(uint32_t), 4);
+        if (!grown) return 0;
+        ai->piece_start = grown;
+        ai->piece_start_capacity = cap;
+    }
+    uint32_t *start = ai->piece_start;
+    memset(start, 0, (size_t)(pieces + 1) * sizeof(uint32_t));
+#define PIECE_OF(key) ((uint32_t)((key) >> 56) * tasks + ((uint32_t)((key) >> 24) & 0xffffffffu))
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) start[PIECE_OF(ai->workers[k].records[i].key) + 1]++;
+    for (uint32_t b = 0; b < pieces; b++) start[b + 1] += start[b];
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) {
+            const ai_record *r = &ai->workers[k].records[i];
+            ai->merged[start[PIECE_OF(r->key)]++] = *r;
+        }
+#undef PIECE_OF
+    for (uint32_t i = 1; i < total; i++)
+        if (!(ai->merged[i - 1].key < ai->merged[i].key)) return 0;
+    return total;
+}
+
 static void effects_run(aw_system_ctx *ctx) {
     aw_ai *ai = ctx->user;
     uint32_t total = 0;
@@ -748,16 +789,18 @@ static void effects_run(aw_system_ctx *ctx) {
      * thread count) makes growth happen only when the simulation itself doubles its highest count. */
     for (uint32_t i = 0; i < ai->worker_count; i++)
         if (total > ai->workers[i].record_capacity) (void)worker_reserve(&ai->workers[i], ahead);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < ai->worker_count; i++) {
-        ai_worker *w = &ai->workers[i];
-        uint32_t take = w->record_count;
-        if (n + take > ai->merged_capacity) take = ai->merged_capacity - n; /* out of memory: drop the rest */
-        if (take) memcpy(ai->merged + n, w->records, (size_t)take * sizeof(ai_record));
-        n += take;
-        w->record_count = 0;
+    uint32_t n = records_merge_by_piece(ai, total);
+    if (!n) {
+        for (uint32_t i = 0; i < ai->worker_count; i++) {
+            ai_worker *w = &ai->workers[i];
+            uint32_t take = w->record_count;
+            if (n + take > ai->merged_capacity) take = ai->merged_capacity - n; /* out of memory: drop the rest */
+            if (take) memcpy(ai->merged + n, w->records, (size_t)take * sizeof(ai_record));
+            n += take;
+        }
+        if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
     }
-    if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
+    for (uint32_t i = 0; i < ai->worker_count; i++) ai->workers[i].record_count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const ai_record *r = &ai->merged[i];
         switch ((ai_record_kind)r->kind) {
