@@ -335,12 +335,15 @@ typedef struct ai_vital {
     uint8_t team;
 } ai_vital;
 
-/* One agent due for perception this frame (gathered, then ordered by place, then looked up). */
+/* One agent due for perception this frame (gathered, then ordered by place, then looked up): what
+ * the look reads, copied, so looks in place order read their agents' components not at all. */
 typedef struct ai_look {
     aw_entity entity;
-    const aw_position *position;
-    const aw_ai_agent *agent;
-    aw_ai_perception *perception;
+    aw_entity last_enemy; /* AiPerception.nearest_enemy at the gather */
+    aw_vec3 position;
+    uint16_t agent_type;
+    uint8_t team;
+    aw_ai_perception *perception; /* written by the look */
 } ai_look;
 #define AI_LOOK_BANDS 1024u /* perception orders its looks by bands along z, at most this many */
 

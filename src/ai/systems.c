@@ -60,6 +60,11 @@ static uint32_t enemy_mask(uint8_t team) {
 
 static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need);
 
+static inline ai_look look_of(aw_entity e, const aw_position *pos, const aw_ai_agent *agent, aw_ai_perception *per) {
+    return (ai_look){.entity = e, .last_enemy = per->nearest_enemy, .position = *pos, .agent_type = agent->agent_type,
+                     .team = agent->team, .perception = per};
+}
+
 /* Also gathers the agents whose perception turn it is (the pass reads every agent anyway), into the
  * worker's list: perception then orders them by place without walking every agent again. The
  * pointer to each one's AiPerception is written only by the perception system, later. */
@@ -87,7 +92,7 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
                 looks = w->looks, room = w->look_capacity;
             }
             if (looked < room) {
-                looks[looked++] = (ai_look){.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]};
+                looks[looked++] = look_of(e, &pos[i], &agents[i], &per[i]);
                 zmin = pos[i].z < zmin ? pos[i].z : zmin;
                 zmax = pos[i].z > zmax ? pos[i].z : zmax;
             }
@@ -132,19 +137,17 @@ static void vitals_reserve(aw_ai *ai) {
  * agent and the grid, so the order changes nothing else. */
 
 static void look(const aw_ai *ai, const ai_look *l, uint64_t frame) {
-    const aw_position pos = *l->position;
-    const aw_ai_agent *agent = l->agent;
-    aw_ai_perception *per = l->perception;
+    const aw_position pos = l->position;
     aw_entity e = l->entity;
-    const aw_agent_type *t = ai_type_of(ai, agent->agent_type);
+    const aw_agent_type *t = ai_type_of(ai, l->agent_type);
     aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
     aw_physics_hit hit;
-    aw_physics_nearest_set set = {.mask = enemy_mask(agent->team), .k = 1, .out = &hit};
+    aw_physics_nearest_set set = {.mask = enemy_mask(l->team), .k = 1, .out = &hit};
     /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
      * is nearest is the nearest within the full radius too. Nothing there (it moved away or
      * is gone): the full radius. */
     float radius = t->perception_radius, bound = radius;
-    const ai_vital *last = per->nearest_enemy ? ai_vital_of(ai, per->nearest_enemy, frame) : NULL;
+    const ai_vital *last = l->last_enemy ? ai_vital_of(ai, l->last_enemy, frame) : NULL;
     if (last) {
         float dx = last->position.x - pos.x, dy = last->position.y - pos.y, dz = last->position.z - pos.z;
         float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
@@ -153,8 +156,9 @@ static void look(const aw_ai *ai, const ai_look *l, uint64_t frame) {
     aw_physics_query_nearest_sets(ai->physics, pos, bound, &f, &set, 1);
     if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos, radius, &f, &set, 1);
     uint32_t n = set.count;
+    aw_ai_perception *per = l->perception;
     /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
-    if ((per->nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per->threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
+    if ((l->last_enemy != AW_ENTITY_NULL) != (n != 0)) per->threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
     per->nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
     per->enemy_distance = n ? hit.distance : INFINITY;
     /* Enemies only: allies matter when planning, which builds the whole snapshot. */
@@ -189,7 +193,7 @@ static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capa
 #define LOOK_GRAIN  32u  /* looks per parallel task */
 
 static inline uint32_t look_band(const ai_look *l, float zmin, float scale) {
-    float b = (l->position->z - zmin) * scale;
+    float b = (l->position.z - zmin) * scale;
     if (!(b >= 0.0f)) return 0; /* and NaN */
     return b < (float)(AI_LOOK_BANDS - 1) ? (uint32_t)b : AI_LOOK_BANDS - 1;
 }
@@ -205,8 +209,8 @@ static void perception_unordered(aw_system_ctx *ctx, aw_ai *ai) {
         for (uint32_t i = 0; i < it.count; i++) {
             aw_entity e = it.entities[i];
             if (!ai_due_now(&turn, AW_ENTITY_INDEX(e)) || agents[i].hp <= 0.0f) continue;
-            look(ai, &(ai_look){.entity = e, .position = &pos[i], .agent = &agents[i], .perception = &per[i]},
-                 ctx->frame);
+            ai_look l = look_of(e, &pos[i], &agents[i], &per[i]);
+            look(ai, &l, ctx->frame);
         }
     }
 }
