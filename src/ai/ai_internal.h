@@ -344,6 +344,18 @@ typedef struct ai_reach {
     float ally, enemy;
 } ai_reach;
 
+/* One agent due for perception this frame (gathered, then ordered by place, then looked up): what
+ * the look reads, copied, so looks in place order read their agents' components not at all. */
+typedef struct ai_look {
+    aw_entity entity;
+    aw_entity last_enemy; /* AiPerception.nearest_enemy at the gather */
+    aw_vec3 position;
+    uint16_t agent_type;
+    uint8_t team;
+    aw_ai_perception *perception; /* written by the look */
+} ai_look;
+#define AI_LOOK_BANDS 1024u /* perception orders its looks by bands along z, at most this many */
+
 /* An entry of a level list sorted by x: the key and the item's index in the list as given. */
 typedef struct ai_by_x {
     float x;
@@ -359,6 +371,10 @@ typedef struct ai_worker {
     ai_record *records;
     uint32_t record_count, record_capacity;
     bool record_overflow;
+    ai_look *looks; /* agents due for perception, gathered by the vitals pass */
+    uint32_t look_count, look_capacity;
+    float look_zmin, look_zmax;
+    bool look_overflow;
     aw_ai_stats stats;
 } ai_worker;
 
@@ -390,6 +406,11 @@ struct aw_ai {
     ai_reach *reach; /* by entity index, vital_capacity entries; grown with the vitals */
     ai_record *merged; /* all workers' records, sorted, reused */
     uint32_t merged_capacity;
+    uint32_t *piece_start; /* effects: where each (system, task)'s records go in `merged` */
+    uint32_t piece_start_capacity;
+    ai_look *looks; /* perception: the workers' gathered looks, ordered by place */
+    uint32_t look_capacity;
+    uint32_t look_bands[AI_LOOK_BANDS + 1];
     uint32_t plan_budget_total; /* this frame's budget */
     aw_ai_stats stats;          /* totals from finished frames */
     bool systems_registered;

@@ -2,10 +2,14 @@
  * (parallel over chunks), then one serial pass that applies damage, heals, deaths and respawns and
  * sends events in a fixed order, so the result is the same for any thread count. */
 #include "ai/ai_internal.h"
+#include "ai/due.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { SYS_ACTION = 1, SYS_PROJECTILES = 2 };
 
@@ -61,18 +65,48 @@ static uint32_t enemy_mask(uint8_t team) {
 
 /* ---- vitals: every agent's position, hp, stance and team by entity index, as of the frame's start */
 
+static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need);
+
+static inline ai_look look_of(aw_entity e, const aw_position *pos, const aw_ai_agent *agent, aw_ai_perception *per) {
+    return (ai_look){.entity = e, .last_enemy = per->nearest_enemy, .position = *pos, .agent_type = agent->agent_type,
+                     .team = agent->team, .perception = per};
+}
+
+/* Also gathers the agents whose perception turn it is (the pass reads every agent anyway), into the
+ * worker's list: perception then orders them by place without walking every agent again. The
+ * pointer to each one's AiPerception is written only by the perception system, later. */
 static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
+    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2); /* NULL: not perceiving */
+    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
     ai_vital *vitals = ai->vitals;
     uint32_t cap = ai->vital_capacity, stamp = (uint32_t)ctx->frame, need = 0, respawning = 0;
     float dt = ai->desc.fixed_dt > 0.0f ? ai->desc.fixed_dt : ctx->dt;
+    /* The worker's list in locals: the stores into the vitals table could alias its fields. */
+    ai_look *looks = w->looks;
+    uint32_t looked = w->look_count, room = per ? w->look_capacity : 0;
+    float zmin = w->look_zmin, zmax = w->look_zmax;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
         uint32_t x = AW_ENTITY_INDEX(e);
         /* the action pass asks for its respawn this frame (the same test) */
         respawning += agents[i].hp <= 0.0f && agents[i].respawn_timer > 0.0f && agents[i].respawn_timer - dt <= 0.0f;
+        if (per && ai_due_now(&turn, x) && agents[i].hp > 0.0f) {
+            if (looked == room) {
+                w->look_count = looked;
+                if (!looks_reserve(ai->allocator, &w->looks, &w->look_capacity, looked + 1))
+                    w->look_overflow = true; /* perception walks every agent itself this frame */
+                looks = w->looks, room = w->look_capacity;
+            }
+            if (looked < room) {
+                looks[looked++] = look_of(e, &pos[i], &agents[i], &per[i]);
+                zmin = pos[i].z < zmin ? pos[i].z : zmin;
+                zmax = pos[i].z > zmax ? pos[i].z : zmax;
+            }
+        }
         if (x >= cap) { /* grown by the effects pass; readers look the entity up meanwhile */
             if (x + 1 > need) need = x + 1;
             continue;
@@ -80,7 +114,7 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
         vitals[x] = (ai_vital){.entity = e, .position = pos[i], .hp = agents[i].hp, .frame = stamp,
                                .stance = agents[i].stance, .team = agents[i].team};
     }
-    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    w->look_count = looked, w->look_zmin = zmin, w->look_zmax = zmax;
     if (need > w->vital_need) w->vital_need = need;
     w->agents_seen += it->count;
     w->respawning_seen += respawning;
@@ -113,41 +147,136 @@ static void vitals_reserve(aw_ai *ai) {
     ai->vital_capacity = cap;
 }
 
-/* ---- perception: nearest enemy and ally per agent, staggered over perception_interval frames */
+/* ---- perception: nearest enemy per agent, staggered over perception_interval frames. The agents
+ * due this frame are gathered, ordered by bands along z (the grid's rows) and looked up in that
+ * order in parallel: agents sit in the ECS in spawn order, at random places, so looks in that
+ * order read grid rows far apart each time (cache misses once the grid outgrows the cache), while
+ * looks in place order read the rows the previous looks read. Each result depends only on its
+ * agent and the grid, so the order changes nothing else. */
 
-static void perception_piece(aw_system_ctx *ctx, const aw_iter *it) {
-    aw_ai *ai = ctx->user;
-    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
-    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 1);
-    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 2);
-    uint32_t interval = ai->desc.perception_interval;
-    for (uint32_t i = 0; i < it->count; i++) {
-        aw_entity e = it->entities[i];
-        if (interval > 1 && (AW_ENTITY_INDEX(e) + ctx->frame) % interval) continue;
-        if (agents[i].hp <= 0.0f) continue;
-        const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
-        aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
-        aw_physics_hit hit;
-        aw_physics_nearest_set set = {.mask = enemy_mask(agents[i].team), .k = 1, .out = &hit};
-        /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
-         * is nearest is the nearest within the full radius too. Nothing there (it moved away or
-         * is gone): the full radius. */
-        float radius = t->perception_radius, bound = radius;
-        const ai_vital *last = per[i].nearest_enemy ? ai_vital_of(ai, per[i].nearest_enemy, ctx->frame) : NULL;
-        if (last) {
-            float dx = last->position.x - pos[i].x, dy = last->position.y - pos[i].y, dz = last->position.z - pos[i].z;
-            float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
-            if (d < bound) bound = d;
+static void look(const aw_ai *ai, const ai_look *l, uint64_t frame) {
+    const aw_position pos = l->position;
+    aw_entity e = l->entity;
+    const aw_agent_type *t = ai_type_of(ai, l->agent_type);
+    aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
+    aw_physics_hit hit;
+    aw_physics_nearest_set set = {.mask = enemy_mask(l->team), .k = 1, .out = &hit};
+    /* The enemy nearest at the last look bounds the search: whatever lies within that bound and
+     * is nearest is the nearest within the full radius too. Nothing there (it moved away or
+     * is gone): the full radius. */
+    float radius = t->perception_radius, bound = radius;
+    const ai_vital *last = l->last_enemy ? ai_vital_of(ai, l->last_enemy, frame) : NULL;
+    if (last) {
+        float dx = last->position.x - pos.x, dy = last->position.y - pos.y, dz = last->position.z - pos.z;
+        float d = sqrtf(dx * dx + dy * dy + dz * dz) + PERCEPTION_SLACK;
+        if (d < bound) bound = d;
+    }
+    aw_physics_query_nearest_sets(ai->physics, pos, bound, &f, &set, 1);
+    if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos, radius, &f, &set, 1);
+    uint32_t n = set.count;
+    aw_ai_perception *per = l->perception;
+    /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
+    if ((l->last_enemy != AW_ENTITY_NULL) != (n != 0)) per->threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
+    per->nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
+    per->enemy_distance = n ? hit.distance : INFINITY;
+    /* Enemies only: allies matter when planning, which builds the whole snapshot. */
+    per->enemies_near = (uint16_t)(n ? 1 : 0);
+}
+
+typedef struct look_job {
+    const aw_ai *ai;
+    const ai_look *looks;
+    uint64_t frame;
+} look_job;
+
+static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
+    (void)worker;
+    const look_job *j = ctx;
+    for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
+}
+
+/* Room for `need` looks, doubling (from 256); false when out of memory, the list unchanged. */
+static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need) {
+    if (need <= *capacity) return true;
+    uint32_t cap = *capacity ? *capacity : 256;
+    while (cap < need) cap *= 2;
+    ai_look *grown = aw_realloc(a, *looks, (size_t)*capacity * sizeof(ai_look), (size_t)cap * sizeof(ai_look), 8);
+    if (!grown) return false;
+    *looks = grown;
+    *capacity = cap;
+    return true;
+}
+
+#define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
+#define LOOK_GRAIN  32u  /* looks per parallel task */
+
+static inline uint32_t look_band(const ai_look *l, float zmin, float scale) {
+    float b = (l->position.z - zmin) * scale;
+    if (!(b >= 0.0f)) return 0; /* and NaN */
+    return b < (float)(AI_LOOK_BANDS - 1) ? (uint32_t)b : AI_LOOK_BANDS - 1;
+}
+
+/* Out of memory somewhere: every due agent looked up here, in ECS order. */
+static void perception_unordered(aw_system_ctx *ctx, aw_ai *ai) {
+    ai_due turn = ai_due_make(ai->desc.perception_interval, ctx->frame);
+    aw_iter it = aw_query_iter(ctx->query);
+    while (aw_iter_next(&it)) {
+        const aw_position *pos = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *agents = AW_COLUMN(&it, aw_ai_agent, 1);
+        aw_ai_perception *per = AW_COLUMN(&it, aw_ai_perception, 2);
+        for (uint32_t i = 0; i < it.count; i++) {
+            aw_entity e = it.entities[i];
+            if (!ai_due_now(&turn, AW_ENTITY_INDEX(e)) || agents[i].hp <= 0.0f) continue;
+            ai_look l = look_of(e, &pos[i], &agents[i], &per[i]);
+            look(ai, &l, ctx->frame);
         }
-        aw_physics_query_nearest_sets(ai->physics, pos[i], bound, &f, &set, 1);
-        if (!set.count && bound < radius) aw_physics_query_nearest_sets(ai->physics, pos[i], radius, &f, &set, 1);
-        uint32_t n = set.count;
-        /* Contact gained or lost: worth a plan now rather than at the agent's next turn. */
-        if ((per[i].nearest_enemy != AW_ENTITY_NULL) != (n != 0)) per[i].threat_flags |= AW_AI_THREAT_CONTACT_CHANGED;
-        per[i].nearest_enemy = n ? hit.entity : AW_ENTITY_NULL;
-        per[i].enemy_distance = n ? hit.distance : INFINITY;
-        /* Enemies only: allies matter when planning, which builds the whole snapshot. */
-        per[i].enemies_near = (uint16_t)(n ? 1 : 0);
+    }
+}
+
+static void perception_run(aw_system_ctx *ctx) {
+    aw_ai *ai = ctx->user;
+    uint32_t n = 0;
+    float zmin = INFINITY, zmax = -INFINITY;
+    bool overflow = false;
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        const ai_worker *w = &ai->workers[k];
+        n += w->look_count;
+        overflow |= w->look_overflow;
+        if (w->look_zmin < zmin) zmin = w->look_zmin;
+        if (w->look_zmax > zmax) zmax = w->look_zmax;
+    }
+    /* Which worker gathers how many depends on work stealing: every list gets room for twice the
+     * frame's total, so lists grow only when the simulation itself reaches a new high. */
+    uint32_t ahead = n < UINT32_MAX / 2 ? 2 * n : n;
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        if (ai->workers[k].look_capacity < n)
+            (void)looks_reserve(ai->allocator, &ai->workers[k].looks, &ai->workers[k].look_capacity, ahead);
+    if (overflow || (n > ai->look_capacity && !looks_reserve(ai->allocator, &ai->looks, &ai->look_capacity, ahead))) {
+        perception_unordered(ctx, ai);
+    } else if (n) {
+        /* Counting sort by band, stable over the workers' lists in worker order. */
+        uint32_t *start = ai->look_bands;
+        float span = zmax - zmin, scale = 1.0f / LOOK_BAND_M;
+        if (!(span * scale < (float)(AI_LOOK_BANDS - 1))) scale = span > 0.0f ? (float)(AI_LOOK_BANDS - 1) / span : 0.0f;
+        memset(start, 0, sizeof ai->look_bands);
+        for (uint32_t k = 0; k < ai->worker_count; k++)
+            for (uint32_t i = 0; i < ai->workers[k].look_count; i++) start[look_band(&ai->workers[k].looks[i], zmin, scale) + 1]++;
+        for (uint32_t b = 0; b < AI_LOOK_BANDS; b++) start[b + 1] += start[b];
+        for (uint32_t k = 0; k < ai->worker_count; k++)
+            for (uint32_t i = 0; i < ai->workers[k].look_count; i++) {
+                const ai_look *l = &ai->workers[k].looks[i];
+                ai->looks[start[look_band(l, zmin, scale)]++] = *l;
+            }
+        look_job job = {.ai = ai, .looks = ai->looks, .frame = ctx->frame};
+        aw_jobs *jobs = aw_world_jobs(ctx->world);
+        if (!jobs || aw_jobs_parallel_for(jobs, n, LOOK_GRAIN, look_range, &job)) look_range(0, n, 0, &job);
+    }
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        ai_worker *w = &ai->workers[k];
+        w->look_count = 0;
+        w->look_overflow = false;
+        w->look_zmin = INFINITY;
+        w->look_zmax = -INFINITY;
     }
 }
 
@@ -423,6 +552,24 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     }
 }
 
+/* Every cooldown counted down by dt, stopping at 0 (one at or below 0 stays as it is): four slots
+ * at once without a branch each (whether a slot is running is close to random per agent, and the
+ * mispredicted branches cost more than the arithmetic). The same arithmetic, so the same bits. */
+static inline void cooldowns_tick(float *c, float dt) {
+#if defined(__SSE2__)
+    _Static_assert(AW_COOLDOWN_COUNT >= 4, "four slots are loaded at once");
+    __m128 v = _mm_loadu_ps(c), d = _mm_set1_ps(dt);
+    __m128 on = _mm_cmpgt_ps(v, _mm_setzero_ps());
+    __m128 next = _mm_and_ps(_mm_sub_ps(v, d), _mm_cmpgt_ps(v, d));
+    _mm_storeu_ps(c, _mm_or_ps(_mm_and_ps(on, next), _mm_andnot_ps(on, v)));
+    for (int i = 4; i < AW_COOLDOWN_COUNT; i++)
+        if (c[i] > 0.0f) c[i] = c[i] > dt ? c[i] - dt : 0.0f;
+#else
+    for (int i = 0; i < AW_COOLDOWN_COUNT; i++)
+        if (c[i] > 0.0f) c[i] = c[i] > dt ? c[i] - dt : 0.0f;
+#endif
+}
+
 static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
@@ -436,8 +583,7 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
         aw_entity e = it->entities[i];
-        for (int c = 0; c < AW_COOLDOWN_COUNT; c++)
-            if (s->cooldowns[c] > 0.0f) s->cooldowns[c] = s->cooldowns[c] > dt ? s->cooldowns[c] - dt : 0.0f;
+        cooldowns_tick(s->cooldowns, dt);
         if (s->hp <= 0.0f) {
             vel[i] = (aw_velocity){0, 0, 0};
             if (s->respawn_timer > 0.0f) {
@@ -515,11 +661,11 @@ static void projectile_piece(aw_system_ctx *ctx, const aw_iter *it) {
         bool gone = false;
         if (pr[i].radius <= 0.0f) {
             float step = sqrtf(vel[i].x * vel[i].x + vel[i].z * vel[i].z) * dt;
-            aw_spatial_filter f = {.mask = enemy_mask(pr[i].team)};
             aw_physics_hit hit;
-            uint32_t n = 0;
-            aw_physics_query_nearest(ai->physics, pos[i], 1, HIT_RADIUS + step * 0.5f, &f, &hit, &n);
-            if (n) {
+            /* One set with k = 1: the lean walk, the same answer as aw_physics_query_nearest. */
+            aw_physics_nearest_set set = {.mask = enemy_mask(pr[i].team), .k = 1, .out = &hit};
+            aw_physics_query_nearest_sets(ai->physics, pos[i], HIT_RADIUS + step * 0.5f, NULL, &set, 1);
+            if (set.count) {
                 ai_record r = {.key = record_key(SYS_PROJECTILES, ctx->task, seq++), .kind = AI_RECORD_DAMAGE,
                                .source = pr[i].owner, .target = hit.entity, .amount = pr[i].damage,
                                .action = AW_ACTION_ATTACK, .team = pr[i].team};
@@ -636,6 +782,47 @@ static void reserve_events(aw_ai *ai, uint32_t n, uint32_t agents) {
     (void)aw_event_reserve(ai->world, ai->ids.refusal_event, refusals);
 }
 
+/* The records of one piece (one system and task) sit together in one worker's buffer, in sequence
+ * order, so ordering the pieces orders every key: a counting sort by (system, task), stable over
+ * the workers' buffers, then a check. Returns the records merged, or 0 to leave it to the sort by
+ * key (nothing to merge, no room, or an order the check refuses). */
+static uint32_t records_merge_by_piece(aw_ai *ai, uint32_t total) {
+    if (total < 2 || total > ai->merged_capacity) return 0;
+    uint32_t most_system = 0, most_task = 0;
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) {
+            uint64_t key = ai->workers[k].records[i].key;
+            uint32_t system = (uint32_t)(key >> 56), task = (uint32_t)(key >> 24) & 0xffffffffu;
+            if (system > most_system) most_system = system;
+            if (task > most_task) most_task = task;
+        }
+    if (most_task >= (1u << 20)) return 0;
+    uint32_t tasks = most_task + 1, pieces = (most_system + 1) * tasks;
+    if (pieces + 1 > ai->piece_start_capacity) {
+        uint32_t cap = (pieces + 1) * 2;
+        uint32_t *grown = aw_realloc(ai->allocator, ai->piece_start, (size_t)ai->piece_start_capacity * sizeof(uint32_t),
+                                     (size_t)cap * sizeof(uint32_t), 4);
+        if (!grown) return 0;
+        ai->piece_start = grown;
+        ai->piece_start_capacity = cap;
+    }
+    uint32_t *start = ai->piece_start;
+    memset(start, 0, (size_t)(pieces + 1) * sizeof(uint32_t));
+#define PIECE_OF(key) ((uint32_t)((key) >> 56) * tasks + ((uint32_t)((key) >> 24) & 0xffffffffu))
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) start[PIECE_OF(ai->workers[k].records[i].key) + 1]++;
+    for (uint32_t b = 0; b < pieces; b++) start[b + 1] += start[b];
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].record_count; i++) {
+            const ai_record *r = &ai->workers[k].records[i];
+            ai->merged[start[PIECE_OF(r->key)]++] = *r;
+        }
+#undef PIECE_OF
+    for (uint32_t i = 1; i < total; i++)
+        if (!(ai->merged[i - 1].key < ai->merged[i].key)) return 0;
+    return total;
+}
+
 static void effects_run(aw_system_ctx *ctx) {
     aw_ai *ai = ctx->user;
     uint32_t agents = reserve_respawns(ai, ctx->commands);
@@ -659,16 +846,18 @@ static void effects_run(aw_system_ctx *ctx) {
      * thread count) makes growth happen only when the simulation itself doubles its highest count. */
     for (uint32_t i = 0; i < ai->worker_count; i++)
         if (total > ai->workers[i].record_capacity) (void)worker_reserve(&ai->workers[i], ahead);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < ai->worker_count; i++) {
-        ai_worker *w = &ai->workers[i];
-        uint32_t take = w->record_count;
-        if (n + take > ai->merged_capacity) take = ai->merged_capacity - n; /* out of memory: drop the rest */
-        if (take) memcpy(ai->merged + n, w->records, (size_t)take * sizeof(ai_record));
-        n += take;
-        w->record_count = 0;
+    uint32_t n = records_merge_by_piece(ai, total);
+    if (!n) {
+        for (uint32_t i = 0; i < ai->worker_count; i++) {
+            ai_worker *w = &ai->workers[i];
+            uint32_t take = w->record_count;
+            if (n + take > ai->merged_capacity) take = ai->merged_capacity - n; /* out of memory: drop the rest */
+            if (take) memcpy(ai->merged + n, w->records, (size_t)take * sizeof(ai_record));
+            n += take;
+        }
+        if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
     }
-    if (n > 1) qsort(ai->merged, n, sizeof(ai_record), record_cmp);
+    for (uint32_t i = 0; i < ai->worker_count; i++) ai->workers[i].record_count = 0;
     reserve_events(ai, n, agents);
     for (uint32_t i = 0; i < n; i++) {
         const ai_record *r = &ai->merged[i];
@@ -729,7 +918,8 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     aw_resource reads_both[] = {pres, ares};
     aw_system_desc vit = {.name = "ai_vitals",
                           .phase = AW_PHASE_PERCEPTION - 50u,
-                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent))},
+                          .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent),
+                                             AW_OPTIONAL(id->perception, AW_ACCESS_READ))},
                           .each = vitals_piece,
                           .grain = ai->desc.grain,
                           .write_resources = &ares,
@@ -738,8 +928,7 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
     aw_system_desc per = {.name = "ai_perception",
                           .phase = AW_PHASE_PERCEPTION,
                           .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->agent), AW_WRITE(id->perception))},
-                          .each = perception_piece,
-                          .grain = ai->desc.grain,
+                          .run = perception_run,
                           .read_resources = reads_both,
                           .read_resource_count = 2,
                           .user = ai};

@@ -178,6 +178,84 @@ static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, u
         if (p->cell_layers[c] & layers) offer_slots(w, p, cs[c], cs[c + 1], pt);
 }
 
+/* ---- one set with k = 1 (perception's nearest enemy, a projectile's hit): the same rows and the
+ * same pruning as the walk above, with the best candidate kept in registers and each cell's two or
+ * three slots tested one by one, which saves the general walk's per-set and per-run setup. */
+
+typedef struct nearest1 {
+    float lim;     /* squared: the cap until something is taken, then the best's distance */
+    aw_entity best;
+    bool found;
+    uint32_t mask; /* a slot is taken only if its layer meets this */
+    const aw_spatial_filter *f;
+} nearest1;
+
+/* Slots [b, e): the test of take() for k = 1 (nearer, or as near with a smaller id). */
+static inline void near1_slots(nearest1 *n, const aw_physics *p, uint32_t b, uint32_t e, aw_vec3 pt) {
+    const float *bx = p->bx, *by = p->by, *bz = p->bz;
+    for (uint32_t s = b; s < e; s++) {
+        float dx = bx[s] - pt.x, dy = by[s] - pt.y, dz = bz[s] - pt.z;
+        float d2 = dx * dx + dy * dy + dz * dz;
+        if (!(d2 <= n->lim) || !(p->blayer[s] & n->mask)) continue;
+        aw_entity ent = phys_slot_entity(p, s);
+        if (n->found && d2 == n->lim && ent > n->best) continue;
+        if (excluded(n->f, ent)) continue;
+        n->lim = d2, n->best = ent, n->found = true;
+    }
+}
+
+static inline double near1_reach2(const nearest1 *n) {
+    if (isinf(n->lim)) return INFINITY;
+    return (double)n->lim / sq(1.0 - SETS_SAFETY);
+}
+
+/* One grid row, as walk_row: the cells the reach's disc covers at this row's gap. */
+static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
+    double r2 = near1_reach2(n);
+    uint32_t a = 0, b = p->width - 1;
+    if (!isinf(r2)) {
+        double half = sqrt(r2 - gz2) + p->margin;
+        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
+        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
+    }
+    const uint32_t *cs = p->cell_start;
+    uint32_t c0 = (uint32_t)y * p->width + a, c1 = (uint32_t)y * p->width + b;
+    if (!layers) {
+        near1_slots(n, p, cs[c0], cs[c1 + 1], pt);
+        return;
+    }
+    for (uint32_t c = c0; c <= c1; c++)
+        if (p->cell_layers[c] & layers) near1_slots(n, p, cs[c], cs[c + 1], pt);
+}
+
+/* `mask`: the layers a slot must meet (the set's and the filter's masks, as the general walk folds
+ * them); `layers`: the cell union to skip by, 0 for none. */
+static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, const aw_spatial_filter *f,
+                          uint32_t mask, uint32_t layers, aw_physics_nearest_set *set) {
+    nearest1 n = {.lim = max_d2, .mask = mask, .f = f};
+    near1_slots(&n, p, p->n_small, p->n_valid, point);
+    if (p->n_small) {
+        int64_t h = p->height;
+        int64_t qy = phys_cell(point.z, p->min_z, p->inv_cell, p->height, NULL);
+        near1_row(&n, p, qy, 0.0, layers, point);
+        bool open[2] = {true, true};
+        for (int64_t d = 1; open[0] || open[1]; d++) {
+            for (int side = 0; side < 2; side++) {
+                int64_t y = side ? qy + d : qy - d;
+                if (!open[side]) continue;
+                double gz2 = y >= 0 && y < h ? sq(row_gap(p, point.z, y, h)) : 0.0;
+                if (y < 0 || y >= h || gz2 > near1_reach2(&n)) {
+                    open[side] = false;
+                    continue;
+                }
+                near1_row(&n, p, y, gz2, layers, point);
+            }
+        }
+    }
+    if (n.found) set->out[0] = (aw_physics_hit){.entity = n.best, .distance = sqrtf(n.lim)};
+    set->count = n.found ? 1u : 0u;
+}
+
 aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
                                         const aw_spatial_filter *filter, aw_physics_nearest_set *sets,
                                         uint32_t set_count) {
@@ -198,6 +276,17 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
     if (f->exclude_count && !f->exclude)
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: exclude_count without exclude");
     if (!p->n_valid) return AW_OK;
+    uint32_t active = 0, only = 0;
+    for (uint32_t i = 0; i < set_count; i++)
+        if (sets[i].k) active++, only = i;
+    if (active == 1 && sets[only].k == 1) {
+        /* The masks folded as below: the set's (0: any layer) narrowed by the filter's. */
+        uint32_t mask = (sets[only].mask ? sets[only].mask : UINT32_MAX) & (f->mask ? f->mask : UINT32_MAX);
+        uint32_t layers = mask == UINT32_MAX || !p->has_cell_layers ? 0u : mask;
+        nearest1_walk(p, point, max_distance > 0 ? max_distance * max_distance : INFINITY, f, mask, layers,
+                      &sets[only]);
+        return AW_OK;
+    }
 
     sets_walk w = {.max_d2 = max_distance > 0 ? max_distance * max_distance : INFINITY, .f = f};
     uint32_t layers = 0; /* union of the wanted layers; 0: some set takes every layer */
