@@ -177,13 +177,13 @@ static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, u
         return;
     }
     const uint32_t *cl = p->cell_layers;
-    uint32_t run = cs[c0]; /* first slot of the run being gathered */
-    for (uint32_t c = c0; c <= c1; c++) {
-        if (cl[c] & layers || cs[c] == cs[c + 1]) continue;
-        offer_slots(w, p, run, cs[c], pt); /* the cells before c; empty when c opens the range */
-        run = cs[c + 1];
+    for (uint32_t c = c0;;) {
+        while (c <= c1 && !(cl[c] & layers)) c++; /* cells with nothing wanted (or nothing at all) */
+        if (c > c1) return;
+        uint32_t first = c++;
+        while (c <= c1 && ((cl[c] & layers) || cs[c] == cs[c + 1])) c++;
+        offer_slots(w, p, cs[first], cs[c], pt);
     }
-    offer_slots(w, p, run, cs[c1 + 1], pt);
 }
 
 aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
