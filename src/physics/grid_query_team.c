@@ -156,10 +156,12 @@ static inline double reach2(const sets_walk *w) {
     return (double)w->lim / sq(1.0 - SETS_SAFETY);
 }
 
-/* One grid row: the cells the reach's disc covers at this row's gap, as one contiguous slot run
- * (or cell by cell where a per-cell layer union lets cells without a wanted layer be skipped).
- * Colliders sit within the margin of their cell and border cells hold the ones clamped into them,
- * so the clamped cell range of x +- (half width + margin) holds every candidate. */
+/* One grid row: the cells the reach's disc covers at this row's gap, as contiguous slot runs.
+ * Cells of a row are consecutive in the CSR arrays, so neighbouring cells form one slot range; with
+ * a per-cell layer union a run breaks only at a cell holding colliders but no wanted layer (empty
+ * cells add no slots and join the run), so the slot test gets long blocks instead of one call per
+ * cell. Colliders sit within the margin of their cell and border cells hold the ones clamped into
+ * them, so the clamped cell range of x +- (half width + margin) holds every candidate. */
 static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
     double r2 = reach2(w);
     uint32_t a = 0, b = p->width - 1;
@@ -174,8 +176,14 @@ static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, u
         offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
         return;
     }
-    for (uint32_t c = c0; c <= c1; c++)
-        if (p->cell_layers[c] & layers) offer_slots(w, p, cs[c], cs[c + 1], pt);
+    const uint32_t *cl = p->cell_layers;
+    for (uint32_t c = c0;;) {
+        while (c <= c1 && !(cl[c] & layers)) c++; /* cells with nothing wanted (or nothing at all) */
+        if (c > c1) return;
+        uint32_t first = c++;
+        while (c <= c1 && ((cl[c] & layers) || cs[c] == cs[c + 1])) c++;
+        offer_slots(w, p, cs[first], cs[c], pt);
+    }
 }
 
 /* ---- one set with k = 1 (perception's nearest enemy, a projectile's hit): the same rows and the
