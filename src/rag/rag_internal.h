@@ -159,7 +159,8 @@ typedef struct rag_packed {
     const float *plain;   /* [k, n] row-major, as in the shards (for OpenBLAS) */
     const void *data;     /* [n / 32][k][32] uint16_t (float16) or float */
     const uint16_t *bf16; /* NULL, or for the bfloat16 kernel: [n / 16][k / 2][16][2] bfloat16, the
-                             two depths of a pair side by side (what vdpbf16ps multiplies) */
+                             two depths of a pair side by side (what vdpbf16ps multiplies); that
+                             kernel needs k a multiple of 32 (rows are rounded 32 at a time) */
     uint32_t k, n;
     bool half;
 } rag_packed;

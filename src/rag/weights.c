@@ -432,6 +432,10 @@ typedef struct pack_item {
     int product; /* rag_product it may be packed as bfloat16 for, or -1 */
 } pack_item;
 
+static bool wants_bf16(const pack_item *it, unsigned set) {
+    return it->product >= 0 && (set >> it->product & 1u) && it->k % 32 == 0; /* the kernel's row rounding */
+}
+
 aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel kernel, bool exact) {
     rag_layer *l0 = &model->layers[0], *l1 = &model->layers[1];
     const pack_item items[] = {
@@ -457,7 +461,7 @@ aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel ker
     for (uint32_t i = 0; i < count; i++) {
         size_t n = (size_t)items[i].k * items[i].n;
         total += n;
-        if (items[i].product >= 0 && (bf16 >> items[i].product & 1u)) total_bf16 += n;
+        if (wants_bf16(&items[i], bf16)) total_bf16 += n;
         for (size_t j = 0; j < n && half; j++) half = fabsf(items[i].plain[j]) <= RAG_HALF_MAX;
     }
     size_t elem = half ? sizeof(uint16_t) : sizeof(float);
@@ -476,7 +480,7 @@ aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel ker
         }
     }
     for (uint32_t i = 0; i < count; i++)
-        if (items[i].product >= 0 && (bf16 >> items[i].product & 1u)) {
+        if (wants_bf16(&items[i], bf16)) {
             rag_pack_bf16(items[i].plain, items[i].k, items[i].n, (uint16_t *)mem);
             items[i].dst->bf16 = (const uint16_t *)mem;
             mem += (size_t)items[i].k * items[i].n * sizeof(uint16_t);
