@@ -1,5 +1,7 @@
 /* Embedding benchmark scenarios (aw-bench embed):
  *   embed_1_short_ms       one 11-word sentence on one thread: per rep, the median of 31 calls
+ *   embed_1_short_f16_ms   the same through the float16 products only (AW_RAG_KERNEL=avx512), where
+ *                          the default is the bfloat16 kernel: its reps alternate with the row above
  *   embed_batch_per_s_2t   256 generated sentences per aw_embed_batch over a 2-thread job system
  *   embed_batch_per_s_1t   the same batch on one thread, to show what the second thread adds
  *   tokenize_short_us      the tokenizer alone on the short sentence (median of 301 calls per rep)
@@ -25,7 +27,7 @@
 #define TOKENIZE_CALLS 301
 #define THREADS        2
 
-enum { SC_SHORT, SC_BATCH_2T, SC_BATCH_1T, SC_TOKENIZE, SC_COUNT };
+enum { SC_SHORT, SC_SHORT_F16, SC_BATCH_2T, SC_BATCH_1T, SC_TOKENIZE, SC_COUNT };
 
 typedef struct scenario {
     const char *name;
@@ -36,6 +38,7 @@ typedef struct scenario {
 
 static const scenario scenarios[SC_COUNT] = {
     [SC_SHORT] = {"embed_1_short_ms", "ms", 0.5, false},
+    [SC_SHORT_F16] = {"embed_1_short_f16_ms", "ms", 0.0, false},
     [SC_BATCH_2T] = {"embed_batch_per_s_2t", "texts/s", 2000.0, true},
     [SC_BATCH_1T] = {"embed_batch_per_s_1t", "texts/s", 0.0, false},
     [SC_TOKENIZE] = {"tokenize_short_us", "us", 0.0, false},
@@ -102,20 +105,40 @@ static aw_status fail_with(const char *what) {
 
 /* ---------------------------------------------------------------- C scenarios */
 
-static aw_status run_short(embed_bench *b, aw_encoder *enc) {
+/* The short sentence through enc (into samples[sc]) and, when given, through other (into
+ * samples[other_sc]), rep by rep alternately, so both see the same load. */
+static aw_status run_short(embed_bench *b, aw_encoder *enc, int sc, aw_encoder *other, int other_sc) {
     float v[AW_EMBED_DIM];
     double t[SHORT_CALLS];
-    for (int i = 0; i < 20; i++)
-        if (aw_embed(enc, SHORT_TEXT, v) != AW_OK) return fail_with("aw_embed");
-    for (uint32_t r = 0; r < b->opt.reps; r++) {
-        for (int i = 0; i < SHORT_CALLS; i++) {
-            uint64_t t0 = aw_time_ns();
-            aw_embed(enc, SHORT_TEXT, v);
-            t[i] = (double)(aw_time_ns() - t0) / 1e6;
+    aw_encoder *encs[2] = {enc, other};
+    int scs[2] = {sc, other_sc};
+    for (int e = 0; e < 2 && encs[e]; e++)
+        for (int i = 0; i < 20; i++)
+            if (aw_embed(encs[e], SHORT_TEXT, v) != AW_OK) return fail_with("aw_embed");
+    for (uint32_t r = 0; r < b->opt.reps; r++)
+        for (int e = 0; e < 2 && encs[e]; e++) {
+            for (int i = 0; i < SHORT_CALLS; i++) {
+                uint64_t t0 = aw_time_ns();
+                aw_embed(encs[e], SHORT_TEXT, v);
+                t[i] = (double)(aw_time_ns() - t0) / 1e6;
+            }
+            b->samples[scs[e]][r] = median_of(t, SHORT_CALLS);
         }
-        b->samples[SC_SHORT][r] = median_of(t, SHORT_CALLS);
-    }
     return AW_OK;
+}
+
+/* An encoder whose products are the float16 AVX-512 kernels, when the default one runs the
+ * bfloat16 kernel (else NULL: there is nothing to compare). */
+static aw_encoder *float16_encoder(const aw_encoder *def) {
+    if (strcmp(aw_encoder_get_stats(def).kernel, "avx512bf16") != 0) return NULL;
+    const char *was = getenv("AW_RAG_KERNEL");
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", was ? was : "");
+    setenv("AW_RAG_KERNEL", "avx512", 1);
+    aw_encoder *e = aw_encoder_create(&(aw_encoder_desc){0});
+    if (was) setenv("AW_RAG_KERNEL", saved, 1);
+    else unsetenv("AW_RAG_KERNEL");
+    return e;
 }
 
 static aw_status run_batch(embed_bench *b, aw_encoder *enc, int sc) {
@@ -228,10 +251,13 @@ static void run_reference(embed_bench *b) {
 
 /* ---------------------------------------------------------------- suite */
 
-static aw_status run_scenario(embed_bench *b, int sc, aw_encoder *one, aw_encoder *two) {
+static aw_status run_scenario(embed_bench *b, int sc, aw_encoder *one, aw_encoder *two, aw_encoder *f16,
+                              bool both_short) {
     switch (sc) {
     case SC_SHORT:
-        return run_short(b, one);
+        return both_short ? run_short(b, one, SC_SHORT, f16, SC_SHORT_F16) : run_short(b, one, SC_SHORT, NULL, 0);
+    case SC_SHORT_F16:
+        return run_short(b, f16, SC_SHORT_F16, NULL, 0);
     case SC_BATCH_2T:
         return run_batch(b, two, SC_BATCH_2T);
     case SC_BATCH_1T:
@@ -276,16 +302,27 @@ aw_status aw_bench_embed_run(const aw_bench_options *options, aw_bench_report *r
         }
         fprintf(stderr,
                 "embed: products kernel %s, %s weights, %.1f MiB packed weights and input tables "
-                "(AW_RAG_KERNEL picks another; OpenBLAS: %s)\n",
+                "(AW_RAG_KERNEL picks another; OpenBLAS: %s)%s\n",
                 st.kernel, st.half_weights ? "float16" : "float32", (double)st.packed_bytes / 1048576.0,
-                st.blas_core);
+                st.blas_core,
+                strcmp(st.kernel, "avx512bf16") == 0
+                    ? "\nembed: bfloat16 dot products for layer 1's q/k/v (AW_RAG_BF16); "
+                      "embed_1_short_f16_ms: float16 products only (AW_RAG_KERNEL=avx512)"
+                    : "");
         fprintf(stderr, "embed: short sentence (%u tokens): %s; batch: %u sentences, %.1f tokens each\n",
                 short_tokens, SHORT_TEXT, BATCH, (double)batch_tokens / BATCH);
+        /* The float16 row runs alternately with the default one when both are selected. */
+        aw_encoder *f16 = aw_bench_selected(&b->opt, scenarios[SC_SHORT_F16].name) ? float16_encoder(one) : NULL;
+        bool both_short = f16 && aw_bench_selected(&b->opt, scenarios[SC_SHORT].name);
         for (int i = 0; i < SC_COUNT; i++) {
             if (!aw_bench_selected(&b->opt, scenarios[i].name)) continue;
+            if (i == SC_SHORT_F16 && (!f16 || both_short)) { /* no bfloat16 kernel here, or done above */
+                ok[i] = f16 != NULL && ok[SC_SHORT];
+                continue;
+            }
             if (b->opt.verbose) fprintf(stderr, "embed: %s (%u reps)\n", scenarios[i].name, b->opt.reps);
             aw_clear_error();
-            aw_status st2 = run_scenario(b, i, one, two);
+            aw_status st2 = run_scenario(b, i, one, two, f16, both_short);
             if (st2 != AW_OK) {
                 fprintf(stderr, "aw-bench: embed/%s failed: %s (%s)\n", scenarios[i].name, aw_last_error(),
                         aw_status_str(st2));
@@ -295,6 +332,7 @@ aw_status aw_bench_embed_run(const aw_bench_options *options, aw_bench_report *r
             ok[i] = true;
         }
         if (ok[SC_SHORT] || ok[SC_BATCH_2T] || ok[SC_BATCH_1T]) run_reference(b);
+        aw_encoder_destroy(f16);
     }
     aw_encoder_destroy(two);
     aw_encoder_destroy(one);
@@ -303,7 +341,8 @@ aw_status aw_bench_embed_run(const aw_bench_options *options, aw_bench_report *r
     for (int i = 0; i < SC_COUNT && result == AW_OK; i++) {
         if (!ok[i]) continue;
         const double *base = NULL;
-        if (b->ref_count) base = i == SC_SHORT ? b->ref_short : i == SC_TOKENIZE ? NULL : b->ref_batch;
+        if (b->ref_count)
+            base = i == SC_SHORT || i == SC_SHORT_F16 ? b->ref_short : i == SC_TOKENIZE ? NULL : b->ref_batch;
         aw_bench_entry entry = {
             .suite = "embed",
             .name = scenarios[i].name,

@@ -95,7 +95,9 @@ typedef struct aw_encoder_desc {
                                       default creation sets it to 1, see aw_encoder_create */
     bool exact_weights;            /* products with the float32 weights; by default they are packed
                                       as float16 (half the bytes to stream, sums stay float32):
-                                      cosine with the reference >= 1 - 1e-6 instead of 1 - 1e-11 */
+                                      cosine with the reference >= 1 - 1e-6 instead of 1 - 1e-11,
+                                      and with the "avx512bf16" kernel one product in bfloat16
+                                      (>= 1 - 1e-5, see aw_encoder_stats.kernel) */
 } aw_encoder_desc;
 
 /* Loads and checks the model: every tensor's name, shape, dtype and byte size against the manifest
@@ -128,12 +130,15 @@ typedef struct aw_encoder_stats {
     bool weights_mapped;    /* true if the shards are memory-mapped */
     const char *blas_core;  /* the kernel set OpenBLAS picked for this CPU ("Haswell", "SkylakeX"...);
                                OPENBLAS_CORETYPE overrides it when the process starts */
-    const char *kernel;     /* the matrix products' kernel: "avx512", "avx2", "openblas" (CPUs
-                               without AVX2) or "scalar"; the AW_RAG_KERNEL environment variable,
-                               read when an encoder is created, picks one the CPU runs */
+    const char *kernel;     /* the matrix products' kernel: "avx512bf16" (CPUs with AVX-512 BF16:
+                               layer 1's q/k/v in bfloat16 dot products, the rest as "avx512"),
+                               "avx512", "avx2", "openblas" (CPUs without AVX2) or "scalar"; the
+                               AW_RAG_KERNEL environment variable, read when an encoder is created,
+                               picks one the CPU runs */
     bool half_weights;      /* the products read float16 weights (see exact_weights) */
     size_t packed_bytes;    /* bytes derived from the weights at load: packed weights and layer 0's
-                               input tables (49.6 MiB with float16 weights; none for "openblas") */
+                               input tables (49.6 MiB with float16 weights, 51.1 with the
+                               bfloat16 copy of "avx512bf16"; none for "openblas") */
     bool cpu_avx512;        /* the CPU has AVX-512 (F, BW, VL). OpenBLAS 0.3.21 does not know
                                newer CPUs (Zen 5) and falls back to "Haswell" (AVX2) kernels on
                                them; OPENBLAS_CORETYPE=SkylakeX then doubles sgemm speed */

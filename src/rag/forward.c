@@ -277,7 +277,7 @@ static void forward_generic(const rag_model *m, const float *timing, rag_pass *p
 void rag_forward(const rag_model *m, const float *timing, rag_pass *p, const int32_t *ids,
                  const uint32_t *lens, uint32_t texts, float *out) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (m->kernel == RAG_KERNEL_AVX512) {
+    if (m->kernel == RAG_KERNEL_AVX512 || m->kernel == RAG_KERNEL_AVX512_BF16) {
         forward_avx512(m, timing, p, ids, lens, texts, out);
         return;
     }

@@ -58,6 +58,30 @@ void rag_pack(const float *w, uint32_t k, uint32_t n, void *dst, bool half) {
         }
 }
 
+uint16_t rag_bf16_from_float(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    x += 0x7fffu + ((x >> 16) & 1u); /* round the 16 dropped bits to nearest even */
+    return (uint16_t)(x >> 16);
+}
+
+float rag_bf16_to_float(uint16_t b) {
+    uint32_t x = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+void rag_pack_bf16(const float *w, uint32_t k, uint32_t n, uint16_t *dst) {
+    for (uint32_t s = 0; s < n / 16; s++)
+        for (uint32_t i = 0; i < k; i += 2)
+            for (uint32_t j = 0; j < 16; j++) {
+                size_t at = (((size_t)s * (k / 2) + i / 2) * 16 + j) * 2;
+                dst[at] = rag_bf16_from_float(w[(size_t)i * n + s * 16 + j]);
+                dst[at + 1] = rag_bf16_from_float(w[(size_t)(i + 1) * n + s * 16 + j]);
+            }
+}
+
 /* A panel's first weight: panels are k x 32 elements of 2 (half) or 4 bytes. */
 static const char *panel_at(const rag_packed *w, uint32_t p) {
     return (const char *)w->data + (size_t)p * w->k * RAG_PANEL * (w->half ? 2 : 4);
@@ -402,6 +426,105 @@ __attribute__((target("avx512f"))) static void gemm_avx512(uint32_t m, const flo
     }
 }
 
+/* ---------------------------------------------------------------- AVX-512 BF16 */
+
+/* bfloat16 dot products (vdpbf16ps: per float32 lane, sum += a0 w0 + a1 w1 over a pair of depths,
+ * twice the multiply-adds per instruction of a float32 multiply-add) for the products packed with
+ * bf16 weights: the block's rows are rounded to bfloat16 (nearest even) once into the work area,
+ * the weights were at load, and the sums stay float32. Same R x C blocks of 16-column slices as the
+ * float kernels; a slice's weights are one contiguous stream of k / 2 pairs of 64 bytes. */
+#define BF16_GROUP_ROWS (GROUP * AVX512_MAX_ROWS)
+_Static_assert(BF16_GROUP_ROWS * RAG_MAX_K * sizeof(uint16_t) <= RAG_GEMM_WORK_FLOATS * sizeof(float),
+               "a group's bfloat16 rows fit rag_gemm's work area");
+
+__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void
+bf16_block(const int R, const int C, const uint32_t *a, uint32_t lda2, const uint16_t *w, uint32_t k,
+           uint32_t s0, const float *bias, float *c, uint32_t ldc, unsigned flags) {
+    __m512 acc[AVX512_MAX_ROWS][8];
+    const __m512i *wp[8];
+    for (int j = 0; j < C; j++) wp[j] = (const __m512i *)(w + (size_t)(s0 + (uint32_t)j) * k * 16);
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < C; j++) acc[r][j] = _mm512_setzero_ps();
+    for (uint32_t t = 0; t < k / 2; t++) {
+        __m512i wv[8];
+        for (int j = 0; j < C; j++) wv[j] = _mm512_loadu_si512(wp[j] + t);
+        for (int r = 0; r < R; r++) {
+            __m512i av = _mm512_set1_epi32((int)a[(size_t)r * lda2 + t]);
+            for (int j = 0; j < C; j++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)av, (__m512bh)wv[j]);
+        }
+    }
+    for (int j = 0; j < C; j++) {
+        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
+        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            float *cr = c + (size_t)r * ldc + col;
+            __m512 v = _mm512_add_ps(acc[r][j], b);
+            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
+            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_storeu_ps(cr, v);
+        }
+    }
+}
+
+#define BF16_CASE(R)                                                                                         \
+    case R: {                                                                                                \
+        uint32_t s = s0;                                                                                     \
+        for (; s + AVX512_SLICES(R) <= s1; s += AVX512_SLICES(R))                                            \
+            bf16_block(R, AVX512_SLICES(R), a, lda2, w, k, s, bias, c, ldc, flags);                          \
+        for (; s < s1; s++) bf16_block(R, 1, a, lda2, w, k, s, bias, c, ldc, flags);                         \
+    } break;
+
+/* `rows` rows of bfloat16 pairs a (lda2 pairs apart) times slices [s0, s1) of w. */
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_rows(uint32_t rows, const uint32_t *a,
+                                                                     uint32_t lda2, const uint16_t *w,
+                                                                     uint32_t k, uint32_t s0, uint32_t s1,
+                                                                     const float *bias, float *c,
+                                                                     uint32_t ldc, unsigned flags) {
+    switch (rows) {
+        BF16_CASE(1)
+        BF16_CASE(2)
+        BF16_CASE(3) BF16_CASE(4) BF16_CASE(5) BF16_CASE(6) BF16_CASE(7) BF16_CASE(8) BF16_CASE(9)
+            BF16_CASE(10) BF16_CASE(11) BF16_CASE(12) BF16_CASE(13) BF16_CASE(14) default : break;
+    }
+}
+
+/* Rows of a [rows, k] (k a multiple of 32) rounded to bfloat16 into dst [rows, k]. */
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_round_rows(const float *a, uint32_t lda,
+                                                                           uint32_t rows, uint32_t k,
+                                                                           uint16_t *dst) {
+    for (uint32_t r = 0; r < rows; r++)
+        for (uint32_t i = 0; i < k; i += 32) {
+            const float *ar = a + (size_t)r * lda + i;
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(ar + 16), _mm512_loadu_ps(ar));
+            _mm512_storeu_si512(dst + (size_t)r * k + i, (__m512i)v);
+        }
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void gemm_avx512_bf16(uint32_t m, const float *a,
+                                                                            uint32_t lda, const rag_packed *w,
+                                                                            const float *bias, float *c,
+                                                                            uint32_t ldc, unsigned flags,
+                                                                            float *work) {
+    const uint32_t slices = w->n / AVX512_SLICE, k = w->k;
+    uint16_t *abf = (uint16_t *)work; /* BF16_GROUP_ROWS x k halves: within RAG_GEMM_WORK_FLOATS */
+    row_blocks rb = split_rows(m, AVX512_MAX_ROWS);
+    for (uint32_t b0 = 0; b0 < rb.count; b0 += GROUP) {
+        uint32_t count = rb.count - b0 < GROUP ? rb.count - b0 : GROUP, r0[GROUP], rows[GROUP];
+        for (uint32_t i = 0; i < count; i++) {
+            uint32_t b = b0 + i;
+            r0[i] = b * rb.base + (b < rb.extra ? b : rb.extra);
+            rows[i] = rb.base + (b < rb.extra);
+        }
+        bf16_round_rows(a + (size_t)r0[0] * lda, lda, r0[count - 1] + rows[count - 1] - r0[0], k, abf);
+        for (uint32_t s0 = 0; s0 < slices; s0 += AVX512_CHUNK) {
+            uint32_t s1 = s0 + AVX512_CHUNK < slices ? s0 + AVX512_CHUNK : slices;
+            for (uint32_t i = 0; i < count; i++)
+                bf16_rows(rows[i], (const uint32_t *)(abf + (size_t)(r0[i] - r0[0]) * k), k / 2, w->bf16, k,
+                          s0, s1, bias, c + (size_t)r0[i] * ldc, ldc, flags);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- AVX2 + FMA */
 
 /* R rows x 16 columns (two ymm per row): 12 accumulators of the 16 registers for R = 6. A 32-column
@@ -505,7 +628,8 @@ static void gemm_blas(uint32_t m, const float *a, uint32_t lda, const rag_packed
 
 /* ---------------------------------------------------------------- choice */
 
-static const char *const kernel_names[RAG_KERNEL_COUNT] = {"auto", "scalar", "avx2", "avx512", "openblas"};
+static const char *const kernel_names[RAG_KERNEL_COUNT] = {"auto",     "scalar", "avx2",
+                                                            "avx512",   "openblas", "avx512bf16"};
 
 const char *rag_kernel_name(rag_kernel k) {
     return k < RAG_KERNEL_COUNT ? kernel_names[k] : "?";
@@ -516,6 +640,12 @@ const char *rag_kernel_name(rag_kernel k) {
 static bool cpu_f16c(void) {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
+/* AVX512_BF16 (CPUID leaf 7 sub-leaf 1, EAX bit 5), likewise. */
+static bool cpu_avx512bf16(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 }
 #endif
 
@@ -531,6 +661,9 @@ bool rag_kernel_supported(rag_kernel k) {
     case RAG_KERNEL_AVX512:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f");
+    case RAG_KERNEL_AVX512_BF16:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && cpu_avx512bf16();
 #endif
     default:
         return false;
@@ -544,6 +677,7 @@ rag_kernel rag_kernel_pick(rag_kernel want) {
     const char *env = getenv(AW_RAG_KERNEL_ENV);
     for (int k = RAG_KERNEL_SCALAR; env && k < RAG_KERNEL_COUNT; k++)
         if (strcmp(env, kernel_names[k]) == 0 && rag_kernel_supported((rag_kernel)k)) return (rag_kernel)k;
+    if (rag_kernel_supported(RAG_KERNEL_AVX512_BF16)) return RAG_KERNEL_AVX512_BF16;
     if (rag_kernel_supported(RAG_KERNEL_AVX512)) return RAG_KERNEL_AVX512;
     if (rag_kernel_supported(RAG_KERNEL_AVX2)) return RAG_KERNEL_AVX2;
     return RAG_KERNEL_BLAS; /* its own kernels beat a scalar loop on anything older */
@@ -554,8 +688,12 @@ void rag_gemm(rag_kernel kernel, uint32_t m, const float *a, uint32_t lda, const
     if (m == 0) return;
     switch (kernel) {
 #ifdef RAG_X86
+    case RAG_KERNEL_AVX512_BF16: /* the products packed as bfloat16; the others as AVX512 */
     case RAG_KERNEL_AVX512:
-        gemm_avx512(m, a, lda, w, bias, c, ldc, flags, work);
+        if (kernel == RAG_KERNEL_AVX512_BF16 && w->bf16 && !(flags & RAG_GEMM_SPARSE))
+            gemm_avx512_bf16(m, a, lda, w, bias, c, ldc, flags, work);
+        else
+            gemm_avx512(m, a, lda, w, bias, c, ldc, flags, work);
         break;
     case RAG_KERNEL_AVX2:
         gemm_avx2(m, a, lda, w, bias, c, ldc, flags);

@@ -156,8 +156,11 @@ void rag_blob_free(rag_blob *b);
 #define RAG_HALF_MAX      65504.0f        /* the largest finite float16 */
 #define AW_RAG_KERNEL_ENV "AW_RAG_KERNEL" /* scalar, avx2, avx512 or openblas: overrides the choice */
 typedef struct rag_packed {
-    const float *plain; /* [k, n] row-major, as in the shards (for OpenBLAS) */
-    const void *data;   /* [n / 32][k][32] uint16_t (float16) or float */
+    const float *plain;   /* [k, n] row-major, as in the shards (for OpenBLAS) */
+    const void *data;     /* [n / 32][k][32] uint16_t (float16) or float */
+    const uint16_t *bf16; /* NULL, or for the bfloat16 kernel: [n / 16][k / 2][16][2] bfloat16, the
+                             two depths of a pair side by side (what vdpbf16ps multiplies); that
+                             kernel needs k a multiple of 32 (rows are rounded 32 at a time) */
     uint32_t k, n;
     bool half;
 } rag_packed;
@@ -166,6 +169,10 @@ uint16_t rag_half_from_float(float f); /* rounds to nearest even; |f| <= RAG_HAL
 float rag_half_to_float(uint16_t h);
 /* Packs w [k, n] into dst (k * n elements of 2 or 4 bytes). */
 void rag_pack(const float *w, uint32_t k, uint32_t n, void *dst, bool half);
+uint16_t rag_bf16_from_float(float f); /* rounds to nearest even (finite f) */
+float rag_bf16_to_float(uint16_t b);
+/* Packs w [k, n] (k even, n a multiple of 16) as bfloat16 pairs into dst (k * n elements). */
+void rag_pack_bf16(const float *w, uint32_t k, uint32_t n, uint16_t *dst);
 
 typedef enum rag_kernel {
     RAG_KERNEL_AUTO,
@@ -173,6 +180,8 @@ typedef enum rag_kernel {
     RAG_KERNEL_AVX2,   /* AVX2 + FMA */
     RAG_KERNEL_AVX512, /* AVX-512 F */
     RAG_KERNEL_BLAS,   /* OpenBLAS sgemm on the plain weights */
+    RAG_KERNEL_AVX512_BF16, /* AVX-512 F + BF16: the AVX-512 kernels, and bfloat16 dot products (float32
+                               sums) for the products packed with bf16 weights */
     RAG_KERNEL_COUNT
 } rag_kernel;
 
@@ -229,10 +238,30 @@ typedef struct rag_model {
     uint32_t max_tokens; /* 128 */
     rag_packed tanh;
     rag_kernel kernel; /* the products' kernel */
+    unsigned bf16_products; /* rag_product bits packed as bfloat16 (bfloat16 kernel only) */
     rag_inputs inputs; /* piece_qkv NULL: not folded, layer 0 runs its products */
     void *packed;      /* every packed weight, one allocation (rag_model_pack) */
     size_t packed_bytes;
 } rag_model;
+
+/* The dense per-token products that the bfloat16 kernel may take (bit i of a product set). The
+ * zero-skipping ones (FFN second products) and the one-row pooled products stay float16. */
+typedef enum rag_product {
+    RAG_PRODUCT_L0_OUT,
+    RAG_PRODUCT_L0_FFN1,
+    RAG_PRODUCT_L1_QKV,
+    RAG_PRODUCT_L1_OUT,
+    RAG_PRODUCT_L1_FFN1,
+    RAG_PRODUCT_COUNT
+} rag_product;
+/* Measured (tests/rag/test_rag_golden.c, docs/performance.md): each of these products alone in
+ * bfloat16 keeps the worst golden cosine at 1 - 5.7e-6 .. 8.7e-6, any two of them pass 1 - 1e-5.
+ * q/k/v of layer 1 is the most accurate of the three largest (23.6 MFLOP each on the short text). */
+#define RAG_BF16_DEFAULT (1u << RAG_PRODUCT_L1_QKV)
+#define AW_RAG_BF16_ENV "AW_RAG_BF16" /* "all", "none" or names (l0_ffn1,l1_qkv,...): measuring only */
+const char *rag_product_name(rag_product p);
+/* The set the bfloat16 kernel takes: AW_RAG_BF16 when set and valid, else RAG_BF16_DEFAULT. */
+unsigned rag_bf16_products(void);
 
 /* Finds, checks (shape, dtype, alignment, finite values) and points at every tensor the forward
  * pass uses, and checks the graph constants it hard-codes (head counts, split sizes, max length).

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdalign.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -399,43 +400,77 @@ aw_status rag_model_bind(rag_model *model, const rag_manifest *m, const void *bl
     return AW_OK;
 }
 
+static const char *const product_names[RAG_PRODUCT_COUNT] = {"l0_out", "l0_ffn1", "l1_qkv", "l1_out",
+                                                               "l1_ffn1"};
+
+const char *rag_product_name(rag_product p) {
+    return p < RAG_PRODUCT_COUNT ? product_names[p] : "?";
+}
+
+unsigned rag_bf16_products(void) {
+    const char *env = getenv(AW_RAG_BF16_ENV);
+    if (!env) return RAG_BF16_DEFAULT;
+    if (strcmp(env, "all") == 0) return (1u << RAG_PRODUCT_COUNT) - 1u;
+    unsigned set = 0;
+    for (const char *at = env; *at;) {
+        size_t len = strcspn(at, ",");
+        int p = 0;
+        while (p < RAG_PRODUCT_COUNT && !(strlen(product_names[p]) == len && strncmp(at, product_names[p], len) == 0))
+            p++;
+        if (p < RAG_PRODUCT_COUNT) set |= 1u << p;
+        else if (!(len == 4 && strncmp(at, "none", 4) == 0)) return RAG_BF16_DEFAULT; /* unknown name */
+        at += len + (at[len] == ',');
+    }
+    return set;
+}
+
 /* Every weight matrix the products read: plain weights, shape, and the packing it gets. */
 typedef struct pack_item {
     const float *plain;
     uint32_t k, n;
     rag_packed *dst;
+    int product; /* rag_product it may be packed as bfloat16 for, or -1 */
 } pack_item;
+
+static bool wants_bf16(const pack_item *it, unsigned set) {
+    return it->product >= 0 && (set >> it->product & 1u) && it->k % 32 == 0; /* the kernel's row rounding */
+}
 
 aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel kernel, bool exact) {
     rag_layer *l0 = &model->layers[0], *l1 = &model->layers[1];
     const pack_item items[] = {
-        {l0->qkv_w, RAG_D_EMB, 3 * RAG_D_EMB, &l0->qkv},
-        {l0->out_w, RAG_D_EMB, RAG_D_MODEL, &l0->out},
-        {l0->res_w, RAG_D_EMB, RAG_D_MODEL, &l0->res},
-        {l0->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l0->ffn1},
-        {l0->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l0->ffn2},
-        {l1->qkv_w, RAG_D_MODEL, 3 * RAG_D_MODEL, &l1->qkv},
-        {l1->out_w, RAG_D_MODEL, RAG_D_MODEL, &l1->out},
-        {l1->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l1->ffn1},
-        {l1->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l1->ffn2},
-        {model->tanh_w, RAG_D_MODEL, RAG_D_MODEL, &model->tanh},
+        {l0->qkv_w, RAG_D_EMB, 3 * RAG_D_EMB, &l0->qkv, -1},
+        {l0->out_w, RAG_D_EMB, RAG_D_MODEL, &l0->out, RAG_PRODUCT_L0_OUT},
+        {l0->res_w, RAG_D_EMB, RAG_D_MODEL, &l0->res, -1},
+        {l0->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l0->ffn1, RAG_PRODUCT_L0_FFN1},
+        {l0->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l0->ffn2, -1},
+        {l1->qkv_w, RAG_D_MODEL, 3 * RAG_D_MODEL, &l1->qkv, RAG_PRODUCT_L1_QKV},
+        {l1->out_w, RAG_D_MODEL, RAG_D_MODEL, &l1->out, RAG_PRODUCT_L1_OUT},
+        {l1->ffn1_w, RAG_D_MODEL, RAG_D_FF, &l1->ffn1, RAG_PRODUCT_L1_FFN1},
+        {l1->ffn2_w, RAG_D_FF, RAG_D_MODEL, &l1->ffn2, -1},
+        {model->tanh_w, RAG_D_MODEL, RAG_D_MODEL, &model->tanh, -1},
     };
     const uint32_t count = sizeof items / sizeof items[0];
     model->kernel = rag_kernel_pick(kernel);
     /* OpenBLAS reads the plain weights; the other kernels the packed ones. Weights are finite
-     * (rag_model_bind checked); float16 needs them within its range too. */
+     * (rag_model_bind checked); float16 needs them within its range too. The bfloat16 kernel also
+     * gets a bfloat16 copy of the chosen products (not with exact weights). */
     bool pack = model->kernel != RAG_KERNEL_BLAS, half = !exact;
-    size_t total = 0;
+    unsigned bf16 = model->kernel == RAG_KERNEL_AVX512_BF16 && !exact ? rag_bf16_products() : 0;
+    size_t total = 0, total_bf16 = 0;
     for (uint32_t i = 0; i < count; i++) {
         size_t n = (size_t)items[i].k * items[i].n;
         total += n;
+        if (wants_bf16(&items[i], bf16)) total_bf16 += n;
         for (size_t j = 0; j < n && half; j++) half = fabsf(items[i].plain[j]) <= RAG_HALF_MAX;
     }
     size_t elem = half ? sizeof(uint16_t) : sizeof(float);
-    char *mem = pack ? aw_alloc(a, total * elem, 64) : NULL;
+    size_t bytes = total * elem + total_bf16 * sizeof(uint16_t);
+    char *mem = pack ? aw_alloc(a, bytes, 64) : NULL;
     if (pack && !mem) return aw_error(AW_ERR_OUT_OF_MEMORY, "rag: no memory to pack %zu weights", total);
     model->packed = mem;
-    model->packed_bytes = pack ? total * elem : 0;
+    model->packed_bytes = pack ? bytes : 0;
+    model->bf16_products = bf16;
     for (uint32_t i = 0; i < count; i++) {
         *items[i].dst = (rag_packed){
             .plain = items[i].plain, .data = mem, .k = items[i].k, .n = items[i].n, .half = pack && half};
@@ -444,6 +479,12 @@ aw_status rag_model_pack(rag_model *model, const aw_allocator *a, rag_kernel ker
             mem += (size_t)items[i].k * items[i].n * elem;
         }
     }
+    for (uint32_t i = 0; i < count; i++)
+        if (wants_bf16(&items[i], bf16)) {
+            rag_pack_bf16(items[i].plain, items[i].k, items[i].n, (uint16_t *)mem);
+            items[i].dst->bf16 = (const uint16_t *)mem;
+            mem += (size_t)items[i].k * items[i].n * sizeof(uint16_t);
+        }
     return AW_OK;
 }
 

@@ -2,7 +2,7 @@
  * CPU's F16C instructions where present), packing, and every kernel this CPU runs (scalar, AVX2,
  * AVX-512, OpenBLAS) against a double-precision reference and against each other, over random
  * shapes, flags (accumulate, ReLU, zero-skipping), biases, row counts that split unevenly and
- * mostly-zero inputs. */
+ * mostly-zero inputs; bfloat16 rounding, packing and the AVX-512 BF16 kernel. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -245,6 +245,98 @@ static void test_sparse_exact(void **state) {
     free(work);
 }
 
+/* bfloat16: rounding to nearest even against its definition, the pair layout, and the AVX-512 BF16
+ * kernel (where the CPU runs it) against a double-precision product of the rounded operands; a
+ * zero-skipping product and the plain AVX-512 kernel ignore the bfloat16 copy (same bits as
+ * without it). */
+static void test_bf16(void **state) {
+    (void)state;
+    assert_int_equal(rag_bf16_from_float(1.0f), 0x3f80);
+    assert_int_equal(rag_bf16_from_float(1.0f + 0x1p-8f), 0x3f80);            /* tie: to even */
+    assert_int_equal(rag_bf16_from_float(1.0f + 0x1p-7f + 0x1p-8f), 0x3f82);  /* tie: to even */
+    assert_int_equal(rag_bf16_from_float(-(1.0f + 0x1p-8f + 0x1p-20f)), 0xbf81); /* past the tie */
+    for (int t = 0; t < 100000; t++) {
+        uint32_t x = rnd() & 0xbfffffffu; /* finite, exponents up to 2^63 */
+        float f;
+        memcpy(&f, &x, sizeof f);
+        uint16_t b = rag_bf16_from_float(f);
+        double got = rag_bf16_to_float(b), lo = rag_bf16_to_float((uint16_t)(x >> 16));
+        double hi = rag_bf16_to_float((uint16_t)((x >> 16) + 1));
+        double want = fabs(f - lo) < fabs(hi - f) ? lo : fabs(f - lo) > fabs(hi - f) ? hi : (x >> 16) % 2 ? hi : lo;
+        if (got != want) fail_msg("bf16(%a) = %a, want %a", (double)f, got, want);
+    }
+    enum { K = 64, N = 48 };
+    float w[K * N];
+    uint16_t packed[K * N];
+    for (uint32_t i = 0; i < K * N; i++) w[i] = (float)i;
+    rag_pack_bf16(w, K, N, packed);
+    for (uint32_t i = 0; i < K; i++)
+        for (uint32_t j = 0; j < N; j++)
+            assert_true(rag_bf16_to_float(packed[((j / 16) * (K / 2) + i / 2) * 32 + (j % 16) * 2 + i % 2]) ==
+                        rag_bf16_to_float(rag_bf16_from_float(w[i * N + j])));
+
+    if (rag_kernel_pick(RAG_KERNEL_AVX512_BF16) != RAG_KERNEL_AVX512_BF16) skip();
+    static const uint32_t ks[] = {32, 256, 512, 1536}, ns[] = {32, 64, 512, 768};
+    float *work = aligned_alloc(64, RAG_GEMM_WORK_FLOATS * sizeof(float));
+    for (int t = 0; t < 60; t++) {
+        uint32_t m = t < 30 ? (uint32_t)t + 1 : 1 + rnd() % 200, k = ks[rnd() % 4], n = ns[rnd() % 4];
+        uint32_t lda = k + 16, ldc = n + 32;
+        unsigned flags = rnd() % 4;
+        bool with_bias = rnd() % 2;
+        float *a = malloc((size_t)m * lda * sizeof *a), *wt = malloc((size_t)k * n * sizeof *wt);
+        float *bias = malloc(n * sizeof *bias), *c0 = malloc((size_t)m * ldc * sizeof *c0);
+        float *c = malloc((size_t)m * ldc * sizeof *c), *c2 = malloc((size_t)m * ldc * sizeof *c2);
+        uint16_t *wb = malloc((size_t)k * n * sizeof *wb), *wh = malloc((size_t)k * n * sizeof *wh);
+        for (size_t i = 0; i < (size_t)m * lda; i++) a[i] = rnd() % 8 ? rndf(2.0f) : 0.0f;
+        for (size_t i = 0; i < (size_t)k * n; i++) wt[i] = rndf(0.3f);
+        for (uint32_t j = 0; j < n; j++) bias[j] = rndf(1.0f);
+        for (size_t i = 0; i < (size_t)m * ldc; i++) c0[i] = rndf(1.0f);
+        rag_pack_bf16(wt, k, n, wb);
+        rag_pack(wt, k, n, wh, true);
+        rag_packed pw = {.plain = wt, .data = wh, .bf16 = wb, .k = k, .n = n, .half = true};
+        memcpy(c, c0, (size_t)m * ldc * sizeof *c);
+        rag_gemm(RAG_KERNEL_AVX512_BF16, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, flags, work);
+        for (uint32_t r = 0; r < m; r++) {
+            for (uint32_t j = 0; j < n; j++) {
+                double s = with_bias ? bias[j] : 0.0, g = fabs(s);
+                if (flags & RAG_GEMM_ACC) s += c0[(size_t)r * ldc + j], g += fabs(c0[(size_t)r * ldc + j]);
+                for (uint32_t i = 0; i < k; i++) {
+                    double p = (double)rag_bf16_to_float(rag_bf16_from_float(a[(size_t)r * lda + i])) *
+                               rag_bf16_to_float(rag_bf16_from_float(wt[(size_t)i * n + j]));
+                    s += p;
+                    g += fabs(p);
+                }
+                if (flags & RAG_GEMM_RELU && s < 0) s = 0;
+                double got = c[(size_t)r * ldc + j];
+                if (fabs(got - s) > 1e-5 * g + 1e-30)
+                    fail_msg("bf16 m=%u k=%u n=%u flags=%u: C[%u][%u] = %.9g, want %.9g", m, k, n, flags, r, j,
+                             got, s);
+            }
+            for (uint32_t j = n; j < ldc; j++) assert_true(c[(size_t)r * ldc + j] == c0[(size_t)r * ldc + j]);
+        }
+        /* Zero-skipping and the plain AVX-512 kernel read the float16 weights only. */
+        for (int sp = 0; sp < 2; sp++) {
+            unsigned f2 = flags | (sp ? RAG_GEMM_SPARSE : 0);
+            rag_packed plain = pw;
+            plain.bf16 = NULL;
+            memcpy(c, c0, (size_t)m * ldc * sizeof *c);
+            memcpy(c2, c0, (size_t)m * ldc * sizeof *c2);
+            rag_gemm(sp ? RAG_KERNEL_AVX512_BF16 : RAG_KERNEL_AVX512, m, a, lda, &pw, bias, c, ldc, f2, work);
+            rag_gemm(RAG_KERNEL_AVX512, m, a, lda, &plain, bias, c2, ldc, f2, work);
+            assert_memory_equal(c, c2, (size_t)m * ldc * sizeof *c);
+        }
+        free(wh);
+        free(wb);
+        free(c2);
+        free(c);
+        free(c0);
+        free(bias);
+        free(wt);
+        free(a);
+    }
+    free(work);
+}
+
 static void test_kernel_choice(void **state) {
     (void)state;
     rag_kernel best = rag_kernel_pick(RAG_KERNEL_AUTO);
@@ -252,6 +344,25 @@ static void test_kernel_choice(void **state) {
     assert_true(rag_kernel_pick(RAG_KERNEL_SCALAR) == RAG_KERNEL_SCALAR);
     assert_true(rag_kernel_pick(RAG_KERNEL_BLAS) == RAG_KERNEL_BLAS);
     assert_string_equal(rag_kernel_name(RAG_KERNEL_AVX512), "avx512");
+    assert_string_equal(rag_kernel_name(RAG_KERNEL_AVX512_BF16), "avx512bf16");
+    if (rag_kernel_supported(RAG_KERNEL_AVX512_BF16)) { /* the best where it runs; AW_RAG_KERNEL picks float16 */
+        assert_true(best == RAG_KERNEL_AVX512_BF16);
+        setenv(AW_RAG_KERNEL_ENV, "avx512", 1);
+        assert_true(rag_kernel_pick(RAG_KERNEL_AUTO) == RAG_KERNEL_AVX512);
+    }
+    /* The product set: the default, all, none, names; an unknown name keeps the default. */
+    unsetenv(AW_RAG_BF16_ENV);
+    assert_int_equal(rag_bf16_products(), RAG_BF16_DEFAULT);
+    setenv(AW_RAG_BF16_ENV, "all", 1);
+    assert_int_equal(rag_bf16_products(), (1u << RAG_PRODUCT_COUNT) - 1u);
+    setenv(AW_RAG_BF16_ENV, "none", 1);
+    assert_int_equal(rag_bf16_products(), 0);
+    setenv(AW_RAG_BF16_ENV, "l1_ffn1,l0_out", 1);
+    assert_int_equal(rag_bf16_products(), (1u << RAG_PRODUCT_L1_FFN1) | (1u << RAG_PRODUCT_L0_OUT));
+    setenv(AW_RAG_BF16_ENV, "l1_ffn", 1);
+    assert_int_equal(rag_bf16_products(), RAG_BF16_DEFAULT);
+    unsetenv(AW_RAG_BF16_ENV);
+    assert_string_equal(rag_product_name(RAG_PRODUCT_L1_QKV), "l1_qkv");
     setenv(AW_RAG_KERNEL_ENV, "scalar", 1);
     assert_true(rag_kernel_pick(RAG_KERNEL_AUTO) == RAG_KERNEL_SCALAR);
     setenv(AW_RAG_KERNEL_ENV, "no-such-kernel", 1);
@@ -264,6 +375,7 @@ int main(void) {
         cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_pack_layout),
         cmocka_unit_test(test_kernel_choice),        cmocka_unit_test(test_kernels_against_reference),
         cmocka_unit_test(test_sparse_rows_all_zero), cmocka_unit_test(test_sparse_exact),
+        cmocka_unit_test(test_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
