@@ -135,18 +135,8 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->links0_w = 1 + 2 * d.m;
     idx->vec_off = (idx->links0_w * 4 + 63) & ~63u;
     idx->rec_bytes = idx->vec_off + idx->stride * 4;
-    /* Records of 2 KiB and up (512-d and wider) take chunks of the fewest nodes that reach 2 MiB, at
-     * most 1,024: the heap allocator backs blocks that big with huge pages (src/core/alloc.c). An
-     * insertion walk reads vectors scattered over hundreds of MB, and with 4 KiB pages nearly every
-     * distance was also a TLB miss. Smaller records keep chunks near IDX_CHUNK_BYTES, so small
-     * sets do not hold megabytes of empty slots. */
     idx->chunk_shift = 0;
-    while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << idx->chunk_shift) < IDX_HUGE_PAGE) idx->chunk_shift++;
-    if (((size_t)idx->rec_bytes << idx->chunk_shift) < IDX_HUGE_PAGE) {
-        idx->chunk_shift = 0;
-        while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES)
-            idx->chunk_shift++;
-    }
+    while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
     idx->chunk_nodes = 1u << idx->chunk_shift;
     idx->chunk_mask = idx->chunk_nodes - 1;
     idx->upper_w = 1 + d.m;

@@ -20,8 +20,6 @@
 #include <stdatomic.h>
 
 #define IDX_CHUNK_BYTES (256u << 10) /* record bytes per chunk, about: the chunk's node count follows */
-#define IDX_HUGE_PAGE   (2u << 20)   /* chunks of wide records reach this: the heap allocator gives
-                                        blocks this big huge pages (see aw_index_create) */
 #define IDX_MAX_NODES   0x7fffffffu
 #define IDX_MAX_LEVEL   30u
 #define IDX_NONE        0xffffffffu
@@ -83,8 +81,7 @@ struct aw_index {
     uint32_t upper_w;  /* words per upper-layer list: 1 + m */
     double level_mult; /* 1 / ln(m) */
     uint32_t chunk_shift, chunk_nodes, chunk_mask; /* nodes per chunk: a power of two, so that a
-                                                      chunk's records take about IDX_CHUNK_BYTES, or
-                                                      reach IDX_HUGE_PAGE for large vectors */
+                                                      chunk's records take about IDX_CHUNK_BYTES */
 
     _Atomic(idx_dir *) dir;
     _Atomic uint32_t nodes;      /* published nodes: 0..nodes-1 are whole */

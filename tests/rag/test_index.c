@@ -9,11 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "aw/jobs.h"
 #include "index_test_util.h"
 #include "rag_test_util.h"
 
@@ -437,87 +435,6 @@ static void test_out_of_memory(void **state) {
     }
 }
 
-/* ---------------------------------------------------------------- storage of large vectors */
-
-/* Records the largest block asked for. */
-typedef struct size_alloc {
-    aw_allocator base;
-    size_t largest;
-} size_alloc;
-
-static void *size_alloc_fn(void *user, size_t size, size_t align) {
-    size_alloc *t = user;
-    if (size > t->largest) t->largest = size;
-    return aw_heap_allocator()->alloc(aw_heap_allocator()->user, size, align);
-}
-static void *size_realloc_fn(void *user, void *ptr, size_t old_size, size_t new_size, size_t align) {
-    size_alloc *t = user;
-    if (new_size > t->largest) t->largest = new_size;
-    return aw_heap_allocator()->realloc(aw_heap_allocator()->user, ptr, old_size, new_size, align);
-}
-static void size_free_fn(void *user, void *ptr, size_t size) {
-    (void)user;
-    aw_heap_allocator()->free(aw_heap_allocator()->user, ptr, size);
-}
-
-/* 512-d records (2,176 bytes at m 8) go in chunks of at least 2 MiB, which the heap allocator backs
- * with huge pages; 64-d ones keep small chunks (no megabytes held for a few vectors). Vectors
- * spread over several such chunks are stored, found and saved exactly. */
-static void test_large_vectors_huge_chunks(void **state) {
-    (void)state;
-    enum { D = 512, N = 2500 };
-    size_alloc ta = {.base = {size_alloc_fn, size_realloc_fn, size_free_fn, NULL}};
-    ta.base.user = &ta;
-    aw_index *idx = aw_index_create(&(aw_index_desc){.dim = D, .m = 8, .ef_construction = 40, .capacity = 1,
-                                                     .allocator = &ta.base});
-    assert_non_null(idx);
-    assert_true(ta.largest >= (2u << 20));
-    assert_true(aw_index_get_stats(idx).bytes >= (2u << 20));
-
-    size_alloc small = {.base = {size_alloc_fn, size_realloc_fn, size_free_fn, NULL}};
-    small.base.user = &small;
-    aw_index *idx64 = aw_index_create(&(aw_index_desc){.dim = 64, .capacity = 1, .allocator = &small.base});
-    assert_non_null(idx64);
-    assert_true(small.largest < (512u << 10));
-    assert_true(aw_index_get_stats(idx64).bytes < (512u << 10));
-    aw_index_destroy(idx64);
-
-    float *v = malloc((size_t)N * D * sizeof(float));
-    uint64_t *ids = malloc(N * sizeof(uint64_t));
-    aw_rng rng;
-    aw_rng_seed(&rng, 77);
-    idx_test_clustered(&rng, v, N, D, 20);
-    for (uint32_t i = 0; i < N; i++) ids[i] = 1000 + (uint64_t)i * 7;
-    aw_jobs *jobs = aw_jobs_create(&(aw_jobs_desc){.threads = 2});
-    assert_int_equal(aw_index_upsert_batch(idx, jobs, ids, v, NULL, N), AW_OK);
-    assert_int_equal(aw_index_count(idx), N);
-    char path[256];
-    snprintf(path, sizeof path, "/tmp/aw_test_index_huge_%d.awi", (int)getpid());
-    assert_int_equal(aw_index_save(idx, path), AW_OK);
-    aw_index *loaded = aw_index_load(path, NULL);
-    remove(path);
-    assert_non_null(loaded);
-    float back[D];
-    for (uint32_t i = 0; i < N; i += 97) {
-        /* The stored vector is the normalised input, in whichever chunk it landed. */
-        assert_int_equal(aw_index_get(idx, ids[i], back, NULL), AW_OK);
-        assert_true(idx_test_distance(AW_INDEX_COSINE, back, v + (size_t)i * D, D) < 1e-5);
-        aw_index_hit a[1], b[1];
-        uint32_t na = 0, nb = 0;
-        assert_int_equal(aw_index_search(idx, NULL, v + (size_t)i * D, 1, NULL, a, &na), AW_OK);
-        assert_int_equal(aw_index_search(loaded, NULL, v + (size_t)i * D, 1, NULL, b, &nb), AW_OK);
-        assert_int_equal(na, 1);
-        assert_int_equal(nb, 1);
-        assert_int_equal(a[0].id, ids[i]);
-        assert_int_equal(b[0].id, ids[i]);
-    }
-    aw_index_destroy(loaded);
-    aw_index_destroy(idx);
-    aw_jobs_destroy(jobs);
-    free(v);
-    free(ids);
-}
-
 /* ---------------------------------------------------------------- arguments */
 
 static void test_bad_arguments(void **state) {
@@ -566,7 +483,6 @@ int main(void) {
         cmocka_unit_test(test_model_flat),          cmocka_unit_test(test_model_hnsw),
         cmocka_unit_test(test_filters),             cmocka_unit_test(test_search_allocates_nothing),
         cmocka_unit_test(test_out_of_memory),       cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_large_vectors_huge_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
