@@ -156,6 +156,19 @@ static inline double reach2(const sets_walk *w) {
     return (double)w->lim / sq(1.0 - SETS_SAFETY);
 }
 
+/* The cells [c0, c1] of grid row y that a disc of squared reach r2 (infinite: the whole row) around
+ * pt covers at the row's squared gap gz2, widened by the margin colliders may stick out of a cell. */
+static inline void row_cells(const aw_physics *p, int64_t y, double gz2, double r2, aw_vec3 pt, uint32_t *c0,
+                             uint32_t *c1) {
+    uint32_t a = 0, b = p->width - 1;
+    if (!isinf(r2)) {
+        double half = sqrt(r2 - gz2) + p->margin;
+        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
+        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
+    }
+    *c0 = (uint32_t)y * p->width + a, *c1 = (uint32_t)y * p->width + b;
+}
+
 /* One grid row: the cells the reach's disc covers at this row's gap, as contiguous slot runs.
  * Cells of a row are consecutive in the CSR arrays, so neighbouring cells form one slot range; with
  * a per-cell layer union a run breaks only at a cell holding colliders but no wanted layer (empty
@@ -163,15 +176,9 @@ static inline double reach2(const sets_walk *w) {
  * cell. Colliders sit within the margin of their cell and border cells hold the ones clamped into
  * them, so the clamped cell range of x +- (half width + margin) holds every candidate. */
 static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
-    double r2 = reach2(w);
-    uint32_t a = 0, b = p->width - 1;
-    if (!isinf(r2)) {
-        double half = sqrt(r2 - gz2) + p->margin;
-        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
-        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
-    }
+    uint32_t c0, c1;
+    row_cells(p, y, gz2, reach2(w), pt, &c0, &c1);
     const uint32_t *cs = p->cell_start;
-    uint32_t c0 = (uint32_t)y * p->width + a, c1 = (uint32_t)y * p->width + b;
     if (!layers) {
         offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
         return;
@@ -219,15 +226,9 @@ static inline double near1_reach2(const nearest1 *n) {
 
 /* One grid row, as walk_row: the cells the reach's disc covers at this row's gap. */
 static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
-    double r2 = near1_reach2(n);
-    uint32_t a = 0, b = p->width - 1;
-    if (!isinf(r2)) {
-        double half = sqrt(r2 - gz2) + p->margin;
-        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
-        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
-    }
+    uint32_t c0, c1;
+    row_cells(p, y, gz2, near1_reach2(n), pt, &c0, &c1);
     const uint32_t *cs = p->cell_start;
-    uint32_t c0 = (uint32_t)y * p->width + a, c1 = (uint32_t)y * p->width + b;
     if (!layers) {
         near1_slots(n, p, cs[c0], cs[c1 + 1], pt);
         return;

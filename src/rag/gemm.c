@@ -199,6 +199,23 @@ static void gemm_scalar(uint32_t m, const float *a, uint32_t lda, const rag_pack
  * so C = 2 always fits the remainder of a wider block. */
 #define AVX512_SLICES(R) ((R) == 1 ? 8 : (R) <= 3 ? 4 : 2)
 
+/* A block's sums out, slice by slice: plus the bias, plus C (RAG_GEMM_ACC), ReLU (RAG_GEMM_RELU). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_store_block(const int R, const int C, __m512 (*acc)[8], uint32_t s0, const float *bias, float *c,
+                   uint32_t ldc, unsigned flags) {
+    for (int j = 0; j < C; j++) {
+        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
+        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            float *cr = c + (size_t)r * ldc + col;
+            __m512 v = _mm512_add_ps(acc[r][j], b);
+            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
+            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            _mm512_storeu_ps(cr, v);
+        }
+    }
+}
+
 /* D: the depths are all of them (ks[t] == t), so the list is not read. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 avx512_block(const int R, const int C, const int H, const int D, const uint16_t *ks, uint32_t nk,
@@ -230,17 +247,7 @@ avx512_block(const int R, const int C, const int H, const int D, const uint16_t 
             for (int j = 0; j < C; j++) acc[r][j] = _mm512_fmadd_ps(av, wv[j], acc[r][j]);
         }
     }
-    for (int j = 0; j < C; j++) {
-        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
-        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
-        for (int r = 0; r < R; r++) {
-            float *cr = c + (size_t)r * ldc + col;
-            __m512 v = _mm512_add_ps(acc[r][j], b);
-            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
-            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
-            _mm512_storeu_ps(cr, v);
-        }
-    }
+    avx512_store_block(R, C, acc, s0, bias, c, ldc, flags);
 }
 
 /* R rows over slices [s0, s1): blocks of AVX512_SLICES(R) slices, then of 2 for the rest. */
@@ -453,17 +460,7 @@ bf16_block(const int R, const int C, const uint32_t *a, uint32_t lda2, const uin
             for (int j = 0; j < C; j++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)av, (__m512bh)wv[j]);
         }
     }
-    for (int j = 0; j < C; j++) {
-        const uint32_t col = (s0 + (uint32_t)j) * AVX512_SLICE;
-        __m512 b = bias ? _mm512_loadu_ps(bias + col) : _mm512_setzero_ps();
-        for (int r = 0; r < R; r++) {
-            float *cr = c + (size_t)r * ldc + col;
-            __m512 v = _mm512_add_ps(acc[r][j], b);
-            if (flags & RAG_GEMM_ACC) v = _mm512_add_ps(v, _mm512_loadu_ps(cr));
-            if (flags & RAG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
-            _mm512_storeu_ps(cr, v);
-        }
-    }
+    avx512_store_block(R, C, acc, s0, bias, c, ldc, flags);
 }
 
 #define BF16_CASE(R)                                                                                         \
