@@ -183,8 +183,12 @@ aw_status aw_physics_query_nearest(const aw_physics *physics, aw_vec3 point, uin
 /* k-nearest into up to AW_PHYSICS_MAX_NEAREST_SETS layer sets in one walk of the grid (for
  * example a team's allies and its enemies): each set gets the colliders whose layer meets its mask
  * (0: any), at most k of them, closest first by centre distance (ties by entity id), at most
- * max_distance away (0: any); the filter's exclusions and mask apply to every set. Each set's
- * result is what aw_physics_query_nearest with that mask would return. A set with k 0 is off. */
+ * max_distance away (0: any); the filter's exclusions apply to every set. With a filter mask, a
+ * collider is considered only when its layer meets the filter's mask intersected with the union of
+ * the sets' masks (every layer for a set with mask 0), and then goes to each set whose mask it
+ * meets; for colliders of one layer bit that is "meets both masks". With no filter mask, each
+ * set's result is what aw_physics_query_nearest with the set's mask as the filter's would return.
+ * A set with k 0 is off. */
 #define AW_PHYSICS_MAX_NEAREST_SETS 4u
 typedef struct aw_physics_nearest_set {
     uint32_t mask;       /* layers this set takes (0: any) */
