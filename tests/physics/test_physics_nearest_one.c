@@ -52,7 +52,7 @@ static void check_world(ptw *t, uint32_t seed, bool exact_positions) {
             assert_true(one.distance == two[0].distance);
         }
         if (exact_positions) {
-            aw_physics_hit want;
+            aw_physics_hit want = {0};
             bool has = brute_one(b, n, c, maxd, &f, mask, &want);
             assert_int_equal(set.count, has ? 1u : 0u);
             if (has && one.entity != want.entity)
