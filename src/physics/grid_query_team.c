@@ -156,6 +156,46 @@ static inline double reach2(const sets_walk *w) {
     return (double)w->lim / sq(1.0 - SETS_SAFETY);
 }
 
+/* Rows from the query's outwards, alternating sides (the query's row, then one below, one above, ...),
+ * so the answers fill with near colliders first and their shrinking reach narrows the later rows; a
+ * side ends at its first row beyond reach (rows further out are further still). */
+typedef struct rows_out {
+    int64_t qy, d;
+    int side; /* 0: below (qy - d) next, 1: above */
+    bool open[2];
+} rows_out;
+
+static inline rows_out rows_out_start(const aw_physics *p, float z) {
+    return (rows_out){.qy = phys_cell(z, p->min_z, p->inv_cell, p->height, NULL), .open = {true, true}};
+}
+
+/* The next row within the squared reach r2 (given anew each call: it shrinks as answers come in):
+ * its index and squared gap. False when both sides have ended. */
+static inline bool rows_out_next(rows_out *r, const aw_physics *p, float z, double r2, int64_t *y_out,
+                                 double *gz2_out) {
+    if (r->d == 0) { /* the query's own row, always walked */
+        r->d = 1;
+        *y_out = r->qy, *gz2_out = 0.0;
+        return true;
+    }
+    int64_t h = p->height;
+    while (r->open[0] || r->open[1]) {
+        int side = r->side;
+        int64_t y = side ? r->qy + r->d : r->qy - r->d;
+        if (side) r->side = 0, r->d++;
+        else r->side = 1;
+        if (!r->open[side]) continue;
+        double gz2 = y >= 0 && y < h ? sq(row_gap(p, z, y, h)) : 0.0;
+        if (y < 0 || y >= h || gz2 > r2) {
+            r->open[side] = false;
+            continue;
+        }
+        *y_out = y, *gz2_out = gz2;
+        return true;
+    }
+    return false;
+}
+
 /* The cells [c0, c1] of grid row y that a disc of squared reach r2 (infinite: the whole row) around
  * pt covers at the row's squared gap gz2, widened by the margin colliders may stick out of a cell. */
 static inline void row_cells(const aw_physics *p, int64_t y, double gz2, double r2, aw_vec3 pt, uint32_t *c0,
@@ -244,22 +284,10 @@ static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, cons
     nearest1 n = {.lim = max_d2, .mask = mask, .f = f};
     near1_slots(&n, p, p->n_small, p->n_valid, point);
     if (p->n_small) {
-        int64_t h = p->height;
-        int64_t qy = phys_cell(point.z, p->min_z, p->inv_cell, p->height, NULL);
-        near1_row(&n, p, qy, 0.0, layers, point);
-        bool open[2] = {true, true};
-        for (int64_t d = 1; open[0] || open[1]; d++) {
-            for (int side = 0; side < 2; side++) {
-                int64_t y = side ? qy + d : qy - d;
-                if (!open[side]) continue;
-                double gz2 = y >= 0 && y < h ? sq(row_gap(p, point.z, y, h)) : 0.0;
-                if (y < 0 || y >= h || gz2 > near1_reach2(&n)) {
-                    open[side] = false;
-                    continue;
-                }
-                near1_row(&n, p, y, gz2, layers, point);
-            }
-        }
+        rows_out r = rows_out_start(p, point.z);
+        int64_t y;
+        double gz2;
+        while (rows_out_next(&r, p, point.z, near1_reach2(&n), &y, &gz2)) near1_row(&n, p, y, gz2, layers, point);
     }
     if (n.found) set->out[0] = (aw_physics_hit){.entity = n.best, .distance = sqrtf(n.lim)};
     set->count = n.found ? 1u : 0u;
@@ -323,25 +351,10 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
 
     offer_slots(&w, p, p->n_small, p->n_valid, point);
     if (p->n_small) {
-        int64_t h = p->height;
-        int64_t qy = phys_cell(point.z, p->min_z, p->inv_cell, p->height, NULL);
-        /* Rows from the query's outwards, alternating sides, so the sets fill with near colliders
-         * first and their shrinking limits narrow the later rows; a side ends at its first row
-         * beyond reach (rows further out are further still). */
-        walk_row(&w, p, qy, 0.0, layers, point);
-        bool open[2] = {true, true};
-        for (int64_t d = 1; open[0] || open[1]; d++) {
-            for (int side = 0; side < 2; side++) {
-                int64_t y = side ? qy + d : qy - d;
-                if (!open[side]) continue;
-                double gz2 = y >= 0 && y < h ? sq(row_gap(p, point.z, y, h)) : 0.0;
-                if (y < 0 || y >= h || gz2 > reach2(&w)) {
-                    open[side] = false;
-                    continue;
-                }
-                walk_row(&w, p, y, gz2, layers, point);
-            }
-        }
+        rows_out r = rows_out_start(p, point.z);
+        int64_t y;
+        double gz2;
+        while (rows_out_next(&r, p, point.z, reach2(&w), &y, &gz2)) walk_row(&w, p, y, gz2, layers, point);
     }
     for (uint32_t i = 0, j = 0; i < set_count; i++) {
         if (!sets[i].k) continue;

@@ -78,14 +78,19 @@ static void test_steady_count_and_no_allocations(void **state) {
     }
 }
 
+/* A 2-thread world with the combat example's agent types, the AI systems and the physics system. */
+static void combat_fixture_init(ai_fixture *f) {
+    fixture_init(f, 2);
+    load_example(f->ai, "combat.json");
+    ASSERT_OK(aw_ai_register_systems(f->ai));
+    assert_non_null(aw_physics_register_system(f->physics, NULL));
+}
+
 /* A small skirmish built by hand: people die, come back, and the agent count holds. */
 static void test_deaths_and_respawns(void **state) {
     (void)state;
     ai_fixture f;
-    fixture_init(&f, 2);
-    load_example(f.ai, "combat.json");
-    ASSERT_OK(aw_ai_register_systems(f.ai));
-    assert_non_null(aw_physics_register_system(f.physics, NULL));
+    combat_fixture_init(&f);
     const char *types[] = {"rifleman", "grenadier", "scout", "guard"};
     aw_rng rng;
     aw_rng_seed(&rng, 7);
@@ -158,10 +163,7 @@ static void check_vitals(aw_system_ctx *ctx) {
 static void test_vitals_match_components(void **state) {
     (void)state;
     ai_fixture f;
-    fixture_init(&f, 2);
-    load_example(f.ai, "combat.json");
-    ASSERT_OK(aw_ai_register_systems(f.ai));
-    assert_non_null(aw_physics_register_system(f.physics, NULL));
+    combat_fixture_init(&f);
     vitals_check c = {.ai = f.ai, .ids = aw_ai_get_ids(f.ai)};
     aw_component reads[] = {c.ids.position, c.ids.agent};
     assert_non_null(aw_system_register(f.world, &(aw_system_desc){.name = "vitals_check",

@@ -282,4 +282,32 @@ static inline ptw ptw_query_world(uint32_t seed, bool respond, bool scalar, bool
     return t;
 }
 
+/* ---- references for the k-nearest tests */
+
+/* Closest first, ties by entity id: the order every k-nearest query promises. */
+static inline int ref_hit_cmp(const void *x, const void *y) {
+    const aw_physics_hit *a = x, *b = y;
+    if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
+    return a->entity < b->entity ? -1 : (a->entity > b->entity);
+}
+
+/* A body the filter's exclusions keep and that lies within maxd (0: any) of c: its squared
+ * distance in *d2. Layer masks are each test's own business. */
+static inline bool ref_hit_within(const ref_body *b, aw_vec3 c, float maxd, const aw_spatial_filter *f, float *d2) {
+    for (uint32_t x = 0; x < f->exclude_count; x++)
+        if (f->exclude[x] == b->e) return false;
+    float dx = b->p.x - c.x, dy = b->p.y - c.y, dz = b->p.z - c.z;
+    *d2 = dx * dx + dy * dy + dz * dz;
+    return !(maxd > 0 && *d2 > maxd * maxd);
+}
+
+/* Two answer logs (SIMD and scalar worlds) hold the same hits, bit for bit. */
+static inline void ref_assert_same_hits(const aw_physics_hit *a, uint32_t na, const aw_physics_hit *b, uint32_t nb) {
+    assert_int_equal(na, nb);
+    for (uint32_t i = 0; i < na; i++) {
+        assert_true(a[i].entity == b[i].entity);
+        assert_true(a[i].distance == b[i].distance);
+    }
+}
+
 #endif /* AW_PHYSICS_TEST_UTIL_H */

@@ -11,12 +11,8 @@ static bool brute_one(const ref_body *b, uint32_t n, aw_vec3 c, float maxd, cons
     for (uint32_t i = 0; i < n; i++) {
         uint32_t want = (mask ? mask : UINT32_MAX) & (f->mask ? f->mask : UINT32_MAX);
         if (!(b[i].layer & want)) continue;
-        bool skip = false;
-        for (uint32_t x = 0; x < f->exclude_count; x++) skip |= f->exclude[x] == b[i].e;
-        if (skip) continue;
-        float dx = b[i].p.x - c.x, dy = b[i].p.y - c.y, dz = b[i].p.z - c.z;
-        float d2 = dx * dx + dy * dy + dz * dz;
-        if (maxd > 0 && d2 > maxd * maxd) continue;
+        float d2;
+        if (!ref_hit_within(&b[i], c, maxd, f, &d2)) continue;
         if (!found || d2 < best->distance || (d2 == best->distance && b[i].e < best->entity)) *best = (aw_physics_hit){b[i].e, d2};
         found = true;
     }

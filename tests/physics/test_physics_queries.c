@@ -61,12 +61,6 @@ static void check_radius_and_box(ptw *t, aw_rng *rng) {
     free(b);
 }
 
-static int hit_cmp(const void *x, const void *y) {
-    const aw_physics_hit *a = x, *b = y;
-    if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
-    return a->entity < b->entity ? -1 : (a->entity > b->entity);
-}
-
 static void check_nearest(ptw *t, aw_rng *rng) {
     ref_body *b;
     uint32_t n = ref_bodies(t, &b);
@@ -85,7 +79,7 @@ static void check_nearest(ptw *t, aw_rng *rng) {
             if (maxd > 0 && d2 > maxd * maxd) continue;
             all[nw++] = (aw_physics_hit){b[i].e, d2};
         }
-        qsort(all, nw, sizeof *all, hit_cmp);
+        qsort(all, nw, sizeof *all, ref_hit_cmp);
         uint32_t want = nw < k ? nw : k;
         if (ng != want) fail_msg("nearest: %u results, brute force %u", ng, want);
         for (uint32_t i = 0; i < ng; i++) {

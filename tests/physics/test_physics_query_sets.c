@@ -3,12 +3,6 @@
  * large colliders, points outside the grid, after a response moved things, SIMD and scalar paths. */
 #include "physics_test_util.h"
 
-static int hit_cmp(const void *x, const void *y) {
-    const aw_physics_hit *a = x, *b = y;
-    if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
-    return a->entity < b->entity ? -1 : (a->entity > b->entity);
-}
-
 /* Brute force for one set: squared distances sorted, the first k kept. */
 static uint32_t brute(const ref_body *b, uint32_t n, aw_vec3 c, float maxd, const aw_spatial_filter *f, uint32_t mask,
                       uint32_t k, aw_physics_hit *all) {
@@ -16,15 +10,11 @@ static uint32_t brute(const ref_body *b, uint32_t n, aw_vec3 c, float maxd, cons
     for (uint32_t i = 0; i < n; i++) {
         if (mask && !(b[i].layer & mask)) continue;
         if (f->mask && !(b[i].layer & f->mask)) continue;
-        bool skip = false;
-        for (uint32_t x = 0; x < f->exclude_count; x++) skip |= f->exclude[x] == b[i].e;
-        if (skip) continue;
-        float dx = b[i].p.x - c.x, dy = b[i].p.y - c.y, dz = b[i].p.z - c.z;
-        float d2 = dx * dx + dy * dy + dz * dz;
-        if (maxd > 0 && d2 > maxd * maxd) continue;
+        float d2;
+        if (!ref_hit_within(&b[i], c, maxd, f, &d2)) continue;
         all[m++] = (aw_physics_hit){b[i].e, d2};
     }
-    qsort(all, m, sizeof *all, hit_cmp);
+    qsort(all, m, sizeof *all, ref_hit_cmp);
     return m < k ? m : k;
 }
 
@@ -89,11 +79,7 @@ static void run_worlds(bool respond) {
             check_sets(&t, seed * 31u, !respond, logs[scalar], &counts[scalar]);
             ptw_free(&t);
         }
-        assert_int_equal(counts[0], counts[1]);
-        for (uint32_t i = 0; i < counts[0]; i++) {
-            assert_true(logs[0][i].entity == logs[1][i].entity);
-            assert_true(logs[0][i].distance == logs[1][i].distance);
-        }
+        ref_assert_same_hits(logs[0], counts[0], logs[1], counts[1]);
         free(logs[0]);
         free(logs[1]);
     }

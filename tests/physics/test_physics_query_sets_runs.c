@@ -6,12 +6,6 @@
 #define RUN_CELL 2.0f
 #define RUN_HALF 32.0f /* the field is [-32, 32]^2: 32 x 32 cells of 2 m */
 
-static int hit_cmp(const void *x, const void *y) {
-    const aw_physics_hit *a = x, *b = y;
-    if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
-    return a->entity < b->entity ? -1 : (a->entity > b->entity);
-}
-
 /* A field whose rows are stretches of 1-6 cells, each stretch one kind: empty, dense in layer 1,
  * dense in layer 2, a layer no query wants alone (4), or mixed (1, 2, 4 and 1|2 per collider). */
 static ptw runs_world(uint32_t seed, bool scalar) {
@@ -49,15 +43,11 @@ static uint32_t brute(const ref_body *b, uint32_t n, aw_vec3 c, float maxd, cons
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
         if ((mask && !(b[i].layer & mask)) || (f->mask && !(b[i].layer & f->mask))) continue;
-        bool skip = false;
-        for (uint32_t x = 0; x < f->exclude_count; x++) skip |= f->exclude[x] == b[i].e;
-        if (skip) continue;
-        float dx = b[i].p.x - c.x, dy = b[i].p.y - c.y, dz = b[i].p.z - c.z;
-        float d2 = dx * dx + dy * dy + dz * dz;
-        if (maxd > 0 && d2 > maxd * maxd) continue;
+        float d2;
+        if (!ref_hit_within(&b[i], c, maxd, f, &d2)) continue;
         all[m++] = (aw_physics_hit){b[i].e, d2};
     }
-    qsort(all, m, sizeof *all, hit_cmp);
+    qsort(all, m, sizeof *all, ref_hit_cmp);
     return m < k ? m : k;
 }
 
@@ -122,11 +112,7 @@ static void test_runs_against_brute_force_and_scalar(void **state) {
             counts[scalar] = check_runs(&t, seed * 17u, logs[scalar], CAP);
             ptw_free(&t);
         }
-        assert_int_equal(counts[0], counts[1]);
-        for (uint32_t i = 0; i < counts[0]; i++) {
-            assert_true(logs[0][i].entity == logs[1][i].entity);
-            assert_true(logs[0][i].distance == logs[1][i].distance);
-        }
+        ref_assert_same_hits(logs[0], counts[0], logs[1], counts[1]);
         free(logs[0]);
         free(logs[1]);
     }
