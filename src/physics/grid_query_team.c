@@ -150,10 +150,11 @@ static inline double row_gap(const aw_physics *p, double v, int64_t y, int64_t n
     return g > 0.0 ? g : 0.0;
 }
 
-/* Squared reach of a cell that may still hold a wanted collider (the limit widened by the safety). */
-static inline double reach2(const sets_walk *w) {
-    if (isinf(w->lim)) return INFINITY;
-    return (double)w->lim / sq(1.0 - SETS_SAFETY);
+/* Squared reach of a cell that may still hold a wanted collider: the squared limit `lim` widened by
+ * the safety. */
+static inline double reach2(float lim) {
+    if (isinf(lim)) return INFINITY;
+    return (double)lim / sq(1.0 - SETS_SAFETY);
 }
 
 /* Rows from the query's outwards, alternating sides (the query's row, then one below, one above, ...),
@@ -217,7 +218,7 @@ static inline void row_cells(const aw_physics *p, int64_t y, double gz2, double 
  * them, so the clamped cell range of x +- (half width + margin) holds every candidate. */
 static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
     uint32_t c0, c1;
-    row_cells(p, y, gz2, reach2(w), pt, &c0, &c1);
+    row_cells(p, y, gz2, reach2(w->lim), pt, &c0, &c1);
     const uint32_t *cs = p->cell_start;
     if (!layers) {
         offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
@@ -259,15 +260,10 @@ static inline void near1_slots(nearest1 *n, const aw_physics *p, uint32_t b, uin
     }
 }
 
-static inline double near1_reach2(const nearest1 *n) {
-    if (isinf(n->lim)) return INFINITY;
-    return (double)n->lim / sq(1.0 - SETS_SAFETY);
-}
-
 /* One grid row, as walk_row: the cells the reach's disc covers at this row's gap. */
 static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
     uint32_t c0, c1;
-    row_cells(p, y, gz2, near1_reach2(n), pt, &c0, &c1);
+    row_cells(p, y, gz2, reach2(n->lim), pt, &c0, &c1);
     const uint32_t *cs = p->cell_start;
     if (!layers) {
         near1_slots(n, p, cs[c0], cs[c1 + 1], pt);
@@ -287,7 +283,7 @@ static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, cons
         rows_out r = rows_out_start(p, point.z);
         int64_t y;
         double gz2;
-        while (rows_out_next(&r, p, point.z, near1_reach2(&n), &y, &gz2)) near1_row(&n, p, y, gz2, layers, point);
+        while (rows_out_next(&r, p, point.z, reach2(n.lim), &y, &gz2)) near1_row(&n, p, y, gz2, layers, point);
     }
     if (n.found) set->out[0] = (aw_physics_hit){.entity = n.best, .distance = sqrtf(n.lim)};
     set->count = n.found ? 1u : 0u;
@@ -354,7 +350,7 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
         rows_out r = rows_out_start(p, point.z);
         int64_t y;
         double gz2;
-        while (rows_out_next(&r, p, point.z, reach2(&w), &y, &gz2)) walk_row(&w, p, y, gz2, layers, point);
+        while (rows_out_next(&r, p, point.z, reach2(w.lim), &y, &gz2)) walk_row(&w, p, y, gz2, layers, point);
     }
     for (uint32_t i = 0, j = 0; i < set_count; i++) {
         if (!sets[i].k) continue;
