@@ -294,6 +294,7 @@ static inline int ref_hit_cmp(const void *x, const void *y) {
 /* A body the filter's exclusions keep and that lies within maxd (0: any) of c: its squared
  * distance in *d2. Layer masks are each test's own business. */
 static inline bool ref_hit_within(const ref_body *b, aw_vec3 c, float maxd, const aw_spatial_filter *f, float *d2) {
+    *d2 = 0.0f;
     for (uint32_t x = 0; x < f->exclude_count; x++)
         if (f->exclude[x] == b->e) return false;
     float dx = b->p.x - c.x, dy = b->p.y - c.y, dz = b->p.z - c.z;
