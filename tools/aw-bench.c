@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aw/profile.h"
 #include "bench.h"
 #include "tool_args.h"
 
@@ -78,11 +79,17 @@ int main(int argc, char **argv) {
             resolved.reps, resolved.filter ? ", filter " : "", resolved.filter ? resolved.filter : "");
     fflush(table);
 
+    /* Two-thread rows scale with what sharing a cache line costs, which a virtual machine can
+     * change between runs (and during one): measured before and after, kept with the results. */
+    double roundtrip[2] = {aw_profile_core_roundtrip_ns(), 0.0};
     int rc = 0;
     aw_status st = aw_bench_run_suite(suite, &resolved, &report);
-    if (st != AW_OK) {
-        fprintf(stderr, "aw-bench: %s\n", aw_last_error());
-        rc = 1;
+    roundtrip[1] = aw_profile_core_roundtrip_ns();
+    static const char *const roundtrip_names[2] = {"core_roundtrip_before_ns", "core_roundtrip_after_ns"};
+    for (int i = 0; i < 2 && report.count; i++) {
+        if (roundtrip[i] <= 0.0) continue;
+        aw_bench_entry e = {.name = roundtrip_names[i], .unit = "ns", .samples = &roundtrip[i], .sample_count = 1};
+        if (aw_bench_report_add(&report, &e) != AW_OK) fprintf(stderr, "aw-bench: %s\n", aw_last_error());
     }
     if (report.count == 0 && report.failures == 0 && st == AW_OK) {
         fprintf(stderr, "aw-bench: no scenario of '%s' matches the filter '%s'\n", suite,

@@ -202,6 +202,15 @@ aw_status aw_profile_print_report(FILE *out, uint32_t top_n);
  * Call it while other threads record nothing. 0 without a session. */
 double aw_profile_zone_cost_ns(uint32_t zones);
 
+/* What passing one cache line between two CPUs costs, there and back, in ns: the median of 5
+ * batches of 2,000 round trips between the calling thread and a helper thread, pinned to the first
+ * two CPUs the caller may use (its own affinity is restored after). Every figure measured with
+ * threads sharing data scales with it, and on a virtual machine it moves from one host placement to
+ * the next (140-200 ns and 500-570 ns on the same 2-vCPU reference machine), so aw-bench and
+ * aw-stress print it beside their tables. Takes a few ms; needs no session. 0 with fewer than two
+ * CPUs, or when the two threads could not run at once (a batch over 50 ms). */
+double aw_profile_core_roundtrip_ns(void);
+
 /* Writes the kept records (desc.trace) as Chrome Trace Event JSON, which ui.perfetto.dev and
  * chrome://tracing open: one track per thread, named; zones as complete events with their
  * category, counters as counter tracks, frame marks as instant events. path "-" is stdout. */

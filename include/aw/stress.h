@@ -168,6 +168,9 @@ typedef struct aw_stress_report {
     uint32_t threads;
     bool profiler;       /* per-system times available */
     double zone_cost_ns; /* measured cost of one profiler zone (0: not measured) */
+    /* aw_profile_core_roundtrip_ns before the first run and after the last (0: not measured, or
+     * one thread): two-thread frame times scale with it, and a virtual machine can change it mid-run */
+    double roundtrip_before_ns, roundtrip_after_ns;
     aw_stress_result *runs;
     uint32_t run_count, run_capacity;
     bool has_capacity;

@@ -381,7 +381,7 @@ static aw_status counting_sort(aw_physics *p) {
      * serial pass below costs cells x tasks (at 30k rows on a 12k-cell grid, six tasks made it and
      * their histograms' clearing cost more than the scatter they shared). The sort is stable, so
      * any split gives the same order: the thread count may choose it. */
-    uint32_t threads = p->jobs ? aw_jobs_thread_count(p->jobs) : 1;
+    uint32_t threads = p->step_jobs ? aw_jobs_thread_count(p->step_jobs) : 1;
     uint32_t tasks = p->rows / PHYS_SORT_GRAIN;
     if (tasks > threads) tasks = threads;
     if (!tasks) tasks = 1;

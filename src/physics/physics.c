@@ -3,13 +3,15 @@
 #include "physics/physics_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- helpers shared by the module */
 
 void phys_parallel(aw_physics *p, uint32_t count, aw_range_fn fn, void *ctx) {
     if (!count) return;
-    if (count == 1 || !p->jobs || aw_jobs_parallel_for(p->jobs, count, 1, fn, ctx) != AW_OK) fn(0, count, 0, ctx);
+    if (count == 1 || !p->step_jobs || aw_jobs_parallel_for(p->step_jobs, count, 1, fn, ctx) != AW_OK)
+        fn(0, count, 0, ctx);
 }
 
 aw_status phys_reserve(aw_physics *p, void **ptr, size_t *capacity, size_t need, size_t size) {
@@ -836,6 +838,40 @@ static void respond(aw_physics *p, uint32_t keep) {
 
 /* ---- the step */
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of one half of the probe, leaving out its first step: that one also pays for moving the
+ * data from where the other way left it. */
+static uint64_t probe_median(const phys_threading *t, uint32_t first) {
+    enum { N = PHYS_PROBE_STEPS / 2 - 1 };
+    uint64_t v[N];
+    for (uint32_t i = 0; i < N; i++) v[i] = t->probe_ns[first + 1 + i];
+    qsort(v, N, sizeof v[0], cmp_u64);
+    return N % 2 ? v[N / 2] : (v[N / 2 - 1] + v[N / 2]) / 2;
+}
+
+/* Whether this step runs on the caller alone. Either way the tasks and their order are the same,
+ * so the results are too; only which thread runs a task differs. */
+static bool choose_on_caller(aw_physics *p) {
+    if (!p->jobs || aw_jobs_thread_count(p->jobs) < 2) return true;
+    if (p->desc.always_parallel || p->rows > PHYS_AUTO_MAX_ROWS) return false;
+    phys_threading *t = &p->threading;
+    if (t->step >= PHYS_PROBE_EVERY) t->step = 0;
+    return t->step < PHYS_PROBE_STEPS ? t->step >= PHYS_PROBE_STEPS / 2 : t->on_caller;
+}
+
+/* Records a step's time while probing, and makes the choice at the probe's end. */
+static void note_step_time(aw_physics *p, uint64_t ns) {
+    phys_threading *t = &p->threading;
+    if (!p->jobs || aw_jobs_thread_count(p->jobs) < 2 || p->desc.always_parallel || p->rows > PHYS_AUTO_MAX_ROWS)
+        return;
+    if (t->step < PHYS_PROBE_STEPS) t->probe_ns[t->step] = ns;
+    if (++t->step == PHYS_PROBE_STEPS) t->on_caller = probe_median(t, PHYS_PROBE_STEPS / 2) < probe_median(t, 0);
+}
+
 aw_status aw_physics_step(aw_physics *p, float dt) {
     if (!p) return aw_error(AW_ERR_INVALID_ARG, "aw_physics_step: physics is NULL");
     if (!isfinite(dt)) return aw_error(AW_ERR_INVALID_ARG, "aw_physics_step: dt is not finite");
@@ -845,6 +881,7 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     *s = (aw_physics_stats){.steps = steps + 1};
     p->contact_count = 0;
     p->task_count = 0;
+    p->step_jobs = NULL;
 
     aw_status st = collect_chunks(p);
     if (!st) st = phys_grid_prepare(p, p->rows);
@@ -852,6 +889,8 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
         p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
         return st;
     }
+    p->step_jobs = choose_on_caller(p) ? NULL : p->jobs;
+    s->on_caller = !p->step_jobs;
     /* Gather with keys for last step's grid; re-key only if this step's choice differs. */
     double cell = p->cell;
     uint32_t width = p->width, height = p->height;
@@ -938,6 +977,7 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     s->pairs_ns = t3 - t2;
     s->response_ns = t4 - t3;
     s->step_ns = t4 - t0;
+    note_step_time(p, t4 - t0);
     if (s->skipped)
         return aw_error(AW_ERR_INVALID_ARG,
                         "aw_physics_step: %u collider(s) skipped (non-finite position, velocity or body, or negative "

@@ -58,6 +58,19 @@ typedef struct phys_gathered {
  * and stores whole groups of 8 lanes and masks the ones past a run's end. */
 #define PHYS_PAD 16u
 
+/* The automatic choice between splitting a step over the job system and running it on the
+ * caller (see aw_physics_desc.always_parallel): a probe of PHYS_PROBE_STEPS steps, the first half
+ * split and the second on the caller, records their times; then the faster by median runs until
+ * PHYS_PROBE_EVERY steps have passed. */
+#define PHYS_AUTO_MAX_ROWS 65536u
+#define PHYS_PROBE_STEPS 8u
+#define PHYS_PROBE_EVERY 1024u
+typedef struct phys_threading {
+    uint32_t step;                       /* steps since the last probe began */
+    uint64_t probe_ns[PHYS_PROBE_STEPS]; /* the probe's step times: split, then on the caller */
+    bool on_caller;                      /* the choice after the last probe */
+} phys_threading;
+
 /* One pair-finding task: small slots [begin, end) or large slots; its own buffer of hits as
  * cell-ordered slot pairs (pi[k], pj[k]), so tasks never share memory and their outputs
  * concatenate in task order. The contact pass turns hits into normals and depths. */
@@ -87,6 +100,8 @@ struct aw_physics {
     aw_physics_ids ids;
     aw_query *query;
     aw_jobs *jobs; /* NULL: run everything on the caller */
+    aw_jobs *step_jobs; /* this step's: jobs, or NULL when the step runs on the caller */
+    phys_threading threading;
     float dt;
 
     /* gather: chunk list, task grouping, per-row cell key and chunk index (gather order) */

@@ -120,6 +120,7 @@ aw_status aw_stress_execute(const aw_stress_plan *plan, aw_stress_outcome *outco
     aw_stress_report_init(&report, scenario->name, threads);
     /* The instrument's own cost, measured before any worker records: per-system times include it. */
     if (profiling) report.zone_cost_ns = aw_profile_zone_cost_ns(20000);
+    if (threads > 1) report.roundtrip_before_ns = aw_profile_core_roundtrip_ns();
 
     aw_stress_desc base = {.scenario = scenario,
                            .frames = plan->frames,
@@ -162,6 +163,7 @@ aw_status aw_stress_execute(const aw_stress_plan *plan, aw_stress_outcome *outco
             outcome->capacity = report.capacity.entities;
         }
     }
+    if (!st && threads > 1) report.roundtrip_after_ns = aw_profile_core_roundtrip_ns();
     if (!st) st = finish_outputs(plan, &report, table, profiling, outcome);
     aw_stress_report_free(&report);
     aw_jobs_destroy(jobs);

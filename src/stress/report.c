@@ -86,6 +86,11 @@ aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
                     "profiler on: a zone costs %.1f ns (begin + end); frame times include the scheduler's "
                     "zones, one per system and per sync point\n",
                     r->zone_cost_ns);
+        if (r->roundtrip_before_ns > 0.0 || r->roundtrip_after_ns > 0.0)
+            fprintf(out,
+                    "machine: a cache line between two CPUs costs %.0f ns there and back before the runs, %.0f ns "
+                    "after (two-thread frame times scale with it)\n",
+                    r->roundtrip_before_ns, r->roundtrip_after_ns);
         fprintf(out, "%9s %9s %9s %9s %9s %9s %10s %9s %9s %10s %8s  %s\n", "entities", "mean ms", "p50 ms",
                 "p95 ms", "p99 ms", "max ms", "fps", "headroom", "allocs/f", "bytes/f", "rss MB",
                 "world hash");
@@ -225,6 +230,10 @@ aw_status aw_stress_report_write_json(const aw_stress_report *r, const char *pat
                              (json_int_t)r->threads, "profiler", r->profiler, "zone_cost_ns",
                              num(r->zone_cost_ns), "budget_ms", num(AW_STRESS_BUDGET_MS), "runs", runs);
     if (root && r->has_capacity) json_object_set_new(root, "capacity", capacity_json(&r->capacity));
+    if (root && (r->roundtrip_before_ns > 0.0 || r->roundtrip_after_ns > 0.0))
+        json_object_set_new(root, "core_roundtrip_ns",
+                            json_pack("{s:o, s:o}", "before", num(r->roundtrip_before_ns), "after",
+                                      num(r->roundtrip_after_ns)));
     if (!root)
         return aw_error(AW_ERR_OUT_OF_MEMORY, "aw_stress_report_write_json: out of memory building the JSON");
     size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);

@@ -1,13 +1,16 @@
 /* ctest-label: threads */
 /* Tests for the profiler: nesting and self time on a manual clock, many threads recording while
  * another collects, full rings and deep nesting (drops counted, pairs intact), pause and restart,
- * histogram percentiles on synthetic durations, and the Chrome trace parsed back with jansson. */
+ * histogram percentiles on synthetic durations, the Chrome trace parsed back with jansson, and the
+ * machine probe (a cache line passed between two CPUs). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_EQUAL */
 #include "aw/core.h"
 #include "aw/profile.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -495,8 +498,23 @@ static void test_zone_cost_is_measured(void **state) {
     aw_profile_stop();
 }
 
+/* The machine probe: positive wherever two CPUs can run its two threads at once, 0 otherwise;
+ * either way the caller's CPU affinity is what it was. */
+static void test_core_roundtrip_is_measured(void **state) {
+    (void)state;
+    cpu_set_t before, after;
+    assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+    double ns = aw_profile_core_roundtrip_ns();
+    assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+    assert_true(CPU_EQUAL(&before, &after));
+    print_message("profiler: a cache line between two CPUs costs %.0f ns there and back\n", ns);
+    assert_true(ns >= 0.0 && ns < 1e6);
+    if (CPU_COUNT(&before) < 2) assert_true(ns == 0.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core_roundtrip_is_measured),
         cmocka_unit_test_teardown(test_nesting_and_self_time, stop_session),
         cmocka_unit_test_teardown(test_scope_macro_and_names, stop_session),
         cmocka_unit_test_teardown(test_histogram_percentiles, stop_session),

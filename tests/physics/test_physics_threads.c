@@ -2,16 +2,18 @@
 /* Determinism across thread counts: the same contacts (same order, same bits) and the same world
  * hash after every step for 1, 2, 3 and 8 threads, through aw_physics_step and through the
  * scheduler (24,000 rows: the counting sort splits into 1, 2, 3 and 4 tasks, as many as threads up
- * to one per 5,000 rows, and must give the same order); and queries from many threads at once
- * (readers share the grid). */
+ * to one per 5,000 rows, and must give the same order), with every step split (always_parallel)
+ * and with the automatic choice, whose probe runs steps 0-3 split and 4-7 on the caller; and
+ * queries from many threads at once (readers share the grid). */
 #include "physics_test_util.h"
 
-enum { N = 24000, STEPS = 6 };
+enum { N = 24000, STEPS = 10 };
 
 typedef struct run_result {
     uint64_t hash[STEPS];
     uint64_t contacts_hash[STEPS];
     uint32_t contacts[STEPS];
+    bool on_caller[STEPS];
 } run_result;
 
 static void populate(ptw *t) {
@@ -33,9 +35,10 @@ static void populate(ptw *t) {
     }
 }
 
-static void run(uint32_t threads, bool scheduler, run_result *out) {
+static void run(uint32_t threads, bool scheduler, bool always_parallel, run_result *out) {
     ptw t = ptw_new(threads, &(aw_physics_desc){.min_x = -80, .max_x = 80, .min_z = -80, .max_z = 80,
-                                                .integrate = true, .iterations = 2});
+                                                .integrate = true, .iterations = 2,
+                                                .always_parallel = always_parallel});
     populate(&t);
     if (scheduler) assert_non_null(aw_physics_register_system(t.p, NULL));
     for (int s = 0; s < STEPS; s++) {
@@ -48,6 +51,7 @@ static void run(uint32_t threads, bool scheduler, run_result *out) {
         out->contacts[s] = n;
         out->contacts_hash[s] = aw_hash_bytes(c, (size_t)n * sizeof *c, 1);
         out->hash[s] = aw_world_hash(t.w);
+        out->on_caller[s] = aw_physics_get_stats(t.p).on_caller;
         if (!scheduler) aw_world_end_frame(t.w);
     }
     ptw_free(&t);
@@ -57,16 +61,23 @@ static void test_same_result_any_thread_count(void **state) {
     (void)state;
     for (int sched = 0; sched < 2; sched++) {
         run_result ref, got;
-        run(1, sched, &ref);
+        run(1, sched, false, &ref);
         assert_true(ref.contacts[0] > 1000);
+        for (int s = 0; s < STEPS; s++) assert_true(ref.on_caller[s]); /* one thread: nothing to split */
         const uint32_t counts[] = {2, 3, 8};
         for (size_t k = 0; k < 3; k++) {
-            run(counts[k], sched, &got);
-            for (int s = 0; s < STEPS; s++) {
-                if (got.contacts[s] != ref.contacts[s] || got.contacts_hash[s] != ref.contacts_hash[s] ||
-                    got.hash[s] != ref.hash[s])
-                    fail_msg("%u threads (%s), step %d: %u contacts vs %u, hashes differ", counts[k],
-                             sched ? "scheduler" : "step", s, got.contacts[s], ref.contacts[s]);
+            for (int always = 0; always < 2; always++) {
+                run(counts[k], sched, always, &got);
+                for (int s = 0; s < STEPS; s++) {
+                    if (got.contacts[s] != ref.contacts[s] || got.contacts_hash[s] != ref.contacts_hash[s] ||
+                        got.hash[s] != ref.hash[s])
+                        fail_msg("%u threads (%s, %s), step %d: %u contacts vs %u, hashes differ", counts[k],
+                                 sched ? "scheduler" : "step", always ? "always split" : "automatic", s,
+                                 got.contacts[s], ref.contacts[s]);
+                    /* The probe: steps 0-3 split, 4-7 on the caller; then its choice. */
+                    if (always || s < 4) assert_false(got.on_caller[s]);
+                    else if (s < 8) assert_true(got.on_caller[s]);
+                }
             }
         }
     }
