@@ -74,6 +74,14 @@ static int col_width(const char *name, int min) {
     return n > min ? n : min;
 }
 
+static void print_roundtrip(const aw_stress_report *r, FILE *out) {
+    if (r->roundtrip_before_ns > 0.0 || r->roundtrip_after_ns > 0.0)
+        fprintf(out,
+                "machine: a cache line between two CPUs costs %.0f ns there and back before the runs, %.0f ns "
+                "after (two-thread frame times scale with it)\n",
+                r->roundtrip_before_ns, r->roundtrip_after_ns);
+}
+
 aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
     if (!r || !out)
         return aw_error(AW_ERR_INVALID_ARG, "aw_stress_report_print: report and out are required");
@@ -86,11 +94,7 @@ aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
                     "profiler on: a zone costs %.1f ns (begin + end); frame times include the scheduler's "
                     "zones, one per system and per sync point\n",
                     r->zone_cost_ns);
-        if (r->roundtrip_before_ns > 0.0 || r->roundtrip_after_ns > 0.0)
-            fprintf(out,
-                    "machine: a cache line between two CPUs costs %.0f ns there and back before the runs, %.0f ns "
-                    "after (two-thread frame times scale with it)\n",
-                    r->roundtrip_before_ns, r->roundtrip_after_ns);
+        print_roundtrip(r, out);
         fprintf(out, "%9s %9s %9s %9s %9s %9s %10s %9s %9s %10s %8s  %s\n", "entities", "mean ms", "p50 ms",
                 "p95 ms", "p99 ms", "max ms", "fps", "headroom", "allocs/f", "bytes/f", "rss MB",
                 "world hash");
@@ -165,6 +169,7 @@ aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
     }
     if (r->has_capacity) {
         const aw_stress_capacity *c = &r->capacity;
+        if (!r->run_count) print_roundtrip(r, out);
         fprintf(out, "\ncapacity (p99 within %.2f ms):", c->budget_ms);
         for (uint32_t i = 0; i < c->probe_count; i++)
             fprintf(out, "%s %u %s (p99 %.3f ms)", i ? "," : "", c->probes[i].entities,
