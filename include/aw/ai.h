@@ -429,9 +429,10 @@ int32_t aw_ai_type_find(const aw_ai *ai, const char *name);
 const char *aw_agent_type_name(const aw_agent_type *type);
 aw_orchestrator_kind aw_agent_type_orchestrator(const aw_agent_type *type);
 
-/* Registers the three systems: "ai_perception" (AW_PHASE_PERCEPTION), "ai_planning"
- * (AW_PHASE_AI_PLANNING) and "ai_action" (AW_PHASE_SIMULATION), plus "ai_projectiles"
- * and "ai_damage" (AW_PHASE_POST_SIMULATION). */
+/* Registers the AI's systems: "ai_vitals" (AW_PHASE_PERCEPTION - 50), "ai_perception"
+ * (AW_PHASE_PERCEPTION), "ai_plan_choose" (AW_PHASE_AI_PLANNING - 50) and "ai_planning"
+ * (AW_PHASE_AI_PLANNING), "ai_action" (AW_PHASE_SIMULATION), "ai_projectiles" and "ai_effects"
+ * (AW_PHASE_POST_SIMULATION). */
 aw_status aw_ai_register_systems(aw_ai *ai);
 
 /* Static obstacle boxes (level geometry): kept for snapshots and validation and handed to

@@ -19,6 +19,7 @@ static void ai_free(aw_ai *ai) {
             ai_goap_scratch_destroy(ai->workers[i].goap, a);
             aw_free(a, ai->workers[i].records, (size_t)ai->workers[i].record_capacity * sizeof(ai_record));
             aw_free(a, ai->workers[i].looks, (size_t)ai->workers[i].look_capacity * sizeof(ai_look));
+            aw_free(a, ai->workers[i].plan_jobs, (size_t)ai->workers[i].plan_job_capacity * sizeof(ai_plan_job));
         }
         aw_free(a, ai->workers, (size_t)ai->worker_count * sizeof(ai_worker));
     }
@@ -27,6 +28,7 @@ static void ai_free(aw_ai *ai) {
     aw_free(a, ai->vitals, (size_t)ai->vital_capacity * sizeof(ai_vital));
     if (ai->reach) aw_free(a, ai->reach, (size_t)ai->vital_capacity * sizeof(ai_reach));
     aw_free(a, ai->looks, (size_t)ai->look_capacity * sizeof(ai_look));
+    aw_free(a, ai->plan_jobs, (size_t)ai->plan_job_capacity * sizeof(ai_plan_job));
     aw_free(a, ai->obstacles, (size_t)ai->obstacle_count * sizeof(aw_aabb));
     aw_free(a, ai->pois, (size_t)ai->poi_count * sizeof(aw_ai_poi));
     aw_free(a, ai->obstacles_by_x, (size_t)ai->obstacle_count * sizeof(ai_by_x));
@@ -122,7 +124,11 @@ aw_ai *aw_ai_create(aw_world *world, const aw_ai_desc *desc) {
     }
     memset(ai->lib, 0, sizeof *ai->lib);
     memset(ai->workers, 0, (size_t)ai->worker_count * sizeof(ai_worker));
-    for (uint32_t i = 0; i < ai->worker_count; i++) ai->workers[i].look_zmin = INFINITY, ai->workers[i].look_zmax = -INFINITY;
+    for (uint32_t i = 0; i < ai->worker_count; i++) {
+        ai->workers[i].look_zmin = INFINITY, ai->workers[i].look_zmax = -INFINITY;
+        ai->workers[i].plan_min = (aw_vec3){INFINITY, 0.0f, INFINITY};
+        ai->workers[i].plan_max = (aw_vec3){-INFINITY, 0.0f, -INFINITY};
+    }
     for (uint32_t i = 0; i < ai->worker_count && !st; i++)
         if (!(ai->workers[i].goap = ai_goap_scratch_create(a))) st = AW_ERR_OUT_OF_MEMORY;
         else ai->workers[i].allocator = a;

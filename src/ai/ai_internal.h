@@ -356,6 +356,20 @@ typedef struct ai_look {
 } ai_look;
 #define AI_LOOK_BANDS 1024u /* perception orders its looks by bands along z, at most this many */
 
+/* One agent that plans this frame (chosen in ECS order, budget included, then planned in place
+ * order): where its components are, and why it plans. */
+typedef struct ai_plan_job {
+    aw_entity entity;
+    int32_t trigger;
+    bool enemies; /* run the enemy query (see planning) */
+    const aw_position *position;
+    const aw_velocity *velocity;
+    const aw_ai_agent *agent;
+    aw_ai_plan *plan;
+    aw_ai_perception *perception;
+} ai_plan_job;
+#define AI_PLAN_TILES 1024u /* planning orders its agents by square tiles, at most this many */
+
 /* An entry of a level list sorted by x: the key and the item's index in the list as given. */
 typedef struct ai_by_x {
     float x;
@@ -375,6 +389,9 @@ typedef struct ai_worker {
     uint32_t look_count, look_capacity;
     float look_zmin, look_zmax;
     bool look_overflow;
+    ai_plan_job *plan_jobs; /* agents that plan this frame, gathered by the planning system's first pass */
+    uint32_t plan_job_count, plan_job_capacity;
+    aw_vec3 plan_min, plan_max; /* their bounds on x and z */
     aw_ai_stats stats;
 } ai_worker;
 
@@ -411,6 +428,9 @@ struct aw_ai {
     ai_look *looks; /* perception: the workers' gathered looks, ordered by place */
     uint32_t look_capacity;
     uint32_t look_bands[AI_LOOK_BANDS + 1];
+    ai_plan_job *plan_jobs; /* planning: the workers' gathered agents, ordered by place */
+    uint32_t plan_job_capacity;
+    uint32_t plan_tiles[AI_PLAN_TILES + 1];
     uint32_t plan_budget_total; /* this frame's budget */
     aw_ai_stats stats;          /* totals from finished frames */
     bool systems_registered;

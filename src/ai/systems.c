@@ -281,16 +281,72 @@ static void perception_run(aw_system_ctx *ctx) {
 }
 
 /* ---- planning: every K frames staggered by entity index, or at once on a trigger, within the
- * piece's share of the frame's budget */
+ * piece's share of the frame's budget. A first pass over the agents in ECS order chooses who plans
+ * (so the budget picks the same agents whatever the order after); the chosen are then ordered by
+ * square tiles of the field and planned in that order in parallel, so consecutive plans walk the
+ * same grid rows and read them from cache. A plan depends only on its agent's snapshot and writes
+ * only that agent's components, so the order changes nothing else. */
 
-static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
+#define PLAN_TILE_M 32.0f /* tile edge; wider when the agents span more than AI_PLAN_TILES tiles */
+#define PLAN_GRAIN  4u    /* plans per parallel task */
+
+static bool plan_jobs_reserve(const aw_allocator *a, ai_plan_job **jobs, uint32_t *capacity, uint32_t need) {
+    if (need <= *capacity) return true;
+    uint32_t cap = *capacity ? *capacity : 256;
+    while (cap < need) cap *= 2;
+    ai_plan_job *grown =
+        aw_realloc(a, *jobs, (size_t)*capacity * sizeof(ai_plan_job), (size_t)cap * sizeof(ai_plan_job), 8);
+    if (!grown) return false;
+    *jobs = grown;
+    *capacity = cap;
+    return true;
+}
+
+static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t frame) {
+    ai_worker *w = ai_worker_of(ai, worker);
+    aw_ai_plan *p = j->plan;
+    const aw_agent_type *t = ai_type_of(ai, j->agent->agent_type);
+    ai_snapshot_fill(ai, j->entity, j->position, j->velocity, j->agent, ai->time, frame, j->enemies,
+                     ai_reach_of(ai, j->entity), &w->snapshot);
+    aw_plan_request req = {.snapshot = &w->snapshot,
+                           .type = t,
+                           .agent = j->entity,
+                           .plan_id = p->next_plan_id ? p->next_plan_id : 1,
+                           .worker = worker,
+                           .trigger = (uint32_t)j->trigger,
+                           .refused_category = p->last_refusal,
+                           .memory = p->memory,
+                           .memory_count = AW_AI_MEMORY_SLOTS};
+    aw_plan_intent intent;
+    bool fallback = false;
+    aw_plan_status st = ai_plan_with_fallback(ai, t->orchestrator, &req, &intent, &fallback, w,
+                                              j->trigger == AW_TRIGGER_PENDING);
+    if (st == AW_PLAN_READY || fallback) {
+        p->intent = intent;
+        p->step = 0;
+        p->step_time = 0.0f;
+    } else if (st == AW_PLAN_FAILED) {
+        p->intent.step_count = 0; /* nothing to do until the next turn */
+    }
+    p->waiting = st == AW_PLAN_PENDING;
+    p->trigger = 0;
+    j->perception->threat_flags &= ~AW_AI_THREAT_CONTACT_CHANGED;
+    p->next_plan_id = req.plan_id + 1;
+}
+
+/* The first pass (the ai_plan_choose system), one piece: who plans, within the piece's share of the
+ * budget. The chosen go to the worker's list; one that does not fit (out of memory) plans here, in
+ * ECS order. */
+static void plan_choose_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
+    uint32_t worker = ctx->worker;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
     const aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
     const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
     aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
     aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 4);
-    ai_worker *w = ai_worker_of(ai, ctx->worker);
+    ai_worker *w = ai_worker_of(ai, worker);
+    uint64_t frame = ctx->frame;
     uint32_t k = ai->desc.replan_interval;
     uint32_t share = UINT32_MAX;
     if (ai->desc.plan_budget) {
@@ -307,7 +363,7 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
         if (p->trigger) trigger = p->trigger - 1;
         else if (p->waiting) trigger = AW_TRIGGER_PENDING;
         else if (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) trigger = AW_TRIGGER_CONTACT;
-        else if ((AW_ENTITY_INDEX(e) + ctx->frame) % k == 0) trigger = AW_TRIGGER_SCHEDULED;
+        else if ((AW_ENTITY_INDEX(e) + frame) % k == 0) trigger = AW_TRIGGER_SCHEDULED;
         if (trigger < 0) continue;
         if (used >= share) {
             if (!p->trigger) p->trigger = (uint8_t)(trigger + 1);
@@ -315,38 +371,114 @@ static void planning_piece(aw_system_ctx *ctx, const aw_iter *it) {
             continue;
         }
         used++;
-        const aw_agent_type *t = ai_type_of(ai, agents[i].agent_type);
         /* Perception found no enemy within reach at its last look: skip the enemy query (a contact
          * appearing since then raises AW_TRIGGER_CONTACT at the next look). */
         bool enemies = ai->desc.perception_interval <= 1 || per[i].nearest_enemy != AW_ENTITY_NULL ||
                        (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) || trigger == AW_TRIGGER_DAMAGED;
-        ai_snapshot_fill(ai, e, &pos[i], &vel[i], &agents[i], ai->time, ctx->frame, enemies, ai_reach_of(ai, e),
-                         &w->snapshot);
-        aw_plan_request req = {.snapshot = &w->snapshot,
-                               .type = t,
-                               .agent = e,
-                               .plan_id = p->next_plan_id ? p->next_plan_id : 1,
-                               .worker = ctx->worker,
-                               .trigger = (uint32_t)trigger,
-                               .refused_category = p->last_refusal,
-                               .memory = p->memory,
-                               .memory_count = AW_AI_MEMORY_SLOTS};
-        aw_plan_intent intent;
-        bool fallback = false;
-        aw_plan_status st = ai_plan_with_fallback(ai, t->orchestrator, &req, &intent, &fallback, w,
-                                                  trigger == AW_TRIGGER_PENDING);
-        if (st == AW_PLAN_READY || fallback) {
-            p->intent = intent;
-            p->step = 0;
-            p->step_time = 0.0f;
-        } else if (st == AW_PLAN_FAILED) {
-            p->intent.step_count = 0; /* nothing to do until the next turn */
+        ai_plan_job j = {.entity = e, .trigger = trigger, .enemies = enemies, .position = &pos[i],
+                         .velocity = &vel[i], .agent = &agents[i], .plan = p, .perception = &per[i]};
+        if (w->plan_job_count == w->plan_job_capacity &&
+            !plan_jobs_reserve(ai->allocator, &w->plan_jobs, &w->plan_job_capacity, w->plan_job_count + 1)) {
+            plan_one(ai, &j, worker, frame);
+            continue;
         }
-        p->waiting = st == AW_PLAN_PENDING;
-        p->trigger = 0;
-        per[i].threat_flags &= ~AW_AI_THREAT_CONTACT_CHANGED;
-        p->next_plan_id = req.plan_id + 1;
+        w->plan_jobs[w->plan_job_count++] = j;
+        aw_vec3 *lo = &w->plan_min, *hi = &w->plan_max;
+        lo->x = pos[i].x < lo->x ? pos[i].x : lo->x, hi->x = pos[i].x > hi->x ? pos[i].x : hi->x;
+        lo->z = pos[i].z < lo->z ? pos[i].z : lo->z, hi->z = pos[i].z > hi->z ? pos[i].z : hi->z;
     }
+}
+
+typedef struct plan_order {
+    float x0, z0, scale;
+    uint32_t nx, nz;
+} plan_order;
+
+static inline uint32_t plan_tile(const plan_order *o, const aw_position *p) {
+    float fx = (p->x - o->x0) * o->scale, fz = (p->z - o->z0) * o->scale;
+    uint32_t tx = fx >= 0.0f ? (fx < (float)(o->nx - 1) ? (uint32_t)fx : o->nx - 1) : 0; /* NaN: 0 */
+    uint32_t tz = fz >= 0.0f ? (fz < (float)(o->nz - 1) ? (uint32_t)fz : o->nz - 1) : 0;
+    return tz * o->nx + tx;
+}
+
+typedef struct plan_run_job {
+    aw_ai *ai;
+    const ai_plan_job *jobs;
+    uint64_t frame;
+} plan_run_job;
+
+static void plan_range(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
+    const plan_run_job *r = arg;
+    for (uint32_t i = begin; i < end; i++) plan_one(r->ai, &r->jobs[i], worker, r->frame);
+}
+
+/* Empties the workers' lists for the next frame's first pass. */
+static void plan_jobs_clear(aw_ai *ai) {
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        ai_worker *w = &ai->workers[k];
+        w->plan_job_count = 0;
+        w->plan_min = (aw_vec3){INFINITY, 0.0f, INFINITY};
+        w->plan_max = (aw_vec3){-INFINITY, 0.0f, -INFINITY};
+    }
+}
+
+/* The second pass (the ai_planning system): the chosen agents in place order, in parallel. */
+static void plan_in_order(aw_system_ctx *ctx, aw_ai *ai) {
+    uint32_t n = 0;
+    aw_vec3 lo = {INFINITY, 0.0f, INFINITY}, hi = {-INFINITY, 0.0f, -INFINITY};
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        const ai_worker *w = &ai->workers[k];
+        n += w->plan_job_count;
+        lo.x = w->plan_min.x < lo.x ? w->plan_min.x : lo.x, hi.x = w->plan_max.x > hi.x ? w->plan_max.x : hi.x;
+        lo.z = w->plan_min.z < lo.z ? w->plan_min.z : lo.z, hi.z = w->plan_max.z > hi.z ? w->plan_max.z : hi.z;
+    }
+    if (!n) return;
+    /* Which worker gathers how many depends on work stealing: every list gets room for twice the
+     * frame's total, so lists grow only when the simulation itself reaches a new high. */
+    uint32_t ahead = n < UINT32_MAX / 2 ? 2 * n : n;
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        if (ai->workers[k].plan_job_capacity < n)
+            (void)plan_jobs_reserve(ai->allocator, &ai->workers[k].plan_jobs, &ai->workers[k].plan_job_capacity, ahead);
+    plan_run_job r = {.ai = ai, .frame = ctx->frame};
+    if (n > ai->plan_job_capacity && !plan_jobs_reserve(ai->allocator, &ai->plan_jobs, &ai->plan_job_capacity, ahead)) {
+        /* Out of memory: each worker's list as gathered. */
+        for (uint32_t k = 0; k < ai->worker_count; k++) {
+            r.jobs = ai->workers[k].plan_jobs;
+            plan_range(0, ai->workers[k].plan_job_count, ctx->worker, &r);
+        }
+        return;
+    }
+    /* Counting sort by tile (row-major along x, then z), stable over the lists in worker order. */
+    plan_order o = {.x0 = lo.x, .z0 = lo.z, .scale = 1.0f / PLAN_TILE_M, .nx = 1, .nz = 1};
+    float sx = hi.x - lo.x, sz = hi.z - lo.z;
+    if (sx > 0.0f && sz > 0.0f && isfinite(sx) && isfinite(sz)) {
+        float tiles = (sx * o.scale + 1.0f) * (sz * o.scale + 1.0f);
+        if (tiles > (float)AI_PLAN_TILES) o.scale = sqrtf((float)AI_PLAN_TILES / ((sx + PLAN_TILE_M) * (sz + PLAN_TILE_M)));
+        float fx = sx * o.scale + 1.0f, fz = sz * o.scale + 1.0f;
+        o.nx = fx < (float)AI_PLAN_TILES ? (uint32_t)fx : AI_PLAN_TILES;
+        o.nz = fz < (float)AI_PLAN_TILES ? (uint32_t)fz : AI_PLAN_TILES;
+        while (o.nx * o.nz > AI_PLAN_TILES) o.nx > o.nz ? o.nx-- : o.nz--;
+    }
+    uint32_t *start = ai->plan_tiles;
+    memset(start, 0, sizeof ai->plan_tiles);
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].plan_job_count; i++)
+            start[plan_tile(&o, ai->workers[k].plan_jobs[i].position) + 1]++;
+    for (uint32_t b = 0; b < AI_PLAN_TILES; b++) start[b + 1] += start[b];
+    for (uint32_t k = 0; k < ai->worker_count; k++)
+        for (uint32_t i = 0; i < ai->workers[k].plan_job_count; i++) {
+            const ai_plan_job *j = &ai->workers[k].plan_jobs[i];
+            ai->plan_jobs[start[plan_tile(&o, j->position)]++] = *j;
+        }
+    r.jobs = ai->plan_jobs;
+    aw_jobs *jobs = aw_world_jobs(ctx->world);
+    if (!jobs || aw_jobs_parallel_for(jobs, n, PLAN_GRAIN, plan_range, &r)) plan_range(0, n, ctx->worker, &r);
+}
+
+static void planning_run(aw_system_ctx *ctx) {
+    aw_ai *ai = ctx->user;
+    plan_in_order(ctx, ai);
+    plan_jobs_clear(ai);
 }
 
 /* ---- action: validate a step when it starts, then turn it into velocity, shots, projectiles,
@@ -932,12 +1064,20 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
                           .read_resources = reads_both,
                           .read_resource_count = 2,
                           .user = ai};
+    aw_system_desc choose = {.name = "ai_plan_choose",
+                             .phase = AW_PHASE_AI_PLANNING - 50u,
+                             .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->velocity), AW_READ(id->agent),
+                                                AW_WRITE(id->plan), AW_WRITE(id->perception))},
+                             .each = plan_choose_piece,
+                             .grain = ai->desc.grain,
+                             .read_resources = reads_both,
+                             .read_resource_count = 2,
+                             .user = ai};
     aw_system_desc plan = {.name = "ai_planning",
                            .phase = AW_PHASE_AI_PLANNING,
                            .query = {AW_TERMS(AW_READ(id->position), AW_READ(id->velocity), AW_READ(id->agent),
                                               AW_WRITE(id->plan), AW_WRITE(id->perception))},
-                           .each = planning_piece,
-                           .grain = ai->desc.grain,
+                           .run = planning_run,
                            .read_resources = reads_both,
                            .read_resource_count = 2,
                            .user = ai};
@@ -975,7 +1115,8 @@ aw_status aw_ai_register_systems(aw_ai *ai) {
                          .after = after,
                          .after_count = 1,
                          .user = ai};
-    if (!aw_system_register(ai->world, &vit) || !aw_system_register(ai->world, &per) || !aw_system_register(ai->world, &plan) ||
+    if (!aw_system_register(ai->world, &vit) || !aw_system_register(ai->world, &per) ||
+        !aw_system_register(ai->world, &choose) || !aw_system_register(ai->world, &plan) ||
         !aw_system_register(ai->world, &action) || !aw_system_register(ai->world, &proj) ||
         !aw_system_register(ai->world, &fx))
         return aw_last_status();
