@@ -65,7 +65,20 @@ static uint32_t enemy_mask(uint8_t team) {
 
 /* ---- vitals: every agent's position, hp, stance and team by entity index, as of the frame's start */
 
-static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need);
+/* Room for `need` items of `size` bytes in a list that doubles (from 256); false when out of
+ * memory, the list unchanged. */
+static bool list_reserve(const aw_allocator *a, void **items, uint32_t *capacity, uint32_t need, size_t size) {
+    if (need <= *capacity) return true;
+    uint32_t cap = *capacity ? *capacity : 256;
+    while (cap < need) cap *= 2;
+    void *grown = aw_realloc(a, *items, (size_t)*capacity * size, (size_t)cap * size, 8);
+    if (!grown) return false;
+    *items = grown;
+    *capacity = cap;
+    return true;
+}
+#define looks_reserve(a, looks, capacity, need) list_reserve(a, (void **)(looks), capacity, need, sizeof(ai_look))
+#define plan_jobs_reserve(a, jobs, capacity, need) list_reserve(a, (void **)(jobs), capacity, need, sizeof(ai_plan_job))
 
 static inline ai_look look_of(aw_entity e, const aw_position *pos, const aw_ai_agent *agent, aw_ai_perception *per) {
     return (ai_look){.entity = e, .last_enemy = per->nearest_enemy, .position = *pos, .agent_type = agent->agent_type,
@@ -195,17 +208,6 @@ static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx)
     for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
 }
 
-/* Room for `need` looks, doubling (from 256); false when out of memory, the list unchanged. */
-static bool looks_reserve(const aw_allocator *a, ai_look **looks, uint32_t *capacity, uint32_t need) {
-    if (need <= *capacity) return true;
-    uint32_t cap = *capacity ? *capacity : 256;
-    while (cap < need) cap *= 2;
-    ai_look *grown = aw_realloc(a, *looks, (size_t)*capacity * sizeof(ai_look), (size_t)cap * sizeof(ai_look), 8);
-    if (!grown) return false;
-    *looks = grown;
-    *capacity = cap;
-    return true;
-}
 
 #define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
 #define LOOK_GRAIN  32u  /* looks per parallel task */
@@ -290,17 +292,6 @@ static void perception_run(aw_system_ctx *ctx) {
 #define PLAN_TILE_M 32.0f /* tile edge; wider when the agents span more than AI_PLAN_TILES tiles */
 #define PLAN_GRAIN  4u    /* plans per parallel task */
 
-static bool plan_jobs_reserve(const aw_allocator *a, ai_plan_job **jobs, uint32_t *capacity, uint32_t need) {
-    if (need <= *capacity) return true;
-    uint32_t cap = *capacity ? *capacity : 256;
-    while (cap < need) cap *= 2;
-    ai_plan_job *grown =
-        aw_realloc(a, *jobs, (size_t)*capacity * sizeof(ai_plan_job), (size_t)cap * sizeof(ai_plan_job), 8);
-    if (!grown) return false;
-    *jobs = grown;
-    *capacity = cap;
-    return true;
-}
 
 static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t frame) {
     ai_worker *w = ai_worker_of(ai, worker);
