@@ -6,8 +6,11 @@
 #include "memory_test_util.h"
 
 /* Random upserts (new and replaced ids), deletes (known and unknown) and filtered queries against a
- * reference array; `exact` demands identical top-k ids, else recall@k >= 0.9 over all queries. */
-static inline void store_model_test(aw_store *store, uint32_t rounds, bool exact, uint64_t seed) {
+ * reference array; `exact` demands identical top-k ids, else recall@k >= 0.9 over all queries. Every
+ * answer has as many hits as pass the filter (up to k), unless `may_come_short`: then a short answer
+ * counts as misses. */
+static inline void store_model_test(aw_store *store, uint32_t rounds, bool exact, bool may_come_short,
+                                    uint64_t seed) {
     enum { CAP = 600 };
     static float vec[CAP][D];
     static aw_store_meta meta[CAP];
@@ -78,7 +81,10 @@ static inline void store_model_test(aw_store *store, uint32_t rounds, bool exact
                 best_s[at] = s;
             }
         }
-        assert_int_equal(found, nb);
+        /* A backend that may come back short under a filter (Chroma's filtered HNSW walk missed one
+         * of 5 matches once): the recall bar below counts what it missed. */
+        if (may_come_short) assert_true(found <= nb);
+        else assert_int_equal(found, nb);
         for (uint32_t i = 0; i < found; i++) {
             assert_true(hits[i].id >= 1 && hits[i].id <= CAP && live[hits[i].id - 1]);
             assert_true(aw_store_filter_match(&f, &meta[hits[i].id - 1]));

@@ -14,7 +14,7 @@ static void test_local_flat_model(void **state) {
     assert_non_null(s);
     assert_string_equal(aw_store_backend_name(s), "local");
     assert_int_equal(aw_store_dim(s), D);
-    store_model_test(s, 200, true, 1);
+    store_model_test(s, 200, true, false, 1);
     aw_store_close(s);
 }
 
@@ -22,7 +22,7 @@ static void test_local_hnsw_model(void **state) {
     (void)state;
     aw_store *s = aw_store_open_local(NULL);
     assert_non_null(s);
-    store_model_test(s, 200, false, 2);
+    store_model_test(s, 200, false, false, 2);
     aw_store_close(s);
 }
 

@@ -35,7 +35,7 @@ static void test_chroma_model(void **state) {
     aw_store *s = aw_store_open_chroma(&(aw_store_chroma_desc){.url = url, .collection = collection("model")});
     if (!s) fail_msg("%s", aw_last_error());
     assert_string_equal(aw_store_backend_name(s), "chroma");
-    store_model_test(s, 40, false, 3);
+    store_model_test(s, 40, false, true, 3);
     aw_store_close(s);
 }
 
