@@ -329,11 +329,6 @@ void aw_profile_frame_mark(void) {
 
 /* ---------------------------------------------------------------- measuring the cost of a zone */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double aw_profile_zone_cost_ns(uint32_t zones) {
     if (!zones) zones = 100000;
     pthread_mutex_lock(&prof_g.lock);
@@ -370,7 +365,7 @@ double aw_profile_zone_cost_ns(uint32_t zones) {
         }
         batches[rep] = (double)ns / (double)zones;
     }
-    qsort(batches, 5, sizeof batches[0], cmp_double);
+    double median = prof_median(batches, 5);
 
     pthread_mutex_lock(&prof_g.lock);
     prof_collect_locked();
@@ -378,7 +373,7 @@ double aw_profile_zone_cost_ns(uint32_t zones) {
     prof_g.events = events;
     if (id <= PROF_MAX_NAMES && prof_g.agg[id]) memset(prof_g.agg[id], 0, sizeof(prof_agg));
     pthread_mutex_unlock(&prof_g.lock);
-    return t ? batches[2] : 0.0;
+    return t ? median : 0.0;
 }
 
 /* ---------------------------------------------------------------- session */

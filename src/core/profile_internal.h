@@ -4,6 +4,13 @@
 
 #include "aw/profile.h"
 
+#include <stdint.h>
+
+/* Median of `count` values (mean of the two middle ones for an even count), sorting them in place:
+ * the measuring functions take the median of a few batches. Defined in profile_machine.c, which is
+ * built with the profiler compiled out too. */
+double prof_median(double *values, uint32_t count);
+
 #if AW_PROFILE_ENABLED
 
 #include <pthread.h>

@@ -3,7 +3,7 @@
  * placement of its vCPUs to the next, even within a run, and every figure measured with two threads moves
  * with it, so the benchmark tools print it beside their tables. */
 #define _GNU_SOURCE /* sched_getaffinity, pthread_setaffinity_np */
-#include "aw/profile.h"
+#include "core/profile_internal.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +35,12 @@ static void *peer_main(void *arg) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+double prof_median(double *values, uint32_t count) {
+    if (!count) return 0.0;
+    qsort(values, count, sizeof values[0], cmp_double);
+    return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2.0;
 }
 
 double aw_profile_core_roundtrip_ns(void) {
@@ -87,6 +93,5 @@ double aw_profile_core_roundtrip_ns(void) {
     pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
     free(pp);
     if (done < BATCHES) return 0.0;
-    qsort(batch, BATCHES, sizeof batch[0], cmp_double);
-    return batch[BATCHES / 2];
+    return prof_median(batch, BATCHES);
 }

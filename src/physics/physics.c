@@ -853,11 +853,17 @@ static uint64_t probe_median(const phys_threading *t, uint32_t first) {
     return N % 2 ? v[N / 2] : (v[N / 2 - 1] + v[N / 2]) / 2;
 }
 
+/* Whether the step is timed both ways now and then: there are threads to split over, the desc
+ * allows it and the world is small enough to gain from it. */
+static bool auto_threading(const aw_physics *p) {
+    return p->jobs && aw_jobs_thread_count(p->jobs) >= 2 && !p->desc.always_parallel && p->rows <= PHYS_AUTO_MAX_ROWS;
+}
+
 /* Whether this step runs on the caller alone. Either way the tasks and their order are the same,
  * so the results are too; only which thread runs a task differs. */
 static bool choose_on_caller(aw_physics *p) {
     if (!p->jobs || aw_jobs_thread_count(p->jobs) < 2) return true;
-    if (p->desc.always_parallel || p->rows > PHYS_AUTO_MAX_ROWS) return false;
+    if (!auto_threading(p)) return false;
     phys_threading *t = &p->threading;
     if (t->step >= PHYS_PROBE_EVERY) t->step = 0;
     return t->step < PHYS_PROBE_STEPS ? t->step >= PHYS_PROBE_STEPS / 2 : t->on_caller;
@@ -866,8 +872,7 @@ static bool choose_on_caller(aw_physics *p) {
 /* Records a step's time while probing, and makes the choice at the probe's end. */
 static void note_step_time(aw_physics *p, uint64_t ns) {
     phys_threading *t = &p->threading;
-    if (!p->jobs || aw_jobs_thread_count(p->jobs) < 2 || p->desc.always_parallel || p->rows > PHYS_AUTO_MAX_ROWS)
-        return;
+    if (!auto_threading(p)) return;
     if (t->step < PHYS_PROBE_STEPS) t->probe_ns[t->step] = ns;
     if (++t->step == PHYS_PROBE_STEPS) t->on_caller = probe_median(t, PHYS_PROBE_STEPS / 2) < probe_median(t, 0);
 }
