@@ -567,83 +567,6 @@ typedef struct contact_ctx {
     uint32_t keep;
 } contact_ctx;
 
-#if PHYS_HAVE_AVX2
-#include <stddef.h>
-_Static_assert(sizeof(aw_contact) == 32 && offsetof(aw_contact, b) == 8 && offsetof(aw_contact, normal) == 16 &&
-                   offsetof(aw_contact, depth) == 28,
-               "contacts_avx2 writes aw_contact as {a, b, normal, depth} in 32 bytes");
-
-/* Eight contacts at a time: coordinates, slots and entities gathered, the same float operations
- * as the scalar loop below (so the same bits: IEEE square root and division, no fused
- * multiply-add), then transposed into eight 32-byte records. Returns the contacts done (whole
- * groups; the caller finishes the rest). Slot indices are below 2^31 (rows are far fewer), as the
- * signed 32-bit gather indices need. */
-__attribute__((target("avx2"))) static uint32_t contacts_avx2(const aw_physics *p, const uint32_t *restrict PI,
-                                                              const uint32_t *restrict PJ, aw_contact *restrict C,
-                                                              uint32_t n) {
-    const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
-    const long long *restrict E = (const long long *)p->g.ent;
-    const int *restrict O = (const int *)p->order;
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-    const __m256i flip = _mm256_set1_epi64x(INT64_MIN); /* unsigned order through a signed compare */
-    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    uint32_t q = 0;
-    for (; q + 8 <= n; q += 8) {
-        const __m256i vi = _mm256_loadu_si256((const __m256i *)(PI + q));
-        const __m256i vj = _mm256_loadu_si256((const __m256i *)(PJ + q));
-        const __m256 dx = _mm256_sub_ps(_mm256_i32gather_ps(X, vj, 4), _mm256_i32gather_ps(X, vi, 4));
-        const __m256 dy = _mm256_sub_ps(_mm256_i32gather_ps(Y, vj, 4), _mm256_i32gather_ps(Y, vi, 4));
-        const __m256 dz = _mm256_sub_ps(_mm256_i32gather_ps(Z, vj, 4), _mm256_i32gather_ps(Z, vi, 4));
-        const __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
-        const __m256 d = _mm256_sqrt_ps(d2);
-        const __m256 inv = _mm256_and_ps(_mm256_div_ps(one, d), _mm256_cmp_ps(d, zero, _CMP_GT_OQ));
-        __m256 nx = _mm256_mul_ps(dx, inv), ny = _mm256_mul_ps(dy, inv), nz = _mm256_mul_ps(dz, inv);
-        const __m256 depth =
-            _mm256_sub_ps(_mm256_add_ps(_mm256_i32gather_ps(R, vi, 4), _mm256_i32gather_ps(R, vj, 4)), d);
-        /* Entities through the slot order; the lower id first, the normal flipped with it. */
-        const __m256i oi = _mm256_i32gather_epi32(O, vi, 4), oj = _mm256_i32gather_epi32(O, vj, 4);
-        const __m256i a0 = _mm256_i32gather_epi64(E, _mm256_castsi256_si128(oi), 8);
-        const __m256i a1 = _mm256_i32gather_epi64(E, _mm256_extracti128_si256(oi, 1), 8);
-        const __m256i b0 = _mm256_i32gather_epi64(E, _mm256_castsi256_si128(oj), 8);
-        const __m256i b1 = _mm256_i32gather_epi64(E, _mm256_extracti128_si256(oj, 1), 8);
-        const __m256i s0 = _mm256_cmpgt_epi64(_mm256_xor_si256(a0, flip), _mm256_xor_si256(b0, flip));
-        const __m256i s1 = _mm256_cmpgt_epi64(_mm256_xor_si256(a1, flip), _mm256_xor_si256(b1, flip));
-        const __m256i lo0 = _mm256_blendv_epi8(a0, b0, s0), hi0 = _mm256_blendv_epi8(b0, a0, s0);
-        const __m256i lo1 = _mm256_blendv_epi8(a1, b1, s1), hi1 = _mm256_blendv_epi8(b1, a1, s1);
-        const int swapped = _mm256_movemask_pd(_mm256_castsi256_pd(s0)) | _mm256_movemask_pd(_mm256_castsi256_pd(s1)) << 4;
-        const __m256 neg = _mm256_and_ps(
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(swapped), lane_bit), lane_bit)),
-            sign);
-        nx = _mm256_xor_ps(nx, neg);
-        ny = _mm256_xor_ps(ny, neg);
-        nz = _mm256_xor_ps(nz, neg);
-        /* Coincident centres: +x (after the flip, as the scalar loop). */
-        const __m256 none = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(nx, zero, _CMP_EQ_OQ), _mm256_cmp_ps(ny, zero, _CMP_EQ_OQ)),
-                                          _mm256_cmp_ps(nz, zero, _CMP_EQ_OQ));
-        nx = _mm256_blendv_ps(nx, one, none);
-        /* Records: {a, b} from the entity halves, {nx, ny, nz, depth} by a 4 x 4 transpose per half. */
-        const __m256 t0 = _mm256_unpacklo_ps(nx, ny), t1 = _mm256_unpackhi_ps(nx, ny);
-        const __m256 t2 = _mm256_unpacklo_ps(nz, depth), t3 = _mm256_unpackhi_ps(nz, depth);
-        const __m256i r0 = _mm256_castps_si256(_mm256_shuffle_ps(t0, t2, 0x44)); /* contacts 0 | 4 */
-        const __m256i r1 = _mm256_castps_si256(_mm256_shuffle_ps(t0, t2, 0xEE)); /* 1 | 5 */
-        const __m256i r2 = _mm256_castps_si256(_mm256_shuffle_ps(t1, t3, 0x44)); /* 2 | 6 */
-        const __m256i r3 = _mm256_castps_si256(_mm256_shuffle_ps(t1, t3, 0xEE)); /* 3 | 7 */
-        const __m256i e02 = _mm256_unpacklo_epi64(lo0, hi0), e13 = _mm256_unpackhi_epi64(lo0, hi0); /* 0 | 2, 1 | 3 */
-        const __m256i e46 = _mm256_unpacklo_epi64(lo1, hi1), e57 = _mm256_unpackhi_epi64(lo1, hi1); /* 4 | 6, 5 | 7 */
-        __m256i *out = (__m256i *)(C + q);
-        _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(e02, r0, 0x20));
-        _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(e13, r1, 0x20));
-        _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(e02, r2, 0x21));
-        _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(e13, r3, 0x21));
-        _mm256_storeu_si256(out + 4, _mm256_permute2x128_si256(e46, r0, 0x30));
-        _mm256_storeu_si256(out + 5, _mm256_permute2x128_si256(e57, r1, 0x30));
-        _mm256_storeu_si256(out + 6, _mm256_permute2x128_si256(e46, r2, 0x31));
-        _mm256_storeu_si256(out + 7, _mm256_permute2x128_si256(e57, r3, 0x31));
-    }
-    return q;
-}
-#endif
-
 static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const contact_ctx *c = arg;
@@ -658,11 +581,9 @@ static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *ar
         const uint32_t *restrict O = p->order;
         const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
         aw_contact *restrict C = p->contacts + off; /* locals: a store through p would reload them */
-        uint32_t q = 0;
-#if PHYS_HAVE_AVX2
-        if (p->use_avx2 && p->n_valid < (1u << 31)) q = contacts_avx2(p, PI, PJ, C, n);
-#endif
-        for (; q < n; q++) {
+        /* Scalar on purpose: an AVX2 version ran a quarter of the instructions, but its fourteen
+         * gathers per eight contacts made it slower here (docs/performance.md). */
+        for (uint32_t q = 0; q < n; q++) {
             const uint32_t i = PI[q], j = PJ[q];
             /* d2 is computed exactly as the pair test computed it. */
             float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
