@@ -140,10 +140,14 @@ void aw_stress_result_free(aw_stress_result *result);
 
 /* ---------------------------------------------------------------- capacity */
 
+#define AW_STRESS_PROBE_RUNS 3 /* runs a capacity probe may take: the majority decides */
+
 typedef struct aw_stress_probe {
     uint32_t entities;
-    double p99_ms;
+    double p99_ms; /* the deciding p99: the middle of three runs, or the worse of two that agree */
     bool pass;
+    uint32_t runs;                              /* 2 when the first two agree, else 3 */
+    double run_p99_ms[AW_STRESS_PROBE_RUNS];    /* each run's p99, in run order (INFINITY: aborted) */
 } aw_stress_probe;
 
 typedef struct aw_stress_capacity {
@@ -155,9 +159,11 @@ typedef struct aw_stress_capacity {
 } aw_stress_capacity;
 
 /* Largest entity count whose p99 frame time stays within budget_ms (0: 16.67): doubles from
- * desc->entities (0: 1000) until a run fails, then bisects down to 1% of the count. Each probe
- * is a full aw_stress_run of desc (frames and warm-up as given) that stops early once the p99
- * has certainly failed. Counts stop at max_entities (0: 16M). */
+ * desc->entities (0: 1000) until a count fails, then bisects down to 1% of the count. Each count
+ * is judged by the median of three runs: a run is a full aw_stress_run of desc (frames and
+ * warm-up as given) that stops early once its p99 has certainly failed, and the third run is
+ * made only when the first two disagree. (One run's p99 is its third-worst frame of 300, which a
+ * single burst of other work on the machine can decide.) Counts stop at max_entities (0: 16M). */
 aw_status aw_stress_find_capacity(const aw_stress_desc *desc, double budget_ms, uint32_t max_entities,
                                   aw_stress_capacity *out);
 

@@ -1,34 +1,57 @@
 /* Capacity search: the largest entity count whose p99 frame time fits the budget, by doubling
- * until a run fails, then bisecting between the last pass and the first failure. */
+ * until a count fails, then bisecting between the last pass and the first failure; each count is
+ * judged by the majority of up to three runs. */
 #include "stress/stress_internal.h"
 
 #include <math.h>
 
 #define MAX_ENTITIES_DEFAULT (16u << 20)
 
-/* One probe; a count the machine cannot hold (out of memory) fails rather than aborting. */
-static aw_status probe(const aw_stress_desc *base, uint32_t entities, double budget, aw_stress_capacity *c,
-                       bool *pass) {
+/* One run at `entities`: its p99 (over the frames run when it stopped early over budget; INFINITY
+ * when the machine could not hold the count: out of memory fails the run, not the search). */
+static aw_status run_once(const aw_stress_desc *base, uint32_t entities, double budget, double *p99) {
     aw_stress_desc d = *base;
     d.entities = entities;
     d.abort_over_ms = budget;
     d.keep_samples = false;
     aw_stress_result r;
     aw_status st = aw_stress_run(&d, &r);
-    double p99 = r.frame_ms.p99;
-    if (st == AW_ERR_OUT_OF_MEMORY) {
-        st = AW_OK;
-        p99 = INFINITY;
-        r.aborted = true;
-    }
+    *p99 = r.frame_ms.p99;
+    if (r.aborted && !(*p99 > budget)) *p99 = INFINITY; /* stopped: a failure whatever its frames say */
     aw_stress_result_free(&r);
-    if (st) return st;
-    *pass = !r.aborted && p99 <= budget;
-    if (c->probe_count < sizeof c->probes / sizeof c->probes[0])
-        c->probes[c->probe_count++] = (aw_stress_probe){.entities = entities, .p99_ms = p99, .pass = *pass};
-    if (*pass && entities > c->entities) {
+    if (st == AW_ERR_OUT_OF_MEMORY) {
+        *p99 = INFINITY;
+        return AW_OK;
+    }
+    return st;
+}
+
+/* One count: runs until two agree (two or three runs); the middle p99 of three, or the worse of
+ * two that pass, or the better of two that fail, is the one reported. */
+static aw_status probe(const aw_stress_desc *base, uint32_t entities, double budget, aw_stress_capacity *c,
+                       bool *pass) {
+    aw_stress_probe pr = {.entities = entities};
+    uint32_t passes = 0;
+    while (passes < 2 && pr.runs - passes < 2) {
+        aw_status st = run_once(base, entities, budget, &pr.run_p99_ms[pr.runs]);
+        if (st) return st;
+        passes += pr.run_p99_ms[pr.runs++] <= budget;
+    }
+    pr.pass = passes >= 2;
+    double v[AW_STRESS_PROBE_RUNS];
+    for (uint32_t i = 0; i < pr.runs; i++) v[i] = pr.run_p99_ms[i];
+    for (uint32_t i = 1; i < pr.runs; i++) /* sorted: the middle of three, or one of two */
+        for (uint32_t j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    pr.p99_ms = pr.runs == 3 ? v[1] : pr.pass ? v[1] : v[0];
+    *pass = pr.pass;
+    if (c->probe_count < sizeof c->probes / sizeof c->probes[0]) c->probes[c->probe_count++] = pr;
+    if (pr.pass && entities > c->entities) {
         c->entities = entities;
-        c->p99_ms = p99;
+        c->p99_ms = pr.p99_ms;
     }
     return AW_OK;
 }

@@ -172,8 +172,8 @@ aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
         if (!r->run_count) print_roundtrip(r, out);
         fprintf(out, "\ncapacity (p99 within %.2f ms):", c->budget_ms);
         for (uint32_t i = 0; i < c->probe_count; i++)
-            fprintf(out, "%s %u %s (p99 %.3f ms)", i ? "," : "", c->probes[i].entities,
-                    c->probes[i].pass ? "pass" : "FAIL", c->probes[i].p99_ms);
+            fprintf(out, "%s %u %s (p99 %.3f ms, %u runs)", i ? "," : "", c->probes[i].entities,
+                    c->probes[i].pass ? "pass" : "FAIL", c->probes[i].p99_ms, c->probes[i].runs);
         if (c->entities)
             fprintf(out, "\ncapacity: %u entities (p99 %.3f ms)\n", c->entities, c->p99_ms);
         else
@@ -216,12 +216,19 @@ static json_t *run_json(const aw_stress_result *x) {
                      counters, "setup_ms", num(x->setup_ms), "aborted", x->aborted);
 }
 
+static json_t *run_p99s(const aw_stress_probe *p) {
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < p->runs && i < AW_STRESS_PROBE_RUNS; i++) json_array_append_new(a, num(p->run_p99_ms[i]));
+    return a;
+}
+
 static json_t *capacity_json(const aw_stress_capacity *c) {
     json_t *probes = json_array();
     for (uint32_t i = 0; i < c->probe_count; i++)
         json_array_append_new(probes,
-                              json_pack("{s:I, s:o, s:b}", "entities", (json_int_t)c->probes[i].entities,
-                                        "p99_ms", num(c->probes[i].p99_ms), "pass", c->probes[i].pass));
+                              json_pack("{s:I, s:o, s:b, s:o}", "entities", (json_int_t)c->probes[i].entities,
+                                        "p99_ms", num(c->probes[i].p99_ms), "pass", c->probes[i].pass, "run_p99_ms",
+                                        run_p99s(&c->probes[i])));
     return json_pack("{s:I, s:o, s:o, s:o}", "entities", (json_int_t)c->entities, "p99_ms", num(c->p99_ms),
                      "budget_ms", num(c->budget_ms), "probes", probes);
 }
