@@ -2,9 +2,11 @@
 // functions. C++ lives only here, in bench/.
 #include "ann_peers.h"
 
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <faiss/IndexHNSW.h>
@@ -66,6 +68,38 @@ extern "C" int ann_peer_add(ann_peer *p, const float *data, uint32_t n, uint64_t
         std::fprintf(stderr, "ann_peers: %s add: %s\n", ann_peer_name(p->lib), e.what());
         return -1;
     }
+}
+
+extern "C" int ann_peer_add_parallel(ann_peer *p, const float *data, uint32_t n, uint64_t first, uint32_t threads) {
+    if (threads <= 1) return ann_peer_add(p, data, n, first);
+    if (!p->hnsw) {
+        omp_set_num_threads((int)threads);
+        int rc = ann_peer_add(p, data, n, first);
+        omp_set_num_threads(1);
+        return rc;
+    }
+    std::atomic<uint32_t> next{0};
+    std::atomic<bool> failed{false};
+    auto work = [&] {
+        try {
+            for (uint32_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < n;)
+                p->hnsw->addPoint(data + (size_t)i * p->dim, first + i);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "ann_peers: hnswlib add: %s\n", e.what());
+            failed = true;
+        }
+    };
+    std::vector<std::thread> pool;
+    try {
+        pool.reserve(threads - 1);
+        for (uint32_t t = 1; t < threads; t++) pool.emplace_back(work);
+    } catch (const std::exception &e) { /* fewer threads than asked: stop, and join those started */
+        std::fprintf(stderr, "ann_peers: hnswlib threads: %s\n", e.what());
+        failed = true;
+    }
+    work();
+    for (auto &t : pool) t.join();
+    return failed ? -1 : 0;
 }
 
 extern "C" void ann_peer_set_ef(ann_peer *p, uint32_t ef_search) {

@@ -26,6 +26,10 @@ ann_peer *ann_peer_create(ann_peer_lib lib, uint32_t dim, ann_peer_metric metric
                           uint32_t max_elements);
 /* Adds n vectors (dim floats each), one at a time, with labels first..first+n-1. 0 on success. */
 int ann_peer_add(ann_peer *p, const float *data, uint32_t n, uint64_t first);
+/* The same from `threads` threads at once, as each library builds in parallel: hnswlib's addPoint
+ * called from that many threads taking the next vector in turn (its own per-node locks), FAISS's
+ * add with OpenMP at that many threads. Labels as above. 0 on success. */
+int ann_peer_add_parallel(ann_peer *p, const float *data, uint32_t n, uint64_t first, uint32_t threads);
 void ann_peer_set_ef(ann_peer *p, uint32_t ef_search);
 /* The k nearest labels to q, nearest first; returns how many. */
 uint32_t ann_peer_search(ann_peer *p, const float *q, uint32_t k, uint64_t *labels);

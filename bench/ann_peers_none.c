@@ -17,6 +17,10 @@ int ann_peer_add(ann_peer *p, const float *data, uint32_t n, uint64_t first) {
     (void)p, (void)data, (void)n, (void)first;
     return -1;
 }
+int ann_peer_add_parallel(ann_peer *p, const float *data, uint32_t n, uint64_t first, uint32_t threads) {
+    (void)p, (void)data, (void)n, (void)first, (void)threads;
+    return -1;
+}
 void ann_peer_set_ef(ann_peer *p, uint32_t ef_search) {
     (void)p, (void)ef_search;
 }

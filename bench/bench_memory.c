@@ -11,6 +11,11 @@
  *                            samples insert into a bigger graph). No embedding is timed: it is the
  *                            memory's and index's cost of given vectors. insert_per_cpu_s divides by the
  *                            CPU time of the whole process (all threads).
+ *   insert_hnswlib_per_s     the peer on the same vectors: hnswlib's addPoint from 2 threads at once
+ *                            (as its users build in parallel), M 16 and ef_construction 100 as the
+ *                            memory, cosine as inner product on the vectors normalised outside the
+ *                            timing; one sample per 20,000 like insert_per_s (hnswlib built in)
+ *   insert_vs_hnswlib        insert_per_s / insert_hnswlib_per_s, medians
  *   bytes_per_vector         live bytes of the memory and its store per memory (texts ~60 bytes; the
  *                            embedding is kept once, in the store)
  *   *_p50_*                  the median query of each rep instead of the p99 one
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ann_peers.h"
 #include "aw/jobs.h"
 #include "aw/rag.h"
 
@@ -39,6 +45,9 @@
 #define INSERT_CHUNK 20000u
 #define ADD_BATCH    1000u
 #define NOISE        0.02f /* per dimension; |noise| ~ 0.45 against a unit vector: cosine ~0.9 */
+#define PEER_THREADS 2u    /* as the memory's jobs */
+#define PEER_M       16u   /* the memory's index: M (the index's default) and ef_construction */
+#define PEER_EF      100u
 
 enum {
     SC_QUERY,
@@ -53,6 +62,8 @@ enum {
     SC_RECALL,
     SC_INSERT,
     SC_INSERT_CPU,
+    SC_INSERT_PEER,
+    SC_INSERT_RATIO,
     SC_BYTES,
     SC_COUNT
 };
@@ -74,6 +85,8 @@ static const struct {
     [SC_RECALL] = {"query_100k_recall10", "recall", 0.0, false},
     [SC_INSERT] = {"insert_per_s", "vectors/s", 20000.0, true},
     [SC_INSERT_CPU] = {"insert_per_cpu_s", "vectors/s", 20000.0, true},
+    [SC_INSERT_PEER] = {"insert_hnswlib_per_s", "vectors/s", 0.0, true},
+    [SC_INSERT_RATIO] = {"insert_vs_hnswlib", "x", 0.0, true},
     [SC_BYTES] = {"bytes_per_vector", "bytes", 0.0, false},
 };
 
@@ -157,6 +170,21 @@ static double p99(double *t, uint32_t n) {
     return t[i < n ? i : n - 1];
 }
 
+/* Batch `at` of every build: ADD_BATCH vectors into b->vec (a base sentence plus noise, drawn from
+ * `rng` in the same order for every build), and with `items` the memories around them. */
+static void make_batch(mem_bench *b, aw_rng *rng, uint32_t at, aw_memory_item *items) {
+    for (uint32_t i = 0; i < ADD_BATCH; i++) {
+        uint32_t id = at + i, base = aw_rng_range(rng, BASES);
+        float *v = b->vec + (size_t)i * AW_EMBED_DIM;
+        for (uint32_t d = 0; d < AW_EMBED_DIM; d++) v[d] = b->base_vec[(size_t)base * AW_EMBED_DIM + d] + NOISE * gauss(rng);
+        if (!items) continue;
+        snprintf(b->mtexts[i], sizeof b->mtexts[i], "%s (%u)", b->texts[base], id);
+        items[i] = (aw_memory_item){.id = id + 1, .text = b->mtexts[i], .embedding = v,
+                                    .kind = (aw_memory_kind)(id % AW_MEMORY_KIND_COUNT), .agent = id % 64,
+                                    .time = (double)id, .importance = (float)(id % 10) / 10.0f};
+    }
+}
+
 /* Builds a 100k memory (exact or HNSW), timing each INSERT_CHUNK in wall and CPU time. */
 static aw_status build(mem_bench *b, aw_memory *mem, double *rates, double *cpu_rates) {
     aw_rng rng;
@@ -166,15 +194,7 @@ static aw_status build(mem_bench *b, aw_memory *mem, double *rates, double *cpu_
     for (uint32_t at = 0; at < MEMORIES; at += ADD_BATCH) {
         /* Vectors are made outside the timed part: insert_per_s is the memory's cost alone. */
         uint64_t gen0 = aw_time_ns(), cgen0 = process_cpu_ns();
-        for (uint32_t i = 0; i < ADD_BATCH; i++) {
-            uint32_t id = at + i, base = aw_rng_range(&rng, BASES);
-            float *v = b->vec + (size_t)i * AW_EMBED_DIM;
-            for (uint32_t d = 0; d < AW_EMBED_DIM; d++) v[d] = b->base_vec[(size_t)base * AW_EMBED_DIM + d] + NOISE * gauss(&rng);
-            snprintf(b->mtexts[i], sizeof b->mtexts[i], "%s (%u)", b->texts[base], id);
-            items[i] = (aw_memory_item){.id = id + 1, .text = b->mtexts[i], .embedding = v,
-                                        .kind = (aw_memory_kind)(id % AW_MEMORY_KIND_COUNT), .agent = id % 64,
-                                        .time = (double)id, .importance = (float)(id % 10) / 10.0f};
-        }
+        make_batch(b, &rng, at, items);
         t0 += aw_time_ns() - gen0;
         c0 += process_cpu_ns() - cgen0;
         aw_status st = aw_memory_add(mem, items, ADD_BATCH);
@@ -188,6 +208,45 @@ static aw_status build(mem_bench *b, aw_memory *mem, double *rates, double *cpu_
         }
     }
     return AW_OK;
+}
+
+/* hnswlib over the same vectors in the same batches, timed the same way (see the header). */
+static aw_status build_peer(mem_bench *b, double *rates) {
+    ann_peer *peer = ann_peer_create(ANN_PEER_HNSWLIB, AW_EMBED_DIM, ANN_PEER_INNER_PRODUCT, PEER_M, PEER_EF, MEMORIES);
+    if (!peer) return aw_error(AW_ERR_OUT_OF_MEMORY, "bench: memory: the hnswlib index could not be created");
+    aw_rng rng;
+    aw_rng_seed(&rng, b->opt.seed ^ 0x6d656d);
+    uint64_t t0 = aw_time_ns();
+    for (uint32_t at = 0; at < MEMORIES; at += ADD_BATCH) {
+        uint64_t gen0 = aw_time_ns();
+        make_batch(b, &rng, at, NULL);
+        for (uint32_t i = 0; i < ADD_BATCH; i++) {
+            float *v = b->vec + (size_t)i * AW_EMBED_DIM, norm = 0.0f;
+            for (uint32_t d = 0; d < AW_EMBED_DIM; d++) norm += v[d] * v[d];
+            norm = norm > 0.0f ? 1.0f / sqrtf(norm) : 0.0f;
+            for (uint32_t d = 0; d < AW_EMBED_DIM; d++) v[d] *= norm;
+        }
+        t0 += aw_time_ns() - gen0;
+        if (ann_peer_add_parallel(peer, b->vec, ADD_BATCH, at, PEER_THREADS)) {
+            ann_peer_destroy(peer);
+            return aw_error(AW_ERR_IO, "bench: memory: hnswlib's addPoint failed");
+        }
+        if ((at + ADD_BATCH) % INSERT_CHUNK == 0) {
+            uint64_t now = aw_time_ns();
+            rates[(at + ADD_BATCH) / INSERT_CHUNK - 1] = INSERT_CHUNK / ((double)(now - t0) / 1e9);
+            t0 = now;
+        }
+    }
+    ann_peer_destroy(peer);
+    return AW_OK;
+}
+
+static double median_of(const double *v, uint32_t n) {
+    double t[MEMORIES / INSERT_CHUNK];
+    if (n > MEMORIES / INSERT_CHUNK) n = MEMORIES / INSERT_CHUNK;
+    memcpy(t, v, n * sizeof *t);
+    qsort(t, n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 /* p99 per rep of QUERIES retrievals, embedding the text (embed) or from the vector. best (may be
@@ -292,6 +351,18 @@ static aw_status run(mem_bench *b, aw_encoder *enc, aw_jobs *jobs) {
     if (st == AW_OK) {
         b->samples[SC_BYTES][0] = (double)atomic_load(&count.live) / MEMORIES;
         b->nsamples[SC_BYTES] = 1;
+    }
+    bool peer = aw_bench_selected(&b->opt, scenarios[SC_INSERT_PEER].name) ||
+                aw_bench_selected(&b->opt, scenarios[SC_INSERT_RATIO].name);
+    if (st == AW_OK && peer && ann_peer_available(ANN_PEER_HNSWLIB)) {
+        if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k vectors in hnswlib\n");
+        st = build_peer(b, b->samples[SC_INSERT_PEER]);
+        if (st == AW_OK) {
+            b->nsamples[SC_INSERT_PEER] = chunks;
+            b->samples[SC_INSERT_RATIO][0] =
+                median_of(b->samples[SC_INSERT], chunks) / median_of(b->samples[SC_INSERT_PEER], chunks);
+            b->nsamples[SC_INSERT_RATIO] = 1;
+        }
     }
     if (st == AW_OK && (st = time_queries(b, hnsw, true, b->samples[SC_QUERY], b->samples[SC_QUERY_CPU],
                                                 b->samples[SC_QUERY_P50_CPU], NULL)) == AW_OK &&

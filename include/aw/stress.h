@@ -146,8 +146,9 @@ typedef struct aw_stress_probe {
     uint32_t entities;
     double p99_ms; /* the deciding p99: the middle of three runs, or the worse of two that agree */
     bool pass;
-    uint32_t runs;                              /* 2 when the first two agree, else 3 */
-    double run_p99_ms[AW_STRESS_PROBE_RUNS];    /* each run's p99, in run order (INFINITY: aborted) */
+    uint32_t runs;                           /* 2 when the first two agree, else 3 */
+    double run_p99_ms[AW_STRESS_PROBE_RUNS]; /* each run's p99, in run order (a run stopped early: over
+                                                its frames so far; INFINITY: out of memory) */
 } aw_stress_probe;
 
 typedef struct aw_stress_capacity {

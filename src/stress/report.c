@@ -218,7 +218,8 @@ static json_t *run_json(const aw_stress_result *x) {
 
 static json_t *run_p99s(const aw_stress_probe *p) {
     json_t *a = json_array();
-    for (uint32_t i = 0; i < p->runs && i < AW_STRESS_PROBE_RUNS; i++) json_array_append_new(a, num(p->run_p99_ms[i]));
+    for (uint32_t i = 0; i < p->runs && i < AW_STRESS_PROBE_RUNS; i++)
+        json_array_append_new(a, num(p->run_p99_ms[i]));
     return a;
 }
 
@@ -227,8 +228,8 @@ static json_t *capacity_json(const aw_stress_capacity *c) {
     for (uint32_t i = 0; i < c->probe_count; i++)
         json_array_append_new(probes,
                               json_pack("{s:I, s:o, s:b, s:o}", "entities", (json_int_t)c->probes[i].entities,
-                                        "p99_ms", num(c->probes[i].p99_ms), "pass", c->probes[i].pass, "run_p99_ms",
-                                        run_p99s(&c->probes[i])));
+                                        "p99_ms", num(c->probes[i].p99_ms), "pass", c->probes[i].pass,
+                                        "run_p99_ms", run_p99s(&c->probes[i])));
     return json_pack("{s:I, s:o, s:o, s:o}", "entities", (json_int_t)c->entities, "p99_ms", num(c->p99_ms),
                      "budget_ms", num(c->budget_ms), "probes", probes);
 }

@@ -353,8 +353,10 @@ static void test_capacity_search(void **state) {
         uint32_t passes = 0;
         for (uint32_t r = 0; r < pr->runs; r++) passes += pr->run_p99_ms[r] <= 1.0;
         assert_true(pr->runs == 2 || pr->runs == 3);
-        if (pr->runs == 2) assert_true(passes == 0 || passes == 2);
-        else assert_true((pr->run_p99_ms[0] <= 1.0) != (pr->run_p99_ms[1] <= 1.0));
+        if (pr->runs == 2)
+            assert_true(passes == 0 || passes == 2);
+        else
+            assert_true((pr->run_p99_ms[0] <= 1.0) != (pr->run_p99_ms[1] <= 1.0));
         assert_true(pr->pass == (passes >= 2));
         assert_true(pr->pass == (pr->p99_ms <= 1.0));
         uint32_t below = 0, above = 0;
