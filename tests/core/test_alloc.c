@@ -1,5 +1,7 @@
-/* Tests for the heap allocator's counters and alignment, the stats diff, and the allocator
- * wrappers with user allocators (counting, failing, and missing realloc). */
+/* Tests for the heap allocator's counters and alignment, huge blocks faulted in when allocated, the
+ * stats diff, and the allocator wrappers with user allocators (counting, failing, and missing
+ * realloc). */
+#define _DEFAULT_SOURCE /* mincore */
 #include "aw/core.h"
 
 #include <pthread.h>
@@ -8,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test_allocator.h"
 
@@ -258,12 +263,49 @@ static void test_counters_are_thread_safe(void **state) {
     assert_int_equal(d.live_bytes, 0);
 }
 
+/* Pages of [p, p + size) not resident now (mincore), or -1 if it cannot tell. */
+static long pages_missing(const void *p, size_t size) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(page - 1), hi = (uintptr_t)p + size;
+    size_t n = (hi - lo + page - 1) / page;
+    unsigned char *vec = malloc(n);
+    if (!vec || mincore((void *)lo, hi - lo, vec) != 0) {
+        free(vec);
+        return -1;
+    }
+    long missing = 0;
+    for (size_t i = 0; i < n; i++) missing += !(vec[i] & 1);
+    free(vec);
+    return missing;
+}
+
+/* Blocks of 2 MiB and more come 2 MiB aligned and already faulted in, so the frame that first
+ * writes to a reserved buffer pays no page faults (nor a huge-page compaction); a realloc to such
+ * a size keeps the contents. */
+static void test_huge_blocks_faulted_in(void **state) {
+    (void)state;
+    size_t size = ((size_t)6 << 20) + 123, bigger = ((size_t)9 << 20) + 5;
+    unsigned char *p = aw_alloc(NULL, size, 8);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+    long missing = pages_missing(p, size);
+    if (missing < 0) skip();
+    assert_int_equal(missing, 0);
+    for (size_t i = 0; i < size; i += 4093) p[i] = (unsigned char)(i * 7);
+    unsigned char *q = aw_realloc(NULL, p, size, bigger, 8);
+    assert_non_null(q);
+    assert_int_equal(pages_missing(q, bigger), 0);
+    for (size_t i = 0; i < size; i += 4093) assert_int_equal(q[i], (unsigned char)(i * 7));
+    aw_free(NULL, q, bigger);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heap_counters_exact),
         cmocka_unit_test(test_heap_peak),
         cmocka_unit_test(test_heap_failures),
         cmocka_unit_test(test_alignment_and_realloc_contents),
+        cmocka_unit_test(test_huge_blocks_faulted_in),
         cmocka_unit_test(test_zero_size),
         cmocka_unit_test(test_stats_diff),
         cmocka_unit_test(test_user_allocator_honoured),
