@@ -8,7 +8,9 @@
  * 3D cell it touches, clear() dropping every cell's Vec (so each frame reallocates them), and per
  * entity a query_unique() that collects the candidates into a fresh Vec, sorts and dedups them
  * before the narrowphase keeps pairs with id < candidate. A textbook single-threaded grid on plain
- * arrays is timed too, to calibrate the machine against the figures DESIGN.md quotes. */
+ * arrays is timed too, to calibrate the machine against the figures DESIGN.md quotes. The worlds
+ * stand still from step to step; grid_moving_* times the engine on the same worlds walking (every
+ * collider has a velocity, integrated each step). */
 #include "bench_collision.h"
 
 #include <math.h>
@@ -509,13 +511,16 @@ static void grid_free(grid *g) {
     memset(g, 0, sizeof *g);
 }
 
-static aw_status grid_init(grid *g, const cworld *w, uint32_t threads, bool scalar) {
+/* moving: every collider also gets a Velocity (up to 0.5 m/s on x and z, seeded) and each step
+ * integrates it, so positions change every step, as in a game; otherwise the world stands still. */
+static aw_status grid_init(grid *g, const cworld *w, uint32_t threads, bool scalar, bool moving) {
     memset(g, 0, sizeof *g);
     g->world = aw_world_create(&(aw_world_desc){.threads = threads});
     if (!g->world) return aw_last_status();
     g->physics = aw_physics_create(g->world, &(aw_physics_desc){.min_x = 0, .max_x = w->side, .min_z = 0,
                                                                 .max_z = w->side, .no_response = true,
-                                                                .no_events = true, .scalar_only = scalar});
+                                                                .no_events = true, .scalar_only = scalar,
+                                                                .integrate = moving});
     if (!g->physics) {
         aw_status st = aw_last_status();
         grid_free(g);
@@ -524,21 +529,26 @@ static aw_status grid_init(grid *g, const cworld *w, uint32_t threads, bool scal
     aw_physics_ids ids = aw_physics_get_ids(g->physics);
     aw_vec3 *pos = malloc((size_t)w->n * sizeof *pos);
     aw_collider *col = calloc(w->n, sizeof *col);
+    aw_velocity *vel = calloc(w->n, sizeof *vel);
     aw_status st = AW_OK;
-    if (!pos || !col) {
+    if (!pos || !col || !vel) {
         st = aw_error(AW_ERR_OUT_OF_MEMORY, "collision: out of memory");
     } else {
+        aw_rng rng;
+        aw_rng_seed(&rng, 0x6d6f7665u ^ w->n);
         for (uint32_t i = 0; i < w->n; i++) {
             pos[i] = (aw_vec3){w->x[i], w->y[i], w->z[i]};
             col[i].radius = w->r[i];
+            vel[i] = (aw_velocity){aw_rng_float(&rng) - 0.5f, 0.0f, aw_rng_float(&rng) - 0.5f};
         }
-        const aw_component comps[2] = {ids.position, ids.collider};
-        const void *const data[2] = {pos, col};
+        const aw_component comps[3] = {ids.position, ids.collider, ids.velocity};
+        const void *const data[3] = {pos, col, vel};
         st = aw_entity_create_bulk(g->world, &(aw_bulk_desc){.count = w->n, .components = comps,
-                                                             .component_count = 2, .data = data});
+                                                             .component_count = moving ? 3 : 2, .data = data});
     }
     free(pos);
     free(col);
+    free(vel);
     if (st) grid_free(g);
     return st;
 }
@@ -546,6 +556,15 @@ static aw_status grid_init(grid *g, const cworld *w, uint32_t threads, bool scal
 static uint64_t grid_pairs(void *state) {
     grid *g = state;
     if (aw_physics_step(g->physics, 0.0f) != AW_OK) {
+        g->failed = true;
+        return UINT64_MAX;
+    }
+    return aw_physics_get_stats(g->physics).contacts;
+}
+
+static uint64_t grid_pairs_moving(void *state) {
+    grid *g = state;
+    if (aw_physics_step(g->physics, 1.0f / 60.0f) != AW_OK) {
         g->failed = true;
         return UINT64_MAX;
     }
@@ -571,16 +590,19 @@ typedef struct timing {
 } timing;
 
 /* Warms up twice, then times `count` frames; unit_ns converts to the unit reported. */
-static bool time_frames(pairs_fn fn, void *state, uint32_t count, double unit_ns, timing *t) {
+/* Times `count` frames. A still world must find the same pairs every frame; a moving one
+ * (steady false) only must not fail. */
+static bool time_frames_of(pairs_fn fn, void *state, uint32_t count, double unit_ns, timing *t, bool steady) {
     t->samples = malloc(count * sizeof(double));
     if (!t->samples) return false;
     t->pairs = fn(state);
-    if (fn(state) != t->pairs || t->pairs == UINT64_MAX) return false;
+    uint64_t again = fn(state);
+    if ((steady && again != t->pairs) || t->pairs == UINT64_MAX || again == UINT64_MAX) return false;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t t0 = aw_time_ns();
         uint64_t p = fn(state);
         uint64_t t1 = aw_time_ns();
-        if (p != t->pairs) return false;
+        if (steady ? p != t->pairs : p == UINT64_MAX) return false;
         t->samples[i] = (double)(t1 - t0) / unit_ns;
     }
     t->count = count;
@@ -591,6 +613,10 @@ static bool time_frames(pairs_fn fn, void *state, uint32_t count, double unit_ns
     free(scratch);
     t->ran = true;
     return true;
+}
+
+static bool time_frames(pairs_fn fn, void *state, uint32_t count, double unit_ns, timing *t) {
+    return time_frames_of(fn, state, count, unit_ns, t, true);
 }
 
 static void add(run *r, const char *name, const char *unit, const timing *t, const timing *baseline, double target,
@@ -642,9 +668,11 @@ static void run_case(run *r, const size_case *c) {
     bool want_1t = !c->clustered && c->n == 100000 && aw_bench_selected(o, NAME("grid_1t"));
     bool want_scalar = c->n <= 100000 && aw_bench_selected(o, NAME("grid_scalar"));
     bool want_simple = c->n <= 100000 && aw_bench_selected(o, NAME("simple"));
+    bool want_moving = !c->clustered && c->n <= 100000 && aw_bench_selected(o, NAME("grid_moving"));
     want_hash = c->n <= 100000 && (want_hash || want_speed);
     want_grid = want_grid || want_speed;
-    if (!want_grid && !want_hash && !want_sap && !want_brute && !want_1t && !want_simple && !want_scalar) return;
+    if (!want_grid && !want_hash && !want_sap && !want_brute && !want_1t && !want_simple && !want_scalar && !want_moving)
+        return;
 
     cworld w;
     if (cworld_make(&w, c->n, c->clustered, o->seed)) {
@@ -653,11 +681,11 @@ static void run_case(run *r, const size_case *c) {
     }
     uint32_t frames = frames_for(c->n, o->reps);
     double unit = c->n >= 1000000 ? 1e6 : 1e3;
-    timing tg = {0}, th = {0}, ts = {0}, tb = {0}, t1 = {0}, tq = {0}, tv = {0};
+    timing tg = {0}, th = {0}, ts = {0}, tb = {0}, t1 = {0}, tq = {0}, tv = {0}, tm = {0};
     uint64_t grid_allocs = 0, hash_allocs = 0;
     if (want_grid) {
         grid g;
-        if (grid_init(&g, &w, 2, false)) {
+        if (grid_init(&g, &w, 2, false, false)) {
             fail(r, "grid world");
         } else {
             grid_pairs(&g); /* first frame: buffers grow to fit */
@@ -677,7 +705,7 @@ static void run_case(run *r, const size_case *c) {
     }
     if (want_1t) {
         grid g;
-        if (grid_init(&g, &w, 1, false)) {
+        if (grid_init(&g, &w, 1, false, false)) {
             fail(r, "grid world (1 thread)");
         } else {
             if (!time_frames(grid_pairs, &g, frames, unit, &t1)) fail(r, NAME("grid_1t"));
@@ -686,10 +714,20 @@ static void run_case(run *r, const size_case *c) {
     }
     if (want_scalar) { /* the same engine without its SIMD paths, 2 threads */
         grid g;
-        if (grid_init(&g, &w, 2, true)) {
+        if (grid_init(&g, &w, 2, true, false)) {
             fail(r, "grid world (scalar)");
         } else {
             if (!time_frames(grid_pairs, &g, frames, unit, &tv)) fail(r, NAME("grid_scalar"));
+            grid_free(&g);
+        }
+    }
+    if (want_moving) { /* the same world walking (its pairs differ: not in the check below) */
+        grid g;
+        if (grid_init(&g, &w, 2, false, true)) {
+            fail(r, "grid world (moving)");
+        } else {
+            grid_pairs_moving(&g);
+            if (!time_frames_of(grid_pairs_moving, &g, frames, unit, &tm, false)) fail(r, NAME("grid_moving"));
             grid_free(&g);
         }
     }
@@ -743,6 +781,7 @@ static void run_case(run *r, const size_case *c) {
     if (want_grid) add(r, NAME("grid"), c->n >= 1000000 ? "ms" : "us", &tg, th.ran ? &th : NULL, c->grid_target_us, false);
     if (want_1t) add(r, NAME("grid_1t"), "us", &t1, NULL, 0, false);
     if (want_scalar) add(r, NAME("grid_scalar"), c->n >= 1000000 ? "ms" : "us", &tv, NULL, 0, false);
+    if (want_moving) add(r, NAME("grid_moving"), "us", &tm, NULL, 0, false);
     if (want_hash) add(r, NAME("hash"), "us", &th, NULL, 0, false);
     if (want_sap) add(r, NAME("sap"), "us", &ts, NULL, 0, false);
     if (want_brute) add(r, NAME("brute"), "us", &tb, NULL, 0, false);
