@@ -241,14 +241,6 @@ static aw_status build_peer(mem_bench *b, double *rates) {
     return AW_OK;
 }
 
-static double median_of(const double *v, uint32_t n) {
-    double t[MEMORIES / INSERT_CHUNK];
-    if (n > MEMORIES / INSERT_CHUNK) n = MEMORIES / INSERT_CHUNK;
-    memcpy(t, v, n * sizeof *t);
-    qsort(t, n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 /* p99 per rep of QUERIES retrievals, embedding the text (embed) or from the vector. best (may be
  * NULL) receives the p99 over queries of each query's fastest CPU time across the reps: the search's
  * own tail (long walks, big lists), with other processes' interference mostly filtered out. */
@@ -358,9 +350,11 @@ static aw_status run(mem_bench *b, aw_encoder *enc, aw_jobs *jobs) {
         if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k vectors in hnswlib\n");
         st = build_peer(b, b->samples[SC_INSERT_PEER]);
         if (st == AW_OK) {
+            double ours[MEMORIES / INSERT_CHUNK], theirs[MEMORIES / INSERT_CHUNK]; /* aw_bench_median sorts */
+            memcpy(ours, b->samples[SC_INSERT], chunks * sizeof *ours);
+            memcpy(theirs, b->samples[SC_INSERT_PEER], chunks * sizeof *theirs);
             b->nsamples[SC_INSERT_PEER] = chunks;
-            b->samples[SC_INSERT_RATIO][0] =
-                median_of(b->samples[SC_INSERT], chunks) / median_of(b->samples[SC_INSERT_PEER], chunks);
+            b->samples[SC_INSERT_RATIO][0] = aw_bench_median(ours, chunks) / aw_bench_median(theirs, chunks);
             b->nsamples[SC_INSERT_RATIO] = 1;
         }
     }

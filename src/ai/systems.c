@@ -208,7 +208,6 @@ static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx)
     for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
 }
 
-
 #define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
 #define LOOK_GRAIN  32u  /* looks per parallel task */
 
@@ -291,7 +290,6 @@ static void perception_run(aw_system_ctx *ctx) {
 
 #define PLAN_TILE_M 32.0f /* tile edge; wider when the agents span more than AI_PLAN_TILES tiles */
 #define PLAN_GRAIN  4u    /* plans per parallel task */
-
 
 static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t frame) {
     ai_worker *w = ai_worker_of(ai, worker);
