@@ -171,6 +171,16 @@ typedef enum aw_index_kind {
     AW_INDEX_KIND_COUNT
 } aw_index_kind;
 
+/* How stored vectors are kept. Queries stay float32 either way; F16 halves the bytes each distance
+ * reads from memory (the graph walk is bound by them), at about 3 significant digits per element. */
+typedef enum aw_index_element {
+    AW_INDEX_ELEMENT_DEFAULT = 0, /* the owner's choice: float32 for an index; F16 for a memory's store */
+    AW_INDEX_F32,                 /* float32: stored exactly as given (normalised under cosine) */
+    AW_INDEX_F16,                 /* IEEE half precision, rounded to nearest even; elements must be
+                                     within +-65504 (AW_ERR_INVALID_ARG otherwise) */
+    AW_INDEX_ELEMENT_COUNT
+} aw_index_element;
+
 /* Distance kernels. AUTO picks the widest the CPU runs (checked at run time). */
 typedef enum aw_simd_level {
     AW_SIMD_AUTO = 0,
@@ -189,8 +199,10 @@ typedef struct aw_index_desc {
     uint32_t ef_search;            /* HNSW candidate list while searching (at least k); 0: 64 */
     uint32_t capacity;             /* expected vectors, reserved up front (0: 1024); it grows */
     uint64_t seed;                 /* HNSW level draws; 0: a fixed default (same inserts, same graph) */
-    aw_simd_level simd;            /* 0: the best the CPU has; AW_ERR_UNSUPPORTED if it lacks one asked */
+    aw_simd_level simd;            /* 0: the best the CPU has; AW_ERR_UNSUPPORTED if it lacks one asked
+                                      (AVX2 with F16 storage also needs F16C) */
     const aw_allocator *allocator; /* NULL: the heap */
+    aw_index_element element;      /* 0: float32 */
 } aw_index_desc;
 
 /* What each vector carries besides its id; filters test it during the search. */
@@ -278,13 +290,14 @@ aw_status aw_index_compact(aw_index *idx);
 /* Live vectors. Safe beside searches and the writer. */
 uint32_t aw_index_count(const aw_index *idx);
 aw_index_stats aw_index_get_stats(const aw_index *idx);
-/* Whether id is stored; its vector (dim floats, normalised under cosine) and metadata when the
- * pointers are not NULL. Writer side: call it from the writing thread or when no write runs.
+/* Whether id is stored; its vector (dim floats, normalised under cosine; F16 storage: widened
+ * back to float) and metadata when the pointers are not NULL. Writer side: call it from the writing thread or when no write runs.
  * AW_ERR_NOT_FOUND if absent. */
 aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index_meta *meta);
-/* The stored vector of id in place (dim floats, normalised under cosine), or NULL if absent. It
- * stays readable, unchanged, until the index is compacted or destroyed (an upsert of the same id
- * stores a new vector beside it). Writer side, as aw_index_get. */
+/* The stored vector of id in place (dim floats, normalised under cosine), or NULL if absent or if
+ * the index stores F16 (aw_index_get converts those). It stays readable, unchanged, until the index
+ * is compacted or destroyed (an upsert of the same id stores a new vector beside it). Writer side,
+ * as aw_index_get. */
 const float *aw_index_vector(const aw_index *idx, uint64_t id);
 
 /* Per-thread working memory of searches (visited marks, candidate heaps). It grows with the index
@@ -403,6 +416,8 @@ typedef struct aw_store_local_desc {
     uint32_t ef_construction;      /* 0: the index's default */
     uint32_t ef_search;            /* 0: the index's default */
     bool exact;                    /* the exact flat index instead of HNSW (ground truth, baselines) */
+    aw_index_element element;      /* how vectors are stored (0: float32); F16 cannot lend them out
+                                      in place, so aw_store_vector returns NULL */
     aw_jobs *jobs;                 /* links upserted vectors in parallel (aw_index_upsert_batch);
                                       NULL: on the caller. The graph is the same either way. */
     const aw_allocator *allocator; /* NULL: the heap */
@@ -446,7 +461,8 @@ typedef struct aw_memory_desc {
                                       every add and query brings its embedding */
     aw_store *store;               /* where candidates are searched; NULL: a local HNSW store that
                                       the memory owns. A given store stays the caller's. */
-    aw_store_local_desc local;     /* the owned local store's settings (ef_construction 0: 100) */
+    aw_store_local_desc local;     /* the owned local store's settings (ef_construction 0: 100;
+                                      element 0: F16, as the memory keeps float copies for scoring) */
     aw_jobs *jobs;                 /* runs asynchronous requests, and the owned local store's
                                       parallel inserts (unless local.jobs is set); NULL or 1
                                       thread: they run inline inside aw_memory_submit / add */

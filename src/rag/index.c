@@ -109,6 +109,9 @@ static aw_status fill_desc(const aw_index_desc *in, aw_index_desc *d) {
     if (d->seed == 0) d->seed = DEFAULT_SEED;
     if ((unsigned)d->simd >= AW_SIMD_LEVEL_COUNT)
         return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: unknown simd level %d", (int)d->simd);
+    if ((unsigned)d->element >= AW_INDEX_ELEMENT_COUNT)
+        return aw_error(AW_ERR_INVALID_ARG, "aw_index_create: unknown element type %d", (int)d->element);
+    if (d->element == AW_INDEX_ELEMENT_DEFAULT) d->element = AW_INDEX_F32;
     return AW_OK;
 }
 
@@ -116,8 +119,9 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     aw_index_desc d;
     if (fill_desc(desc, &d) != AW_OK) return NULL;
     idx_kernels kern;
-    if (!idx_kernels_get(d.simd, &kern)) {
-        aw_error(AW_ERR_UNSUPPORTED, "aw_index_create: this CPU cannot run the %s kernels", aw_simd_level_str(d.simd));
+    if (!idx_kernels_get(d.simd, d.element, &kern)) {
+        aw_error(AW_ERR_UNSUPPORTED, "aw_index_create: this CPU cannot run the %s kernels%s", aw_simd_level_str(d.simd),
+                 d.element == AW_INDEX_F16 ? " for F16 storage" : "");
         return NULL;
     }
     const aw_allocator *a = d.allocator ? d.allocator : aw_heap_allocator();
@@ -131,10 +135,14 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->desc.allocator = a;
     idx->allocator = a;
     idx->kern = kern;
+    bool f16 = d.element == AW_INDEX_F16;
+    idx->dot = f16 ? kern.dot16 : kern.dot;
+    idx->l2sq = f16 ? kern.l2sq16 : kern.l2sq;
+    idx->elem_bytes = f16 ? 2 : 4;
     idx->stride = (d.dim + 15u) & ~15u;
     idx->links0_w = 1 + 2 * d.m;
     idx->vec_off = (idx->links0_w * 4 + 63) & ~63u;
-    idx->rec_bytes = idx->vec_off + idx->stride * 4;
+    idx->rec_bytes = idx->vec_off + idx->stride * idx->elem_bytes;
     idx->chunk_shift = 0;
     while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
     idx->chunk_nodes = 1u << idx->chunk_shift;
@@ -219,6 +227,16 @@ aw_status idx_prepare_vector(const aw_index *idx, const float *v, float *out, co
     return AW_OK;
 }
 
+aw_status idx_prepare_stored(const aw_index *idx, const float *v, float *out, const char *what) {
+    aw_status st = idx_prepare_vector(idx, v, out, what);
+    if (st != AW_OK || idx->elem_bytes == 4) return st;
+    for (uint32_t i = 0; i < idx->desc.dim; i++)
+        if (fabsf(out[i]) > 65504.0f)
+            return aw_error(AW_ERR_INVALID_ARG, "%s: element %u (%g) is outside the half-precision range +-65504 (F16 storage)",
+                            what, i, (double)out[i]);
+    return AW_OK;
+}
+
 static bool find_node(const aw_index *idx, uint64_t id, uint32_t *node) {
     if (id == 0) {
         *node = idx->zero_node;
@@ -263,7 +281,8 @@ aw_status idx_store_node(aw_index *idx, uint64_t id, const float *prepared, cons
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
     uint32_t slot = node & idx->chunk_mask;
-    memcpy(idx_vector_mut(idx, ch, node), prepared, (size_t)idx->stride * sizeof(float));
+    if (idx->elem_bytes == 2) idx->kern.narrow(prepared, idx_vector_mut(idx, ch, node), idx->stride);
+    else memcpy(idx_vector_mut(idx, ch, node), prepared, (size_t)idx->stride * sizeof(float));
     ch->ids[slot] = id;
     ch->metas[slot] = meta ? *meta : (aw_index_meta){0};
     ch->levels[slot] = 0;
@@ -330,7 +349,7 @@ static aw_status add_node(aw_index *idx, uint64_t id, const float *prepared, con
 aw_status aw_index_upsert(aw_index *idx, uint64_t id, const float *vector, const aw_index_meta *meta) {
     if (!idx || !vector) return aw_error(AW_ERR_INVALID_ARG, "aw_index_upsert: NULL index or vector");
     pthread_mutex_lock(&idx->writer);
-    aw_status st = idx_prepare_vector(idx, vector, idx->vec_tmp, "aw_index_upsert");
+    aw_status st = idx_prepare_stored(idx, vector, idx->vec_tmp, "aw_index_upsert");
     if (st == AW_OK) st = add_node(idx, id, idx->vec_tmp, meta);
     pthread_mutex_unlock(&idx->writer);
     return st;
@@ -388,14 +407,15 @@ aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index
         return aw_error(AW_ERR_NOT_FOUND, "aw_index_get: id %llu is not stored", (unsigned long long)id);
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
-    if (vector) memcpy(vector, idx_vector(idx, ch, node), idx->desc.dim * sizeof(float));
+    if (vector && idx->elem_bytes == 2) idx->kern.widen(idx_vector(idx, ch, node), vector, idx->desc.dim);
+    else if (vector) memcpy(vector, idx_vector(idx, ch, node), idx->desc.dim * sizeof(float));
     if (meta) *meta = ch->metas[node & idx->chunk_mask];
     return AW_OK;
 }
 
 const float *aw_index_vector(const aw_index *idx, uint64_t id) {
     uint32_t node;
-    if (!idx || !find_node(idx, id, &node)) return NULL;
+    if (!idx || idx->elem_bytes != 4 || !find_node(idx, id, &node)) return NULL;
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     return idx_vector(idx, idx_chunk_at(idx, &dc, node), node);
 }
@@ -434,8 +454,9 @@ aw_status aw_index_compact(aw_index *idx) {
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
         uint32_t slot = n & idx->chunk_mask;
         if (atomic_load_explicit(&ch->deleted[slot], memory_order_relaxed)) continue;
-        /* Stored vectors are already prepared (normalised, padded). */
-        st = add_node(fresh, ch->ids[slot], idx_vector(idx, ch, n), &ch->metas[slot]);
+        /* Stored vectors are already prepared (normalised, padded; F16 widens and narrows back to
+         * the same bits). */
+        st = add_node(fresh, ch->ids[slot], idx_vector_f32(idx, idx_vector(idx, ch, n), idx->vec_tmp), &ch->metas[slot]);
     }
     if (st == AW_OK) {
         idx_batch_free(idx); /* its scratch is sized for the old graph */

@@ -128,7 +128,7 @@ static void search_one(idx_batch *b, uint32_t i, batch_worker *w) {
     aw_index *idx = b->idx;
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_acquire);
     uint32_t node = b->node[i], level = b->level[i], m = idx->desc.m;
-    const float *q = idx_vector(idx, idx_chunk_at(idx, &dc, node), node);
+    const float *q = idx_vector_f32(idx, idx_vector(idx, idx_chunk_at(idx, &dc, node), node), w->s->query);
     uint32_t ep = b->ep;
     float d = 0;
     if (ep != IDX_NONE) {
@@ -162,7 +162,7 @@ static void search_one(idx_batch *b, uint32_t i, batch_worker *w) {
         idx_sort_cands(w->work, n);
         uint32_t efc = idx->desc.ef_construction;
         uint32_t s = b->slot[i] + layer;
-        uint32_t kept = idx_select_sorted(idx, &dc, w->work, n < efc ? n : efc, m, w->pick);
+        uint32_t kept = idx_select_sorted(idx, &dc, w->work, n < efc ? n : efc, m, w->pick, w->s->vec);
         memcpy(b->picks + (size_t)s * m, w->pick, kept * sizeof *w->pick);
         b->npick[s] = kept;
         if (layer == 0) break;
@@ -207,12 +207,12 @@ static void link_group(idx_batch *b, uint32_t g, batch_worker *w) {
         atomic_store_explicit(&list[0], cnt, memory_order_release);
         return;
     }
-    const float *base = idx_vector(idx, ch, t);
+    const float *base = idx_vector_f32(idx, idx_vector(idx, ch, t), w->s->query);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t o = w->work[k].node;
         w->work[k].dist = idx_distance(idx, base, idx_vector(idx, idx_chunk_at(idx, &dc, o), o));
     }
-    uint32_t kept = idx_select_neighbours(idx, &dc, w->work, cnt, cap, w->pick);
+    uint32_t kept = idx_select_neighbours(idx, &dc, w->work, cnt, cap, w->pick, w->s->vec);
     idx_write_list(list, w->pick, kept);
 }
 
@@ -280,7 +280,7 @@ aw_status aw_index_upsert_batch(aw_index *idx, aw_jobs *jobs, const uint64_t *id
     for (uint32_t i = 0; i < n && st == AW_OK; i++) {
         char what[64];
         snprintf(what, sizeof what, "aw_index_upsert_batch: vector %u", i);
-        st = idx_prepare_vector(idx, vectors + (size_t)i * dim, idx->vec_tmp, what);
+        st = idx_prepare_stored(idx, vectors + (size_t)i * dim, idx->vec_tmp, what);
     }
     uint32_t workers = jobs ? aw_jobs_thread_count(jobs) : 1;
     for (uint32_t at = 0; at < n && st == AW_OK;) {

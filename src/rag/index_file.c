@@ -3,13 +3,15 @@
  * fsynced), and read back through mmap with every count, id and link checked before use.
  *
  * Layout, little-endian. Header (64 bytes):
- *   0 magic "AWVINDEX"   8 version (1)   12 dim   16 metric   20 kind   24 m   28 ef_construction
- *  32 ef_search   36 nodes   40 entry node (0xffffffff: empty)   44 entry level   48 body bytes (u64)
- *  56 body CRC-32C   60 header CRC-32C (of bytes 0..59)
+ *   0 magic "AWVINDEX"   8 version (2)   12 dim   16 metric   20 kind (u16)   22 element (u16:
+ *   1 float32, 2 half)   24 m   28 ef_construction   32 ef_search   36 nodes   40 entry node
+ *   (0xffffffff: empty)   44 entry level   48 body bytes (u64)   56 body CRC-32C   60 header CRC-32C
+ *   (of bytes 0..59)
  * Body: one record per node, in node order (deleted ones too, as the graph walks through them):
  *   u64 id, meta (u32 kind, u32 reserved, u64 agent, u64 tags, i64 timestamp), u8 level,
- *   u8 deleted, 6 zero bytes, dim floats (normalised under cosine), layer 0 list (u32 count, 2m
- *   u32), then `level` upper lists (u32 count, m u32). */
+ *   u8 deleted, 6 zero bytes, dim elements (float32 or IEEE half, normalised under cosine), layer 0
+ *   list (u32 count, 2m u32), then `level` upper lists (u32 count, m u32).
+ * Version 1 files (kind a u32 at 20, float32 vectors) load as before. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -27,7 +29,7 @@
 #endif
 
 #define FILE_MAGIC   "AWVINDEX"
-#define FILE_VERSION 1u
+#define FILE_VERSION 2u /* reads 1 too */
 #define HEADER_SIZE  64u
 #define RECORD_HEAD  48u
 #define WRITE_BUF    (1u << 20)
@@ -72,7 +74,7 @@ uint32_t idx_crc32c(uint32_t crc, const void *data, size_t size) {
 /* ---------------------------------------------------------------- header */
 
 typedef struct file_header {
-    uint32_t dim, metric, kind, m, ef_construction, ef_search, nodes, entry_node, entry_level;
+    uint32_t dim, metric, kind, element, m, ef_construction, ef_search, nodes, entry_node, entry_level;
     uint64_t body_size;
     uint32_t body_crc;
 } file_header;
@@ -92,7 +94,7 @@ static void header_encode(const file_header *h, uint8_t out[HEADER_SIZE]) {
     put32(out + 8, FILE_VERSION);
     put32(out + 12, h->dim);
     put32(out + 16, h->metric);
-    put32(out + 20, h->kind);
+    put32(out + 20, h->kind | h->element << 16);
     put32(out + 24, h->m);
     put32(out + 28, h->ef_construction);
     put32(out + 32, h->ef_search);
@@ -104,8 +106,13 @@ static void header_encode(const file_header *h, uint8_t out[HEADER_SIZE]) {
     put32(out + 60, idx_crc32c(0, out, 60));
 }
 
-static size_t record_size(uint32_t dim, uint32_t m, uint32_t level) {
-    return RECORD_HEAD + 4 * (size_t)dim + 4 * (size_t)(1 + 2 * m) + 4 * (size_t)level * (1 + m);
+static uint32_t element_bytes(uint32_t element) {
+    return element == AW_INDEX_F16 ? 2 : 4;
+}
+
+static size_t record_size(const file_header *h, uint32_t level) {
+    return RECORD_HEAD + element_bytes(h->element) * (size_t)h->dim + 4 * (size_t)(1 + 2 * h->m) +
+           4 * (size_t)level * (1 + h->m);
 }
 
 /* ---------------------------------------------------------------- save */
@@ -163,7 +170,7 @@ static aw_status write_body(const aw_index *idx, file_writer *w) {
         head[40] = ch->levels[slot];
         head[41] = atomic_load_explicit(&ch->deleted[slot], memory_order_relaxed) ? 1 : 0;
         st = writer_put(w, head, sizeof head);
-        if (st == AW_OK) st = writer_put(w, idx_vector(idx, ch, n), (size_t)idx->desc.dim * 4);
+        if (st == AW_OK) st = writer_put(w, idx_vector(idx, ch, n), (size_t)idx->desc.dim * idx->elem_bytes);
         for (uint32_t layer = 0; st == AW_OK && layer <= ch->levels[slot]; layer++) {
             uint32_t cap = layer == 0 ? idx->links0_w : idx->upper_w;
             memset(words, 0, cap * 4);
@@ -217,6 +224,7 @@ aw_status aw_index_save(const aw_index *idx, const char *path) {
         file_header h = {idx->desc.dim,
                          (uint32_t)idx->desc.metric,
                          (uint32_t)idx->desc.kind,
+                         (uint32_t)idx->desc.element,
                          idx->desc.m,
                          idx->desc.ef_construction,
                          idx->desc.ef_search,
@@ -249,11 +257,18 @@ static aw_status parse_header(const uint8_t *data, size_t size, bool check_crc, 
     if (size < HEADER_SIZE) return CORRUPT("file of %zu bytes is shorter than the %u-byte header (truncated)", size, HEADER_SIZE);
     if (memcmp(data, FILE_MAGIC, 8) != 0) return CORRUPT("not an index file (bad magic)");
     uint32_t version = get32(data + 8);
-    if (version != FILE_VERSION) return CORRUPT("file version %u, this build reads version %u", version, FILE_VERSION);
+    if (version != 1 && version != FILE_VERSION)
+        return CORRUPT("file version %u, this build reads versions 1 and %u", version, FILE_VERSION);
     if (check_crc && get32(data + 60) != idx_crc32c(0, data, 60)) return CORRUPT("header checksum mismatch");
     h->dim = get32(data + 12);
     h->metric = get32(data + 16);
     h->kind = get32(data + 20);
+    h->element = AW_INDEX_F32;
+    if (version >= 2) {
+        h->element = h->kind >> 16;
+        h->kind &= 0xffffu;
+        if (h->element != AW_INDEX_F32 && h->element != AW_INDEX_F16) return CORRUPT("unknown element type %u", h->element);
+    }
     h->m = get32(data + 24);
     h->ef_construction = get32(data + 28);
     h->ef_search = get32(data + 32);
@@ -271,7 +286,7 @@ static aw_status parse_header(const uint8_t *data, size_t size, bool check_crc, 
     if (h->body_size != size - HEADER_SIZE)
         return CORRUPT("the header gives %llu body bytes, the file has %zu (truncated or extended)",
                        (unsigned long long)h->body_size, size - HEADER_SIZE);
-    if ((uint64_t)h->nodes * record_size(h->dim, h->m, 0) > h->body_size)
+    if ((uint64_t)h->nodes * record_size(h, 0) > h->body_size)
         return CORRUPT("%u nodes do not fit in %llu bytes", h->nodes, (unsigned long long)h->body_size);
     if (h->nodes == 0 ? h->entry_node != IDX_NONE : (h->kind == AW_INDEX_HNSW && h->entry_node >= h->nodes))
         return CORRUPT("entry node %u with %u nodes", h->entry_node, h->nodes);
@@ -282,9 +297,9 @@ static aw_status parse_header(const uint8_t *data, size_t size, bool check_crc, 
 
 /* Reads the records into idx (made from the header); links are checked in a second pass. */
 static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t *p, const uint8_t *end) {
-    uint32_t dim = h->dim;
+    uint32_t dim = h->dim, eb = element_bytes(h->element);
     for (uint32_t n = 0; n < h->nodes; n++) {
-        if ((size_t)(end - p) < record_size(dim, h->m, 0)) return CORRUPT("node %u: record cut short", n);
+        if ((size_t)(end - p) < record_size(h, 0)) return CORRUPT("node %u: record cut short", n);
         uint64_t id;
         memcpy(&id, p, 8);
         aw_index_meta meta;
@@ -292,7 +307,7 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         uint32_t level = p[40], deleted = p[41];
         if (deleted > 1) return CORRUPT("node %u: deleted flag %u", n, deleted);
         if (level > IDX_MAX_LEVEL || (h->kind == AW_INDEX_FLAT && level)) return CORRUPT("node %u: level %u", n, level);
-        if ((size_t)(end - p) < record_size(dim, h->m, level)) return CORRUPT("node %u: record cut short", n);
+        if ((size_t)(end - p) < record_size(h, level)) return CORRUPT("node %u: record cut short", n);
         for (int i = 42; i < 48; i++)
             if (p[i]) return CORRUPT("node %u: padding is not zero", n);
         p += RECORD_HEAD;
@@ -301,11 +316,14 @@ static aw_status load_records(aw_index *idx, const file_header *h, const uint8_t
         const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
         idx_chunk *ch = idx_chunk_at(idx, &dc, n);
         uint32_t slot = n & idx->chunk_mask;
-        float *v = idx_vector_mut(idx, ch, n);
-        memcpy(v, p, (size_t)dim * 4);
-        for (uint32_t i = 0; i < dim; i++)
-            if (!isfinite(v[i])) return CORRUPT("node %u: element %u is not finite", n, i);
-        p += (size_t)dim * 4;
+        void *v = idx_vector_mut(idx, ch, n);
+        memcpy(v, p, (size_t)dim * eb);
+        for (uint32_t i = 0; i < dim; i++) {
+            /* All ones in the exponent: infinity or NaN, in either type. */
+            bool finite = eb == 2 ? (((const uint16_t *)v)[i] & 0x7c00u) != 0x7c00u : isfinite(((const float *)v)[i]);
+            if (!finite) return CORRUPT("node %u: element %u is not finite", n, i);
+        }
+        p += (size_t)dim * eb;
         ch->ids[slot] = id;
         ch->metas[slot] = meta;
         ch->levels[slot] = (uint8_t)level;
@@ -375,6 +393,7 @@ aw_index *idx_load_memory(const void *data, size_t size, const aw_allocator *all
     aw_index_desc d = {.dim = h.dim,
                        .metric = (aw_index_metric)h.metric,
                        .kind = (aw_index_kind)h.kind,
+                       .element = (aw_index_element)h.element,
                        .m = h.m,
                        .ef_construction = h.ef_construction,
                        .ef_search = h.ef_search,

@@ -38,23 +38,23 @@ void idx_sort_cands(idx_cand *c, uint32_t n) {
 /* The diversity heuristic: walking c (sorted nearest first), keep a candidate only if it is nearer
  * to the base than to every one kept so far. At most max kept; writes them to out, returns count. */
 uint32_t idx_select_neighbours(const aw_index *idx, const idx_dir **dc, idx_cand *c, uint32_t n, uint32_t max,
-                               idx_cand *out) {
+                               idx_cand *out, float *tmp) {
     qsort(c, n, sizeof *c, cmp_cand);
-    return idx_select_sorted(idx, dc, c, n, max, out);
+    return idx_select_sorted(idx, dc, c, n, max, out, tmp);
 }
 
 uint32_t idx_select_sorted(const aw_index *idx, const idx_dir **dc, const idx_cand *c, uint32_t n, uint32_t max,
-                           idx_cand *out) {
+                           idx_cand *out, float *tmp) {
     if (n <= max) {
         memcpy(out, c, n * sizeof *c);
         return n;
     }
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n && kept < max; i++) {
-        const float *v = idx_vector(idx, idx_chunk_at(idx, dc, c[i].node), c[i].node);
+        const float *v = kept ? idx_vector_f32(idx, idx_vector(idx, idx_chunk_at(idx, dc, c[i].node), c[i].node), tmp) : NULL;
         bool good = true;
         for (uint32_t j = 0; j < kept && good; j++) {
-            const float *w = idx_vector(idx, idx_chunk_at(idx, dc, out[j].node), out[j].node);
+            const void *w = idx_vector(idx, idx_chunk_at(idx, dc, out[j].node), out[j].node);
             if (idx_distance(idx, v, w) < c[i].dist) good = false;
         }
         if (good) out[kept++] = c[i];
@@ -62,9 +62,10 @@ uint32_t idx_select_sorted(const aw_index *idx, const idx_dir **dc, const idx_ca
     return kept;
 }
 
-/* Adds `node` to nb's list on `layer`; a full list is re-selected over its entries plus node. */
+/* Adds `node` to nb's list on `layer`; a full list is re-selected over its entries plus node.
+ * base and tmp: stride floats each of working memory. */
 static void link_back(aw_index *idx, const idx_dir **dc, uint32_t nb, uint32_t node, float dist, uint32_t layer,
-                      idx_cand *work, idx_cand *pick) {
+                      idx_cand *work, idx_cand *pick, float *base_tmp, float *tmp) {
     idx_chunk *ch = idx_chunk_at(idx, dc, nb);
     _Atomic uint32_t *list = idx_list_of(idx, ch, nb, layer);
     uint32_t cap = layer == 0 ? idx->links0_w - 1 : idx->upper_w - 1;
@@ -76,13 +77,13 @@ static void link_back(aw_index *idx, const idx_dir **dc, uint32_t nb, uint32_t n
         atomic_store_explicit(&list[0], n + 1, memory_order_release);
         return;
     }
-    const float *base = idx_vector(idx, ch, nb);
+    const float *base = idx_vector_f32(idx, idx_vector(idx, ch, nb), base_tmp);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t o = atomic_load_explicit(&list[1 + i], memory_order_relaxed);
         work[i] = (idx_cand){idx_distance(idx, base, idx_vector(idx, idx_chunk_at(idx, dc, o), o)), o};
     }
     work[n] = (idx_cand){dist, node};
-    uint32_t kept = idx_select_neighbours(idx, dc, work, n + 1, cap, pick);
+    uint32_t kept = idx_select_neighbours(idx, dc, work, n + 1, cap, pick, tmp);
     idx_write_list(list, pick, kept);
 }
 
@@ -94,12 +95,13 @@ aw_status idx_hnsw_insert(aw_index *idx, uint32_t node, uint32_t level) {
     }
     const idx_dir *dc = atomic_load_explicit(&idx->dir, memory_order_relaxed);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
-    const float *q = idx_vector(idx, ch, node);
+    aw_index_scratch *s = idx->build;
+    /* The stored vector, not the one given: under F16 every distance is between stored values. */
+    const float *q = idx_vector_f32(idx, idx_vector(idx, ch, node), s->query);
     uint32_t ep = (uint32_t)entry, top = (uint32_t)(entry >> 32);
     float d = idx_distance(idx, q, idx_vector(idx, idx_chunk_at(idx, &dc, ep), ep));
     if (top > level) ep = idx_greedy(idx, q, ep, &d, top, level);
 
-    aw_index_scratch *s = idx->build;
     uint32_t efc = idx->desc.ef_construction;
     aw_status st = idx_scratch_fit(s, node + 1, efc);
     if (st != AW_OK) return st;
@@ -111,14 +113,15 @@ aw_status idx_hnsw_insert(aw_index *idx, uint32_t node, uint32_t level) {
         uint32_t found = 0;
         if ((st = idx_search_layer(idx, s, q, 1, efc, layer, NULL, false, &found)) != AW_OK) return st;
         memcpy(work, s->best, found * sizeof *work);
-        uint32_t kept = idx_select_neighbours(idx, &dc, work, found, m, pick);
+        uint32_t kept = idx_select_neighbours(idx, &dc, work, found, m, pick, s->vec);
         /* work is sorted now: its first entry is the nearest, the next layer's start. */
         ep = work[0].node;
         d = work[0].dist;
         idx_write_list(idx_list_of(idx, ch, node, layer), pick, kept);
         /* pick is reused by link_back: keep the kept set in s->cand, free until the next layer. */
         memcpy(s->cand, pick, kept * sizeof *pick);
-        for (uint32_t i = 0; i < kept; i++) link_back(idx, &dc, s->cand[i].node, node, s->cand[i].dist, layer, work, pick);
+        for (uint32_t i = 0; i < kept; i++)
+            link_back(idx, &dc, s->cand[i].node, node, s->cand[i].dist, layer, work, pick, idx->vec_tmp, s->vec);
         if (layer == 0) break;
     }
     if (level > top) atomic_store_explicit(&idx->entry, (uint64_t)level << 32 | node, memory_order_release);

@@ -26,17 +26,20 @@
 
 /* ---------------------------------------------------------------- distance kernels (index_simd.c) */
 
-/* Kernels read whole blocks of 16 floats: stored vectors and queries are padded with zeros to a
- * multiple of 16 (idx->stride), so no kernel has a tail loop on the hot path. */
-typedef float (*idx_kernel_fn)(const float *a, const float *b, uint32_t n);
+/* Kernels read whole blocks of 16 elements: stored vectors and queries are padded with zeros to a
+ * multiple of 16 (idx->stride), so no kernel has a tail loop on the hot path. `a` is a float32
+ * query; `b` a stored vector of the kernel's element type. */
+typedef float (*idx_kernel_fn)(const float *a, const void *b, uint32_t n);
 typedef struct idx_kernels {
-    idx_kernel_fn dot;  /* n a multiple of 16 */
-    idx_kernel_fn l2sq; /* n a multiple of 16 */
+    idx_kernel_fn dot, l2sq;     /* b float32; n a multiple of 16 */
+    idx_kernel_fn dot16, l2sq16; /* b IEEE half (F16 storage); n a multiple of 16 */
+    void (*widen)(const uint16_t *in, float *out, uint32_t n);  /* half -> float, exact */
+    void (*narrow)(const float *in, uint16_t *out, uint32_t n); /* float -> half, to nearest even */
     aw_simd_level level;
 } idx_kernels;
 
-/* The kernels of `level` (AUTO: the best); false if the CPU cannot run them. */
-bool idx_kernels_get(aw_simd_level level, idx_kernels *out);
+/* The kernels of `level` (AUTO: the best) for `element` storage; false if the CPU cannot run them. */
+bool idx_kernels_get(aw_simd_level level, aw_index_element element, idx_kernels *out);
 
 /* ---------------------------------------------------------------- storage */
 
@@ -52,7 +55,7 @@ typedef struct idx_cand {
  * once before the node is published and read-only after, so searches read it plainly. */
 typedef struct idx_chunk {
     unsigned char *records;      /* chunk_nodes * rec_bytes: layer-0 list (count, then 2m nodes),
-                                    then the vector (stride floats, 64-byte aligned) */
+                                    then the vector (stride elements, 64-byte aligned) */
     _Atomic uint32_t **upper;    /* per node: NULL, or level * (1 + m) words for layers 1..level */
     uint64_t *ids;
     aw_index_meta *metas;
@@ -73,11 +76,13 @@ struct aw_index {
     aw_index_desc desc; /* defaults filled in */
     const aw_allocator *allocator;
     idx_kernels kern;
-    uint32_t stride;   /* floats per stored vector: dim rounded up to 16 */
+    idx_kernel_fn dot, l2sq; /* the kernels of the stored element type */
+    uint32_t elem_bytes;     /* bytes per stored element: 4 (F32) or 2 (F16) */
+    uint32_t stride;   /* elements per stored vector: dim rounded up to 16 */
     uint32_t links0_w; /* words per layer-0 list: 1 + 2m */
     uint32_t vec_off;  /* bytes from a record's start to its vector: links0_w words, rounded to 64 so
                           vectors start on a cache line (a 448-byte row is 7 lines, not 8) */
-    uint32_t rec_bytes; /* bytes per node record: vec_off + stride floats */
+    uint32_t rec_bytes; /* bytes per node record: vec_off + stride elements */
     uint32_t upper_w;  /* words per upper-layer list: 1 + m */
     double level_mult; /* 1 / ln(m) */
     uint32_t chunk_shift, chunk_nodes, chunk_mask; /* nodes per chunk: a power of two, so that a
@@ -116,12 +121,21 @@ static inline idx_chunk *idx_chunk_at(const aw_index *idx, const idx_dir **cache
     return ch;
 }
 
-static inline const float *idx_vector(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
-    return (const float *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off);
+/* A node's stored vector, of the index's element type. */
+static inline const void *idx_vector(const aw_index *idx, const idx_chunk *ch, uint32_t node) {
+    return ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off;
 }
 
-static inline float *idx_vector_mut(const aw_index *idx, idx_chunk *ch, uint32_t node) {
-    return (float *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off);
+static inline void *idx_vector_mut(const aw_index *idx, idx_chunk *ch, uint32_t node) {
+    return ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off;
+}
+
+/* A stored vector as float32, to compare other nodes against: the record itself, or (F16) widened
+ * into tmp (stride floats). */
+static inline const float *idx_vector_f32(const aw_index *idx, const void *stored, float *tmp) {
+    if (idx->elem_bytes == 4) return stored;
+    idx->kern.widen(stored, tmp, idx->stride);
+    return tmp;
 }
 
 /* The layer-0 list: count, then nodes. */
@@ -129,12 +143,13 @@ static inline _Atomic uint32_t *idx_links0(const aw_index *idx, const idx_chunk 
     return (_Atomic uint32_t *)(ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes);
 }
 
-/* Distance of two padded vectors under the index's metric (cosine vectors are unit length). */
-static inline float idx_distance(const aw_index *idx, const float *a, const float *b) {
+/* Distance of a padded float32 vector to a stored one under the index's metric (cosine vectors are
+ * unit length). */
+static inline float idx_distance(const aw_index *idx, const float *a, const void *b) {
     switch (idx->desc.metric) {
-    case AW_INDEX_L2: return idx->kern.l2sq(a, b, idx->stride);
-    case AW_INDEX_DOT: return -idx->kern.dot(a, b, idx->stride);
-    default: return 1.0f - idx->kern.dot(a, b, idx->stride);
+    case AW_INDEX_L2: return idx->l2sq(a, b, idx->stride);
+    case AW_INDEX_DOT: return -idx->dot(a, b, idx->stride);
+    default: return 1.0f - idx->dot(a, b, idx->stride);
     }
 }
 
@@ -151,6 +166,8 @@ aw_status idx_reserve_node(aw_index *idx, uint32_t node);
 /* Copies v into out (stride floats, zero padded), normalised under cosine. Checks finiteness (and a
  * non-zero norm under cosine); AW_ERR_INVALID_ARG names `what`. */
 aw_status idx_prepare_vector(const aw_index *idx, const float *v, float *out, const char *what);
+/* The same for a vector to store: under F16 every element must also be within +-65504. */
+aw_status idx_prepare_stored(const aw_index *idx, const float *v, float *out, const char *what);
 
 /* ---------------------------------------------------------------- search scratch (index_search.c) */
 
@@ -166,7 +183,8 @@ struct aw_index_scratch {
     idx_cand *best; /* max-heap: the best ef found */
     uint32_t best_cap;
     uint32_t *links; /* a copy of one neighbour list */
-    float *query;    /* stride floats, prepared */
+    float *query;    /* stride floats, prepared (the build's: the inserted node's vector as float) */
+    float *vec;      /* stride floats: a stored vector widened to compare against (F16 storage) */
 };
 
 aw_status idx_scratch_fit(aw_index_scratch *s, uint32_t nodes, uint32_t ef);
@@ -248,18 +266,19 @@ _Atomic uint32_t *idx_list_of(const aw_index *idx, idx_chunk *ch, uint32_t node,
 /* Entries first, count last, all release: a reader that sees an entry sees its node whole. */
 void idx_write_list(_Atomic uint32_t *list, const idx_cand *c, uint32_t n);
 /* The diversity heuristic over c[0..n) (sorted here, nearest first, ties by node): at most max kept,
- * written to out; returns how many. */
+ * written to out; returns how many. tmp: stride floats of working memory (F16 storage). */
 uint32_t idx_select_neighbours(const aw_index *idx, const idx_dir **dc, idx_cand *c, uint32_t n, uint32_t max,
-                               idx_cand *out);
+                               idx_cand *out, float *tmp);
 /* The same over candidates already sorted (idx_sort_cands: by distance, then node). */
 uint32_t idx_select_sorted(const aw_index *idx, const idx_dir **dc, const idx_cand *c, uint32_t n, uint32_t max,
-                           idx_cand *out);
+                           idx_cand *out, float *tmp);
 void idx_sort_cands(idx_cand *c, uint32_t n);
 
 /* ---------------------------------------------------------------- storage and batches (index.c, index_batch.c) */
 
-/* Stores a prepared vector as a new, published but unlinked node; *replaced: the node the id had
- * (IDX_NONE if none), tombstoned by the caller once the new node is linked. Writer only. */
+/* Stores a prepared vector (stride floats) as a new, published but unlinked node, in the index's
+ * element type; *replaced: the node the id had (IDX_NONE if none), tombstoned by the caller once the
+ * new node is linked. Writer only. */
 aw_status idx_store_node(aw_index *idx, uint64_t id, const float *prepared, const aw_index_meta *meta,
                          uint32_t *node, uint32_t *level, uint32_t *replaced);
 /* Undoes the id mapping of a stored node that could not be linked and tombstones it. */

@@ -21,7 +21,8 @@ aw_index_scratch *aw_index_scratch_create(const aw_index *idx) {
     s->allocator = a;
     s->links = aw_alloc(a, (size_t)idx->links0_w * sizeof(uint32_t), 64);
     s->query = aw_alloc(a, (size_t)idx->stride * sizeof(float), 64);
-    if (!s->links || !s->query) goto oom;
+    s->vec = aw_alloc(a, (size_t)idx->stride * sizeof(float), 64);
+    if (!s->links || !s->query || !s->vec) goto oom;
     /* Sized for common searches; a larger ef grows it on first use. */
     uint32_t ef = idx->desc.ef_search < 256 ? idx->desc.ef_search : 256;
     if (idx_scratch_fit(s, atomic_load(&((aw_index *)idx)->nodes), ef) != AW_OK) goto oom;
@@ -40,6 +41,7 @@ void aw_index_scratch_destroy(aw_index_scratch *s) {
     aw_free(a, s->best, (size_t)s->best_cap * sizeof(idx_cand));
     aw_free(a, s->links, (size_t)s->idx->links0_w * sizeof(uint32_t));
     aw_free(a, s->query, (size_t)s->idx->stride * sizeof(float));
+    aw_free(a, s->vec, (size_t)s->idx->stride * sizeof(float));
     aw_free(a, s, sizeof *s);
 }
 
@@ -165,6 +167,11 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
     if (n_best >= ef) bound = best[0].dist;
 
     uint32_t *links = s->links;
+    /* Vectors of up to 16 lines are fetched whole as soon as their node is seen: every line of
+     * every neighbour in flight at once. Longer ones get their first line only (more would queue
+     * behind each other and measured slower), and the next one's second. */
+    uint32_t vec_bytes = idx->stride * idx->elem_bytes;
+    bool whole = vec_bytes <= 1024;
     while (n_cand) {
         idx_cand c = cand[0];
         /* Unfiltered, or once ef results are in: nothing nearer than the bound is left. */
@@ -187,12 +194,16 @@ aw_status idx_search_layer(const aw_index *idx, aw_index_scratch *s, const float
             if (nb >= vis_cap || visited[nb] == mark) continue;
             visited[nb] = mark;
             links[m++] = nb;
-            __builtin_prefetch(idx_vector(idx, idx_chunk_at(idx, &dc, nb), nb));
+            const char *v = idx_vector(idx, idx_chunk_at(idx, &dc, nb), nb);
+            __builtin_prefetch(v);
+            if (whole)
+                for (uint32_t b = 64; b < vec_bytes; b += 64) __builtin_prefetch(v + b);
         }
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = links[i];
             const idx_chunk *nch = idx_chunk_at(idx, &dc, nb);
-            if (i + 1 < m) __builtin_prefetch(idx_vector(idx, idx_chunk_at(idx, &dc, links[i + 1]), links[i + 1]) + 16);
+            if (!whole && i + 1 < m)
+                __builtin_prefetch((const char *)idx_vector(idx, idx_chunk_at(idx, &dc, links[i + 1]), links[i + 1]) + 64);
             float d = idx_distance(idx, q, idx_vector(idx, nch, nb));
             if (n_best >= ef && d >= bound) continue;
             if (n_cand == s->cand_cap) {
@@ -281,7 +292,11 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
         uint32_t slot = c.node & idx->chunk_mask;
         hits[i - 1] = (aw_index_hit){ch->ids[slot], c.dist, idx_similarity(idx, c.dist)};
-        if (q->vectors) memcpy(q->vectors + (size_t)(i - 1) * idx->desc.dim, idx_vector(idx, ch, c.node), idx->desc.dim * 4);
+        if (q->vectors) {
+            float *out = q->vectors + (size_t)(i - 1) * idx->desc.dim;
+            if (idx->elem_bytes == 2) idx->kern.widen(idx_vector(idx, ch, c.node), out, idx->desc.dim);
+            else memcpy(out, idx_vector(idx, ch, c.node), idx->desc.dim * 4);
+        }
         if (q->metas) q->metas[i - 1] = ch->metas[slot];
     }
     *count = found;

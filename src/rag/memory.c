@@ -123,6 +123,10 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
         /* ef_construction 100 instead of the index's 200: the same recall@10 on clustered 512-d
          * memories (0.993 both, 20k vectors) at about twice the insert rate (see performance.md). */
         if (!local.ef_construction) local.ef_construction = 100;
+        /* Half-precision vectors in the index: the graph walk reads half the bytes per distance
+         * (it is bound by them), and retrieval re-scores its candidates on the memory's own float
+         * copies, so scores stay exact (see performance.md). */
+        if (!local.element) local.element = AW_INDEX_F16;
         if (!local.allocator) local.allocator = d.allocator;
         if (!local.jobs) local.jobs = d.jobs;
         m->store = aw_store_open_local(&local);

@@ -129,6 +129,7 @@ aw_store *aw_store_open_local(const aw_store_local_desc *desc) {
         .ef_construction = d.ef_construction,
         .ef_search = d.ef_search,
         .allocator = d.allocator,
+        .element = d.element,
     });
     if (!s->index) {
         aw_free(d.allocator, s, sizeof *s);

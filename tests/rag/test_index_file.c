@@ -164,9 +164,9 @@ static void test_damaged_files(void **state) {
         d[at] ^= bit;
     }
     /* A newer version is named. */
-    d[8] = 2;
+    d[8] = 3;
     expect_corrupt(d, size, "version");
-    assert_non_null(strstr(aw_last_error(), "version 2"));
+    assert_non_null(strstr(aw_last_error(), "version 3"));
     free(d);
     /* Missing file and files that are not indexes. */
     char missing[400];
