@@ -16,8 +16,14 @@
  *                            memory, cosine as inner product on the vectors normalised outside the
  *                            timing; one sample per 20,000 like insert_per_s (hnswlib built in)
  *   insert_vs_hnswlib        insert_per_s / insert_hnswlib_per_s, medians
+ *   insert_f32_per_s         the previous design in the same run: the memory over a float32 store
+ *                            (aw_store_local_desc.element = AW_INDEX_F32), timed the same way;
+ *                            insert_vs_f32 is insert_per_s / insert_f32_per_s, medians
  *   bytes_per_vector         live bytes of the memory and its store per memory (texts ~60 bytes; the
- *                            embedding is kept once, in the store)
+ *                            store keeps half-precision vectors, the memory its float copies);
+ *                            bytes_per_vector_f32 the same over the float32 store (one copy, lent
+ *                            by the store)
+ *   query_100k_recall10_f32  query_100k_recall10 over the float32 store
  *   *_p50_*                  the median query of each rep instead of the p99 one
  *   *_cpu_*                  the same timings in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID):
  *                            every one of them runs on the calling thread, and on a shared machine
@@ -64,7 +70,11 @@ enum {
     SC_INSERT_CPU,
     SC_INSERT_PEER,
     SC_INSERT_RATIO,
+    SC_INSERT_F32,
+    SC_INSERT_VS_F32,
     SC_BYTES,
+    SC_BYTES_F32,
+    SC_RECALL_F32,
     SC_COUNT
 };
 
@@ -87,7 +97,11 @@ static const struct {
     [SC_INSERT_CPU] = {"insert_per_cpu_s", "vectors/s", 20000.0, true},
     [SC_INSERT_PEER] = {"insert_hnswlib_per_s", "vectors/s", 0.0, true},
     [SC_INSERT_RATIO] = {"insert_vs_hnswlib", "x", 0.0, true},
+    [SC_INSERT_F32] = {"insert_f32_per_s", "vectors/s", 0.0, true},
+    [SC_INSERT_VS_F32] = {"insert_vs_f32", "x", 0.0, true},
     [SC_BYTES] = {"bytes_per_vector", "bytes", 0.0, false},
+    [SC_BYTES_F32] = {"bytes_per_vector_f32", "bytes", 0.0, false},
+    [SC_RECALL_F32] = {"query_100k_recall10_f32", "recall", 0.0, false},
 };
 
 /* Counts live bytes of one memory and its store. */
@@ -322,13 +336,24 @@ static aw_status prepare(mem_bench *b, aw_encoder *enc) {
     return st;
 }
 
+/* insert_per_s over another build's rate (scenario `other`), medians of the per-chunk samples. */
+static double insert_ratio(const mem_bench *b, int other) {
+    enum { CHUNKS = MEMORIES / INSERT_CHUNK };
+    double ours[CHUNKS], theirs[CHUNKS]; /* aw_bench_median sorts */
+    memcpy(ours, b->samples[SC_INSERT], sizeof ours);
+    memcpy(theirs, b->samples[other], sizeof theirs);
+    return aw_bench_median(ours, CHUNKS) / aw_bench_median(theirs, CHUNKS);
+}
+
 static aw_status run(mem_bench *b, aw_encoder *enc, aw_jobs *jobs) {
     aw_status st = prepare(b, enc);
     if (st != AW_OK) return st;
     counting count = {.base = {c_alloc, c_realloc, c_free, NULL}};
     count.base.user = &count;
     aw_memory *hnsw = aw_memory_create(&(aw_memory_desc){.encoder = enc, .jobs = jobs, .allocator = &count.base});
-    aw_memory *flat = aw_memory_create(&(aw_memory_desc){.encoder = enc, .jobs = jobs, .local = {.exact = true}});
+    /* Ground truth in float32: the exact index over the vectors as given. */
+    aw_memory *flat = aw_memory_create(
+        &(aw_memory_desc){.encoder = enc, .jobs = jobs, .local = {.exact = true, .element = AW_INDEX_F32}});
     if (!hnsw || !flat) {
         aw_memory_destroy(hnsw);
         aw_memory_destroy(flat);
@@ -344,17 +369,35 @@ static aw_status run(mem_bench *b, aw_encoder *enc, aw_jobs *jobs) {
         b->samples[SC_BYTES][0] = (double)atomic_load(&count.live) / MEMORIES;
         b->nsamples[SC_BYTES] = 1;
     }
+    bool f32 = aw_bench_selected(&b->opt, scenarios[SC_INSERT_F32].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_INSERT_VS_F32].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_BYTES_F32].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_RECALL_F32].name);
+    if (st == AW_OK && f32) {
+        if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k over a float32 store\n");
+        counting c32 = {.base = {c_alloc, c_realloc, c_free, NULL}};
+        c32.base.user = &c32;
+        aw_memory *m32 = aw_memory_create(&(aw_memory_desc){
+            .encoder = enc, .jobs = jobs, .allocator = &c32.base, .local = {.element = AW_INDEX_F32}});
+        double cpu[MEMORIES / INSERT_CHUNK];
+        st = m32 ? build(b, m32, b->samples[SC_INSERT_F32], cpu) : aw_last_status();
+        if (st == AW_OK) {
+            b->nsamples[SC_INSERT_F32] = chunks;
+            b->samples[SC_INSERT_VS_F32][0] = insert_ratio(b, SC_INSERT_F32);
+            b->samples[SC_BYTES_F32][0] = (double)atomic_load(&c32.live) / MEMORIES;
+            b->samples[SC_RECALL_F32][0] = recall(b, m32, flat);
+            b->nsamples[SC_INSERT_VS_F32] = b->nsamples[SC_BYTES_F32] = b->nsamples[SC_RECALL_F32] = 1;
+        }
+        aw_memory_destroy(m32);
+    }
     bool peer = aw_bench_selected(&b->opt, scenarios[SC_INSERT_PEER].name) ||
                 aw_bench_selected(&b->opt, scenarios[SC_INSERT_RATIO].name);
     if (st == AW_OK && peer && ann_peer_available(ANN_PEER_HNSWLIB)) {
         if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k vectors in hnswlib\n");
         st = build_peer(b, b->samples[SC_INSERT_PEER]);
         if (st == AW_OK) {
-            double ours[MEMORIES / INSERT_CHUNK], theirs[MEMORIES / INSERT_CHUNK]; /* aw_bench_median sorts */
-            memcpy(ours, b->samples[SC_INSERT], chunks * sizeof *ours);
-            memcpy(theirs, b->samples[SC_INSERT_PEER], chunks * sizeof *theirs);
             b->nsamples[SC_INSERT_PEER] = chunks;
-            b->samples[SC_INSERT_RATIO][0] = aw_bench_median(ours, chunks) / aw_bench_median(theirs, chunks);
+            b->samples[SC_INSERT_RATIO][0] = insert_ratio(b, SC_INSERT_PEER);
             b->nsamples[SC_INSERT_RATIO] = 1;
         }
     }

@@ -291,7 +291,8 @@ aw_status aw_index_compact(aw_index *idx);
 uint32_t aw_index_count(const aw_index *idx);
 aw_index_stats aw_index_get_stats(const aw_index *idx);
 /* Whether id is stored; its vector (dim floats, normalised under cosine; F16 storage: widened
- * back to float) and metadata when the pointers are not NULL. Writer side: call it from the writing thread or when no write runs.
+ * back to float) and metadata when the pointers are not NULL. Writer side: call it from the
+ * writing thread or when no write runs.
  * AW_ERR_NOT_FOUND if absent. */
 aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index_meta *meta);
 /* The stored vector of id in place (dim floats, normalised under cosine), or NULL if absent or if

@@ -142,7 +142,7 @@ aw_index *aw_index_create(const aw_index_desc *desc) {
     idx->stride = (d.dim + 15u) & ~15u;
     idx->links0_w = 1 + 2 * d.m;
     idx->vec_off = (idx->links0_w * 4 + 63) & ~63u;
-    idx->rec_bytes = idx->vec_off + idx->stride * idx->elem_bytes;
+    idx->rec_bytes = idx->vec_off + (idx->stride * idx->elem_bytes + 63) / 64 * 64; /* F16: records stay line-aligned */
     idx->chunk_shift = 0;
     while (idx->chunk_shift < 10 && ((size_t)idx->rec_bytes << (idx->chunk_shift + 1)) <= IDX_CHUNK_BYTES) idx->chunk_shift++;
     idx->chunk_nodes = 1u << idx->chunk_shift;

@@ -226,6 +226,19 @@ static void test_f16_range_refused(void **state) {
     assert_int_equal(aw_last_status(), AW_ERR_INVALID_ARG);
 }
 
+/* A fresh directory under $TMPDIR (or /tmp) for one test's files, and its removal. */
+static void temp_dir(char *dir, size_t cap) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, cap, "%s/aw-f16-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static uint32_t file_crc(aw_index *idx, const char *path, size_t *size, unsigned char **bytes) {
     assert_int_equal(aw_index_save(idx, path), AW_OK);
     FILE *f = fopen(path, "rb");
@@ -245,9 +258,7 @@ static void test_f16_deterministic_and_saved(void **state) {
     (void)state;
     enum { N = 5000, DIM = 24 };
     char dir[256], path[300];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/aw-f16-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/f16.awi", dir);
     float *v = malloc((size_t)N * DIM * sizeof(float));
     uint64_t *ids = malloc(N * sizeof *ids);
@@ -308,9 +319,7 @@ static void test_f16_deterministic_and_saved(void **state) {
     aw_index_destroy(loaded);
     free(v);
     free(ids);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 static void put32(unsigned char *p, uint32_t v) {
@@ -329,9 +338,7 @@ static void test_versions_and_damaged_halves(void **state) {
     idx_test_clustered(&rng, v, N, DIM, 3);
     for (uint32_t i = 0; i < N; i++) ids[i] = i + 1;
     char dir[256], path[300];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/aw-f16-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/v.awi", dir);
 
     aw_index *f32 = make(DIM, AW_INDEX_L2, AW_INDEX_HNSW, AW_INDEX_F32);
@@ -376,9 +383,7 @@ static void test_versions_and_damaged_halves(void **state) {
     free(d);
     aw_index_destroy(f16);
     free(v);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 int main(void) {
