@@ -10,6 +10,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define IDX_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -340,11 +341,12 @@ const char *aw_simd_level_str(aw_simd_level level) {
     }
 }
 
-/* AVX2 CPUs without F16C (none known) run F16 storage with the scalar conversions. */
+/* AVX2 CPUs without F16C (none known) run F16 storage with the scalar conversions. CPUID, as
+ * clang's __builtin_cpu_supports does not know "f16c". */
 static bool cpu_runs_f16c(void) {
 #ifdef IDX_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 #else
     return false;
 #endif
