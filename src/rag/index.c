@@ -407,8 +407,7 @@ aw_status aw_index_get(const aw_index *idx, uint64_t id, float *vector, aw_index
         return aw_error(AW_ERR_NOT_FOUND, "aw_index_get: id %llu is not stored", (unsigned long long)id);
     const idx_dir *dc = atomic_load_explicit(&((aw_index *)idx)->dir, memory_order_acquire);
     idx_chunk *ch = idx_chunk_at(idx, &dc, node);
-    if (vector && idx->elem_bytes == 2) idx->kern.widen(idx_vector(idx, ch, node), vector, idx->desc.dim);
-    else if (vector) memcpy(vector, idx_vector(idx, ch, node), idx->desc.dim * sizeof(float));
+    if (vector) idx_copy_out(idx, idx_vector(idx, ch, node), vector, idx->desc.dim);
     if (meta) *meta = ch->metas[node & idx->chunk_mask];
     return AW_OK;
 }

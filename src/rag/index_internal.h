@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #define IDX_CHUNK_BYTES (256u << 10) /* record bytes per chunk, about: the chunk's node count follows */
 #define IDX_MAX_NODES   0x7fffffffu
@@ -128,6 +129,12 @@ static inline const void *idx_vector(const aw_index *idx, const idx_chunk *ch, u
 
 static inline void *idx_vector_mut(const aw_index *idx, idx_chunk *ch, uint32_t node) {
     return ch->records + (size_t)(node & idx->chunk_mask) * idx->rec_bytes + idx->vec_off;
+}
+
+/* The first n elements of a stored vector into out as float32 (F16: widened). */
+static inline void idx_copy_out(const aw_index *idx, const void *stored, float *out, uint32_t n) {
+    if (idx->elem_bytes == 4) memcpy(out, stored, (size_t)n * sizeof(float));
+    else idx->kern.widen(stored, out, n);
 }
 
 /* A stored vector as float32, to compare other nodes against: the record itself, or (F16) widened

@@ -292,11 +292,8 @@ static aw_status search(const aw_index *idx, aw_index_scratch *s, const float *q
         const idx_chunk *ch = idx_chunk_at(idx, &dc, c.node);
         uint32_t slot = c.node & idx->chunk_mask;
         hits[i - 1] = (aw_index_hit){ch->ids[slot], c.dist, idx_similarity(idx, c.dist)};
-        if (q->vectors) {
-            float *out = q->vectors + (size_t)(i - 1) * idx->desc.dim;
-            if (idx->elem_bytes == 2) idx->kern.widen(idx_vector(idx, ch, c.node), out, idx->desc.dim);
-            else memcpy(out, idx_vector(idx, ch, c.node), idx->desc.dim * 4);
-        }
+        if (q->vectors)
+            idx_copy_out(idx, idx_vector(idx, ch, c.node), q->vectors + (size_t)(i - 1) * idx->desc.dim, idx->desc.dim);
         if (q->metas) q->metas[i - 1] = ch->metas[slot];
     }
     *count = found;

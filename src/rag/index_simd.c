@@ -99,7 +99,6 @@ static float dot16_scalar(const float *a, const void *vb, uint32_t n) {
         s2 += a[i + 2] * half_to_float(b[i + 2]);
         s3 += a[i + 3] * half_to_float(b[i + 3]);
     }
-    for (; i < n; i++) s0 += a[i] * half_to_float(b[i]);
     return (s0 + s1) + (s2 + s3);
 }
 
@@ -114,10 +113,6 @@ static float l2sq16_scalar(const float *a, const void *vb, uint32_t n) {
         s1 += d1 * d1;
         s2 += d2 * d2;
         s3 += d3 * d3;
-    }
-    for (; i < n; i++) {
-        float d = a[i] - half_to_float(b[i]);
-        s0 += d * d;
     }
     return (s0 + s1) + (s2 + s3);
 }
@@ -164,7 +159,8 @@ __attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const
     return s;
 }
 
-/* Half storage: F16C widens 8 elements per instruction, then the float kernels' loops. */
+/* Half storage: F16C widens 8 elements per instruction, then the float kernels' loops. The half
+ * kernels only ever see the index's stride (a multiple of 16), so they have no tail. */
 __attribute__((target("avx2,fma,f16c"))) static inline __m256 load_half8(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
@@ -177,9 +173,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot16_avx2(const float *a,
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_half8(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_half8(b + i + 8), s1);
     }
-    float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += a[i] * half_to_float(b[i]);
-    return s;
+    return hsum256(_mm256_add_ps(s0, s1));
 }
 
 __attribute__((target("avx2,fma,f16c"))) static float l2sq16_avx2(const float *a, const void *vb, uint32_t n) {
@@ -192,12 +186,7 @@ __attribute__((target("avx2,fma,f16c"))) static float l2sq16_avx2(const float *a
         s0 = _mm256_fmadd_ps(d0, d0, s0);
         s1 = _mm256_fmadd_ps(d1, d1, s1);
     }
-    float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) {
-        float d = a[i] - half_to_float(b[i]);
-        s += d * d;
-    }
-    return s;
+    return hsum256(_mm256_add_ps(s0, s1));
 }
 
 __attribute__((target("avx2,f16c"))) static void widen_f16c(const uint16_t *in, float *out, uint32_t n) {
@@ -267,10 +256,8 @@ __attribute__((target("avx512f"))) static float dot16_avx512(const float *a, con
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_half16(b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), load_half16(b + i + 16), s1);
     }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_half16(b + i), s0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-    for (; i < n; i++) s += a[i] * half_to_float(b[i]);
-    return s;
+    if (i < n) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_half16(b + i), s0); /* n = 32k + 16 */
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
 __attribute__((target("avx512f"))) static float l2sq16_avx512(const float *a, const void *vb, uint32_t n) {
@@ -283,16 +270,11 @@ __attribute__((target("avx512f"))) static float l2sq16_avx512(const float *a, co
         s0 = _mm512_fmadd_ps(d0, d0, s0);
         s1 = _mm512_fmadd_ps(d1, d1, s1);
     }
-    for (; i + 16 <= n; i += 16) {
+    if (i < n) { /* n = 32k + 16 */
         __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), load_half16(b + i));
         s0 = _mm512_fmadd_ps(d, d, s0);
     }
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-    for (; i < n; i++) {
-        float d = a[i] - half_to_float(b[i]);
-        s += d * d;
-    }
-    return s;
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
 __attribute__((target("avx512f"))) static void widen_avx512(const uint16_t *in, float *out, uint32_t n) {
