@@ -16,14 +16,14 @@
  *                            memory, cosine as inner product on the vectors normalised outside the
  *                            timing; one sample per 20,000 like insert_per_s (hnswlib built in)
  *   insert_vs_hnswlib        insert_per_s / insert_hnswlib_per_s, medians
- *   insert_f32_per_s         the previous design in the same run: the memory over a float32 store
- *                            (aw_store_local_desc.element = AW_INDEX_F32), timed the same way;
- *                            insert_vs_f32 is insert_per_s / insert_f32_per_s, medians
+ *   insert_full_per_s        the previous design in the same run: the memory's store over the full
+ *                            512-d embeddings (aw_memory_desc.search_dim = AW_EMBED_DIM, half
+ *                            precision, ef_construction 100), timed the same way; insert_vs_full
+ *                            is insert_per_s / insert_full_per_s, medians
  *   bytes_per_vector         live bytes of the memory and its store per memory (texts ~60 bytes; the
- *                            store keeps half-precision vectors, the memory its float copies);
- *                            bytes_per_vector_f32 the same over the float32 store (one copy, lent
- *                            by the store)
- *   query_100k_recall10_f32  query_100k_recall10 over the float32 store
+ *                            store keeps 128-d half-precision projections, the memory its float
+ *                            copies); bytes_per_vector_full the same over the full-dimension store
+ *   query_100k_recall10_full query_100k_recall10 over the full-dimension store
  *   *_p50_*                  the median query of each rep instead of the p99 one
  *   *_cpu_*                  the same timings in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID):
  *                            every one of them runs on the calling thread, and on a shared machine
@@ -70,11 +70,11 @@ enum {
     SC_INSERT_CPU,
     SC_INSERT_PEER,
     SC_INSERT_RATIO,
-    SC_INSERT_F32,
-    SC_INSERT_VS_F32,
+    SC_INSERT_FULL,
+    SC_INSERT_VS_FULL,
     SC_BYTES,
-    SC_BYTES_F32,
-    SC_RECALL_F32,
+    SC_BYTES_FULL,
+    SC_RECALL_FULL,
     SC_COUNT
 };
 
@@ -97,11 +97,11 @@ static const struct {
     [SC_INSERT_CPU] = {"insert_per_cpu_s", "vectors/s", 20000.0, true},
     [SC_INSERT_PEER] = {"insert_hnswlib_per_s", "vectors/s", 0.0, true},
     [SC_INSERT_RATIO] = {"insert_vs_hnswlib", "x", 0.0, true},
-    [SC_INSERT_F32] = {"insert_f32_per_s", "vectors/s", 0.0, true},
-    [SC_INSERT_VS_F32] = {"insert_vs_f32", "x", 0.0, true},
+    [SC_INSERT_FULL] = {"insert_full_per_s", "vectors/s", 0.0, true},
+    [SC_INSERT_VS_FULL] = {"insert_vs_full", "x", 0.0, true},
     [SC_BYTES] = {"bytes_per_vector", "bytes", 0.0, false},
-    [SC_BYTES_F32] = {"bytes_per_vector_f32", "bytes", 0.0, false},
-    [SC_RECALL_F32] = {"query_100k_recall10_f32", "recall", 0.0, false},
+    [SC_BYTES_FULL] = {"bytes_per_vector_full", "bytes", 0.0, false},
+    [SC_RECALL_FULL] = {"query_100k_recall10_full", "recall", 0.0, false},
 };
 
 /* Counts live bytes of one memory and its store. */
@@ -369,24 +369,24 @@ static aw_status run(mem_bench *b, aw_encoder *enc, aw_jobs *jobs) {
         b->samples[SC_BYTES][0] = (double)atomic_load(&count.live) / MEMORIES;
         b->nsamples[SC_BYTES] = 1;
     }
-    bool f32 = aw_bench_selected(&b->opt, scenarios[SC_INSERT_F32].name) ||
-               aw_bench_selected(&b->opt, scenarios[SC_INSERT_VS_F32].name) ||
-               aw_bench_selected(&b->opt, scenarios[SC_BYTES_F32].name) ||
-               aw_bench_selected(&b->opt, scenarios[SC_RECALL_F32].name);
-    if (st == AW_OK && f32) {
-        if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k over a float32 store\n");
+    bool full = aw_bench_selected(&b->opt, scenarios[SC_INSERT_FULL].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_INSERT_VS_FULL].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_BYTES_FULL].name) ||
+               aw_bench_selected(&b->opt, scenarios[SC_RECALL_FULL].name);
+    if (st == AW_OK && full) {
+        if (b->opt.verbose) fprintf(stderr, "memory: building the same 100k over the full 512-d embeddings\n");
         counting c32 = {.base = {c_alloc, c_realloc, c_free, NULL}};
         c32.base.user = &c32;
         aw_memory *m32 = aw_memory_create(&(aw_memory_desc){
-            .encoder = enc, .jobs = jobs, .allocator = &c32.base, .local = {.element = AW_INDEX_F32}});
+            .encoder = enc, .jobs = jobs, .allocator = &c32.base, .search_dim = AW_EMBED_DIM});
         double cpu[MEMORIES / INSERT_CHUNK];
-        st = m32 ? build(b, m32, b->samples[SC_INSERT_F32], cpu) : aw_last_status();
+        st = m32 ? build(b, m32, b->samples[SC_INSERT_FULL], cpu) : aw_last_status();
         if (st == AW_OK) {
-            b->nsamples[SC_INSERT_F32] = chunks;
-            b->samples[SC_INSERT_VS_F32][0] = insert_ratio(b, SC_INSERT_F32);
-            b->samples[SC_BYTES_F32][0] = (double)atomic_load(&c32.live) / MEMORIES;
-            b->samples[SC_RECALL_F32][0] = recall(b, m32, flat);
-            b->nsamples[SC_INSERT_VS_F32] = b->nsamples[SC_BYTES_F32] = b->nsamples[SC_RECALL_F32] = 1;
+            b->nsamples[SC_INSERT_FULL] = chunks;
+            b->samples[SC_INSERT_VS_FULL][0] = insert_ratio(b, SC_INSERT_FULL);
+            b->samples[SC_BYTES_FULL][0] = (double)atomic_load(&c32.live) / MEMORIES;
+            b->samples[SC_RECALL_FULL][0] = recall(b, m32, flat);
+            b->nsamples[SC_INSERT_VS_FULL] = b->nsamples[SC_BYTES_FULL] = b->nsamples[SC_RECALL_FULL] = 1;
         }
         aw_memory_destroy(m32);
     }

@@ -457,6 +457,10 @@ void aw_store_close(aw_store *store);
 
 typedef struct aw_memory aw_memory;
 
+#define AW_MEMORY_FIT_COUNT 2048u /* memories added before the owned store switches to search_dim;
+                                     the fit samples at most this many */
+#define AW_MEMORY_REFINE    100u  /* candidates re-scored at least, when the store is projected */
+
 typedef struct aw_memory_desc {
     aw_encoder *encoder;           /* embeds texts added without an embedding and query texts; NULL:
                                       every add and query brings its embedding */
@@ -464,6 +468,12 @@ typedef struct aw_memory_desc {
                                       the memory owns. A given store stays the caller's. */
     aw_store_local_desc local;     /* the owned local store's settings (ef_construction 0: 100;
                                       element 0: F16, as the memory keeps float copies for scoring) */
+    uint32_t search_dim;           /* the owned HNSW store indexes the embeddings projected onto
+                                      this many principal directions (a multiple of 32), fitted on
+                                      the first AW_MEMORY_FIT_COUNT memories; retrieval asks it for at
+                                      least AW_MEMORY_REFINE candidates and re-scores them on the full
+                                      embeddings. 0: 128; AW_EMBED_DIM: no projection. Only for the
+                                      owned HNSW store (exact stores and given stores: AW_EMBED_DIM) */
     aw_jobs *jobs;                 /* runs asynchronous requests, and the owned local store's
                                       parallel inserts (unless local.jobs is set); NULL or 1
                                       thread: they run inline inside aw_memory_submit / add */
@@ -510,7 +520,12 @@ uint32_t aw_memory_count(const aw_memory *mem);
 uint32_t aw_memory_unsynced(const aw_memory *mem);
 /* Sends what a failing store missed; AW_OK when nothing waits any more. */
 aw_status aw_memory_sync(aw_memory *mem);
+/* The store candidates come from. The owned store is replaced once, when it switches to the
+ * projected space (aw_store_dim then gives search_dim). */
 const aw_store *aw_memory_store(const aw_memory *mem);
+/* Share of the fitted sample's second moment the search projection keeps (0 before the fit or
+ * without a projection). */
+float aw_memory_search_energy(const aw_memory *mem);
 
 typedef enum aw_memory_ranker {
     AW_RANKER_MEMORY = 0, /* the retrieval score above over the store's candidates */

@@ -75,6 +75,15 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
                                      "(consolidate_threshold at most 1)");
         return NULL;
     }
+    bool hnsw_owned = !d.store && !d.local.exact;
+    uint32_t search_dim = d.search_dim ? d.search_dim : hnsw_owned ? MEM_SEARCH_DIM : MEM_DIM;
+    if (search_dim != MEM_DIM && (!hnsw_owned || search_dim % 32 || search_dim > MEM_DIM)) {
+        aw_error(AW_ERR_INVALID_ARG,
+                 "memory: search_dim %u: a projection needs the owned HNSW store and a multiple of 32 below %d "
+                 "(or %d: none)",
+                 search_dim, MEM_DIM, MEM_DIM);
+        return NULL;
+    }
     if (d.store && aw_store_dim(d.store) != MEM_DIM) {
         aw_error(AW_ERR_INVALID_ARG, "memory: the store holds %u-d vectors; memories are %d-d",
                  aw_store_dim(d.store), MEM_DIM);
@@ -101,6 +110,7 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
         .protected_kinds = d.protected_kinds ? d.protected_kinds
                                              : KIND_BIT(AW_MEMORY_LORE) | KIND_BIT(AW_MEMORY_EXAMPLE),
         .request_count = d.max_requests ? d.max_requests : 64,
+        .search_dim = search_dim,
     };
     aw_map_init(&m->row_of, d.allocator);
     m->cands = aw_alloc(d.allocator, sizeof *m->cands * MEM_MAX_CANDIDATES, 64);
@@ -121,14 +131,17 @@ aw_memory *aw_memory_create(const aw_memory_desc *desc) {
         aw_store_local_desc local = d.local;
         local.dim = MEM_DIM;
         /* ef_construction 100 instead of the index's 200: the same recall@10 on clustered 512-d
-         * memories (0.993 both, 20k vectors) at about twice the insert rate (see performance.md). */
-        if (!local.ef_construction) local.ef_construction = 100;
+         * memories (0.993 both, 20k vectors) at about twice the insert rate; on the projection 80
+         * keeps the memory's recall@10 of 100 (0.977 both at 100k) at 1.15-1.3x the rate (see
+         * performance.md). */
+        if (!local.ef_construction) local.ef_construction = search_dim != MEM_DIM ? 80 : 100;
         /* Half-precision vectors in the index: the graph walk reads half the bytes per distance
          * (it is bound by them), and retrieval re-scores its candidates on the memory's own float
          * copies, so scores stay exact (see performance.md). */
         if (!local.element) local.element = AW_INDEX_F16;
         if (!local.allocator) local.allocator = d.allocator;
         if (!local.jobs) local.jobs = d.jobs;
+        m->local = local;
         m->store = aw_store_open_local(&local);
         m->owns_store = true;
         if (!m->store) {
@@ -144,6 +157,7 @@ void aw_memory_destroy(aw_memory *m) {
     const aw_allocator *a = m->allocator;
     if (m->requests) mem_requests_destroy(m);
     if (m->owns_store) aw_store_close(m->store);
+    mem_projection_free(&m->proj, a);
     for (uint32_t i = 0; i < m->count; i++) {
         aw_free(a, m->texts[i], m->text_len[i] + 1);
         if (m->vec_owned[i]) aw_free(a, (void *)m->vec[i], sizeof(float) * MEM_DIM);
@@ -157,6 +171,9 @@ void aw_memory_destroy(aw_memory *m) {
     aw_free(a, m->vec, sizeof *m->vec * m->cap);
     aw_free(a, m->vec_owned, sizeof *m->vec_owned * m->cap);
     aw_free(a, m->pending_deletes, sizeof *m->pending_deletes * m->pending_cap);
+    aw_free(a, m->add_vec, sizeof(float) * MEM_DIM * m->add_cap);
+    aw_free(a, m->push_vec, sizeof(float) * MEM_DIM * MEM_PUSH_ROWS);
+    aw_free(a, m->proj_vec, sizeof(float) * m->search_dim * MEM_PUSH_ROWS);
     aw_free(a, m->cands, sizeof *m->cands * MEM_MAX_CANDIDATES);
     aw_free(a, m->ranked, sizeof *m->ranked * MEM_MAX_CANDIDATES);
     aw_free(a, m->max_sim, sizeof *m->max_sim * MEM_MAX_CANDIDATES);
@@ -176,6 +193,10 @@ const aw_store *aw_memory_store(const aw_memory *m) {
     return m ? m->store : NULL;
 }
 
+float aw_memory_search_energy(const aw_memory *m) {
+    return m && m->projected ? m->proj.energy : 0.0f;
+}
+
 /* ---------------------------------------------------------------- store synchronisation */
 
 static int cmp_u32(const void *a, const void *b) {
@@ -186,7 +207,8 @@ static int cmp_u32(const void *a, const void *b) {
 /* A synced row whose vector the store keeps in this process points at the store's copy; its own
  * copy goes. */
 static void share_vector(aw_memory *m, uint32_t row) {
-    if (m->unsynced[row] || !m->vec_owned[row]) return;
+    /* A store that will hold projections never holds the full vector for long. */
+    if (m->unsynced[row] || !m->vec_owned[row] || m->search_dim != MEM_DIM) return;
     const float *shared = aw_store_vector(m->store, m->ids[row]);
     if (!shared) return;
     aw_free(m->allocator, (void *)m->vec[row], sizeof(float) * MEM_DIM);
@@ -194,40 +216,55 @@ static void share_vector(aw_memory *m, uint32_t row) {
     m->vec_owned[row] = false;
 }
 
-/* Sends rows (sorted, unique) to the store; marks them synced on success. */
+/* The push scratch (made on first use, kept). */
+static bool push_scratch(aw_memory *m) {
+    if (!m->push_vec) m->push_vec = aw_alloc(m->allocator, sizeof(float) * MEM_DIM * MEM_PUSH_ROWS, 64);
+    if (!m->proj_vec && m->search_dim != MEM_DIM)
+        m->proj_vec = aw_alloc(m->allocator, sizeof(float) * m->search_dim * MEM_PUSH_ROWS, 64);
+    return m->push_vec && (m->proj_vec || m->search_dim == MEM_DIM);
+}
+
+/* Sends n (at most MEM_PUSH_ROWS) vectors to the store, projected when it indexes the projection. */
+static aw_status upsert(aw_memory *m, const uint64_t *ids, const float *vec, const aw_store_meta *meta, uint32_t n) {
+    if (!m->projected) return aw_store_upsert(m->store, ids, vec, meta, n);
+    mem_project_batch(&m->proj, vec, n, m->proj_vec);
+    return aw_store_upsert(m->store, ids, m->proj_vec, meta, n);
+}
+
+/* Sends rows (sorted, unique) to the store, MEM_PUSH_ROWS at a time; marks them synced on success. */
 static aw_status push_rows(aw_memory *m, const uint32_t *rows, uint32_t n) {
     if (n == 0) return AW_OK;
-    const aw_allocator *a = m->allocator;
-    bool contiguous = rows[n - 1] - rows[0] == n - 1;
-    uint64_t *ids = contiguous ? m->ids + rows[0] : aw_alloc(a, sizeof *ids * n, 64);
-    aw_store_meta *meta = contiguous ? m->meta + rows[0] : aw_alloc(a, sizeof *meta * n, 64);
-    float *vec = aw_alloc(a, sizeof *vec * MEM_DIM * n, 64);
-    aw_status st;
-    if (!ids || !meta || !vec) {
-        st = aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to send %u memories", n);
-    } else {
-        for (uint32_t i = 0; i < n; i++) {
-            if (!contiguous) {
-                ids[i] = m->ids[rows[i]];
-                meta[i] = m->meta[rows[i]];
+    if (!push_scratch(m)) return aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to send %u memories", n);
+    aw_status st = AW_OK;
+    uint64_t ids_buf[64];
+    aw_store_meta meta_buf[64];
+    for (uint32_t b = 0; b < n && st == AW_OK;) {
+        /* Contiguous runs go straight from the columns; scattered rows 64 at a time. */
+        uint32_t r = 1;
+        while (b + r < n && r < MEM_PUSH_ROWS && rows[b + r] == rows[b] + r) r++;
+        bool contiguous = r > 1 || b + 1 == n;
+        if (!contiguous) {
+            r = 0;
+            while (b + r < n && r < 64) {
+                ids_buf[r] = m->ids[rows[b + r]];
+                meta_buf[r] = m->meta[rows[b + r]];
+                r++;
             }
-            memcpy(vec + (size_t)i * MEM_DIM, m->vec[rows[i]], sizeof(float) * MEM_DIM);
         }
-        st = aw_store_upsert(m->store, ids, vec, meta, n);
-    }
-    if (!contiguous) {
-        aw_free(a, ids, sizeof *ids * n);
-        aw_free(a, meta, sizeof *meta * n);
-    }
-    aw_free(a, vec, sizeof *vec * MEM_DIM * n);
-    if (st == AW_OK)
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < r; i++)
+            memcpy(m->push_vec + (size_t)i * MEM_DIM, m->vec[rows[b + i]], sizeof(float) * MEM_DIM);
+        st = contiguous ? upsert(m, m->ids + rows[b], m->push_vec, m->meta + rows[b], r)
+                        : upsert(m, ids_buf, m->push_vec, meta_buf, r);
+        if (st != AW_OK) break;
+        for (uint32_t i = b; i < b + r; i++) {
             if (m->unsynced[rows[i]]) {
                 m->unsynced[rows[i]] = false;
                 m->unsynced_count--;
             }
             share_vector(m, rows[i]);
         }
+        b += r;
+    }
     return st;
 }
 
@@ -273,6 +310,62 @@ aw_status aw_memory_sync(aw_memory *m) {
     return st;
 }
 
+/* ---------------------------------------------------------------- the projected store */
+
+#define SWITCH_CHUNK 1024u /* rows sent to the projected store per upsert */
+
+/* Fills `store` with every row projected by `proj`. */
+static aw_status fill_projected(aw_memory *m, aw_store *store, mem_projection *proj) {
+    const aw_allocator *a = m->allocator;
+    float *vec = aw_alloc(a, sizeof(float) * MEM_DIM * SWITCH_CHUNK, 64);
+    float *out = aw_alloc(a, sizeof(float) * proj->dim * SWITCH_CHUNK, 64);
+    aw_status st = vec && out ? AW_OK : aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to project the store");
+    for (uint32_t b = 0; b < m->count && st == AW_OK; b += SWITCH_CHUNK) {
+        uint32_t r = m->count - b < SWITCH_CHUNK ? m->count - b : SWITCH_CHUNK;
+        for (uint32_t i = 0; i < r; i++) memcpy(vec + (size_t)i * MEM_DIM, m->vec[b + i], sizeof(float) * MEM_DIM);
+        mem_project_batch(proj, vec, r, out);
+        st = aw_store_upsert(store, m->ids + b, out, m->meta + b, r);
+    }
+    aw_free(a, vec, sizeof(float) * MEM_DIM * SWITCH_CHUNK);
+    aw_free(a, out, sizeof(float) * proj->dim * SWITCH_CHUNK);
+    return st;
+}
+
+/* Once AW_MEMORY_FIT_COUNT memories are in: fits the projection on an even sample of the rows,
+ * builds the owned store again in the projected space from every row and swaps it in. On failure
+ * the full-dimension store stays as it was, and the next add tries again. */
+static aw_status switch_to_projection(aw_memory *m) {
+    const aw_allocator *a = m->allocator;
+    uint32_t n = m->count < AW_MEMORY_FIT_COUNT ? m->count : AW_MEMORY_FIT_COUNT;
+    const float **sample = aw_alloc(a, sizeof *sample * n, 64);
+    if (!sample) return aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to fit the search projection");
+    for (uint32_t i = 0; i < n; i++) sample[i] = m->vec[(uint64_t)i * m->count / n];
+    mem_projection proj;
+    aw_status st = mem_projection_fit(&proj, a, m->search_dim, sample, n);
+    aw_free(a, sample, sizeof *sample * n);
+    if (st != AW_OK) return st;
+    aw_store_local_desc local = m->local;
+    local.dim = m->search_dim;
+    aw_store *store = aw_store_open_local(&local);
+    st = store ? fill_projected(m, store, &proj) : aw_last_status();
+    if (st != AW_OK) {
+        aw_store_close(store);
+        mem_projection_free(&proj, a);
+        return st;
+    }
+    /* Requests in flight search the old store: they finish before it goes. */
+    mem_requests_quiesce(m);
+    aw_store_close(m->store);
+    m->store = store;
+    m->proj = proj;
+    m->projected = true;
+    /* Every row is in the new store, and deletions owed to the old one are moot. */
+    for (uint32_t r = 0; r < m->count; r++) m->unsynced[r] = false;
+    m->unsynced_count = 0;
+    m->pending_count = 0;
+    return AW_OK;
+}
+
 /* ---------------------------------------------------------------- add / forget / get */
 
 static aw_status check_item(const aw_memory_item *it, uint32_t i) {
@@ -287,6 +380,16 @@ static aw_status check_item(const aw_memory_item *it, uint32_t i) {
         return aw_error(AW_ERR_INVALID_ARG, "memory: item %u has importance %g (0..1)", i, (double)it->importance);
     if (strlen(it->text) >= UINT32_MAX) return aw_error(AW_ERR_CAPACITY, "memory: item %u's text is over 4 GiB", i);
     return AW_OK;
+}
+
+/* Room for n normalised vectors, kept between calls. */
+static float *add_scratch(aw_memory *m, uint32_t n) {
+    if (n <= m->add_cap) return m->add_vec;
+    float *v = aw_realloc(m->allocator, m->add_vec, sizeof(float) * MEM_DIM * m->add_cap, sizeof(float) * MEM_DIM * n, 64);
+    if (!v) return NULL;
+    m->add_vec = v;
+    m->add_cap = n;
+    return v;
 }
 
 aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
@@ -305,7 +408,7 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
     const aw_allocator *a = m->allocator;
     aw_status st = AW_OK;
     /* Everything that can fail happens before the first row changes: vectors, text copies, room. */
-    float *vec = aw_alloc(a, sizeof(float) * MEM_DIM * n, 64);
+    float *vec = add_scratch(m, n);
     char **copies = aw_alloc(a, sizeof *copies * n, 64);
     float **vcopies = aw_alloc(a, sizeof *vcopies * n, 64);
     uint32_t *rows = aw_alloc(a, sizeof *rows * n, 64);
@@ -397,6 +500,12 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
             if (u == 0 || rows[i] != rows[u - 1]) rows[u++] = rows[i];
     }
     st = push_rows(m, rows, u);
+    if (st == AW_OK && !m->projected && m->search_dim != MEM_DIM && m->count >= AW_MEMORY_FIT_COUNT &&
+        switch_to_projection(m) != AW_OK) {
+        /* The memories are in (the full-dimension store serves them); the switch waits for the next add. */
+        AW_LOGW("memory: the search projection is postponed: %s", aw_last_error());
+        aw_clear_error();
+    }
 out:
     if (copies)
         for (uint32_t i = 0; i < n; i++)
@@ -404,7 +513,11 @@ out:
     if (vcopies)
         for (uint32_t i = 0; i < n; i++) aw_free(a, vcopies[i], sizeof(float) * MEM_DIM);
     aw_free(a, vcopies, sizeof *vcopies * n);
-    aw_free(a, vec, sizeof(float) * MEM_DIM * n);
+    if (m->add_cap > MEM_ADD_KEEP) { /* a one-off big batch: not kept */
+        aw_free(a, m->add_vec, sizeof(float) * MEM_DIM * m->add_cap);
+        m->add_vec = NULL;
+        m->add_cap = 0;
+    }
     aw_free(a, copies, sizeof *copies * n);
     aw_free(a, rows, sizeof *rows * n);
     if (texts) aw_free(a, (void *)texts, sizeof *texts * missing);
@@ -454,6 +567,17 @@ aw_status aw_memory_get(const aw_memory *m, uint64_t id, aw_memory_item *out) {
 
 /* ---------------------------------------------------------------- ranking */
 
+uint32_t mem_fetch_count(const aw_memory *m, uint32_t keep) {
+    if (!m->projected || keep >= AW_MEMORY_REFINE) return keep;
+    return AW_MEMORY_REFINE < m->count ? AW_MEMORY_REFINE : (m->count > keep ? m->count : keep);
+}
+
+const float *mem_store_query_vector(const aw_memory *m, const float *qvec, float *out) {
+    if (!m->projected) return qvec;
+    mem_project_one(&m->proj, qvec, out);
+    return out;
+}
+
 uint32_t mem_candidate_count(const aw_memory_query *q, uint32_t count) {
     uint32_t k = q->k ? q->k : 10;
     uint32_t c = q->candidates ? q->candidates : (k * 4 > 40 ? k * 4 : 40);
@@ -471,8 +595,14 @@ static int cmp_hit(const void *pa, const void *pb) {
     return mem_hit_before(a, b) ? -1 : mem_hit_before(b, a) ? 1 : 0;
 }
 
+static int cmp_similarity(const void *pa, const void *pb) {
+    const aw_memory_hit *a = pa, *b = pb;
+    if (a->similarity != b->similarity) return a->similarity > b->similarity ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
 uint32_t mem_rank(aw_memory *m, const aw_memory_query *q, const float *qvec, const aw_store_hit *cands,
-                  uint32_t n, aw_memory_hit *hits, uint32_t cap) {
+                  uint32_t n, uint32_t keep, aw_memory_hit *hits, uint32_t cap) {
     uint32_t k = q->k ? q->k : 10;
     if (k > cap) k = cap;
     aw_memory_hit *r = m->ranked;
@@ -490,6 +620,11 @@ uint32_t mem_rank(aw_memory *m, const aw_memory_query *q, const float *qvec, con
             score = m->w_sim * sim + m->w_rec * recency + m->w_imp * x->importance;
         }
         r[c++] = (aw_memory_hit){.id = cands[i].id, .score = score, .similarity = sim};
+    }
+    /* A projected store's candidates: the full embeddings pick the `keep` most similar. */
+    if (c > keep) {
+        qsort(r, c, sizeof *r, cmp_similarity);
+        c = keep;
     }
     qsort(r, c, sizeof *r, cmp_hit);
     if (k > c) k = c;
@@ -562,10 +697,11 @@ aw_status aw_memory_retrieve(aw_memory *m, const aw_memory_query *q, aw_memory_h
         return AW_OK;
     }
     if ((st = query_vector(m, q, m->query_vec)) != AW_OK) return st;
-    uint32_t n = 0;
-    st = aw_store_query(m->store, m->query_vec, mem_candidate_count(q, m->count), &q->filter, m->cands, &n);
+    uint32_t n = 0, keep = mem_candidate_count(q, m->count);
+    st = aw_store_query(m->store, mem_store_query_vector(m, m->query_vec, m->query_proj), mem_fetch_count(m, keep),
+                        &q->filter, m->cands, &n);
     if (st != AW_OK) return st;
-    *found = mem_rank(m, q, m->query_vec, m->cands, n, hits, cap);
+    *found = mem_rank(m, q, m->query_vec, m->cands, n, keep, hits, cap);
     return AW_OK;
 }
 

@@ -13,9 +13,11 @@ static void run_request(uint32_t worker, void *ctx) {
     aw_status st = AW_OK;
     r->cand_count = 0;
     if (!r->has_vec) st = mem_query_vector(m, &r->query, r->vec);
+    /* The projection is fixed once made, and the switch to it waits for requests in flight. */
+    if (st == AW_OK && r->project) mem_project_one(&m->proj, r->vec, r->projected);
     if (st == AW_OK)
-        st = aw_store_query(m->store, r->vec, r->cand_want,
-                            &r->query.filter, r->cands, &r->cand_count);
+        st = aw_store_query(m->store, r->project ? r->projected : r->vec, r->cand_want, &r->query.filter, r->cands,
+                            &r->cand_count);
     r->status = st;
     if (st != AW_OK) snprintf(r->error, sizeof r->error, "%s", aw_last_error());
     int expected = REQ_RUNNING;
@@ -65,7 +67,10 @@ aw_status aw_memory_submit(aw_memory *m, const aw_memory_query *q, aw_memory_req
     r->query = *q;
     r->query.text = r->has_vec ? NULL : r->text;
     r->query.embedding = NULL;
-    r->cand_want = mem_candidate_count(q, m->count); /* the worker must not read the memory */
+    /* The worker must not read the memory's changing parts: what it needs is settled here. */
+    r->keep = mem_candidate_count(q, m->count);
+    r->cand_want = mem_fetch_count(m, r->keep);
+    r->project = m->projected;
     r->status = AW_OK;
     r->error[0] = '\0';
     r->deadline_ns = q->timeout_ms ? aw_time_ns() + (uint64_t)q->timeout_ms * 1000000u : 0;
@@ -119,7 +124,7 @@ aw_status aw_memory_poll(aw_memory *m, aw_memory_request req, aw_memory_hit *hit
         /* Results keep the memory's current state: rows forgotten since the search drop out. */
         if (cap && m->count) {
             uint32_t n = r->cand_count < MEM_MAX_CANDIDATES ? r->cand_count : MEM_MAX_CANDIDATES;
-            *found = mem_rank(m, &r->query, r->vec, r->cands, n, hits, cap);
+            *found = mem_rank(m, &r->query, r->vec, r->cands, n, r->keep, hits, cap);
         }
     }
     atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
@@ -129,6 +134,17 @@ aw_status aw_memory_poll(aw_memory *m, aw_memory_request req, aw_memory_hit *hit
 void aw_memory_cancel(aw_memory *m, aw_memory_request req) {
     mem_request *r = find(m, req);
     if (r) release(r);
+}
+
+void mem_requests_quiesce(aw_memory *m) {
+    for (uint32_t i = 0; i < m->request_count; i++) {
+        mem_request *r = &m->requests[i];
+        for (;;) {
+            int state = atomic_load_explicit(&r->state, memory_order_acquire);
+            if (!m->jobs || (state != REQ_RUNNING && state != REQ_ABANDONED)) break;
+            aw_jobs_wait(m->jobs, r->job);
+        }
+    }
 }
 
 void mem_requests_destroy(aw_memory *m) {

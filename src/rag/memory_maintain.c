@@ -40,7 +40,8 @@ aw_status aw_memory_consolidate(aw_memory *m, float threshold, uint32_t *merged_
     if (!ids) return aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory");
     aw_status st = AW_OK, store_st = AW_OK;
     uint32_t merged = 0;
-    aw_store_hit near[NEIGHBOURS];
+    aw_store_hit *near = m->cands; /* the retrieval scratch: MEM_MAX_CANDIDATES */
+    uint32_t want = mem_fetch_count(m, NEIGHBOURS);
     for (uint32_t i = 0; i < n && st == AW_OK; i++) {
         uint64_t row;
         if (!aw_map_get(&m->row_of, ids[i], &row)) continue; /* merged into an earlier one */
@@ -48,7 +49,7 @@ aw_status aw_memory_consolidate(aw_memory *m, float threshold, uint32_t *merged_
         aw_store_filter f = {.kinds = 1u << keep.kind, .by_agent = true, .agent = keep.agent};
         uint32_t found = 0;
         memcpy(m->query_vec, m->vec[row], sizeof m->query_vec);
-        st = aw_store_query(m->store, m->query_vec, NEIGHBOURS, &f, near, &found);
+        st = aw_store_query(m->store, mem_store_query_vector(m, m->query_vec, m->query_proj), want, &f, near, &found);
         for (uint32_t j = 0; j < found && st == AW_OK; j++) {
             uint64_t other;
             if (near[j].id <= ids[i] || !aw_map_get(&m->row_of, near[j].id, &other)) continue;

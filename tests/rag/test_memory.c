@@ -226,32 +226,36 @@ static void test_add_replace_forget(void **state) {
     assert_int_equal(atomic_load(&ta.live_bytes), 0);
 }
 
-/* Each embedding is kept once when the store keeps float32: a synced memory's embedding is the
- * store's copy (the same pointer, the same bits as the normalised input), the memory's live bytes
- * stay under two copies per memory, and a replaced or moved row still reads its own vector. With
- * the default half-precision store the memory keeps its own exact float copy (the store lends
- * none), and the two together stay under two float copies too. */
-static void check_embedding_copies(aw_index_element element) {
+/* Each embedding is kept once when the store keeps full float32 vectors: a synced memory's
+ * embedding is the store's copy (the same pointer, the same bits as the normalised input), the
+ * memory's live bytes stay under two copies per memory, and a replaced or moved row still reads its
+ * own vector. With a half-precision or a projected store (the default: both) the memory keeps its
+ * own exact float copy (the store lends none), and the two together stay under two float copies. */
+static void check_embedding_copies(aw_index_element element, uint32_t search_dim) {
     rag_test_alloc ta;
     rag_test_alloc_init(&ta, -1);
     enum { N = 3000 }; /* enough that fixed reservations (1,024 index slots...) weigh little */
     mt_set s;
     mt_set_make(&s, N, 10, 21);
-    aw_memory *m = aw_memory_create(&(aw_memory_desc){.allocator = &ta.base, .local = {.element = element}});
+    aw_memory *m = aw_memory_create(
+        &(aw_memory_desc){.allocator = &ta.base, .local = {.element = element}, .search_dim = search_dim});
     assert_non_null(m);
     assert_int_equal(aw_memory_add(m, s.items, N), AW_OK);
     const aw_store *store = aw_memory_store(m);
+    bool full = search_dim == D;
+    assert_int_equal(aw_store_dim(store), full ? D : 128);
     for (uint64_t id = 1; id <= N; id++) {
         aw_memory_item it;
         assert_int_equal(aw_memory_get(m, id, &it), AW_OK);
-        if (element == AW_INDEX_F32) assert_ptr_equal(it.embedding, aw_store_vector(store, id));
-        else assert_null(aw_store_vector(store, id));
+        if (element == AW_INDEX_F32 && full) assert_ptr_equal(it.embedding, aw_store_vector(store, id));
+        else if (element != AW_INDEX_F32) assert_null(aw_store_vector(store, id));
+        else assert_ptr_not_equal(it.embedding, aw_store_vector(store, id));
         /* The inputs are unit already: stored as given, bit for bit. */
         assert_memory_equal(it.embedding, s.vec + (id - 1) * D, sizeof(float) * D);
     }
     int64_t per = atomic_load(&ta.live_bytes) / N;
-    print_message("%s store: %lld live bytes per memory (one embedding is %zu)\n",
-                  element == AW_INDEX_F32 ? "F32" : "F16", (long long)per, sizeof(float) * D);
+    print_message("%s store, search_dim %u: %lld live bytes per memory (one embedding is %zu)\n",
+                  element == AW_INDEX_F32 ? "F32" : "F16", aw_store_dim(store), (long long)per, sizeof(float) * D);
     assert_true(per < (int64_t)(2 * sizeof(float) * D));
     /* Replace one, forget another (the last row moves into its place): each reads its own vector. */
     aw_memory_item repl = s.items[4];
@@ -270,8 +274,10 @@ static void check_embedding_copies(aw_index_element element) {
 
 static void test_embedding_stored_once(void **state) {
     (void)state;
-    check_embedding_copies(AW_INDEX_F32);
-    check_embedding_copies(AW_INDEX_ELEMENT_DEFAULT);
+    check_embedding_copies(AW_INDEX_F32, D);
+    check_embedding_copies(AW_INDEX_ELEMENT_DEFAULT, D);
+    check_embedding_copies(AW_INDEX_F32, 0);
+    check_embedding_copies(AW_INDEX_ELEMENT_DEFAULT, 0);
 }
 
 /* After warm-up a retrieval allocates nothing (HNSW and flat, MMR on). */
