@@ -386,8 +386,33 @@ static void test_versions_and_damaged_halves(void **state) {
     remove_dir(dir);
 }
 
+static int cmp_cand_ref(const void *a, const void *b) {
+    const idx_cand *x = a, *y = b;
+    if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* The candidate sort (inlined quicksort) against qsort, over sizes around its insertion-sort cutoff,
+ * with many equal distances (ties go by node). */
+static void test_candidate_sort(void **state) {
+    (void)state;
+    aw_rng rng;
+    aw_rng_seed(&rng, 3);
+    idx_cand a[600], b[600];
+    for (uint32_t round = 0; round < 400; round++) {
+        uint32_t n = round < 40 ? round : aw_rng_range(&rng, 600);
+        uint32_t values = 1 + aw_rng_range(&rng, 50);
+        for (uint32_t i = 0; i < n; i++)
+            a[i] = b[i] = (idx_cand){(float)aw_rng_range(&rng, values) * 0.25f, (uint32_t)(aw_rng_u64(&rng) % 100000u)};
+        idx_sort_cands(a, n);
+        qsort(b, n, sizeof *b, cmp_cand_ref);
+        assert_memory_equal(a, b, n * sizeof *a);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_candidate_sort),
         cmocka_unit_test(test_every_half_round_trips),
         cmocka_unit_test(test_narrow_rounds_to_nearest_even),
         cmocka_unit_test(test_half_kernels_match_float),
