@@ -42,7 +42,7 @@ static void orthonormalise(float *q, uint32_t dim, double *col, aw_rng *rng) {
         for (uint32_t a = 0; a < MEM_DIM; a++) col[(size_t)p * MEM_DIM + a] = q[(size_t)a * dim + p];
     for (uint32_t p = 0; p < dim; p++) {
         double *c = col + (size_t)p * MEM_DIM;
-        for (int attempt = 0;; attempt++) {
+        for (;;) {
             double before = 0;
             for (uint32_t a = 0; a < MEM_DIM; a++) before += c[a] * c[a];
             for (int pass = 0; pass < 2; pass++)
@@ -59,8 +59,7 @@ static void orthonormalise(float *q, uint32_t dim, double *col, aw_rng *rng) {
                 for (uint32_t a = 0; a < MEM_DIM; a++) c[a] *= inv;
                 break;
             }
-            for (uint32_t a = 0; a < MEM_DIM; a++) c[a] = gauss(rng); /* attempts: almost surely one */
-            (void)attempt;
+            for (uint32_t a = 0; a < MEM_DIM; a++) c[a] = gauss(rng); /* almost surely spans a new direction */
         }
     }
     for (uint32_t p = 0; p < dim; p++)
