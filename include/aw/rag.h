@@ -523,9 +523,23 @@ aw_status aw_memory_sync(aw_memory *mem);
 /* The store candidates come from. The owned store is replaced once, when it switches to the
  * projected space (aw_store_dim then gives search_dim). */
 const aw_store *aw_memory_store(const aw_memory *mem);
-/* Share of the fitted sample's second moment the search projection keeps (0 before the fit or
- * without a projection). */
-float aw_memory_search_energy(const aw_memory *mem);
+/* The owned store's search projection. Energy is the mean share of a unit embedding's square
+ * norm its projection keeps: fit_energy over the sample it was fitted on, recent_energy over the
+ * memories added since. A recent_energy well below fit_energy means new memories lie outside the
+ * fitted directions (search recall falls; scores stay exact): aw_memory_refit. */
+typedef struct aw_memory_search_stats {
+    uint32_t dim;             /* what the store indexes: search_dim once projected, else AW_EMBED_DIM */
+    uint32_t fits;            /* projections fitted so far */
+    float fit_energy;         /* 0 before the first fit */
+    float recent_energy;      /* 0 when nothing was added since the fit */
+    uint32_t added_since_fit; /* memories added (or replaced) since the fit */
+} aw_memory_search_stats;
+aw_memory_search_stats aw_memory_get_search_stats(const aw_memory *mem);
+/* Fits the projection again on an even sample of the memories as they are and rebuilds the owned
+ * store with it, on the calling thread (about the cost of adding every memory again; requests in
+ * flight finish first). AW_ERR_UNSUPPORTED without a projection (search_dim AW_EMBED_DIM, an exact
+ * or a given store), AW_ERR_INVALID_ARG on an empty memory; on failure the store stays as it was. */
+aw_status aw_memory_refit(aw_memory *mem);
 
 typedef enum aw_memory_ranker {
     AW_RANKER_MEMORY = 0, /* the retrieval score above over the store's candidates */

@@ -193,8 +193,15 @@ const aw_store *aw_memory_store(const aw_memory *m) {
     return m ? m->store : NULL;
 }
 
-float aw_memory_search_energy(const aw_memory *m) {
-    return m && m->projected ? m->proj.energy : 0.0f;
+aw_memory_search_stats aw_memory_get_search_stats(const aw_memory *m) {
+    if (!m) return (aw_memory_search_stats){0};
+    return (aw_memory_search_stats){
+        .dim = m->projected ? m->search_dim : MEM_DIM,
+        .fits = m->fits,
+        .fit_energy = m->projected ? m->proj.energy : 0.0f,
+        .recent_energy = m->added_since_fit ? (float)(m->energy_since_fit / m->added_since_fit) : 0.0f,
+        .added_since_fit = m->added_since_fit,
+    };
 }
 
 /* ---------------------------------------------------------------- store synchronisation */
@@ -228,7 +235,14 @@ static bool push_scratch(aw_memory *m) {
 static aw_status upsert(aw_memory *m, const uint64_t *ids, const float *vec, const aw_store_meta *meta, uint32_t n) {
     if (!m->projected) return aw_store_upsert(m->store, ids, vec, meta, n);
     mem_project_batch(&m->proj, vec, n, m->proj_vec);
-    return aw_store_upsert(m->store, ids, m->proj_vec, meta, n);
+    aw_status st = aw_store_upsert(m->store, ids, m->proj_vec, meta, n);
+    if (st == AW_OK) { /* how much of the new rows the fitted directions keep (rows are unit) */
+        double e = 0;
+        for (size_t i = 0; i < (size_t)n * m->search_dim; i++) e += (double)m->proj_vec[i] * m->proj_vec[i];
+        m->energy_since_fit += e;
+        m->added_since_fit += n;
+    }
+    return st;
 }
 
 /* Sends rows (sorted, unique) to the store, MEM_PUSH_ROWS at a time; marks them synced on success. */
@@ -331,10 +345,10 @@ static aw_status fill_projected(aw_memory *m, aw_store *store, mem_projection *p
     return st;
 }
 
-/* Once AW_MEMORY_FIT_COUNT memories are in: fits the projection on an even sample of the rows,
- * builds the owned store again in the projected space from every row and swaps it in. On failure
- * the full-dimension store stays as it was, and the next add tries again. */
-static aw_status switch_to_projection(aw_memory *m) {
+/* Fits the projection on an even sample of the rows, builds the owned store again in the projected
+ * space from every row and swaps it in: once AW_MEMORY_FIT_COUNT memories are in, and on
+ * aw_memory_refit. On failure the store stays as it was. */
+static aw_status fit_projection(aw_memory *m) {
     const aw_allocator *a = m->allocator;
     uint32_t n = m->count < AW_MEMORY_FIT_COUNT ? m->count : AW_MEMORY_FIT_COUNT;
     const float **sample = aw_alloc(a, sizeof *sample * n, 64);
@@ -356,14 +370,27 @@ static aw_status switch_to_projection(aw_memory *m) {
     /* Requests in flight search the old store: they finish before it goes. */
     mem_requests_quiesce(m);
     aw_store_close(m->store);
+    mem_projection_free(&m->proj, a);
     m->store = store;
     m->proj = proj;
     m->projected = true;
+    m->fits++;
+    m->added_since_fit = 0;
+    m->energy_since_fit = 0;
     /* Every row is in the new store, and deletions owed to the old one are moot. */
     for (uint32_t r = 0; r < m->count; r++) m->unsynced[r] = false;
     m->unsynced_count = 0;
     m->pending_count = 0;
     return AW_OK;
+}
+
+aw_status aw_memory_refit(aw_memory *m) {
+    if (!m) return aw_error(AW_ERR_INVALID_ARG, "memory: NULL");
+    if (m->search_dim == MEM_DIM)
+        return aw_error(AW_ERR_UNSUPPORTED, "memory: refit: the store is not projected (search_dim %d, an exact "
+                                            "or a given store)", MEM_DIM);
+    if (!m->count) return aw_error(AW_ERR_INVALID_ARG, "memory: refit: the memory is empty");
+    return fit_projection(m);
 }
 
 /* ---------------------------------------------------------------- add / forget / get */
@@ -501,7 +528,7 @@ aw_status aw_memory_add(aw_memory *m, const aw_memory_item *items, uint32_t n) {
     }
     st = push_rows(m, rows, u);
     if (st == AW_OK && !m->projected && m->search_dim != MEM_DIM && m->count >= AW_MEMORY_FIT_COUNT &&
-        switch_to_projection(m) != AW_OK) {
+        fit_projection(m) != AW_OK) {
         /* The memories are in (the full-dimension store serves them); the switch waits for the next add. */
         AW_LOGW("memory: the search projection is postponed: %s", aw_last_error());
         aw_clear_error();

@@ -70,6 +70,8 @@ struct aw_memory {
     uint32_t search_dim;
     bool projected;
     mem_projection proj;
+    uint32_t fits, added_since_fit;
+    double energy_since_fit; /* sum of the square norms of the projections added since the fit */
     aw_store_local_desc local;
     aw_jobs *jobs;
     float w_sim, w_rec, w_imp;

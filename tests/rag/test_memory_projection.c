@@ -33,11 +33,15 @@ static void test_switch_recall_and_exact_scores(void **state) {
     aw_memory *exact = aw_memory_create(&(aw_memory_desc){.local = {.exact = true}});
     assert_non_null(m);
     assert_non_null(exact);
-    assert_true(aw_memory_search_energy(m) == 0.0f);
+    assert_int_equal(aw_memory_get_search_stats(m).fits, 0);
     add_all(m, &s, 128);
     assert_int_equal(aw_memory_add(exact, s.items, N), AW_OK);
-    float energy = aw_memory_search_energy(m);
+    aw_memory_search_stats st = aw_memory_get_search_stats(m);
+    float energy = st.fit_energy;
+    assert_int_equal(st.dim, 128);
+    assert_int_equal(st.fits, 1);
     assert_true(energy > 0.5f && energy <= 1.0f);
+    assert_true(st.added_since_fit > 0 && st.recent_energy > 0.0f && st.recent_energy <= 1.0f);
     aw_rng rng;
     aw_rng_seed(&rng, 5);
     double same = 0;
@@ -180,9 +184,88 @@ static void test_bad_search_dim(void **state) {
     aw_memory *m = aw_memory_create(&(aw_memory_desc){.search_dim = D});
     assert_non_null(m);
     add_all(m, &s, D);
-    assert_true(aw_memory_search_energy(m) == 0.0f);
+    aw_memory_search_stats st = aw_memory_get_search_stats(m);
+    assert_true(st.dim == D && st.fits == 0 && st.fit_energy == 0.0f);
+    assert_int_equal(aw_memory_refit(m), AW_ERR_UNSUPPORTED);
     aw_memory_destroy(m);
     mt_set_free(&s);
+}
+
+/* Memories of a new kind after the fit: spread evenly over other dimensions than the first ones'
+ * (per 1: no clusters), so the fitted directions see little of them and not the differences between
+ * them. The kept energy of the new rows falls, recall on them with it, and a refit brings both back. */
+static void make_in_dims(mt_set *s, uint32_t n, uint32_t per, uint32_t first_dim, uint32_t dims, float noise,
+                         uint64_t id0, uint64_t seed) {
+    mt_set_make(s, n, PER, seed);
+    aw_rng rng;
+    aw_rng_seed(&rng, seed ^ 0x5eed);
+    float centre[D];
+    for (uint32_t i = 0; i < n; i++) {
+        if (i % per == 0) {
+            memset(centre, 0, sizeof centre);
+            for (uint32_t d = first_dim; d < first_dim + dims; d++) centre[d] = mt_gauss(&rng);
+            mt_normalise(centre);
+        }
+        mt_near(&rng, centre, noise, s->vec + (size_t)i * D);
+        s->items[i].id = id0 + i;
+        s->items[i].embedding = s->vec + (size_t)i * D;
+    }
+}
+
+static double recall_on(aw_memory *m, aw_memory *exact, const mt_set *s, uint64_t seed) {
+    aw_rng rng;
+    aw_rng_seed(&rng, seed);
+    double same = 0;
+    for (uint32_t k = 0; k < QUERIES; k++) {
+        float q[D];
+        query_near(s, aw_rng_range(&rng, s->n), &rng, q);
+        aw_memory_query query = {.k = 10, .ranker = AW_RANKER_SIMILARITY, .candidates = 10, .embedding = q};
+        aw_memory_hit h[10], e[10];
+        uint32_t nh = 0, ne = 0;
+        assert_int_equal(aw_memory_retrieve(m, &query, h, 10, &nh), AW_OK);
+        assert_int_equal(aw_memory_retrieve(exact, &query, e, 10, &ne), AW_OK);
+        for (uint32_t i = 0; i < nh; i++)
+            for (uint32_t j = 0; j < ne; j++) same += h[i].id == e[j].id;
+    }
+    return same / (10.0 * QUERIES);
+}
+
+static void test_drift_and_refit(void **state) {
+    (void)state;
+    mt_set old, fresh;
+    make_in_dims(&old, AW_MEMORY_FIT_COUNT, PER, 0, 200, 0.02f, 1, 81);
+    make_in_dims(&fresh, 3000, 1, 256, 64, 0.002f, 100000, 82);
+    aw_memory *m = aw_memory_create(&(aw_memory_desc){0});
+    aw_memory *exact = aw_memory_create(&(aw_memory_desc){.local = {.exact = true}});
+    assert_non_null(m);
+    assert_non_null(exact);
+    assert_int_equal(aw_memory_add(m, old.items, old.n), AW_OK);
+    assert_int_equal(aw_memory_add(exact, old.items, old.n), AW_OK);
+    for (uint32_t at = 0; at < fresh.n; at += BATCH) {
+        uint32_t n = fresh.n - at < BATCH ? fresh.n - at : BATCH;
+        assert_int_equal(aw_memory_add(m, fresh.items + at, n), AW_OK);
+        assert_int_equal(aw_memory_add(exact, fresh.items + at, n), AW_OK);
+    }
+    aw_memory_search_stats st = aw_memory_get_search_stats(m);
+    assert_int_equal(st.fits, 1);
+    assert_int_equal(st.added_since_fit, fresh.n);
+    double before = recall_on(m, exact, &fresh, 9);
+    print_message("new rows: energy %.3f against %.3f at the fit, recall@10 %.3f\n", (double)st.recent_energy,
+                  (double)st.fit_energy, before);
+    assert_true(st.recent_energy < st.fit_energy - 0.3f);
+    assert_int_equal(aw_memory_refit(m), AW_OK);
+    st = aw_memory_get_search_stats(m);
+    assert_int_equal(st.fits, 2);
+    assert_int_equal(st.added_since_fit, 0);
+    double after = recall_on(m, exact, &fresh, 9);
+    print_message("after the refit: fit energy %.3f, recall@10 %.3f on the new rows, %.3f on the old\n",
+                  (double)st.fit_energy, after, recall_on(m, exact, &old, 10));
+    assert_true(after >= 0.95);
+    assert_true(after > before);
+    aw_memory_destroy(m);
+    aw_memory_destroy(exact);
+    mt_set_free(&old);
+    mt_set_free(&fresh);
 }
 
 int main(void) {
@@ -191,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_same_for_any_thread_count),
         cmocka_unit_test(test_forget_replace_save_load),
         cmocka_unit_test(test_bad_search_dim),
+        cmocka_unit_test(test_drift_and_refit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
