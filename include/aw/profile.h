@@ -211,6 +211,22 @@ double aw_profile_zone_cost_ns(uint32_t zones);
  * CPUs, or when the two threads could not run at once (a batch over 50 ms). */
 double aw_profile_core_roundtrip_ns(void);
 
+/* Time something else takes from each CPU: a thread pinned to each CPU the caller may use (the
+ * first AW_PROFILE_STALL_CPUS) reads the clock in a loop for `ms` milliseconds, and every gap of at
+ * least `min_us` is a stall (the CPU ran another thread, or on a virtual machine the host ran
+ * something on it). A frame that meets a stall on any of its threads is late by about that much,
+ * so a p99 over a few seconds of frames sees them: aw-stress prints this beside a capacity search.
+ * Takes `ms`; needs no session. cpus is 0 when no thread could be pinned. */
+#define AW_PROFILE_STALL_CPUS 8
+typedef struct aw_profile_stalls {
+    uint32_t cpus;
+    uint32_t ms, min_us; /* as measured */
+    uint32_t cpu[AW_PROFILE_STALL_CPUS];
+    uint32_t count[AW_PROFILE_STALL_CPUS];
+    double max_ms[AW_PROFILE_STALL_CPUS], total_ms[AW_PROFILE_STALL_CPUS];
+} aw_profile_stalls;
+aw_profile_stalls aw_profile_host_stalls(uint32_t ms, uint32_t min_us);
+
 /* Writes the kept records (desc.trace) as Chrome Trace Event JSON, which ui.perfetto.dev and
  * chrome://tracing open: one track per thread, named; zones as complete events with their
  * category, counters as counter tracks, frame marks as instant events. path "-" is stdout. */

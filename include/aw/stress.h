@@ -9,6 +9,7 @@
 #include "aw/core.h"
 #include "aw/ecs.h"
 #include "aw/jobs.h"
+#include "aw/profile.h"
 
 #include <stdio.h>
 
@@ -178,6 +179,10 @@ typedef struct aw_stress_report {
     /* aw_profile_core_roundtrip_ns before the first run and after the last (0: not measured, or
      * one thread): two-thread frame times scale with it, and a virtual machine can change it mid-run */
     double roundtrip_before_ns, roundtrip_after_ns;
+    /* aw_profile_host_stalls before a capacity search (has_stalls): a probe's p99 is its third-worst
+     * frame of 300, so a few stalls of a few ms decide it near the budget */
+    bool has_stalls;
+    aw_profile_stalls stalls;
     aw_stress_result *runs;
     uint32_t run_count, run_capacity;
     bool has_capacity;

@@ -1,7 +1,8 @@
-/* What the machine charges for sharing data between threads: a cache line passed back and forth
- * between two threads on different CPUs. On a virtual machine this moves by 3x from one host
- * placement of its vCPUs to the next, even within a run, and every figure measured with two threads moves
- * with it, so the benchmark tools print it beside their tables. */
+/* What the machine charges for sharing data between threads (a cache line passed back and forth
+ * between two threads on different CPUs), and what it takes from each CPU (stalls). On a virtual
+ * machine the first moves by 3x from one host placement of its vCPUs to the next, even within a
+ * run, and every figure measured with two threads moves with it; the second puts late frames into
+ * every p99. So the benchmark tools print them beside their tables. */
 #define _GNU_SOURCE /* sched_getaffinity, pthread_setaffinity_np */
 #include "core/profile_internal.h"
 
@@ -94,4 +95,57 @@ double aw_profile_core_roundtrip_ns(void) {
     free(pp);
     if (done < BATCHES) return 0.0;
     return prof_median(batch, BATCHES);
+}
+
+/* ---- stalls: one spinning thread per CPU, each counting the gaps in its own clock readings */
+
+typedef struct stall_probe {
+    cpu_set_t cpu;
+    uint64_t ns, min_ns;
+    uint32_t count;
+    uint64_t max_ns, total_ns;
+    bool pinned;
+} stall_probe;
+
+static void *stall_main(void *arg) {
+    stall_probe *sp = arg;
+    sp->pinned = pthread_setaffinity_np(pthread_self(), sizeof sp->cpu, &sp->cpu) == 0;
+    uint64_t start = aw_time_ns(), last = start;
+    for (uint64_t t = start; t - start < sp->ns; t = aw_time_ns()) {
+        uint64_t gap = t - last;
+        if (gap >= sp->min_ns) {
+            sp->count++;
+            sp->total_ns += gap;
+            if (gap > sp->max_ns) sp->max_ns = gap;
+        }
+        last = t;
+    }
+    return NULL;
+}
+
+aw_profile_stalls aw_profile_host_stalls(uint32_t ms, uint32_t min_us) {
+    aw_profile_stalls out = {.ms = ms, .min_us = min_us};
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return out;
+    stall_probe probes[AW_PROFILE_STALL_CPUS];
+    pthread_t threads[AW_PROFILE_STALL_CPUS];
+    bool started[AW_PROFILE_STALL_CPUS] = {false};
+    uint32_t n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < AW_PROFILE_STALL_CPUS; c++) {
+        if (!CPU_ISSET(c, &mine)) continue;
+        probes[n] = (stall_probe){.ns = (uint64_t)ms * 1000000u, .min_ns = (uint64_t)min_us * 1000u};
+        CPU_ZERO(&probes[n].cpu);
+        CPU_SET(c, &probes[n].cpu);
+        out.cpu[n++] = (uint32_t)c;
+    }
+    for (uint32_t i = 0; i < n; i++) started[i] = pthread_create(&threads[i], NULL, stall_main, &probes[i]) == 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!started[i] || pthread_join(threads[i], NULL) != 0 || !probes[i].pinned) continue;
+        uint32_t k = out.cpus++;
+        out.cpu[k] = out.cpu[i];
+        out.count[k] = probes[i].count;
+        out.max_ms[k] = (double)probes[i].max_ns / 1e6;
+        out.total_ms[k] = (double)probes[i].total_ns / 1e6;
+    }
+    return out;
 }

@@ -8,6 +8,8 @@
 
 static const uint32_t default_entities[] = {500, 1000, 2000, 5000};
 #define CAPACITY_FRAMES 300u
+#define CAPACITY_STALL_MS     2000u /* the stall probe before a capacity search: 2 s, */
+#define CAPACITY_STALL_MIN_US 1000u /* gaps of 1 ms and more */
 #define CAPACITY_WARMUP 30u
 
 /* Progress over all runs of the plan, from each run's own progress. */
@@ -156,6 +158,8 @@ aw_status aw_stress_execute(const aw_stress_plan *plan, aw_stress_outcome *outco
         d.frames = plan->frames ? plan->frames : CAPACITY_FRAMES;
         d.warmup = plan->warmup ? plan->warmup : CAPACITY_WARMUP;
         d.progress = NULL;
+        report.stalls = aw_profile_host_stalls(CAPACITY_STALL_MS, CAPACITY_STALL_MIN_US);
+        report.has_stalls = true;
         st = aw_stress_find_capacity(&d, AW_STRESS_BUDGET_MS, 0, &report.capacity);
         if (!st) {
             report.has_capacity = true;

@@ -82,6 +82,17 @@ static void print_roundtrip(const aw_stress_report *r, FILE *out) {
                 r->roundtrip_before_ns, r->roundtrip_after_ns);
 }
 
+/* Stalls per CPU, e.g. "CPU 1: 2 stalls of 1 ms or more in 2 s, worst 4.45 ms". */
+static void print_stalls(const aw_stress_report *r, FILE *out) {
+    const aw_profile_stalls *s = &r->stalls;
+    if (!r->has_stalls || !s->cpus) return;
+    fprintf(out, "host: what other work took from each CPU over %u ms, stalls of %u us or more:", s->ms, s->min_us);
+    for (uint32_t i = 0; i < s->cpus; i++)
+        fprintf(out, "%s CPU %u %u (%.2f ms in all, worst %.2f ms)", i ? ";" : "", s->cpu[i], s->count[i],
+                s->total_ms[i], s->max_ms[i]);
+    fputc('\n', out);
+}
+
 aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
     if (!r || !out)
         return aw_error(AW_ERR_INVALID_ARG, "aw_stress_report_print: report and out are required");
@@ -170,6 +181,7 @@ aw_status aw_stress_report_print(const aw_stress_report *r, FILE *out) {
     if (r->has_capacity) {
         const aw_stress_capacity *c = &r->capacity;
         if (!r->run_count) print_roundtrip(r, out);
+        print_stalls(r, out);
         fprintf(out, "\ncapacity (p99 within %.2f ms):", c->budget_ms);
         for (uint32_t i = 0; i < c->probe_count; i++)
             fprintf(out, "%s %u %s (p99 %.3f ms, %u runs)", i ? "," : "", c->probes[i].entities,
@@ -243,6 +255,16 @@ aw_status aw_stress_report_write_json(const aw_stress_report *r, const char *pat
                              (json_int_t)r->threads, "profiler", r->profiler, "zone_cost_ns",
                              num(r->zone_cost_ns), "budget_ms", num(AW_STRESS_BUDGET_MS), "runs", runs);
     if (root && r->has_capacity) json_object_set_new(root, "capacity", capacity_json(&r->capacity));
+    if (root && r->has_stalls && r->stalls.cpus) {
+        json_t *cpus = json_array();
+        for (uint32_t i = 0; i < r->stalls.cpus; i++)
+            json_array_append_new(cpus, json_pack("{s:I, s:I, s:o, s:o}", "cpu", (json_int_t)r->stalls.cpu[i], "stalls",
+                                                  (json_int_t)r->stalls.count[i], "total_ms", num(r->stalls.total_ms[i]),
+                                                  "worst_ms", num(r->stalls.max_ms[i])));
+        json_object_set_new(root, "host_stalls",
+                            json_pack("{s:I, s:I, s:o}", "ms", (json_int_t)r->stalls.ms, "min_us",
+                                      (json_int_t)r->stalls.min_us, "cpus", cpus));
+    }
     if (root && (r->roundtrip_before_ns > 0.0 || r->roundtrip_after_ns > 0.0))
         json_object_set_new(root, "core_roundtrip_ns",
                             json_pack("{s:o, s:o}", "before", num(r->roundtrip_before_ns), "after",

@@ -512,9 +512,51 @@ static void test_core_roundtrip_is_measured(void **state) {
     if (CPU_COUNT(&before) < 2) assert_true(ns == 0.0);
 }
 
+/* The stall probe: quiet-ish CPUs give plausible figures; a CPU shared with a busy thread pinned
+ * to it loses time slices, which the probe sees. */
+typedef struct competitor {
+    cpu_set_t cpu;
+    _Atomic bool stop;
+} competitor;
+
+static void *compete(void *arg) {
+    competitor *c = arg;
+    pthread_setaffinity_np(pthread_self(), sizeof c->cpu, &c->cpu);
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+    }
+    return NULL;
+}
+
+static void test_host_stalls_are_measured(void **state) {
+    (void)state;
+    cpu_set_t mine;
+    assert_int_equal(sched_getaffinity(0, sizeof mine, &mine), 0);
+    aw_profile_stalls s = aw_profile_host_stalls(100, 1000);
+    assert_true(s.cpus >= 1 && s.cpus <= (uint32_t)CPU_COUNT(&mine));
+    assert_int_equal(s.ms, 100);
+    for (uint32_t i = 0; i < s.cpus; i++) {
+        assert_true(CPU_ISSET((int)s.cpu[i], &mine));
+        assert_true(s.max_ms[i] <= s.total_ms[i] + 1e-9 && s.total_ms[i] <= 100.0 + 50.0);
+        assert_true(s.count[i] == 0 ? s.total_ms[i] == 0.0 : s.max_ms[i] >= 1.0);
+    }
+    /* A thread spinning on the first CPU takes turns with the probe there. */
+    competitor c = {.stop = false};
+    CPU_ZERO(&c.cpu);
+    CPU_SET((int)s.cpu[0], &c.cpu);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, compete, &c), 0);
+    s = aw_profile_host_stalls(300, 500);
+    atomic_store(&c.stop, true);
+    pthread_join(t, NULL);
+    print_message("profiler: a CPU shared with a spinning thread: %u stalls, %.1f ms of 300, worst %.2f ms\n",
+                  s.count[0], s.total_ms[0], s.max_ms[0]);
+    assert_true(s.count[0] >= 1 && s.total_ms[0] >= 10.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core_roundtrip_is_measured),
+        cmocka_unit_test(test_host_stalls_are_measured),
         cmocka_unit_test_teardown(test_nesting_and_self_time, stop_session),
         cmocka_unit_test_teardown(test_scope_macro_and_names, stop_session),
         cmocka_unit_test_teardown(test_histogram_percentiles, stop_session),
