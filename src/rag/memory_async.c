@@ -13,7 +13,7 @@ static void run_request(uint32_t worker, void *ctx) {
     aw_status st = AW_OK;
     r->cand_count = 0;
     if (!r->has_vec) st = mem_query_vector(m, &r->query, r->vec);
-    /* The projection is fixed once made, and the switch to it waits for requests in flight. */
+    /* A basis is read-only while it serves: the switch and a refit wait for requests in flight. */
     if (st == AW_OK && r->project) mem_project_one(&m->proj, r->vec, r->projected);
     if (st == AW_OK)
         st = aw_store_query(m->store, r->project ? r->projected : r->vec, r->cand_want, &r->query.filter, r->cands,

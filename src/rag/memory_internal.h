@@ -14,7 +14,8 @@
 #define MEM_ADD_KEEP       1024u /* add scratch kept between calls, in rows (a bigger one is freed) */
 
 /* The projection the owned local store indexes (memory_projection.c): basis column k is the k-th
- * kept direction. Fitted once; read-only afterwards, so any thread may project a single vector. */
+ * kept direction. Read-only while it serves (a refit replaces it once no request runs), so any
+ * thread may project a single vector. */
 typedef struct mem_projection {
     uint32_t dim;
     float *basis;  /* [MEM_DIM][dim] row-major */
