@@ -632,13 +632,17 @@ const char *rag_kernel_name(rag_kernel k) {
     return k < RAG_KERNEL_COUNT ? kernel_names[k] : "?";
 }
 
-#ifdef RAG_X86
 /* F16C (CPUID leaf 1, ECX bit 29): clang 14's __builtin_cpu_supports does not know it. */
-static bool cpu_f16c(void) {
+bool rag_cpu_f16c(void) {
+#ifdef RAG_X86
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+#else
+    return false;
+#endif
 }
 
+#ifdef RAG_X86
 /* AVX512_BF16 (CPUID leaf 7 sub-leaf 1, EAX bit 5), likewise. */
 static bool cpu_avx512bf16(void) {
     unsigned a, b, c, d;
@@ -654,7 +658,7 @@ bool rag_kernel_supported(rag_kernel k) {
 #ifdef RAG_X86
     case RAG_KERNEL_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_f16c();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && rag_cpu_f16c();
     case RAG_KERNEL_AVX512:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f");

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "rag/index_internal.h"
+#include "rag/rag_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define IDX_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -323,22 +323,12 @@ const char *aw_simd_level_str(aw_simd_level level) {
     }
 }
 
-/* AVX2 CPUs without F16C (none known) run F16 storage with the scalar conversions. CPUID, as
- * clang's __builtin_cpu_supports does not know "f16c". */
-static bool cpu_runs_f16c(void) {
-#ifdef IDX_X86
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-#else
-    return false;
-#endif
-}
-
+/* AVX2 CPUs without F16C (none known) run F16 storage with the scalar conversions. */
 bool idx_kernels_get(aw_simd_level level, aw_index_element element, idx_kernels *out) {
     bool f16 = element == AW_INDEX_F16;
     if (level == AW_SIMD_AUTO) {
         level = aw_simd_best();
-        if (f16 && level == AW_SIMD_AVX2 && !cpu_runs_f16c()) level = AW_SIMD_SCALAR;
+        if (f16 && level == AW_SIMD_AVX2 && !rag_cpu_f16c()) level = AW_SIMD_SCALAR;
     }
     if ((unsigned)level >= AW_SIMD_LEVEL_COUNT || !cpu_runs(level)) return false;
     *out = (idx_kernels){dot_scalar, l2sq_scalar, dot16_scalar, l2sq16_scalar, widen_scalar, narrow_scalar, level};
@@ -347,7 +337,7 @@ bool idx_kernels_get(aw_simd_level level, aw_index_element element, idx_kernels 
     case AW_SIMD_AVX2:
         out->dot = dot_avx2;
         out->l2sq = l2sq_avx2;
-        if (cpu_runs_f16c()) {
+        if (rag_cpu_f16c()) {
             out->dot16 = dot16_avx2;
             out->l2sq16 = l2sq16_avx2;
             out->widen = widen_f16c;

@@ -326,22 +326,17 @@ aw_status aw_memory_sync(aw_memory *m) {
 
 /* ---------------------------------------------------------------- the projected store */
 
-#define SWITCH_CHUNK 1024u /* rows sent to the projected store per upsert */
-
-/* Fills `store` with every row projected by `proj`. */
+/* Fills `store` with every row projected by `proj`, through the push scratch. */
 static aw_status fill_projected(aw_memory *m, aw_store *store, mem_projection *proj) {
-    const aw_allocator *a = m->allocator;
-    float *vec = aw_alloc(a, sizeof(float) * MEM_DIM * SWITCH_CHUNK, 64);
-    float *out = aw_alloc(a, sizeof(float) * proj->dim * SWITCH_CHUNK, 64);
-    aw_status st = vec && out ? AW_OK : aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to project the store");
-    for (uint32_t b = 0; b < m->count && st == AW_OK; b += SWITCH_CHUNK) {
-        uint32_t r = m->count - b < SWITCH_CHUNK ? m->count - b : SWITCH_CHUNK;
-        for (uint32_t i = 0; i < r; i++) memcpy(vec + (size_t)i * MEM_DIM, m->vec[b + i], sizeof(float) * MEM_DIM);
-        mem_project_batch(proj, vec, r, out);
-        st = aw_store_upsert(store, m->ids + b, out, m->meta + b, r);
+    if (!push_scratch(m)) return aw_error(AW_ERR_OUT_OF_MEMORY, "memory: no memory to project the store");
+    aw_status st = AW_OK;
+    for (uint32_t b = 0; b < m->count && st == AW_OK; b += MEM_PUSH_ROWS) {
+        uint32_t r = m->count - b < MEM_PUSH_ROWS ? m->count - b : MEM_PUSH_ROWS;
+        for (uint32_t i = 0; i < r; i++)
+            memcpy(m->push_vec + (size_t)i * MEM_DIM, m->vec[b + i], sizeof(float) * MEM_DIM);
+        mem_project_batch(proj, m->push_vec, r, m->proj_vec);
+        st = aw_store_upsert(store, m->ids + b, m->proj_vec, m->meta + b, r);
     }
-    aw_free(a, vec, sizeof(float) * MEM_DIM * SWITCH_CHUNK);
-    aw_free(a, out, sizeof(float) * proj->dim * SWITCH_CHUNK);
     return st;
 }
 

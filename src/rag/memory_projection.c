@@ -119,8 +119,7 @@ aw_status mem_projection_fit(mem_projection *p, const aw_allocator *a, uint32_t 
     rag_pack(p->basis, MEM_DIM, dim, p->packed, false);
 
     /* How much of the sample's energy the directions keep: trace(Q^T S Q) / trace(S). */
-    rag_pack(p->basis, MEM_DIM, dim, f.q_packed, false);
-    rag_packed w = {.plain = p->basis, .data = f.q_packed, .k = MEM_DIM, .n = dim};
+    rag_packed w = {.plain = p->basis, .data = p->packed, .k = MEM_DIM, .n = dim};
     rag_gemm(p->kernel, MEM_DIM, f.s, MEM_DIM, &w, NULL, f.y, dim, 0, p->work);
     double kept = 0, total = 0;
     for (uint32_t d = 0; d < MEM_DIM; d++) total += f.s[(size_t)d * MEM_DIM + d];

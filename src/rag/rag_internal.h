@@ -191,6 +191,8 @@ typedef enum rag_kernel {
 #define RAG_MAX_K       1536u /* the deepest product the kernels take (the FFN's second) */
 
 const char *rag_kernel_name(rag_kernel k);
+/* Whether the CPU converts halves in hardware (F16C); the encoder's and the index's kernels ask. */
+bool rag_cpu_f16c(void);
 bool rag_kernel_supported(rag_kernel k);
 /* `want` when this CPU runs it, else the kernel named by AW_RAG_KERNEL when it does, else the best. */
 rag_kernel rag_kernel_pick(rag_kernel want);

@@ -25,6 +25,33 @@ static void query_near(const mt_set *s, uint32_t i, aw_rng *rng, float *q) {
     mt_near(rng, s->vec + (size_t)i * D, 0.02f, q);
 }
 
+/* recall@10 of m against the exact memory over QUERIES queries near random items of s; every hit's
+ * score is the cosine with the full embedding, and hits come best first. */
+static double recall_on(aw_memory *m, aw_memory *exact, const mt_set *s, uint64_t seed) {
+    aw_rng rng;
+    aw_rng_seed(&rng, seed);
+    double same = 0;
+    for (uint32_t k = 0; k < QUERIES; k++) {
+        float q[D];
+        query_near(s, aw_rng_range(&rng, s->n), &rng, q);
+        aw_memory_query query = {.k = 10, .ranker = AW_RANKER_SIMILARITY, .candidates = 10, .embedding = q};
+        aw_memory_hit h[10], e[10];
+        uint32_t nh = 0, ne = 0;
+        assert_int_equal(aw_memory_retrieve(m, &query, h, 10, &nh), AW_OK);
+        assert_int_equal(aw_memory_retrieve(exact, &query, e, 10, &ne), AW_OK);
+        assert_int_equal(nh, 10);
+        for (uint32_t i = 0; i < nh; i++) {
+            /* Scores are on the full embeddings, whatever the store searched. */
+            aw_memory_item it;
+            assert_int_equal(aw_memory_get(m, h[i].id, &it), AW_OK);
+            assert_true(fabs(h[i].similarity - mt_dot(q, it.embedding)) < 1e-4);
+            if (i) assert_true(h[i - 1].similarity >= h[i].similarity);
+            for (uint32_t j = 0; j < ne; j++) same += h[i].id == e[j].id;
+        }
+    }
+    return same / (10.0 * QUERIES);
+}
+
 static void test_switch_recall_and_exact_scores(void **state) {
     (void)state;
     mt_set s;
@@ -42,27 +69,7 @@ static void test_switch_recall_and_exact_scores(void **state) {
     assert_int_equal(st.fits, 1);
     assert_true(energy > 0.5f && energy <= 1.0f);
     assert_true(st.added_since_fit > 0 && st.recent_energy > 0.0f && st.recent_energy <= 1.0f);
-    aw_rng rng;
-    aw_rng_seed(&rng, 5);
-    double same = 0;
-    for (uint32_t k = 0; k < QUERIES; k++) {
-        float q[D];
-        query_near(&s, aw_rng_range(&rng, N), &rng, q);
-        aw_memory_query query = {.k = 10, .ranker = AW_RANKER_SIMILARITY, .candidates = 10, .embedding = q};
-        aw_memory_hit h[10], e[10];
-        uint32_t nh = 0, ne = 0;
-        assert_int_equal(aw_memory_retrieve(m, &query, h, 10, &nh), AW_OK);
-        assert_int_equal(aw_memory_retrieve(exact, &query, e, 10, &ne), AW_OK);
-        assert_int_equal(nh, 10);
-        for (uint32_t i = 0; i < nh; i++) {
-            /* Scores are on the full embeddings, whatever the store searched. */
-            double want = mt_dot(q, s.vec + (h[i].id - 1) * D);
-            assert_true(fabs(h[i].similarity - want) < 1e-4);
-            if (i) assert_true(h[i - 1].similarity >= h[i].similarity);
-            for (uint32_t j = 0; j < ne; j++) same += h[i].id == e[j].id;
-        }
-    }
-    double recall = same / (10.0 * QUERIES);
+    double recall = recall_on(m, exact, &s, 5);
     print_message("recall@10 on the projection: %.3f (energy kept %.3f)\n", recall, (double)energy);
     assert_true(recall >= 0.95);
     aw_memory_destroy(m);
@@ -210,24 +217,6 @@ static void make_in_dims(mt_set *s, uint32_t n, uint32_t per, uint32_t first_dim
         s->items[i].id = id0 + i;
         s->items[i].embedding = s->vec + (size_t)i * D;
     }
-}
-
-static double recall_on(aw_memory *m, aw_memory *exact, const mt_set *s, uint64_t seed) {
-    aw_rng rng;
-    aw_rng_seed(&rng, seed);
-    double same = 0;
-    for (uint32_t k = 0; k < QUERIES; k++) {
-        float q[D];
-        query_near(s, aw_rng_range(&rng, s->n), &rng, q);
-        aw_memory_query query = {.k = 10, .ranker = AW_RANKER_SIMILARITY, .candidates = 10, .embedding = q};
-        aw_memory_hit h[10], e[10];
-        uint32_t nh = 0, ne = 0;
-        assert_int_equal(aw_memory_retrieve(m, &query, h, 10, &nh), AW_OK);
-        assert_int_equal(aw_memory_retrieve(exact, &query, e, 10, &ne), AW_OK);
-        for (uint32_t i = 0; i < nh; i++)
-            for (uint32_t j = 0; j < ne; j++) same += h[i].id == e[j].id;
-    }
-    return same / (10.0 * QUERIES);
 }
 
 static void test_drift_and_refit(void **state) {
