@@ -87,7 +87,7 @@ typedef struct aw_physics_desc {
     bool no_events;               /* do not send "aw_contact" events */
     bool single_threaded;         /* never use the world's job system */
     /* Split every step over the job system. By default a world of up to 65,536 colliders times
-     * its steps both ways now and then (4 steps each way, every 1,024) and keeps the faster:
+     * its steps both ways now and then (8 steps each way, every 1,024) and keeps the faster:
      * where handing data to another core is dear (a virtual machine's vCPUs far apart), a small
      * step runs 2x faster on the caller alone; where it is cheap, split. Same results either way. */
     bool always_parallel;

@@ -27,7 +27,7 @@ aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
         {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g.x, 4}, {(void **)&p->g.y, 4}, {(void **)&p->g.z, 4}, {(void **)&p->g.r, 4},
         {(void **)&p->g.layer, 4}, {(void **)&p->g.mask, 4}, {(void **)&p->g.ent, sizeof(aw_entity)},
         {(void **)&p->bx, 4},     {(void **)&p->by, 4},     {(void **)&p->bz, 4},    {(void **)&p->br, 4},
-        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4},
+        {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4}, {(void **)&p->bent, sizeof(aw_entity)},
     };
     enum { ARRAYS = sizeof arrays / sizeof arrays[0] };
     void *fresh[ARRAYS];
@@ -160,17 +160,19 @@ static void prefix_sums(const aw_physics *p, uint32_t *restrict a, uint32_t n, u
     for (; i < n; i++) a[i] = run += a[i];
 }
 
-/* Copies row's gathered record into cell-ordered slot `at`: what the pair test reads, and the
- * mask only when some collider filters (the entity stays in gather order, reached through
- * `order`). Callers declare the arrays as restrict locals (BODY_COPY_LOCALS): through p, every
- * store would make the compiler reload every array pointer. */
+/* Copies row's gathered record into cell-ordered slot `at`: what the pair test reads, the entity
+ * when the step copies it (see phys_slot_entity), and the mask only when some collider filters.
+ * Callers declare the arrays as restrict locals (BODY_COPY_LOCALS): through p, every store would
+ * make the compiler reload every array pointer. */
 #define BODY_COPY_LOCALS(p)                                                                             \
     const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
     const float *restrict gr_ = (p)->g.r;                                                               \
     const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
+    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
     float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
-    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask
-#define PUT_BODY(at_, row_, masks_)                                                                     \
+    uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
+    aw_entity *restrict be_ = (p)->bent
+#define PUT_BODY(at_, row_, masks_, ents_)                                                              \
     do {                                                                                                \
         const uint32_t at__ = (at_), row__ = (row_);                                                    \
         bx_[at__] = gx_[row__];                                                                         \
@@ -178,6 +180,7 @@ static void prefix_sums(const aw_physics *p, uint32_t *restrict a, uint32_t n, u
         bz_[at__] = gz_[row__];                                                                         \
         br_[at__] = gr_[row__];                                                                         \
         bl_[at__] = gl_[row__];                                                                         \
+        if (ents_) be_[at__] = ge_[row__];                                                              \
         if (masks_) bm_[at__] = gm_[row__];                                                             \
     } while (0)
 
@@ -239,7 +242,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     aw_physics *p = c->p;
     const uint64_t *restrict items = p->items_a;
     uint32_t *restrict cs = p->cell_start, *restrict order = p->order, *restrict key = p->key;
-    const bool masks = !p->all_default_layers;
+    const bool masks = !p->all_default_layers, ents = p->slot_entities;
     BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
@@ -248,7 +251,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
                 key[s] = ck;
-                if (ck == p->cells) PUT_BODY(s, row, masks);
+                if (ck == p->cells) PUT_BODY(s, row, masks, ents);
             }
             continue;
         }
@@ -262,7 +265,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
-            PUT_BODY(at, row, masks);
+            PUT_BODY(at, row, masks, ents);
         }
     }
 }
@@ -360,9 +363,9 @@ static void copy_bodies_range(aw_physics *p, uint32_t b, uint32_t e) {
     const uint32_t *restrict order = p->order;
     BODY_COPY_LOCALS(p);
     if (p->all_default_layers)
-        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], false);
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], false, false);
     else
-        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], true);
+        for (uint32_t s = b; s < e; s++) PUT_BODY(s, order[s], true, false);
 }
 
 #define PHYS_COPY_GRAIN 8192u /* slots per copy task */
@@ -474,6 +477,9 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     p->n_large = n_large;
     p->n_valid = n_small + n_large;
     {
+        /* The band sort copies entities when queries read them (see phys_slot_entity). */
+        bool asked = atomic_exchange_explicit(&p->entity_reads, false, memory_order_relaxed);
+        p->slot_entities = p->rows > PHYS_SMALL_SORT && asked;
         aw_status st = p->rows <= PHYS_SMALL_SORT ? counting_sort(p) : band_sort(p);
         if (st) {
             p->n_small = p->n_large = p->n_valid = p->n_outside = 0;

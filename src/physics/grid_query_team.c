@@ -292,6 +292,7 @@ static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, cons
 aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
                                         const aw_spatial_filter *filter, aw_physics_nearest_set *sets,
                                         uint32_t set_count) {
+    phys_note_entity_reads(p);
     static const aw_spatial_filter none = {0};
     if (!p || (set_count && !sets))
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest_sets: physics and sets are required");

@@ -53,6 +53,7 @@ static void physics_free(aw_physics *p) {
     aw_free(a, p->g.layer, rc * 4);
     aw_free(a, p->g.mask, rc * 4);
     aw_free(a, p->g.ent, rc * sizeof(aw_entity));
+    aw_free(a, p->bent, rc * sizeof(aw_entity));
     aw_free(a, p->items_a, rc * 8);
     aw_free(a, p->hist, p->hist_cap * sizeof(uint32_t));
     aw_free(a, p->cell_start, p->cell_start_cap * sizeof(uint32_t));
@@ -579,40 +580,47 @@ typedef struct contact_ctx {
     uint32_t keep;
 } contact_ctx;
 
+/* One task's contacts; `direct`: entities in slot order (see phys_slot_entity). */
+static inline __attribute__((always_inline)) void
+contacts_of(const aw_physics *p, const phys_task *k, uint32_t n, aw_contact *restrict C, const bool direct) {
+    const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
+    const aw_entity *restrict E = direct ? p->bent : p->g.ent;
+    const uint32_t *restrict O = p->order;
+    /* Locals: a store through p would make the compiler reload them. */
+    const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
+    /* Scalar on purpose: an AVX2 version ran a quarter of the instructions, but its fourteen
+     * gathers per eight contacts made it slower here (docs/performance.md). */
+    for (uint32_t q = 0; q < n; q++) {
+        const uint32_t i = PI[q], j = PJ[q];
+        /* d2 is computed exactly as the pair test computed it. */
+        float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
+        float d2 = dx * dx + dy * dy + dz * dz;
+        float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
+        aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
+        float depth = (R[i] + R[j]) - d;
+        aw_entity a = direct ? E[i] : E[O[i]], b = direct ? E[j] : E[O[j]];
+        if (a > b) {
+            aw_entity s = a;
+            a = b;
+            b = s;
+            nrm = (aw_vec3){-nrm.x, -nrm.y, -nrm.z};
+        }
+        if (nrm.x == 0.0f && nrm.y == 0.0f && nrm.z == 0.0f) nrm.x = 1.0f; /* coincident centres */
+        C[q] = (aw_contact){.a = a, .b = b, .normal = nrm, .depth = depth};
+    }
+}
+
 static void contact_task(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const contact_ctx *c = arg;
-    aw_physics *p = c->p;
+    const aw_physics *p = c->p;
     for (uint32_t t = begin; t < end; t++) {
         const phys_task *k = &p->tasks[t];
         uint32_t off = k->offset;
         if (off >= c->keep) continue;
         uint32_t n = k->count < c->keep - off ? k->count : c->keep - off;
-        const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
-        const aw_entity *restrict E = p->g.ent; /* gather order: through `order` */
-        const uint32_t *restrict O = p->order;
-        const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
-        aw_contact *restrict C = p->contacts + off; /* locals: a store through p would reload them */
-        /* Scalar on purpose: an AVX2 version ran a quarter of the instructions, but its fourteen
-         * gathers per eight contacts made it slower here (docs/performance.md). */
-        for (uint32_t q = 0; q < n; q++) {
-            const uint32_t i = PI[q], j = PJ[q];
-            /* d2 is computed exactly as the pair test computed it. */
-            float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
-            float d2 = dx * dx + dy * dy + dz * dz;
-            float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
-            aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
-            float depth = (R[i] + R[j]) - d;
-            aw_entity a = E[O[i]], b = E[O[j]];
-            if (a > b) {
-                aw_entity s = a;
-                a = b;
-                b = s;
-                nrm = (aw_vec3){-nrm.x, -nrm.y, -nrm.z};
-            }
-            if (nrm.x == 0.0f && nrm.y == 0.0f && nrm.z == 0.0f) nrm.x = 1.0f; /* coincident centres */
-            C[q] = (aw_contact){.a = a, .b = b, .normal = nrm, .depth = depth};
-        }
+        if (p->slot_entities) contacts_of(p, k, n, p->contacts + off, true);
+        else contacts_of(p, k, n, p->contacts + off, false);
     }
 }
 
@@ -689,8 +697,6 @@ static void respond(aw_physics *p, uint32_t keep) {
     const float correction = p->desc.correction, slop = p->desc.slop;
     float *X = p->bx, *Y = p->by, *Z = p->bz;
     const float *R = p->br;
-    const aw_entity *E = p->g.ent;
-    const uint32_t *O = p->order;
     p->touched_count = 0;
     for (uint32_t it = 0; it < p->desc.iterations; it++) {
         uint32_t left = keep;
@@ -717,7 +723,8 @@ static void respond(aw_physics *p, uint32_t keep) {
                     ny = dy / d;
                     nz = dz / d;
                 } else {
-                    nx = E[O[i]] < E[O[j]] ? 1.0f : -1.0f; /* lower id to higher id is +x */
+                    /* lower id to higher id is +x */
+                    nx = phys_slot_entity(p, i) < phys_slot_entity(p, j) ? 1.0f : -1.0f;
                     ny = nz = 0.0f;
                 }
                 float pen = rs - d - slop;
@@ -890,7 +897,9 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
         return aw_last_status();
     }
     contact_ctx cc = {.p = p, .keep = keep};
-    /* A few hundred contacts take less time than waking the other thread and joining it. */
+    /* Fewer contacts than PHYS_CONTACT_INLINE take less time than waking the other thread and
+     * joining it. The 1k bench's 400 split: 0.5 us less when the two vCPUs' round trip is short
+     * (~130 ns); where it is long (~500 ns) the step runs on the caller anyway (choose_on_caller). */
     if (keep <= PHYS_CONTACT_INLINE) contact_task(0, p->task_count, 0, &cc);
     else phys_parallel(p, p->task_count, contact_task, &cc);
     p->contact_count = keep;

@@ -6,6 +6,8 @@
 #include "aw/jobs.h"
 #include "aw/physics.h"
 
+#include <stdatomic.h>
+
 /* The pair test has an AVX2 path, chosen at run time (aw_physics.use_avx2), beside the scalar one. */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define PHYS_HAVE_AVX2 1
@@ -20,7 +22,7 @@
 #define PHYS_LARGE_GRAIN 4u    /* large colliders per pair-finding task */
 #define PHYS_SORT_GRAIN 5000u  /* least rows per task of the counting sort */
 #define PHYS_SMALL_SORT 32768u /* up to this many rows: one sequential counting sort, else bands */
-#define PHYS_CONTACT_INLINE 1024u /* up to this many contacts: the contact pass runs on the caller */
+#define PHYS_CONTACT_INLINE 256u /* up to this many contacts: the contact pass runs on the caller */
 #define PHYS_RBUCKETS 64u      /* radius histogram buckets (binary exponents) */
 
 /* gkey sentinels before compaction: large colliders sort after every cell, refused rows last. */
@@ -61,9 +63,10 @@ typedef struct phys_gathered {
 /* The automatic choice between splitting a step over the job system and running it on the
  * caller (see aw_physics_desc.always_parallel): a probe of PHYS_PROBE_STEPS steps, the first half
  * split and the second on the caller, records their times; then the faster by median runs until
- * PHYS_PROBE_EVERY steps have passed. */
+ * PHYS_PROBE_EVERY steps have passed. Halves of 8 steps (medians of 7): with 4 the 1k bench's
+ * choice flipped between runs on a host whose other work moves single steps by 10%. */
 #define PHYS_AUTO_MAX_ROWS 65536u
-#define PHYS_PROBE_STEPS 8u
+#define PHYS_PROBE_STEPS 16u
 #define PHYS_PROBE_EVERY 1024u
 typedef struct phys_threading {
     uint32_t step;                       /* steps since the last probe began */
@@ -127,6 +130,9 @@ struct aw_physics {
     float *bx, *by, *bz, *br;
     uint32_t *blayer;
     uint32_t *bmask; /* filled only when some collider filters (!all_default_layers) */
+    aw_entity *bent;    /* slot -> entity, filled only when slot_entities */
+    bool slot_entities; /* this step copied entities into slot order: see phys_slot_entity */
+    atomic_bool entity_reads; /* a query read entities since the last step (a hint, relaxed) */
     bool all_default_layers; /* every collider meets every other: the pair test skips the layer check */
     bool has_cell_layers; /* cell_layers holds each cell's layer union (layers or masks vary) */
     bool use_avx2;           /* the CPU has AVX2 (and the build may use it) */
@@ -188,9 +194,22 @@ static inline uint32_t phys_row_key(const aw_physics *p, float x, float z, float
     return r > p->small_r_max ? PHYS_KEY_LARGE : cy * p->width + cx;
 }
 
-/* A slot's entity: kept in gather order (the pair test never reads it), so through `order`. */
+/* A slot's entity. Through `order` it is two dependent loads, the second a cache miss in a big
+ * world: most of the k-nearest walks' time at 90k agents. So a big world that is being queried
+ * copies its entities into slot order in the sort, and a query reads them from the lines its walk
+ * is already in. Small worlds fit in cache, and a world nobody queries would only pay for the copy
+ * (about 6% of the 100k step). Either way the entity is the same. */
 static inline aw_entity phys_slot_entity(const aw_physics *p, uint32_t s) {
-    return p->g.ent[p->order[s]];
+    return p->slot_entities ? p->bent[s] : p->g.ent[p->order[s]];
+}
+
+/* Called by the queries that read entities: the next step copies them (see above). The flag is
+ * written once per step whatever the number of queries, so readers on other threads share it. */
+static inline void phys_note_entity_reads(const aw_physics *p) {
+    if (!p) return;
+    atomic_bool *flag = (atomic_bool *)&((aw_physics *)p)->entity_reads; /* heap object, never const */
+    if (!atomic_load_explicit(flag, memory_order_relaxed))
+        atomic_store_explicit(flag, true, memory_order_relaxed);
 }
 
 /* query.c */

@@ -94,6 +94,7 @@ static uint32_t collect(const aw_physics *p, cell_rect c, slot_test test, const 
 
 aw_status aw_physics_query_radius(const aw_physics *p, aw_vec3 center, float radius, const aw_spatial_filter *filter,
                                   aw_entity *out, uint32_t capacity, uint32_t *out_count) {
+    phys_note_entity_reads(p);
     if (out_count) *out_count = 0;
     if (!p || !out_count || (capacity && !out))
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_radius: physics, out_count and out are required");
@@ -111,6 +112,7 @@ aw_status aw_physics_query_radius(const aw_physics *p, aw_vec3 center, float rad
 
 aw_status aw_physics_query_aabb(const aw_physics *p, aw_aabb box, const aw_spatial_filter *filter, aw_entity *out,
                                 uint32_t capacity, uint32_t *out_count) {
+    phys_note_entity_reads(p);
     if (out_count) *out_count = 0;
     if (!p || !out_count || (capacity && !out))
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_aabb: physics, out_count and out are required");
@@ -197,6 +199,7 @@ static double knn_reach2(const knn *q) {
 
 aw_status aw_physics_query_nearest(const aw_physics *p, aw_vec3 point, uint32_t k, float max_distance,
                                    const aw_spatial_filter *filter, aw_physics_hit *out, uint32_t *out_count) {
+    phys_note_entity_reads(p);
     if (out_count) *out_count = 0;
     if (!p || !out_count || (k && !out))
         return aw_error(AW_ERR_INVALID_ARG, "aw_physics_query_nearest: physics, out_count and out are required");

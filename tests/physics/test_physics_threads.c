@@ -3,11 +3,11 @@
  * hash after every step for 1, 2, 3 and 8 threads, through aw_physics_step and through the
  * scheduler (24,000 rows: the counting sort splits into 1, 2, 3 and 4 tasks, as many as threads up
  * to one per 5,000 rows, and must give the same order), with every step split (always_parallel)
- * and with the automatic choice, whose probe runs steps 0-3 split and 4-7 on the caller; and
+ * and with the automatic choice, whose probe runs steps 0-7 split and 8-15 on the caller; and
  * queries from many threads at once (readers share the grid). */
 #include "physics_test_util.h"
 
-enum { N = 24000, STEPS = 10 };
+enum { N = 24000, STEPS = 18, PROBE = 16 }; /* PROBE: PHYS_PROBE_STEPS */
 
 typedef struct run_result {
     uint64_t hash[STEPS];
@@ -74,9 +74,9 @@ static void test_same_result_any_thread_count(void **state) {
                         fail_msg("%u threads (%s, %s), step %d: %u contacts vs %u, hashes differ", counts[k],
                                  sched ? "scheduler" : "step", always ? "always split" : "automatic", s,
                                  got.contacts[s], ref.contacts[s]);
-                    /* The probe: steps 0-3 split, 4-7 on the caller; then its choice. */
-                    if (always || s < 4) assert_false(got.on_caller[s]);
-                    else if (s < 8) assert_true(got.on_caller[s]);
+                    /* The probe: its first half split, its second on the caller; then its choice. */
+                    if (always || s < PROBE / 2) assert_false(got.on_caller[s]);
+                    else if (s < PROBE) assert_true(got.on_caller[s]);
                 }
             }
         }
