@@ -116,6 +116,16 @@ static float nearest_set(const aw_ai *ai, aw_vec3 pos, float r, const aw_spatial
     return *ok && set->k && set->count == set->k ? set->out[set->k - 1].distance : 0.0f;
 }
 
+/* The contacts' vitals are rows of a table by entity index, scattered: a cache miss each when
+ * contacts() reads them. Asked for as soon as a query has found them, they arrive while the next
+ * query walks. */
+static inline void prefetch_vitals(const aw_ai *ai, const aw_physics_hit *hits, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t at = AW_ENTITY_INDEX(hits[i].entity);
+        if (at < ai->vital_capacity) __builtin_prefetch(&ai->vitals[at]);
+    }
+}
+
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,
                            const aw_ai_agent *state, double time, uint64_t frame, bool enemies,
                            ai_reach *reach, aw_world_snapshot *out) {
@@ -136,7 +146,9 @@ aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos,
     aw_spatial_filter f = {.exclude = &e, .exclude_count = 1};
     bool ok = true;
     float ally_reach = nearest_set(ai, *pos, r, &f, &allies, reach ? reach->ally : 0.0f, &ok), enemy_reach = 0.0f;
+    prefetch_vitals(ai, ally_hits, allies.count);
     if (ok && enemies) enemy_reach = nearest_set(ai, *pos, r, &f, &foes, reach ? reach->enemy : 0.0f, &ok);
+    prefetch_vitals(ai, enemy_hits, foes.count);
     if (reach) {
         reach->ally = ally_reach;
         if (enemies) reach->enemy = enemy_reach;

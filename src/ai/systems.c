@@ -88,6 +88,8 @@ static inline ai_look look_of(aw_entity e, const aw_position *pos, const aw_ai_a
 /* Also gathers the agents whose perception turn it is (the pass reads every agent anyway), into the
  * worker's list: perception then orders them by place without walking every agent again. The
  * pointer to each one's AiPerception is written only by the perception system, later. */
+#define VITALS_AHEAD 16u /* agents ahead whose vitals entry is asked for */
+
 static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);
@@ -105,6 +107,11 @@ static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     for (uint32_t i = 0; i < it->count; i++) {
         aw_entity e = it->entities[i];
         uint32_t x = AW_ENTITY_INDEX(e);
+        /* The table is by entity index, so these writes land anywhere: each would wait for its line. */
+        if (i + VITALS_AHEAD < it->count) {
+            uint32_t ahead = AW_ENTITY_INDEX(it->entities[i + VITALS_AHEAD]);
+            if (ahead < cap) __builtin_prefetch(&vitals[ahead], 1);
+        }
         /* the action pass asks for its respawn this frame (the same test) */
         respawning += agents[i].hp <= 0.0f && agents[i].respawn_timer > 0.0f && agents[i].respawn_timer - dt <= 0.0f;
         if (per && ai_due_now(&turn, x) && agents[i].hp > 0.0f) {
@@ -323,6 +330,13 @@ static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t 
     p->next_plan_id = req.plan_id + 1;
 }
 
+/* A plan is 368 bytes, so each agent's plan header is a line of its own: perf put half of the action
+ * system's samples, and most of the choosing pass's, on the first read of it. The systems that walk
+ * the plans in ECS order ask for it a few agents ahead (action also for the next line, which holds
+ * the first steps). */
+#define PLAN_ACT_AHEAD    4u  /* action: an agent's work there is long */
+#define PLAN_CHOOSE_AHEAD 16u /* choosing: a few nanoseconds an agent, so further ahead */
+
 /* The first pass (the ai_plan_choose system), one piece: who plans, within the piece's share of the
  * budget. The chosen go to the worker's list; one that does not fit (out of memory) plans here, in
  * ECS order. */
@@ -346,6 +360,7 @@ static void plan_choose_piece(aw_system_ctx *ctx, const aw_iter *it) {
     uint32_t used = 0;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_ai_plan *p = &plans[i];
+        if (i + PLAN_CHOOSE_AHEAD < it->count) __builtin_prefetch(&plans[i + PLAN_CHOOSE_AHEAD], 1);
         if (agents[i].hp <= 0.0f) continue;
         aw_entity e = it->entities[i];
         int trigger = -1;
@@ -704,6 +719,10 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
         aw_ai_agent *s = &agents[i];
         aw_ai_plan *p = &plans[i];
         aw_entity e = it->entities[i];
+        if (i + PLAN_ACT_AHEAD < it->count) {
+            __builtin_prefetch(&plans[i + PLAN_ACT_AHEAD], 1);
+            __builtin_prefetch((const char *)&plans[i + PLAN_ACT_AHEAD] + 64, 1);
+        }
         cooldowns_tick(s->cooldowns, dt);
         if (s->hp <= 0.0f) {
             vel[i] = (aw_velocity){0, 0, 0};
