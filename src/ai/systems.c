@@ -85,11 +85,11 @@ static inline ai_look look_of(aw_entity e, const aw_position *pos, const aw_ai_a
                      .team = agent->team, .perception = per};
 }
 
+#define VITALS_AHEAD 16u /* agents ahead whose vitals entry is asked for */
+
 /* Also gathers the agents whose perception turn it is (the pass reads every agent anyway), into the
  * worker's list: perception then orders them by place without walking every agent again. The
  * pointer to each one's AiPerception is written only by the perception system, later. */
-#define VITALS_AHEAD 16u /* agents ahead whose vitals entry is asked for */
-
 static void vitals_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
     const aw_position *pos = AW_COLUMN(it, aw_position, 0);

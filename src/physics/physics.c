@@ -897,8 +897,8 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
         return aw_last_status();
     }
     contact_ctx cc = {.p = p, .keep = keep};
-    /* Fewer contacts than PHYS_CONTACT_INLINE take less time than waking the other thread and
-     * joining it. The 1k bench's 400 split: 0.5 us less when the two vCPUs' round trip is short
+    /* Up to PHYS_CONTACT_INLINE contacts take less time than waking the other thread and joining
+     * it. The 1k bench's 400 split: 0.5 us less when the two vCPUs' round trip is short
      * (~130 ns); where it is long (~500 ns) the step runs on the caller anyway (choose_on_caller). */
     if (keep <= PHYS_CONTACT_INLINE) contact_task(0, p->task_count, 0, &cc);
     else phys_parallel(p, p->task_count, contact_task, &cc);
