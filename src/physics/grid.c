@@ -477,9 +477,10 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     p->n_large = n_large;
     p->n_valid = n_small + n_large;
     {
-        /* The band sort copies entities when queries read them (see phys_slot_entity). */
-        bool asked = atomic_exchange_explicit(&p->entity_reads, false, memory_order_relaxed);
-        p->slot_entities = p->rows > PHYS_SMALL_SORT && asked;
+        /* The band sort copies entities when queries read them (see phys_slot_entity); small
+         * worlds never look at the flag, so their step has no locked exchange. */
+        p->slot_entities = p->rows > PHYS_SMALL_SORT &&
+                           atomic_exchange_explicit(&p->entity_reads, false, memory_order_relaxed);
         aw_status st = p->rows <= PHYS_SMALL_SORT ? counting_sort(p) : band_sort(p);
         if (st) {
             p->n_small = p->n_large = p->n_valid = p->n_outside = 0;

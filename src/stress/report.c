@@ -82,7 +82,8 @@ static void print_roundtrip(const aw_stress_report *r, FILE *out) {
                 r->roundtrip_before_ns, r->roundtrip_after_ns);
 }
 
-/* Stalls per CPU, e.g. "CPU 1: 2 stalls of 1 ms or more in 2 s, worst 4.45 ms". */
+/* Stalls per CPU, e.g. "host: ... over 2000 ms, stalls of 1000 us or more: CPU 0 1 (1.40 ms in all,
+ * worst 1.40 ms); CPU 1 2 (6.89 ms in all, worst 4.25 ms)". */
 static void print_stalls(const aw_stress_report *r, FILE *out) {
     const aw_profile_stalls *s = &r->stalls;
     if (!r->has_stalls || !s->cpus) return;
