@@ -194,24 +194,27 @@ static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
 
 typedef struct band_ctx {
     aw_physics *p;
-    uint32_t tasks, grain, bands, band_rows; /* bands of band_rows grid rows, plus one for the rest */
-    uint32_t *hist;                          /* tasks x (bands + 1), then offsets */
-    uint32_t *band_start;                    /* bands + 2 */
+    uint32_t tasks, grain, bands, band_rows; /* bands of band_rows grid rows; then the large
+                                              * colliders' band and the refused rows' */
+    uint32_t *hist;                          /* tasks x (bands + 2), then offsets */
+    uint32_t *band_start;                    /* bands + 3 */
     double inv_band_cells;                   /* 1 / (band_rows * width) */
 } band_ctx;
 
 /* The band of a compact key: a multiply by the reciprocal instead of two divisions per row. The
  * half-unit offset keeps exact multiples from rounding down: keys are below 2^27, so the double
- * product is off by far less than the 0.5 / band_cells margin. */
+ * product is off by far less than the 0.5 / band_cells margin. Large colliders (key cells) and
+ * refused rows (cells + 1) get a band each, so the large list ends before the first refused row,
+ * as in the counting sort. */
 static inline uint32_t band_of(const band_ctx *c, uint32_t ck) {
-    return ck < c->p->cells ? (uint32_t)(((double)ck + 0.5) * c->inv_band_cells) : c->bands;
+    return ck < c->p->cells ? (uint32_t)(((double)ck + 0.5) * c->inv_band_cells) : c->bands + (ck - c->p->cells);
 }
 
 static void band_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const band_ctx *c = arg;
     const aw_physics *p = c->p;
-    const uint32_t nb = c->bands + 1;
+    const uint32_t nb = c->bands + 2;
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *h = c->hist + (size_t)t * nb;
         memset(h, 0, nb * sizeof *h);
@@ -224,7 +227,7 @@ static void band_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *ar
     (void)worker;
     const band_ctx *c = arg;
     aw_physics *p = c->p;
-    const uint32_t nb = c->bands + 1;
+    const uint32_t nb = c->bands + 2;
     uint64_t *restrict items = p->items_a;
     for (uint32_t t = begin; t < end; t++) {
         uint32_t *h = c->hist + (size_t)t * nb; /* this task's offsets now */
@@ -246,7 +249,7 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
-        if (b == c->bands) { /* large colliders, then refused rows: already in row order */
+        if (b >= c->bands) { /* large colliders, or refused rows: in row order */
             for (uint32_t s = s0; s < s1; s++) {
                 uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
                 order[s] = row;
@@ -277,7 +280,7 @@ static aw_status band_sort(aw_physics *p) {
     c.inv_band_cells = 1.0 / ((double)c.band_rows * p->width);
     c.grain = p->rows / 64u > PHYS_SMALL_SORT ? p->rows / 64u : PHYS_SMALL_SORT;
     c.tasks = (p->rows + c.grain - 1) / c.grain;
-    size_t nb = (size_t)c.bands + 1;
+    size_t nb = (size_t)c.bands + 2;
     if (phys_reserve(p, (void **)&p->hist, &p->hist_cap, (size_t)c.tasks * nb + nb + 1, sizeof(uint32_t)))
         return aw_last_status();
     c.hist = p->hist;
@@ -295,7 +298,7 @@ static aw_status band_sort(aw_physics *p) {
     }
     c.band_start[nb] = run;
     phys_parallel(p, c.tasks, band_scatter, &c);
-    phys_parallel(p, c.bands + 1, band_cells, &c);
+    phys_parallel(p, c.bands + 2, band_cells, &c);
     return AW_OK;
 }
 
