@@ -24,8 +24,7 @@ aw_status phys_grid_prepare(aw_physics *p, uint32_t rows) {
         size_t size;
     } arrays[] = {
         {(void **)&p->gkey, 4},   {(void **)&p->gchunk, 4}, {(void **)&p->order, 4}, {(void **)&p->key, 4},
-        {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g.x, 4}, {(void **)&p->g.y, 4}, {(void **)&p->g.z, 4}, {(void **)&p->g.r, 4},
-        {(void **)&p->g.layer, 4}, {(void **)&p->g.mask, 4}, {(void **)&p->g.ent, sizeof(aw_entity)},
+        {(void **)&p->outside, 4}, {(void **)&p->items_a, 8}, {(void **)&p->g, sizeof(phys_record)},
         {(void **)&p->bx, 4},     {(void **)&p->by, 4},     {(void **)&p->bz, 4},    {(void **)&p->br, 4},
         {(void **)&p->blayer, 4}, {(void **)&p->bmask, 4}, {(void **)&p->bent, sizeof(aw_entity)},
     };
@@ -165,27 +164,38 @@ static void prefix_sums(const aw_physics *p, uint32_t *restrict a, uint32_t n, u
  * Callers declare the arrays as restrict locals (BODY_COPY_LOCALS): through p, every store would
  * make the compiler reload every array pointer. */
 #define BODY_COPY_LOCALS(p)                                                                             \
-    const float *restrict gx_ = (p)->g.x, *restrict gy_ = (p)->g.y, *restrict gz_ = (p)->g.z;          \
-    const float *restrict gr_ = (p)->g.r;                                                               \
-    const uint32_t *restrict gl_ = (p)->g.layer, *restrict gm_ = (p)->g.mask;                           \
-    const aw_entity *restrict ge_ = (p)->g.ent;                                                         \
+    const phys_record *restrict g_ = (p)->g;                                                            \
     float *restrict bx_ = (p)->bx, *restrict by_ = (p)->by, *restrict bz_ = (p)->bz, *restrict br_ = (p)->br; \
     uint32_t *restrict bl_ = (p)->blayer, *restrict bm_ = (p)->bmask;                                   \
     aw_entity *restrict be_ = (p)->bent
 #define PUT_BODY(at_, row_, masks_, ents_)                                                              \
     do {                                                                                                \
-        const uint32_t at__ = (at_), row__ = (row_);                                                    \
-        bx_[at__] = gx_[row__];                                                                         \
-        by_[at__] = gy_[row__];                                                                         \
-        bz_[at__] = gz_[row__];                                                                         \
-        br_[at__] = gr_[row__];                                                                         \
-        bl_[at__] = gl_[row__];                                                                         \
-        if (ents_) be_[at__] = ge_[row__];                                                              \
-        if (masks_) bm_[at__] = gm_[row__];                                                             \
+        const uint32_t at__ = (at_);                                                                    \
+        const phys_record *rec__ = &g_[(row_)];                                                         \
+        bx_[at__] = rec__->x;                                                                           \
+        by_[at__] = rec__->y;                                                                           \
+        bz_[at__] = rec__->z;                                                                           \
+        br_[at__] = rec__->r;                                                                           \
+        bl_[at__] = rec__->layer;                                                                       \
+        if (ents_) be_[at__] = rec__->ent;                                                              \
+        if (masks_) bm_[at__] = rec__->mask;                                                            \
     } while (0)
 
 static inline uint32_t compact_key(uint32_t k, uint32_t cells) {
     return k < cells ? k : (k == PHYS_KEY_LARGE ? cells : cells + 1u);
+}
+
+/* The union of the layers of cells [c0, c1), whose slots end at `end`: a query for some layers
+ * skips the cells holding none of them (a team's agents looking for the other team across their
+ * own ranks). */
+static void cell_layers_range(aw_physics *p, uint32_t c0, uint32_t c1, uint32_t end) {
+    const uint32_t *restrict cs = p->cell_start, *restrict layer = p->blayer;
+    uint32_t *restrict out = p->cell_layers;
+    for (uint32_t c = c0; c < c1; c++) {
+        uint32_t m = 0, e = c + 1 < c1 ? cs[c + 1] : end;
+        for (uint32_t s = cs[c]; s < e; s++) m |= layer[s];
+        out[c] = m;
+    }
 }
 
 /* ---- band sort for large worlds: a stable pass by row band (few buckets, cache-friendly), then
@@ -239,6 +249,11 @@ static void band_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *ar
     }
 }
 
+/* Rows ahead whose record is asked for: each is a miss in a big world (the rows of a band come
+ * from everywhere), and without the prefetch the stores of the rows in between fill the store
+ * buffer before many misses overlap. 16 and 32 measured alike, 64 slower. */
+#define BAND_COPY_AHEAD 32u
+
 static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
     (void)worker;
     const band_ctx *c = arg;
@@ -264,12 +279,16 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
         for (uint32_t s = s0; s < s1; s++) cs[items[s] >> 32]++;
         prefix_sums(p, cs + c0, c1 - c0, s0);
         for (uint32_t s = s1; s-- > s0;) {
+            if (s >= s0 + BAND_COPY_AHEAD) __builtin_prefetch(&g_[(uint32_t)items[s - BAND_COPY_AHEAD]]);
             uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
             uint32_t at = --cs[ck];
             order[at] = row;
             key[at] = ck;
             PUT_BODY(at, row, masks, ents);
         }
+        /* Here, with the band's layers in cache, and split with the bands. The next band's first
+         * cell start is that band's to write: this band's slots end at s1. */
+        if (p->has_cell_layers) cell_layers_range(p, c0, c1, s1);
     }
 }
 
@@ -362,7 +381,40 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
  * (copied inside the scatter, fourteen pointers were live and most were reloaded every row). A
  * version with AVX2 gathers ran fewer instructions but took about 1.6x the time here (perf
  * samples, seed-profile): gathers are slow on this CPU. */
+#if PHYS_HAVE_AVX2
+/* The same copy with a record's x, y, z and r as one 16-byte load and four stores (lanes 1-3
+ * stored by extract): 5 instructions where the scalar copy takes 8, a tenth of a 1k step's sort. */
+__attribute__((target("avx2"))) static inline void put_xyzr(float *restrict x, float *restrict y, float *restrict z,
+                                                            float *restrict r, const phys_record *rec) {
+    const __m128 v = _mm_load_ps(&rec->x); /* records are 32-byte aligned */
+    int32_t lane[3] = {_mm_extract_ps(v, 1), _mm_extract_ps(v, 2), _mm_extract_ps(v, 3)};
+    _mm_store_ss(x, v);
+    memcpy(y, &lane[0], sizeof *y);
+    memcpy(z, &lane[1], sizeof *z);
+    memcpy(r, &lane[2], sizeof *r);
+}
+
+__attribute__((target("avx2"))) static void copy_bodies_range_avx2(aw_physics *p, uint32_t b, uint32_t e) {
+    const uint32_t *restrict order = p->order;
+    BODY_COPY_LOCALS(p);
+    const bool masks = !p->all_default_layers;
+    (void)be_;
+    for (uint32_t s = b; s < e; s++) {
+        const phys_record *rec = &g_[order[s]];
+        put_xyzr(bx_ + s, by_ + s, bz_ + s, br_ + s, rec);
+        bl_[s] = rec->layer;
+        if (masks) bm_[s] = rec->mask;
+    }
+}
+#endif
+
 static void copy_bodies_range(aw_physics *p, uint32_t b, uint32_t e) {
+#if PHYS_HAVE_AVX2
+    if (p->use_avx2) {
+        copy_bodies_range_avx2(p, b, e);
+        return;
+    }
+#endif
     const uint32_t *restrict order = p->order;
     BODY_COPY_LOCALS(p);
     if (p->all_default_layers)
@@ -442,18 +494,6 @@ static bool slot_outside(const aw_physics *p, uint32_t s) {
     return out;
 }
 
-/* The union of each cell's layers: a query for some layers skips the cells holding none of them
- * (a team's agents looking for the other team across their own ranks). */
-static void cell_layers(aw_physics *p) {
-    const uint32_t *restrict cs = p->cell_start, *restrict layer = p->blayer;
-    uint32_t *restrict out = p->cell_layers;
-    for (uint32_t c = 0; c < p->cells; c++) {
-        uint32_t m = 0;
-        for (uint32_t s = cs[c]; s < cs[c + 1]; s++) m |= layer[s];
-        out[c] = m;
-    }
-}
-
 static void collect_outside(aw_physics *p) {
     /* Only border cells can hold colliders from outside the grid (they are clamped there). */
     const uint32_t *cs = p->cell_start;
@@ -492,7 +532,8 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     }
     /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
     for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
-    if (p->has_cell_layers) cell_layers(p); /* see has_cell_layers */
+    /* See has_cell_layers; the band sort builds the union band by band. */
+    if (p->has_cell_layers && p->rows <= PHYS_SMALL_SORT) cell_layers_range(p, 0, p->cells, n_small);
     collect_outside(p);
     uint32_t outside = p->n_outside;
     for (uint32_t sl = n_small; sl < p->n_valid; sl++) outside += slot_outside(p, sl);

@@ -46,13 +46,11 @@ static void physics_free(aw_physics *p) {
     aw_free(a, p->gather_out, (size_t)p->gather_out_cap * sizeof(phys_gather_out));
     uint32_t **u32[] = {&p->gkey, &p->gchunk, &p->order, &p->key, &p->outside};
     for (size_t i = 0; i < sizeof u32 / sizeof u32[0]; i++) aw_free(a, *u32[i], rc * 4);
-    float **f32[] = {&p->bx, &p->by, &p->bz, &p->br, &p->g.x, &p->g.y, &p->g.z, &p->g.r};
+    float **f32[] = {&p->bx, &p->by, &p->bz, &p->br};
     for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) aw_free(a, *f32[i], rc * 4);
     aw_free(a, p->blayer, rc * 4);
     aw_free(a, p->bmask, rc * 4);
-    aw_free(a, p->g.layer, rc * 4);
-    aw_free(a, p->g.mask, rc * 4);
-    aw_free(a, p->g.ent, rc * sizeof(aw_entity));
+    aw_free(a, p->g, rc * sizeof(phys_record));
     aw_free(a, p->bent, rc * sizeof(aw_entity));
     aw_free(a, p->items_a, rc * 8);
     aw_free(a, p->hist, p->hist_cap * sizeof(uint32_t));
@@ -254,7 +252,7 @@ static inline uint32_t radius_bucket(float r) {
 }
 
 static inline void key_row(const aw_physics *p, phys_gather_out *o, uint32_t row) {
-    uint32_t k = phys_row_key(p, p->g.x[row], p->g.z[row], p->g.r[row], NULL);
+    uint32_t k = phys_row_key(p, p->g[row].x, p->g[row].z, p->g[row].r, NULL);
     p->gkey[row] = k;
     o->large += k == PHYS_KEY_LARGE;
     o->small += k != PHYS_KEY_LARGE;
@@ -329,13 +327,7 @@ static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, 
     const uint32_t layer = cl.layer ? cl.layer : AW_LAYER_DEFAULT;
     a->masked += mask != UINT32_MAX;
     a->layered += layer != AW_LAYER_DEFAULT;
-    p->g.x[row] = pos.x;
-    p->g.y[row] = pos.y;
-    p->g.z[row] = pos.z;
-    p->g.r[row] = r;
-    p->g.layer[row] = layer;
-    p->g.mask[row] = mask;
-    p->g.ent[row] = ch->ent[k];
+    p->g[row] = (phys_record){.x = pos.x, .y = pos.y, .z = pos.z, .r = r, .layer = layer, .mask = mask, .ent = ch->ent[k]};
     gather_radius(a, r);
     const uint32_t key = gather_key(a, pos.x, pos.z, r);
     a->large += key == PHYS_KEY_LARGE;
@@ -364,7 +356,8 @@ __attribute__((target("avx2"), always_inline)) static inline bool all_finite_avx
 }
 
 /* Eight rows at a time: positions (12-byte records) and colliders (16-byte records) are loaded
- * whole and transposed into lanes, checked, keyed (in double, as gather_key) and stored as arrays.
+ * whole and transposed into lanes, checked, keyed (in double, as gather_key), and stored as eight
+ * records (keys and chunk indices as arrays).
  * Where the step needs them (check_extra), velocities and bodies are checked too and positions
  * integrated: on the records as loaded (x + vx * dt lane by lane, the scalar path's operations),
  * before the transpose. A group with any refused row, or with radii other than the current run's,
@@ -468,14 +461,25 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
         a->large += (uint32_t)_mm_popcnt_u32((uint32_t)_mm256_movemask_ps(big));
         put8(p->gkey + row, key, keep);
         put8(p->gchunk + row, chunk_id, keep);
-        put8(p->g.x + row, _mm256_castps_si256(x), keep);
-        put8(p->g.y + row, _mm256_castps_si256(y), keep);
-        put8(p->g.z + row, _mm256_castps_si256(z), keep);
-        put8(p->g.r + row, _mm256_castps_si256(r), keep);
-        put8(p->g.layer + row, layer_d, keep);
-        put8(p->g.mask + row, mask_d, keep);
-        put8(p->g.ent + row, _mm256_loadu_si256((const __m256i *)(ch->ent + k)), keep);
-        put8(p->g.ent + row + 4, _mm256_loadu_si256((const __m256i *)(ch->ent + k + 4)), keep);
+        /* The lanes back into eight records {x, y, z, r | layer, mask, entity}: each 128-bit half
+         * of a record gathered for rows i and i + 4, then the halves paired. */
+        const __m256 xy_lo = _mm256_unpacklo_ps(x, y), xy_hi = _mm256_unpackhi_ps(x, y);
+        const __m256 zr_lo = _mm256_unpacklo_ps(z, r), zr_hi = _mm256_unpackhi_ps(z, r);
+        const __m256i lo[4] = {_mm256_castps_si256(_mm256_shuffle_ps(xy_lo, zr_lo, 0x44)),
+                               _mm256_castps_si256(_mm256_shuffle_ps(xy_lo, zr_lo, 0xee)),
+                               _mm256_castps_si256(_mm256_shuffle_ps(xy_hi, zr_hi, 0x44)),
+                               _mm256_castps_si256(_mm256_shuffle_ps(xy_hi, zr_hi, 0xee))};
+        const __m256i e0 = _mm256_loadu_si256((const __m256i *)(ch->ent + k));
+        const __m256i e1 = _mm256_loadu_si256((const __m256i *)(ch->ent + k + 4));
+        const __m256i e_0145 = _mm256_permute2x128_si256(e0, e1, 0x20), e_2367 = _mm256_permute2x128_si256(e0, e1, 0x31);
+        const __m256i lm_lo = _mm256_unpacklo_epi32(layer_d, mask_d), lm_hi = _mm256_unpackhi_epi32(layer_d, mask_d);
+        const __m256i hi[4] = {_mm256_unpacklo_epi64(lm_lo, e_0145), _mm256_unpackhi_epi64(lm_lo, e_0145),
+                               _mm256_unpacklo_epi64(lm_hi, e_2367), _mm256_unpackhi_epi64(lm_hi, e_2367)};
+        phys_record *out = p->g + row;
+        for (int i = 0; i < 4; i++) {
+            put8(out + i, _mm256_permute2x128_si256(lo[i], hi[i], 0x20), keep);
+            put8(out + i + 4, _mm256_permute2x128_si256(lo[i], hi[i], 0x31), keep);
+        }
     }
     return k;
 }
@@ -584,7 +588,8 @@ typedef struct contact_ctx {
 static inline __attribute__((always_inline)) void
 contacts_of(const aw_physics *p, const phys_task *k, uint32_t n, aw_contact *restrict C, const bool direct) {
     const float *restrict X = p->bx, *restrict Y = p->by, *restrict Z = p->bz, *restrict R = p->br;
-    const aw_entity *restrict E = direct ? p->bent : p->g.ent;
+    const aw_entity *restrict E = p->bent;
+    const phys_record *restrict G = p->g;
     const uint32_t *restrict O = p->order;
     /* Locals: a store through p would make the compiler reload them. */
     const uint32_t *restrict PI = k->pi, *restrict PJ = k->pj;
@@ -598,7 +603,7 @@ contacts_of(const aw_physics *p, const phys_task *k, uint32_t n, aw_contact *res
         float d = sqrtf(d2), inv = d > 0.0f ? 1.0f / d : 0.0f;
         aw_vec3 nrm = {dx * inv, dy * inv, dz * inv};
         float depth = (R[i] + R[j]) - d;
-        aw_entity a = direct ? E[i] : E[O[i]], b = direct ? E[j] : E[O[j]];
+        aw_entity a = direct ? E[i] : G[O[i]].ent, b = direct ? E[j] : G[O[j]].ent;
         if (a > b) {
             aw_entity s = a;
             a = b;

@@ -49,12 +49,16 @@ typedef struct phys_gather_out {
     float rmax[PHYS_RBUCKETS];
 } phys_gather_out;
 
-/* A collider's record in gather order, as structure of arrays (the SIMD gather stores 8 at once). */
-typedef struct phys_gathered {
-    float *x, *y, *z, *r;
-    uint32_t *layer, *mask; /* zero defaults applied */
-    aw_entity *ent;
-} phys_gathered;
+/* A collider's record in gather order, whole in one 32-byte block (two a cache line): the sort
+ * reads them in cell order, scattered over the rows, and in a big world each read is a miss, from
+ * the other core when the other thread gathered that row. One line per row instead of one per
+ * field. */
+typedef struct phys_record {
+    float x, y, z, r;
+    uint32_t layer, mask; /* zero defaults applied */
+    aw_entity ent;
+} phys_record;
+_Static_assert(sizeof(phys_record) == 32, "phys_record: 32 bytes, two a cache line");
 
 /* Slack past the end of the cell-ordered arrays and of every pair buffer: the SIMD pair test loads
  * and stores whole groups of 8 lanes and masks the ones past a run's end. */
@@ -116,7 +120,7 @@ struct aw_physics {
     uint32_t gather_out_cap;
     uint32_t rows, row_cap;
     uint32_t *gkey, *gchunk;
-    phys_gathered g; /* valid rows' records, gather order */
+    phys_record *g; /* valid rows' records, gather order */
 
     /* sort scratch: (key << 32 | row) items by band, per-task band histograms */
     uint64_t *items_a;
@@ -201,7 +205,7 @@ static inline uint32_t phys_row_key(const aw_physics *p, float x, float z, float
  * (0.10-0.16 ms of the 100k step's band pass, half of it won back by the contact pass). Either way
  * the entity is the same. */
 static inline aw_entity phys_slot_entity(const aw_physics *p, uint32_t s) {
-    return p->slot_entities ? p->bent[s] : p->g.ent[p->order[s]];
+    return p->slot_entities ? p->bent[s] : p->g[p->order[s]].ent;
 }
 
 /* Called by the queries that read entities: the next step copies them (see above). The flag is
