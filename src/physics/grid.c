@@ -217,7 +217,8 @@ typedef struct band_ctx {
  * refused rows (cells + 1) get a band each, so the large list ends before the first refused row,
  * as in the counting sort. */
 static inline uint32_t band_of(const band_ctx *c, uint32_t ck) {
-    return ck < c->p->cells ? (uint32_t)(((double)ck + 0.5) * c->inv_band_cells) : c->bands + (ck - c->p->cells);
+    if (ck >= c->p->cells) return c->bands + (ck - c->p->cells);
+    return (uint32_t)(((double)ck + 0.5) * c->inv_band_cells);
 }
 
 static void band_hist(uint32_t begin, uint32_t end, uint32_t worker, void *arg) {
@@ -384,8 +385,9 @@ static void csort_scatter(uint32_t begin, uint32_t end, uint32_t worker, void *a
 #if PHYS_HAVE_AVX2
 /* The same copy with a record's x, y, z and r as one 16-byte load and four stores (lanes 1-3
  * stored by extract): 5 instructions where the scalar copy takes 8, a tenth of a 1k step's sort. */
-__attribute__((target("avx2"))) static inline void put_xyzr(float *restrict x, float *restrict y, float *restrict z,
-                                                            float *restrict r, const phys_record *rec) {
+__attribute__((target("avx2"))) static inline void put_xyzr(float *restrict x, float *restrict y,
+                                                            float *restrict z, float *restrict r,
+                                                            const phys_record *rec) {
     const __m128 v = _mm_load_ps(&rec->x); /* records are 32-byte aligned */
     int32_t lane[3] = {_mm_extract_ps(v, 1), _mm_extract_ps(v, 2), _mm_extract_ps(v, 3)};
     _mm_store_ss(x, v);

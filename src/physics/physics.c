@@ -327,7 +327,8 @@ static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, 
     const uint32_t layer = cl.layer ? cl.layer : AW_LAYER_DEFAULT;
     a->masked += mask != UINT32_MAX;
     a->layered += layer != AW_LAYER_DEFAULT;
-    p->g[row] = (phys_record){.x = pos.x, .y = pos.y, .z = pos.z, .r = r, .layer = layer, .mask = mask, .ent = ch->ent[k]};
+    p->g[row] = (phys_record){
+        .x = pos.x, .y = pos.y, .z = pos.z, .r = r, .layer = layer, .mask = mask, .ent = ch->ent[k]};
     gather_radius(a, r);
     const uint32_t key = gather_key(a, pos.x, pos.z, r);
     a->large += key == PHYS_KEY_LARGE;
@@ -471,8 +472,10 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
                                _mm256_castps_si256(_mm256_shuffle_ps(xy_hi, zr_hi, 0xee))};
         const __m256i e0 = _mm256_loadu_si256((const __m256i *)(ch->ent + k));
         const __m256i e1 = _mm256_loadu_si256((const __m256i *)(ch->ent + k + 4));
-        const __m256i e_0145 = _mm256_permute2x128_si256(e0, e1, 0x20), e_2367 = _mm256_permute2x128_si256(e0, e1, 0x31);
-        const __m256i lm_lo = _mm256_unpacklo_epi32(layer_d, mask_d), lm_hi = _mm256_unpackhi_epi32(layer_d, mask_d);
+        const __m256i e_0145 = _mm256_permute2x128_si256(e0, e1, 0x20);
+        const __m256i e_2367 = _mm256_permute2x128_si256(e0, e1, 0x31);
+        const __m256i lm_lo = _mm256_unpacklo_epi32(layer_d, mask_d);
+        const __m256i lm_hi = _mm256_unpackhi_epi32(layer_d, mask_d);
         const __m256i hi[4] = {_mm256_unpacklo_epi64(lm_lo, e_0145), _mm256_unpackhi_epi64(lm_lo, e_0145),
                                _mm256_unpacklo_epi64(lm_hi, e_2367), _mm256_unpackhi_epi64(lm_hi, e_2367)};
         phys_record *out = p->g + row;

@@ -1,10 +1,10 @@
 /* What the sort leaves in cell order, checked slot by slot against the ECS: every valid collider
  * once, with its position (after integration), radius, layer, mask and entity, and each cell's
  * layer union equal to the union of its slots; and the contacts against brute force. Refused rows
- * and large colliders together: the large list must end before the first refused row. In a big world the records travel from the gather
- * as whole records (a SIMD transpose) and the band pass builds the union band by band; a small
- * world takes the counting sort. Both, on 1 and 2 threads, before and after a query makes the
- * step copy entities. */
+ * and large colliders together: the large list must end before the first refused row. In a big
+ * world the records travel from the gather as whole records (a SIMD transpose) and the band pass
+ * builds the union band by band; a small world takes the counting sort. Both, on 1 and 2
+ * threads, before and after a query makes the step copy entities. */
 /* ctest-label: threads */
 #include "physics_test_util.h"
 
@@ -106,7 +106,9 @@ static void assert_slots_match_ecs(ptw *t) {
     for (uint32_t s = 0; s < p->n_valid; s++) {
         ref_body key = {.e = phys_slot_entity(p, s)};
         const ref_body *r = bsearch(&key, b, n, sizeof *b, by_entity);
-        if (!r) fail_msg("slot %u of %u: entity %llx not in the ECS (copied: %d, step slot_entities)", s, p->n_valid, (unsigned long long)key.e, p->slot_entities);
+        if (!r)
+            fail_msg("slot %u of %u: entity %llx is no valid collider (entities copied: %d)", s, p->n_valid,
+                     (unsigned long long)key.e, p->slot_entities);
         assert_false(seen[r - b]);
         seen[r - b] = true;
         assert_memory_equal(&p->bx[s], &r->p.x, sizeof(float));
