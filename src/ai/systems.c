@@ -213,10 +213,24 @@ typedef struct look_job {
     uint64_t frame;
 } look_job;
 
+/* Looks ahead whose last enemy's vitals entry and own perception component are asked for: both
+ * lie anywhere (by entity index, and in the agents' chunks), and the component was last written on
+ * whichever core looked last time. Perception 0.95 of its time at 100k, 2 threads. */
+#define LOOK_AHEAD 8u
+
 static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx) {
     (void)worker;
     const look_job *j = ctx;
-    for (uint32_t i = begin; i < end; i++) look(j->ai, &j->looks[i], j->frame);
+    const aw_ai *ai = j->ai;
+    for (uint32_t i = begin; i < end; i++) {
+        if (i + LOOK_AHEAD < end) {
+            const ai_look *next = &j->looks[i + LOOK_AHEAD];
+            uint32_t x = AW_ENTITY_INDEX(next->last_enemy);
+            if (next->last_enemy && x < ai->vital_capacity) __builtin_prefetch(&ai->vitals[x]);
+            __builtin_prefetch(next->perception, 1);
+        }
+        look(ai, &j->looks[i], j->frame);
+    }
 }
 
 #define LOOK_BAND_M 4.0f /* band height along z; wider when the agents span more than AI_LOOK_BANDS */
