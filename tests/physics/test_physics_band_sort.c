@@ -4,7 +4,7 @@
  * and large colliders together: the large list must end before the first refused row. In a big
  * world the records travel from the gather as whole records (a SIMD transpose) and the band pass
  * builds the union band by band; a small world takes the counting sort. Both, on 1 and 2
- * threads, before and after a query makes the step copy entities. */
+ * threads and without the SIMD paths, before and after a query makes the step copy entities. */
 /* ctest-label: threads */
 #include "physics_test_util.h"
 
@@ -18,9 +18,10 @@ _Static_assert(BIG > PHYS_SMALL_SORT && SMALL <= PHYS_SMALL_SORT, "one world for
 /* Colliders on three layers, some with masks, half of them walking (the gather's velocity path),
  * a twentieth outside the bounds, every 997th a large one, every 1001st refused (a NaN in a group
  * the SIMD gather must hand to the row-by-row path), some on three shared spots. */
-static ptw world(uint32_t n, uint32_t threads) {
+static ptw world(uint32_t n, uint32_t threads, bool scalar) {
     ptw t = ptw_new(threads, &(aw_physics_desc){.min_x = -90, .max_x = 90, .min_z = -90, .max_z = 90,
-                                                .no_response = true, .no_events = true, .integrate = true});
+                                                .no_response = true, .no_events = true, .integrate = true,
+                                                .scalar_only = scalar});
     aw_rng rng;
     aw_rng_seed(&rng, 31 + n);
     for (uint32_t i = 0; i < n; i++) {
@@ -128,9 +129,12 @@ static void assert_slots_match_ecs(ptw *t) {
     }
 }
 
+/* On 1 and 2 threads with the SIMD paths (the gather's transpose, the one-load copy), then on 1
+ * thread without them (every row through the scalar gather and copy). */
 static void check_world(uint32_t n) {
-    for (uint32_t threads = 1; threads <= 2; threads++) {
-        ptw t = world(n, threads);
+    for (uint32_t run = 0; run < 3; run++) {
+        uint32_t threads = run == 1 ? 2 : 1;
+        ptw t = world(n, threads, run == 2);
         for (int step = 0; step < 4; step++) {
             /* The refused rows are reported; the step goes on without them. */
             assert_int_equal(aw_physics_step(t.p, 1.0f / 30.0f), AW_ERR_INVALID_ARG);
