@@ -120,10 +120,7 @@ static float nearest_set(const aw_ai *ai, aw_vec3 pos, float r, const aw_spatial
  * contacts() reads them. Asked for as soon as a query has found them, they arrive while the next
  * query walks. */
 static inline void prefetch_vitals(const aw_ai *ai, const aw_physics_hit *hits, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t at = AW_ENTITY_INDEX(hits[i].entity);
-        if (at < ai->vital_capacity) __builtin_prefetch(&ai->vitals[at]);
-    }
+    for (uint32_t i = 0; i < n; i++) ai_vital_prefetch(ai, hits[i].entity);
 }
 
 aw_status ai_snapshot_fill(const aw_ai *ai, aw_entity e, const aw_position *pos, const aw_velocity *vel,

@@ -225,8 +225,7 @@ static void look_range(uint32_t begin, uint32_t end, uint32_t worker, void *ctx)
     for (uint32_t i = begin; i < end; i++) {
         if (i + LOOK_AHEAD < end) {
             const ai_look *next = &j->looks[i + LOOK_AHEAD];
-            uint32_t x = AW_ENTITY_INDEX(next->last_enemy);
-            if (next->last_enemy && x < ai->vital_capacity) __builtin_prefetch(&ai->vitals[x]);
+            ai_vital_prefetch(ai, next->last_enemy);
             __builtin_prefetch(next->perception, 1);
         }
         look(ai, &j->looks[i], j->frame);
@@ -350,10 +349,10 @@ static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t 
 
 /* A plan is 368 bytes, so each agent's plan header is a line of its own: perf put half of the action
  * system's samples, and most of the choosing pass's, on the first read of it. The systems that walk
- * the plans in ECS order ask for it a few agents ahead (action also for the next line, which holds
- * the first steps). */
-/* action: 4 ahead left a third of its samples on the header (the plans were last written by the
- * planning pass, often on the other core); 12 took action to 0.93 of its time, 24 the same as 12 */
+ * the plans in ECS order ask for it some agents ahead (action also for the next line, which holds
+ * the first steps). Action: 4 ahead left a third of its samples on the header (the planning pass
+ * last wrote the plans, often on the other core); 12 took action to 0.93 of its time, 24 read the
+ * same as 12. */
 #define PLAN_ACT_AHEAD    12u
 #define PLAN_CHOOSE_AHEAD 16u /* choosing: a few nanoseconds an agent, so further ahead */
 

@@ -265,12 +265,13 @@ static void band_cells(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
     BODY_COPY_LOCALS(p);
     for (uint32_t b = begin; b < end; b++) {
         uint32_t s0 = c->band_start[b], s1 = c->band_start[b + 1];
-        if (b >= c->bands) { /* large colliders, or refused rows: in row order */
+        if (b >= c->bands) { /* large colliders, or refused rows (no record): in row order */
+            const bool large = b == c->bands;
             for (uint32_t s = s0; s < s1; s++) {
-                uint32_t ck = (uint32_t)(items[s] >> 32), row = (uint32_t)items[s];
+                uint32_t row = (uint32_t)items[s];
                 order[s] = row;
-                key[s] = ck;
-                if (ck == p->cells) PUT_BODY(s, row, masks, ents);
+                key[s] = (uint32_t)(items[s] >> 32);
+                if (large) PUT_BODY(s, row, masks, ents);
             }
             continue;
         }
@@ -522,12 +523,12 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     p->n_small = n_small;
     p->n_large = n_large;
     p->n_valid = n_small + n_large;
+    const bool banded = p->rows > PHYS_SMALL_SORT;
     {
         /* The band sort copies entities when queries read them (see phys_slot_entity); small
          * worlds never look at the flag, so their step has no locked exchange. */
-        p->slot_entities = p->rows > PHYS_SMALL_SORT &&
-                           atomic_exchange_explicit(&p->entity_reads, false, memory_order_relaxed);
-        aw_status st = p->rows <= PHYS_SMALL_SORT ? counting_sort(p) : band_sort(p);
+        p->slot_entities = banded && atomic_exchange_explicit(&p->entity_reads, false, memory_order_relaxed);
+        aw_status st = banded ? band_sort(p) : counting_sort(p);
         if (st) {
             p->n_small = p->n_large = p->n_valid = p->n_outside = 0;
             return st;
@@ -536,7 +537,7 @@ aw_status phys_grid_build(aw_physics *p, uint32_t n_small, uint32_t n_large) {
     /* Padding past the last cell: the stencil reads up to cells + width + 2 without a bound check. */
     for (size_t cc = p->cells; cc < need; cc++) p->cell_start[cc] = n_small;
     /* See has_cell_layers; the band sort builds the union band by band. */
-    if (p->has_cell_layers && p->rows <= PHYS_SMALL_SORT) cell_layers_range(p, 0, p->cells, n_small);
+    if (p->has_cell_layers && !banded) cell_layers_range(p, 0, p->cells, n_small);
     collect_outside(p);
     uint32_t outside = p->n_outside;
     for (uint32_t sl = n_small; sl < p->n_valid; sl++) outside += slot_outside(p, sl);
