@@ -393,6 +393,82 @@ static void bench_plan_snapshot(run *r) {
     aw_world_destroy(f.world);
 }
 
+/* Perception's look: the nearest enemy of each of 1,024 agents of a 20,000-agent field, in order
+ * along z as the perception system orders its looks, the walk bounded by the distance to the enemy
+ * the previous look found plus 1 m (a first pass finds it). Baseline: the same looks at the full
+ * perception radius. */
+typedef struct looker {
+    aw_position where;
+    aw_entity who;
+    uint32_t enemies;
+    float radius, bound;
+} looker;
+
+static int by_z(const void *a, const void *b) {
+    float za = ((const looker *)a)->where.z, zb = ((const looker *)b)->where.z;
+    return (za > zb) - (za < zb);
+}
+
+static void bench_perception_look(run *r) {
+    if (!aw_bench_selected(r->o, "perception_look_ns")) return;
+    uint32_t agents = r->o->entities < 20000u ? r->o->entities : 20000u;
+    field f;
+    aw_status st = field_make(&f, agents, r->o->seed, 1);
+    if (st) {
+        fprintf(stderr, "ai: perception look setup: %s\n", aw_last_error());
+        aw_bench_report_fail(r->report);
+        aw_world_destroy(f.world);
+        return;
+    }
+    enum { AGENTS = 1024 };
+    static looker l[AGENTS];
+    aw_ai_ids ids = aw_ai_get_ids(f.ai);
+    aw_query *q = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.position), AW_READ(ids.agent))});
+    uint32_t n = 0, all = 0;
+    for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
+    aw_iter it = aw_query_iter(q);
+    while (aw_iter_next(&it) && n < AGENTS) {
+        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
+        for (uint32_t i = 0; i < it.count && n < AGENTS; i += 7, n++)
+            l[n] = (looker){.where = p[i], .who = it.entities[i], .enemies = all & ~AW_AI_TEAM_LAYER(a[i].team),
+                            .radius = ai_type_of(f.ai, a[i].agent_type)->perception_radius};
+    }
+    aw_iter_fini(&it);
+    qsort(l, n, sizeof l[0], by_z);
+    uint64_t found = 0;
+    for (int pass = 0; pass < 2; pass++) /* the previous look, then the timed walks' bound */
+        for (uint32_t i = 0; i < n; i++) {
+            aw_physics_hit hit;
+            aw_physics_nearest_set set = {.mask = l[i].enemies, .k = 1, .out = &hit};
+            aw_spatial_filter lf = {.exclude = &l[i].who, .exclude_count = 1};
+            aw_physics_query_nearest_sets(f.physics, l[i].where, l[i].radius, &lf, &set, 1);
+            l[i].bound = set.count ? hit.distance + 1.0f : l[i].radius;
+        }
+    uint32_t reps = r->o->reps < MAX_REPS ? r->o->reps : MAX_REPS;
+    double bounded[MAX_REPS], full[MAX_REPS];
+    for (uint32_t rep = 0; rep < reps && n; rep++)
+        for (int bound = 1; bound >= 0; bound--) {
+            const uint32_t loops = 20;
+            uint64_t t0 = aw_time_ns();
+            for (uint32_t k = 0; k < loops; k++)
+                for (uint32_t i = 0; i < n; i++) {
+                    aw_physics_hit hit;
+                    aw_physics_nearest_set set = {.mask = l[i].enemies, .k = 1, .out = &hit};
+                    aw_spatial_filter lf = {.exclude = &l[i].who, .exclude_count = 1};
+                    float reach = bound && l[i].bound < l[i].radius ? l[i].bound : l[i].radius;
+                    aw_physics_query_nearest_sets(f.physics, l[i].where, reach, &lf, &set, 1);
+                    found += set.count;
+                }
+            (bound ? bounded : full)[rep] = (double)(aw_time_ns() - t0) / ((double)loops * n);
+        }
+    sink += found;
+    if (r->o->verbose) fprintf(stderr, "perception look: %u agents, %llu found\n", n, (unsigned long long)found);
+    if (n) add(r, "perception_look_ns", "ns", bounded, reps, full, reps, 0);
+    aw_query_destroy(q);
+    aw_world_destroy(f.world);
+}
+
 /* The loop: ai_perception, ai_planning, ai_action, ai_projectiles, ai_effects on one thread, agents
  * standing where they are (no physics system: its cost is the collision suite's). */
 static void bench_agent_loop(run *r) {
@@ -453,6 +529,7 @@ aw_status aw_bench_ai_run(const aw_bench_options *options, aw_bench_report *repo
     }
     if (!r.status) bench_validate(&r);
     if (!r.status) bench_plan_snapshot(&r);
+    if (!r.status) bench_perception_look(&r);
     if (!r.status) bench_agent_loop(&r);
     if (!r.status) r.status = aw_bench_ai_llm_run(&o, report); /* the LLM orchestrator: bench_llm.c */
     return r.status;
