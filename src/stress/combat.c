@@ -65,7 +65,8 @@ static void extract(aw_system_ctx *ctx, const aw_iter *it) {
     bool projectile = it->columns[1] != NULL;
     float view = s->half * 0.5f;
     uint64_t visible = 0;
-    for (uint32_t i = 0; i < it->count; i++) visible += fabsf(p[i].x) <= view && fabsf(p[i].z) <= view;
+    /* Both tests always made (& rather than &&): a branch on where an agent stands mispredicts. */
+    for (uint32_t i = 0; i < it->count; i++) visible += (fabsf(p[i].x) <= view) & (fabsf(p[i].z) <= view);
     tally *t = &s->tallies[ctx->worker < s->workers ? ctx->worker : 0];
     t->visible += visible;
     if (projectile) t->projectiles += it->count;
