@@ -85,15 +85,14 @@ static inline bool closer(float d, uint32_t i, float od, uint32_t oi) {
     return d < od || (d == od && i < oi);
 }
 
-/* First entry whose key is >= x (count when none). */
+/* First entry whose key is >= x (count when none). Each halving picks its half by a select, not
+ * a branch: which half holds an agent's x is data, so a branch would mispredict about every other
+ * step; the number of steps depends on the count alone. */
 static uint32_t first_at_least(const ai_by_x *list, uint32_t count, float x) {
-    uint32_t lo = 0, hi = count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (list[mid].x < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+    if (!count) return 0;
+    const ai_by_x *base = list;
+    for (uint32_t n = count; n > 1; n -= n / 2) base = base[n / 2].x < x ? base + n / 2 : base;
+    return (uint32_t)(base - list) + (base->x < x);
 }
 
 /* How far past its distance at the last plan the 8th nearest is looked for first. Agents move
