@@ -437,14 +437,13 @@ static void bench_perception_look(run *r) {
     aw_iter_fini(&it);
     qsort(l, n, sizeof l[0], by_z);
     uint64_t found = 0;
-    for (int pass = 0; pass < 2; pass++) /* the previous look, then the timed walks' bound */
-        for (uint32_t i = 0; i < n; i++) {
-            aw_physics_hit hit;
-            aw_physics_nearest_set set = {.mask = l[i].enemies, .k = 1, .out = &hit};
-            aw_spatial_filter lf = {.exclude = &l[i].who, .exclude_count = 1};
-            aw_physics_query_nearest_sets(f.physics, l[i].where, l[i].radius, &lf, &set, 1);
-            l[i].bound = set.count ? hit.distance + 1.0f : l[i].radius;
-        }
+    for (uint32_t i = 0; i < n; i++) { /* the previous look: the timed walks' bound */
+        aw_physics_hit hit;
+        aw_physics_nearest_set set = {.mask = l[i].enemies, .k = 1, .out = &hit};
+        aw_spatial_filter lf = {.exclude = &l[i].who, .exclude_count = 1};
+        aw_physics_query_nearest_sets(f.physics, l[i].where, l[i].radius, &lf, &set, 1);
+        l[i].bound = set.count ? hit.distance + 1.0f : l[i].radius;
+    }
     uint32_t reps = r->o->reps < MAX_REPS ? r->o->reps : MAX_REPS;
     double bounded[MAX_REPS], full[MAX_REPS];
     for (uint32_t rep = 0; rep < reps && n; rep++)
