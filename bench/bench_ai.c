@@ -431,7 +431,9 @@ static void bench_perception_look(run *r) {
         const aw_position *p = AW_COLUMN(&it, aw_position, 0);
         const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
         for (uint32_t i = 0; i < it.count && n < AGENTS; i += 7, n++)
-            l[n] = (looker){.where = p[i], .who = it.entities[i], .enemies = all & ~AW_AI_TEAM_LAYER(a[i].team),
+            l[n] = (looker){.where = p[i],
+                            .who = it.entities[i],
+                            .enemies = all & ~AW_AI_TEAM_LAYER(a[i].team),
                             .radius = ai_type_of(f.ai, a[i].agent_type)->perception_radius};
     }
     aw_iter_fini(&it);
@@ -462,7 +464,8 @@ static void bench_perception_look(run *r) {
             (bound ? bounded : full)[rep] = (double)(aw_time_ns() - t0) / ((double)loops * n);
         }
     sink += found;
-    if (r->o->verbose) fprintf(stderr, "perception look: %u agents, %llu found\n", n, (unsigned long long)found);
+    if (r->o->verbose)
+        fprintf(stderr, "perception look: %u agents, %llu found\n", n, (unsigned long long)found);
     if (n) add(r, "perception_look_ns", "ns", bounded, reps, full, reps, 0);
     aw_query_destroy(q);
     aw_world_destroy(f.world);

@@ -197,7 +197,8 @@ static void cell_layers_range(aw_physics *p, uint32_t c0, uint32_t c1, uint32_t 
     uint32_t m = 0, prev = UINT32_MAX;
     for (uint32_t s = s0; s < s1; s++) {
         uint32_t k = key[s];
-        m = (m & (0u - (uint32_t)(k == prev))) | layer[s]; /* a mask, not a select the compiler might branch */
+        /* A mask, not a select: the compiler made the select a branch. */
+        m = (m & (0u - (uint32_t)(k == prev))) | layer[s];
         out[k] = m;
         prev = k;
     }
