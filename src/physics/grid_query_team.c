@@ -90,24 +90,34 @@ static void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e,
 #if PHYS_HAVE_AVX2
 #include <immintrin.h>
 
+/* Squared distances of slots [s, s + 8) from the point (px, py, pz): separate multiplies and adds
+ * in the scalar order, so the same bits as the scalar tests. */
+__attribute__((target("avx2"), always_inline)) static inline __m256 slots_d2_avx2(const aw_physics *p, uint32_t s,
+                                                                                  __m256 px, __m256 py, __m256 pz) {
+    __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
+    __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
+    __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
+}
+
+/* Lanes of slots [s, s + 8) whose layer meets none of `mask`'s bits: all ones. */
+__attribute__((target("avx2"), always_inline)) static inline __m256 slots_off_layer_avx2(const aw_physics *p,
+                                                                                         uint32_t s, __m256i mask) {
+    __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, mask), _mm256_setzero_si256()));
+}
+
 /* Slots [b, e), eight at a time: the grid's arrays have PHYS_PAD readable entries past any run's
- * end, and lanes past it are masked off. Separate multiplies and adds in the scalar order give the
- * same squared distances bit for bit. */
+ * end, and lanes past it are masked off. */
 __attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p, uint32_t b,
                                                             uint32_t e, aw_vec3 pt) {
     const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
     const __m256i m0 = _mm256_set1_epi32((int)w->fast_mask[0]), m1 = _mm256_set1_epi32((int)w->fast_mask[1]);
-    const __m256i zero = _mm256_setzero_si256();
     const __m256 none = _mm256_set1_ps(-1.0f);
     __m256 lim0 = _mm256_set1_ps(*w->fast_lim[0]), lim1 = _mm256_set1_ps(*w->fast_lim[1]);
     for (uint32_t s = b; s < e; s += 8) {
-        __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
-        __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
-        __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
-        __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
-        __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
-        __m256 out0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m0), zero));
-        __m256 out1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, m1), zero));
+        __m256 d2 = slots_d2_avx2(p, s, px, py, pz);
+        __m256 out0 = slots_off_layer_avx2(p, s, m0), out1 = slots_off_layer_avx2(p, s, m1);
         __m256 lane = _mm256_max_ps(_mm256_blendv_ps(lim0, none, out0), _mm256_blendv_ps(lim1, none, out1));
         uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(d2, lane, _CMP_LE_OQ));
         if (e - s < 8) hits &= (1u << (e - s)) - 1u;
@@ -292,15 +302,9 @@ static inline void near1_slots(nearest1 *n, const aw_physics *p, uint32_t b, uin
 __attribute__((target("avx2"))) static void near1_run_avx2(nearest1 *n, const aw_physics *p, uint32_t b,
                                                            uint32_t e, aw_vec3 pt) {
     const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
-    const __m256i mask = _mm256_set1_epi32((int)n->mask), zero = _mm256_setzero_si256();
+    const __m256i mask = _mm256_set1_epi32((int)n->mask);
     for (uint32_t s = b; s < e; s += 8) {
-        __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
-        __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
-        __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
-        __m256 d2 = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)),
-                                  _mm256_mul_ps(dz, dz));
-        __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
-        __m256 out = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, mask), zero));
+        __m256 d2 = slots_d2_avx2(p, s, px, py, pz), out = slots_off_layer_avx2(p, s, mask);
         __m256 near = _mm256_cmp_ps(d2, _mm256_set1_ps(n->lim), _CMP_LE_OQ);
         uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_andnot_ps(out, near));
         if (e - s < 8) hits &= (1u << (e - s)) - 1u;
