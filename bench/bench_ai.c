@@ -328,6 +328,26 @@ static void bench_validate(run *r) {
     aw_world_destroy(f.world);
 }
 
+/* Every 7th agent of the field in ECS order (spread over the field), at most `max`: its entity,
+ * position and agent component. */
+static uint32_t sample_agents(const field *f, aw_entity *who, aw_position *where, aw_ai_agent *state,
+                              uint32_t max) {
+    aw_ai_ids ids = aw_ai_get_ids(f->ai);
+    aw_query *q = aw_query_create(f->world, &(aw_query_desc){AW_TERMS(AW_READ(ids.position), AW_READ(ids.agent))});
+    if (!q) return 0;
+    uint32_t n = 0;
+    aw_iter it = aw_query_iter(q);
+    while (aw_iter_next(&it) && n < max) {
+        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
+        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
+        for (uint32_t i = 0; i < it.count && n < max; i += 7, n++)
+            who[n] = it.entities[i], where[n] = p[i], state[n] = a[i];
+    }
+    aw_iter_fini(&it);
+    aw_query_destroy(q);
+    return n;
+}
+
 /* A planning snapshot (allies, enemies, level lists) for 1,024 agents of a 20,000-agent field, the
  * grid walks starting from each agent's reach table entry as the planning system keeps it (filled by
  * one pass first, as the previous plan would). Baseline: the same snapshots walked at the full
@@ -349,20 +369,8 @@ static void bench_plan_snapshot(run *r) {
     static aw_ai_agent state[AGENTS];
     static ai_reach reach[AGENTS];
     static aw_world_snapshot snap;
-    aw_ai_ids ids = aw_ai_get_ids(f.ai);
-    aw_query *q = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.position), AW_READ(ids.agent))});
-    uint32_t n = 0;
-    aw_iter it = aw_query_iter(q);
-    while (aw_iter_next(&it) && n < AGENTS) {
-        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
-        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
-        for (uint32_t i = 0; i < it.count && n < AGENTS; i += 7) {
-            who[n] = it.entities[i], where[n] = p[i], state[n] = a[i];
-            reach[n] = (ai_reach){.entity = who[n]};
-            n++;
-        }
-    }
-    aw_iter_fini(&it);
+    uint32_t n = sample_agents(&f, who, where, state, AGENTS);
+    for (uint32_t i = 0; i < n; i++) reach[i] = (ai_reach){.entity = who[i]};
     const aw_ai *ai = f.ai;
     uint64_t contacts = 0;
     for (uint32_t i = 0; i < n; i++) /* the previous plan */
@@ -389,7 +397,6 @@ static void bench_plan_snapshot(run *r) {
     sink += contacts;
     if (r->o->verbose) fprintf(stderr, "plan snapshot: %u agents, %llu contacts\n", n, (unsigned long long)contacts);
     if (n) add(r, "plan_snapshot_ns", "ns", hinted, reps, full, reps, 0);
-    aw_query_destroy(q);
     aw_world_destroy(f.world);
 }
 
@@ -422,21 +429,16 @@ static void bench_perception_look(run *r) {
     }
     enum { AGENTS = 1024 };
     static looker l[AGENTS];
-    aw_ai_ids ids = aw_ai_get_ids(f.ai);
-    aw_query *q = aw_query_create(f.world, &(aw_query_desc){AW_TERMS(AW_READ(ids.position), AW_READ(ids.agent))});
-    uint32_t n = 0, all = 0;
+    static aw_entity who[AGENTS];
+    static aw_position where[AGENTS];
+    static aw_ai_agent state[AGENTS];
+    uint32_t n = sample_agents(&f, who, where, state, AGENTS), all = 0;
     for (uint32_t i = 0; i < AW_AI_MAX_TEAMS; i++) all |= AW_AI_TEAM_LAYER(i);
-    aw_iter it = aw_query_iter(q);
-    while (aw_iter_next(&it) && n < AGENTS) {
-        const aw_position *p = AW_COLUMN(&it, aw_position, 0);
-        const aw_ai_agent *a = AW_COLUMN(&it, aw_ai_agent, 1);
-        for (uint32_t i = 0; i < it.count && n < AGENTS; i += 7, n++)
-            l[n] = (looker){.where = p[i],
-                            .who = it.entities[i],
-                            .enemies = all & ~AW_AI_TEAM_LAYER(a[i].team),
-                            .radius = ai_type_of(f.ai, a[i].agent_type)->perception_radius};
-    }
-    aw_iter_fini(&it);
+    for (uint32_t i = 0; i < n; i++)
+        l[i] = (looker){.where = where[i],
+                        .who = who[i],
+                        .enemies = all & ~AW_AI_TEAM_LAYER(state[i].team),
+                        .radius = ai_type_of(f.ai, state[i].agent_type)->perception_radius};
     qsort(l, n, sizeof l[0], by_z);
     uint64_t found = 0;
     for (uint32_t i = 0; i < n; i++) { /* the previous look: the timed walks' bound */
@@ -467,7 +469,6 @@ static void bench_perception_look(run *r) {
     if (r->o->verbose)
         fprintf(stderr, "perception look: %u agents, %llu found\n", n, (unsigned long long)found);
     if (n) add(r, "perception_look_ns", "ns", bounded, reps, full, reps, 0);
-    aw_query_destroy(q);
     aw_world_destroy(f.world);
 }
 
