@@ -1,11 +1,6 @@
 /* k-nearest into several layer sets in one walk of the grid (for example allies and enemies of a
  * team): each candidate's distance is computed once and offered to every set whose mask it meets. */
-#include "physics/physics_internal.h"
-
-#include <math.h>
-
-/* The same rounding safety as the single-set query: cell ranges are widened by this fraction. */
-#define SETS_SAFETY (1.0 / 512.0)
+#include "physics/grid_walk.h"
 
 typedef struct set_state {
     aw_physics_hit *out; /* distance holds the squared distance until the end */
@@ -25,12 +20,6 @@ typedef struct sets_walk {
 
 static inline bool before(float d2, aw_entity e, const aw_physics_hit *h) {
     return d2 < h->distance || (d2 == h->distance && e < h->entity);
-}
-
-static inline bool excluded(const aw_spatial_filter *f, aw_entity e) {
-    for (uint32_t i = 0; i < f->exclude_count; i++)
-        if (f->exclude[i] == e) return true;
-    return false;
 }
 
 static void refresh_limit(sets_walk *w) {
@@ -88,25 +77,6 @@ static void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e,
 }
 
 #if PHYS_HAVE_AVX2
-#include <immintrin.h>
-
-/* Squared distances of slots [s, s + 8) from the point (px, py, pz): separate multiplies and adds
- * in the scalar order, so the same bits as the scalar tests. */
-__attribute__((target("avx2"), always_inline)) static inline __m256 slots_d2_avx2(const aw_physics *p, uint32_t s,
-                                                                                  __m256 px, __m256 py, __m256 pz) {
-    __m256 dx = _mm256_sub_ps(_mm256_loadu_ps(p->bx + s), px);
-    __m256 dy = _mm256_sub_ps(_mm256_loadu_ps(p->by + s), py);
-    __m256 dz = _mm256_sub_ps(_mm256_loadu_ps(p->bz + s), pz);
-    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
-}
-
-/* Lanes of slots [s, s + 8) whose layer meets none of `mask`'s bits: all ones. */
-__attribute__((target("avx2"), always_inline)) static inline __m256 slots_off_layer_avx2(const aw_physics *p,
-                                                                                         uint32_t s, __m256i mask) {
-    __m256i l = _mm256_loadu_si256((const __m256i *)(p->blayer + s));
-    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(l, mask), _mm256_setzero_si256()));
-}
-
 /* Slots [b, e), eight at a time: the grid's arrays have PHYS_PAD readable entries past any run's
  * end, and lanes past it are masked off. */
 __attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p, uint32_t b,
@@ -144,97 +114,6 @@ static inline void offer_slots(sets_walk *w, const aw_physics *p, uint32_t b, ui
     }
 #endif
     offer_run(w, p, b, e, pt);
-}
-
-/* Cells [c0, c1] of a row go to the SIMD slot test as one span, wanted layer or not, when they
- * are three or more and hold at most WHOLE_ROW_SLOTS slots: skipping the cells without a wanted
- * layer one by one costs a branch per cell that the layout makes unpredictable, while a walk's row
- * of a few cells holds a dozen or so slots (docs/performance.md: a third fewer mispredicted
- * branches in the k = 1 walk, a fifth fewer in the k = 8 one). One or two cells are skipped as
- * cheaply as tested; long spans (dense cells) still skip by the unions. */
-#define WHOLE_ROW_SLOTS 64u
-
-static inline bool whole_row(const aw_physics *p, uint32_t c0, uint32_t c1) {
-#if PHYS_HAVE_AVX2
-    return p->use_avx2 && c1 - c0 >= 2 && p->cell_start[c1 + 1] - p->cell_start[c0] <= WHOLE_ROW_SLOTS;
-#else
-    (void)p, (void)c0, (void)c1;
-    return false;
-#endif
-}
-
-static inline double sq(double v) {
-    return v * v;
-}
-
-/* Distance along z from v to row y's span, less the response's margin; border rows reach to
- * infinity (they keep the colliders clamped into them). */
-static inline double row_gap(const aw_physics *p, double v, int64_t y, int64_t n) {
-    double c0 = p->min_z + (double)y * p->cell, c1 = c0 + p->cell, g = 0.0;
-    if (y > 0 && v < c0) g = c0 - v;
-    else if (y < n - 1 && v > c1) g = v - c1;
-    g -= p->margin;
-    return g > 0.0 ? g : 0.0;
-}
-
-/* Squared reach of a cell that may still hold a wanted collider: the squared limit `lim` widened by
- * the safety. */
-static inline double reach2(float lim) {
-    if (isinf(lim)) return INFINITY;
-    return (double)lim / sq(1.0 - SETS_SAFETY);
-}
-
-/* Rows from the query's outwards, alternating sides (the query's row, then one below, one above, ...),
- * so the answers fill with near colliders first and their shrinking reach narrows the later rows; a
- * side ends at its first row beyond reach (rows further out are further still). */
-typedef struct rows_out {
-    int64_t qy, d;
-    int side; /* 0: below (qy - d) next, 1: above */
-    bool open[2];
-} rows_out;
-
-static inline rows_out rows_out_start(const aw_physics *p, float z) {
-    return (rows_out){.qy = phys_cell(z, p->min_z, p->inv_cell, p->height, NULL), .open = {true, true}};
-}
-
-/* The next row within the squared reach r2 (given anew each call: it shrinks as answers come in):
- * its index and squared gap. False when both sides have ended. */
-static inline bool rows_out_next(rows_out *r, const aw_physics *p, float z, double r2, int64_t *y_out,
-                                 double *gz2_out) {
-    if (r->d == 0) { /* the query's own row, always walked */
-        r->d = 1;
-        *y_out = r->qy, *gz2_out = 0.0;
-        return true;
-    }
-    int64_t h = p->height;
-    while (r->open[0] || r->open[1]) {
-        int side = r->side;
-        int64_t y = side ? r->qy + r->d : r->qy - r->d;
-        if (side) r->side = 0, r->d++;
-        else r->side = 1;
-        if (!r->open[side]) continue;
-        double gz2 = y >= 0 && y < h ? sq(row_gap(p, z, y, h)) : 0.0;
-        if (y < 0 || y >= h || gz2 > r2) {
-            r->open[side] = false;
-            continue;
-        }
-        *y_out = y, *gz2_out = gz2;
-        return true;
-    }
-    return false;
-}
-
-/* The cells [c0, c1] of grid row y that a disc of squared reach r2 (infinite: the whole row) around
- * pt covers at the row's squared gap gz2, widened by the margin colliders may stick out of a cell. */
-static inline void row_cells(const aw_physics *p, int64_t y, double gz2, double r2, aw_vec3 pt, uint32_t *c0,
-                             uint32_t *c1) {
-    uint32_t a = 0, b = p->width - 1;
-    if (!isinf(r2)) {
-        double half = sqrt(r2 - gz2) + p->margin;
-        a = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
-        b = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
-    }
-    *c0 = (uint32_t)y * p->width + a, *c1 = (uint32_t)y * p->width + b;
 }
 
 /* One grid row: the cells the reach's disc covers at this row's gap, as contiguous slot runs.
@@ -355,6 +234,16 @@ static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, cons
     set->count = n.found ? 1u : 0u;
 }
 
+/* Whether one set of k > 1 takes the buffered walk of grid_query_k.c. */
+static inline bool one_set_walk(const aw_physics *p, uint32_t k) {
+#if PHYS_HAVE_AVX2
+    return p->use_avx2 && k <= PHYS_NEARK_MAX;
+#else
+    (void)p, (void)k;
+    return false;
+#endif
+}
+
 aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, float max_distance,
                                         const aw_spatial_filter *filter, aw_physics_nearest_set *sets,
                                         uint32_t set_count) {
@@ -379,12 +268,18 @@ aw_status aw_physics_query_nearest_sets(const aw_physics *p, aw_vec3 point, floa
     uint32_t active = 0, only = 0;
     for (uint32_t i = 0; i < set_count; i++)
         if (sets[i].k) active++, only = i;
-    if (active == 1 && sets[only].k == 1) {
+    if (active == 1 && (sets[only].k == 1 || one_set_walk(p, sets[only].k))) {
         /* The masks folded as below: the set's (0: any layer) narrowed by the filter's. */
         uint32_t mask = (sets[only].mask ? sets[only].mask : UINT32_MAX) & (f->mask ? f->mask : UINT32_MAX);
         uint32_t layers = mask == UINT32_MAX || !p->has_cell_layers ? 0u : mask;
-        nearest1_walk(p, point, max_distance > 0 ? max_distance * max_distance : INFINITY, f, mask, layers,
-                      &sets[only]);
+        float max_d2 = max_distance > 0 ? max_distance * max_distance : INFINITY;
+#if PHYS_HAVE_AVX2
+        if (sets[only].k > 1) {
+            phys_nearestk_walk(p, point, max_d2, f, mask, layers, &sets[only]);
+            return AW_OK;
+        }
+#endif
+        nearest1_walk(p, point, max_d2, f, mask, layers, &sets[only]);
         return AW_OK;
     }
 

@@ -1,0 +1,137 @@
+/* k-nearest for one set with 2 <= k <= PHYS_NEARK_MAX on AVX2 (the planners' allies and enemies,
+ * k = 8): the rows and the pruning of the general walk (grid_query_team.c), but the candidates
+ * within the limit are appended to a buffer without a branch, eight slots at a time, and ranked
+ * only when the buffer fills and at the end. The general walk inserts each candidate into a sorted
+ * list: where a candidate lands depends on where the agents stand, so that insertion mispredicted
+ * more than any other branch of the walk (docs/performance.md). */
+#include "physics/grid_walk.h"
+
+#if PHYS_HAVE_AVX2
+
+#include <string.h>
+
+#define NEARK_HOLD 24u                    /* more than this held: ranked down to k before the next block */
+#define NEARK_BUF  (NEARK_HOLD + 8u + 8u) /* a block appends up to 8; ranking pads 8 lanes past the end */
+
+typedef struct nearestk {
+    float d2[NEARK_BUF];
+    uint32_t slot[NEARK_BUF];
+    uint32_t n;       /* held */
+    uint32_t checked; /* [0, checked) are known not excluded */
+    uint32_t ranked;  /* [0, ranked) are in order and nothing was appended since */
+    uint32_t k, mask;
+    float lim; /* squared: the cap until k are held after a ranking, then the k-th */
+    const aw_spatial_filter *f;
+} nearestk;
+
+/* Drops the held candidates the filter excludes (the order does not matter before ranking). The
+ * branch is almost never taken: at most the query's own collider. */
+static void drop_excluded(nearestk *n, const aw_physics *p) {
+    if (n->f->exclude_count)
+        for (uint32_t i = n->checked; i < n->n;) {
+            if (AW_UNLIKELY(excluded(n->f, phys_slot_entity(p, n->slot[i])))) {
+                n->n--;
+                n->slot[i] = n->slot[n->n], n->d2[i] = n->d2[n->n];
+            } else {
+                i++;
+            }
+        }
+    n->checked = n->n;
+}
+
+/* Keeps the k nearest held, in order (ties by entity id), and tightens the limit to the k-th. A
+ * candidate's rank is the count of those nearer, compared eight at a time; padding lanes hold NaN,
+ * never nearer. Equal distances (rare) leave a rank unused: then the ranks are counted again one
+ * by one with the entity ids. */
+__attribute__((target("avx2,popcnt"))) static void rank(nearestk *n, const aw_physics *p) {
+    drop_excluded(n, p);
+    uint32_t c = n->n;
+    if (!c) return;
+    _mm256_storeu_ps(n->d2 + c, _mm256_set1_ps(NAN));
+    uint32_t vecs = (c + 7) / 8, r[NEARK_BUF], seen = 0;
+    for (uint32_t i = 0; i < c; i++) {
+        __m256 di = _mm256_set1_ps(n->d2[i]);
+        uint32_t nearer = 0;
+        for (uint32_t v = 0; v < vecs; v++)
+            nearer += (uint32_t)_mm_popcnt_u32(
+                (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(n->d2 + 8 * v), di, _CMP_LT_OQ)));
+        r[i] = nearer;
+        seen |= 1u << nearer;
+    }
+    if (AW_UNLIKELY(seen != (c == 32 ? UINT32_MAX : (1u << c) - 1u)))
+        for (uint32_t i = 0; i < c; i++) {
+            aw_entity e = phys_slot_entity(p, n->slot[i]);
+            for (uint32_t j = 0; j < c; j++)
+                if (j != i && n->d2[j] == n->d2[i] && phys_slot_entity(p, n->slot[j]) < e) r[i]++;
+        }
+    float d2[NEARK_BUF];
+    uint32_t slot[NEARK_BUF];
+    for (uint32_t i = 0; i < c; i++) d2[r[i]] = n->d2[i], slot[r[i]] = n->slot[i];
+    c = c < n->k ? c : n->k;
+    memcpy(n->d2, d2, c * sizeof *d2);
+    memcpy(n->slot, slot, c * sizeof *slot);
+    n->n = n->checked = n->ranked = c;
+    if (c == n->k) n->lim = d2[c - 1];
+}
+_Static_assert(NEARK_HOLD + 8u <= 32u, "rank() marks ranks in a 32-bit mask");
+
+/* Slots [b, e): those within the limit whose layer meets the mask are appended, eight slots at a
+ * time. The lanes that pass are packed by the pair test's table (mask -> lane order). */
+__attribute__((target("avx2,bmi2,popcnt"))) static void append_run(nearestk *n, const aw_physics *p,
+                                                                   uint32_t b, uint32_t e, aw_vec3 pt) {
+    const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
+    const __m256i mask = _mm256_set1_epi32((int)n->mask);
+    __m256 lim = _mm256_set1_ps(n->lim);
+    for (uint32_t s = b; s < e; s += 8) {
+        if (AW_UNLIKELY(n->n > NEARK_HOLD)) {
+            rank(n, p);
+            lim = _mm256_set1_ps(n->lim);
+        }
+        __m256 d2 = slots_d2_avx2(p, s, px, py, pz), off = slots_off_layer_avx2(p, s, mask);
+        __m256 in = _mm256_andnot_ps(off, _mm256_cmp_ps(d2, lim, _CMP_LE_OQ));
+        uint32_t bits = _bzhi_u32((uint32_t)_mm256_movemask_ps(in), e - s < 8 ? e - s : 8);
+        __m256i lanes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&p->compress_lut[bits]));
+        _mm256_storeu_ps(n->d2 + n->n, _mm256_permutevar8x32_ps(d2, lanes));
+        _mm256_storeu_si256((__m256i *)(n->slot + n->n), _mm256_add_epi32(lanes, _mm256_set1_epi32((int)s)));
+        n->n += (uint32_t)_mm_popcnt_u32(bits);
+    }
+}
+
+/* One grid row, as the general walk's walk_row: the cells the reach's disc covers at the row's gap,
+ * whole or in runs broken at cells without a wanted layer. */
+static void append_row(nearestk *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
+    uint32_t c0, c1;
+    row_cells(p, y, gz2, reach2(n->lim), pt, &c0, &c1);
+    const uint32_t *cs = p->cell_start, *cl = p->cell_layers;
+    if (!layers || whole_row(p, c0, c1)) {
+        append_run(n, p, cs[c0], cs[c1 + 1], pt);
+        return;
+    }
+    for (uint32_t c = c0;;) {
+        while (c <= c1 && !(cl[c] & layers)) c++;
+        if (c > c1) return;
+        uint32_t first = c++;
+        while (c <= c1 && ((cl[c] & layers) || cs[c] == cs[c + 1])) c++;
+        append_run(n, p, cs[first], cs[c], pt);
+    }
+}
+
+void phys_nearestk_walk(const aw_physics *p, aw_vec3 point, float max_d2, const aw_spatial_filter *f,
+                        uint32_t mask, uint32_t layers, aw_physics_nearest_set *set) {
+    nearestk n; /* not zeroed: the buffers are written before they are read */
+    n.n = n.checked = n.ranked = 0, n.k = set->k, n.mask = mask, n.lim = max_d2, n.f = f;
+    append_run(&n, p, p->n_small, p->n_valid, point);
+    if (p->n_small) {
+        rows_out r = rows_out_start(p, point.z);
+        int64_t y;
+        double gz2;
+        while (rows_out_next(&r, p, point.z, reach2(n.lim), &y, &gz2))
+            append_row(&n, p, y, gz2, layers, point);
+    }
+    if (n.n != n.ranked) rank(&n, p);
+    for (uint32_t i = 0; i < n.n; i++)
+        set->out[i] = (aw_physics_hit){.entity = phys_slot_entity(p, n.slot[i]), .distance = sqrtf(n.d2[i])};
+    set->count = n.n;
+}
+
+#endif
