@@ -8,55 +8,60 @@
 
 #if PHYS_HAVE_AVX2
 
-#include <string.h>
-
 #define NEARK_HOLD 24u                    /* more than this held: ranked down to k before the next block */
 #define NEARK_BUF  (NEARK_HOLD + 8u + 8u) /* a block appends up to 8; ranking pads 8 lanes past the end */
 
 typedef struct nearestk {
     float d2[NEARK_BUF];
     uint32_t slot[NEARK_BUF];
-    uint32_t n;       /* held */
-    uint32_t checked; /* [0, checked) are known not excluded */
-    uint32_t ranked;  /* [0, ranked) are in order and nothing was appended since */
+    aw_entity ent[PHYS_NEARK_MAX]; /* of the [0, ranked) kept by the last ranking */
+    uint32_t n;                    /* held */
+    uint32_t ranked;               /* [0, ranked) are in order, none excluded, nothing appended since */
     uint32_t k, mask;
     float lim; /* squared: the cap until k are held after a ranking, then the k-th */
     const aw_spatial_filter *f;
 } nearestk;
 
-/* Drops the held candidates the filter excludes (the order does not matter before ranking). The
- * branch is almost never taken: at most the query's own collider. */
-static void drop_excluded(nearestk *n, const aw_physics *p) {
-    if (n->f->exclude_count)
-        for (uint32_t i = n->checked; i < n->n;) {
-            if (AW_UNLIKELY(excluded(n->f, phys_slot_entity(p, n->slot[i])))) {
-                n->n--;
-                n->slot[i] = n->slot[n->n], n->d2[i] = n->d2[n->n];
-            } else {
-                i++;
-            }
-        }
-    n->checked = n->n;
-}
-
-/* Keeps the k nearest held, in order (ties by entity id), and tightens the limit to the k-th. A
- * candidate's rank is the count of those nearer, compared eight at a time; padding lanes hold NaN,
- * never nearer. Equal distances (rare) leave a rank unused: then the ranks are counted again one
- * by one with the entity ids. */
-__attribute__((target("avx2,popcnt"))) static void rank(nearestk *n, const aw_physics *p) {
-    drop_excluded(n, p);
-    uint32_t c = n->n;
-    if (!c) return;
-    _mm256_storeu_ps(n->d2 + c, _mm256_set1_ps(NAN));
-    uint32_t vecs = (c + 7) / 8, r[NEARK_BUF], seen = 0;
+/* r[i]: how many of d2[0, 8 * vecs) are nearer than d2[i], for i < c; returns the ranks seen as a
+ * mask. */
+__attribute__((target("avx2,popcnt"), always_inline)) static inline uint32_t
+count_nearer(const float *d2, uint32_t c, const uint32_t vecs, uint32_t *r) {
+    uint32_t seen = 0;
     for (uint32_t i = 0; i < c; i++) {
-        __m256 di = _mm256_set1_ps(n->d2[i]);
+        __m256 di = _mm256_set1_ps(d2[i]);
         uint32_t nearer = 0;
         for (uint32_t v = 0; v < vecs; v++)
             nearer += (uint32_t)_mm_popcnt_u32(
-                (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(n->d2 + 8 * v), di, _CMP_LT_OQ)));
+                (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(d2 + 8 * v), di, _CMP_LT_OQ)));
         r[i] = nearer;
         seen |= 1u << nearer;
+    }
+    return seen;
+}
+
+/* Keeps the k nearest held that the filter does not exclude, in order (ties by entity id), with
+ * their entities, and tightens the limit to the k-th. A candidate's rank is the count of those
+ * nearer, compared eight at a time; padding lanes hold NaN, never nearer. Equal distances (rare)
+ * leave a rank unused: then the ranks are counted again one by one with the entity ids. The
+ * exclusions are looked at in rank order, only until k are kept: usually only the query's own collider
+ * is excluded, so that is about k entity reads, not one per candidate. */
+__attribute__((target("avx2,popcnt"))) static void rank(nearestk *n, const aw_physics *p) {
+    uint32_t c = n->n;
+    _mm256_storeu_ps(n->d2 + c, _mm256_set1_ps(NAN));
+    uint32_t r[NEARK_BUF], seen;
+    switch ((c + 7) / 8) { /* the vector count as a constant: no loop branch per candidate */
+    case 1:
+        seen = count_nearer(n->d2, c, 1, r);
+        break;
+    case 2:
+        seen = count_nearer(n->d2, c, 2, r);
+        break;
+    case 3:
+        seen = count_nearer(n->d2, c, 3, r);
+        break;
+    default:
+        seen = count_nearer(n->d2, c, 4, r);
+        break;
     }
     if (AW_UNLIKELY(seen != (c == 32 ? UINT32_MAX : (1u << c) - 1u)))
         for (uint32_t i = 0; i < c; i++) {
@@ -65,13 +70,16 @@ __attribute__((target("avx2,popcnt"))) static void rank(nearestk *n, const aw_ph
                 if (j != i && n->d2[j] == n->d2[i] && phys_slot_entity(p, n->slot[j]) < e) r[i]++;
         }
     float d2[NEARK_BUF];
-    uint32_t slot[NEARK_BUF];
+    uint32_t slot[NEARK_BUF], kept = 0;
     for (uint32_t i = 0; i < c; i++) d2[r[i]] = n->d2[i], slot[r[i]] = n->slot[i];
-    c = c < n->k ? c : n->k;
-    memcpy(n->d2, d2, c * sizeof *d2);
-    memcpy(n->slot, slot, c * sizeof *slot);
-    n->n = n->checked = n->ranked = c;
-    if (c == n->k) n->lim = d2[c - 1];
+    for (uint32_t i = 0; i < c && kept < n->k; i++) {
+        aw_entity e = phys_slot_entity(p, slot[i]);
+        if (AW_UNLIKELY(excluded(n->f, e))) continue;
+        n->d2[kept] = d2[i], n->slot[kept] = slot[i], n->ent[kept] = e;
+        kept++;
+    }
+    n->n = n->ranked = kept;
+    if (kept == n->k) n->lim = n->d2[kept - 1];
 }
 _Static_assert(NEARK_HOLD + 8u <= 32u, "rank() marks ranks in a 32-bit mask");
 
@@ -119,7 +127,7 @@ static void append_row(nearestk *n, const aw_physics *p, int64_t y, double gz2, 
 void phys_nearestk_walk(const aw_physics *p, aw_vec3 point, float max_d2, const aw_spatial_filter *f,
                         uint32_t mask, uint32_t layers, aw_physics_nearest_set *set) {
     nearestk n; /* not zeroed: the buffers are written before they are read */
-    n.n = n.checked = n.ranked = 0, n.k = set->k, n.mask = mask, n.lim = max_d2, n.f = f;
+    n.n = n.ranked = 0, n.k = set->k, n.mask = mask, n.lim = max_d2, n.f = f;
     append_run(&n, p, p->n_small, p->n_valid, point);
     if (p->n_small) {
         rows_out r = rows_out_start(p, point.z);
@@ -130,7 +138,7 @@ void phys_nearestk_walk(const aw_physics *p, aw_vec3 point, float max_d2, const 
     }
     if (n.n != n.ranked) rank(&n, p);
     for (uint32_t i = 0; i < n.n; i++)
-        set->out[i] = (aw_physics_hit){.entity = phys_slot_entity(p, n.slot[i]), .distance = sqrtf(n.d2[i])};
+        set->out[i] = (aw_physics_hit){.entity = n.ent[i], .distance = sqrtf(n.d2[i])};
     set->count = n.n;
 }
 
