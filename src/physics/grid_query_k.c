@@ -97,7 +97,7 @@ __attribute__((target("avx2,bmi2,popcnt"))) static void append_run(nearestk *n, 
         }
         __m256 d2 = slots_d2_avx2(p, s, px, py, pz), off = slots_off_layer_avx2(p, s, mask);
         __m256 in = _mm256_andnot_ps(off, _mm256_cmp_ps(d2, lim, _CMP_LE_OQ));
-        uint32_t bits = _bzhi_u32((uint32_t)_mm256_movemask_ps(in), e - s < 8 ? e - s : 8);
+        uint32_t bits = lanes_before_end((uint32_t)_mm256_movemask_ps(in), s, e);
         __m256i lanes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&p->compress_lut[bits]));
         _mm256_storeu_ps(n->d2 + n->n, _mm256_permutevar8x32_ps(d2, lanes));
         _mm256_storeu_si256((__m256i *)(n->slot + n->n), _mm256_add_epi32(lanes, _mm256_set1_epi32((int)s)));

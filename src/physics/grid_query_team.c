@@ -79,8 +79,8 @@ static void offer_run(sets_walk *w, const aw_physics *p, uint32_t b, uint32_t e,
 #if PHYS_HAVE_AVX2
 /* Slots [b, e), eight at a time: the grid's arrays have PHYS_PAD readable entries past any run's
  * end, and lanes past it are masked off. */
-__attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p, uint32_t b,
-                                                            uint32_t e, aw_vec3 pt) {
+__attribute__((target("avx2,bmi2"))) static void offer_run_avx2(sets_walk *w, const aw_physics *p,
+                                                                 uint32_t b, uint32_t e, aw_vec3 pt) {
     const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
     const __m256i m0 = _mm256_set1_epi32((int)w->fast_mask[0]), m1 = _mm256_set1_epi32((int)w->fast_mask[1]);
     const __m256 none = _mm256_set1_ps(-1.0f);
@@ -89,8 +89,8 @@ __attribute__((target("avx2"))) static void offer_run_avx2(sets_walk *w, const a
         __m256 d2 = slots_d2_avx2(p, s, px, py, pz);
         __m256 out0 = slots_off_layer_avx2(p, s, m0), out1 = slots_off_layer_avx2(p, s, m1);
         __m256 lane = _mm256_max_ps(_mm256_blendv_ps(lim0, none, out0), _mm256_blendv_ps(lim1, none, out1));
-        uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(d2, lane, _CMP_LE_OQ));
-        if (e - s < 8) hits &= (1u << (e - s)) - 1u;
+        uint32_t near = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(d2, lane, _CMP_LE_OQ));
+        uint32_t hits = lanes_before_end(near, s, e);
         if (!hits) continue;
         float d[8];
         _mm256_storeu_ps(d, d2);
@@ -178,15 +178,14 @@ static inline void near1_slots(nearest1 *n, const aw_physics *p, uint32_t b, uin
 /* Slots [b, e), eight at a time, as offer_run_avx2: a row's whole span at once, the layer tested
  * in the lanes. Cheaper than skipping cell by cell on their layer unions, since a row of the walk
  * holds only a dozen or so slots. */
-__attribute__((target("avx2"))) static void near1_run_avx2(nearest1 *n, const aw_physics *p, uint32_t b,
-                                                           uint32_t e, aw_vec3 pt) {
+__attribute__((target("avx2,bmi2"))) static void near1_run_avx2(nearest1 *n, const aw_physics *p,
+                                                                uint32_t b, uint32_t e, aw_vec3 pt) {
     const __m256 px = _mm256_set1_ps(pt.x), py = _mm256_set1_ps(pt.y), pz = _mm256_set1_ps(pt.z);
     const __m256i mask = _mm256_set1_epi32((int)n->mask);
     for (uint32_t s = b; s < e; s += 8) {
         __m256 d2 = slots_d2_avx2(p, s, px, py, pz), out = slots_off_layer_avx2(p, s, mask);
         __m256 near = _mm256_cmp_ps(d2, _mm256_set1_ps(n->lim), _CMP_LE_OQ);
-        uint32_t hits = (uint32_t)_mm256_movemask_ps(_mm256_andnot_ps(out, near));
-        if (e - s < 8) hits &= (1u << (e - s)) - 1u;
+        uint32_t hits = lanes_before_end((uint32_t)_mm256_movemask_ps(_mm256_andnot_ps(out, near)), s, e);
         if (!hits) continue;
         float d[8];
         _mm256_storeu_ps(d, d2);
@@ -199,10 +198,10 @@ __attribute__((target("avx2"))) static void near1_run_avx2(nearest1 *n, const aw
 }
 #endif
 
-/* One grid row, as walk_row: the cells the reach's disc covers at this row's gap. */
-static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
-    uint32_t c0, c1;
-    row_cells(p, y, gz2, reach2(n->lim), pt, &c0, &c1);
+/* Cells [c0, c1] of one grid row: the whole span in one SIMD run when whole_row() says so, else
+ * the cells holding a wanted layer one by one. */
+static void near1_cells(nearest1 *n, const aw_physics *p, uint32_t c0, uint32_t c1, uint32_t layers,
+                        aw_vec3 pt) {
     const uint32_t *cs = p->cell_start, *cl = p->cell_layers;
 #if PHYS_HAVE_AVX2
     if (whole_row(p, c0, c1)) {
@@ -218,13 +217,39 @@ static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, u
         if (cl[c] & layers) near1_slots(n, p, cs[c], cs[c + 1], pt);
 }
 
+/* One grid row, as walk_row: the cells the reach's disc covers at this row's gap. */
+static void near1_row(nearest1 *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
+    uint32_t c0, c1;
+    row_cells(p, y, gz2, reach2(n->lim), pt, &c0, &c1);
+    near1_cells(n, p, c0, c1, layers, pt);
+}
+
+/* A reach of at most NEAR1_BOX_HALF cells each way, the margin included (perception's looks bounded
+ * by the enemy seen last, projectile hits; at most 4 x 4 cells): the cells of the square around
+ * the point, row by row in order, with no per-row reach (a square root) and no outward order (a
+ * branch per row on where the reach ends). The nearest is the same in any order, and the square's
+ * cells hold every candidate the disc's rows do. False (nothing walked) for a longer reach. */
+#define NEAR1_BOX_HALF 1.5
+
+static bool near1_box(nearest1 *n, const aw_physics *p, aw_vec3 pt, uint32_t layers) {
+    if (isinf(n->lim)) return false;
+    double half = sqrt(reach2(n->lim)) + p->margin;
+    if (half * p->inv_cell > NEAR1_BOX_HALF) return false;
+    uint32_t x0 = phys_cell((double)pt.x - half, p->min_x, p->inv_cell, p->width, NULL);
+    uint32_t x1 = phys_cell((double)pt.x + half, p->min_x, p->inv_cell, p->width, NULL);
+    uint32_t y0 = phys_cell((double)pt.z - half, p->min_z, p->inv_cell, p->height, NULL);
+    uint32_t y1 = phys_cell((double)pt.z + half, p->min_z, p->inv_cell, p->height, NULL);
+    for (uint32_t y = y0; y <= y1; y++) near1_cells(n, p, y * p->width + x0, y * p->width + x1, layers, pt);
+    return true;
+}
+
 /* `mask`: the layers a slot must meet (the set's and the filter's masks, as the general walk folds
  * them); `layers`: the cell union to skip by, 0 for none. */
 static void nearest1_walk(const aw_physics *p, aw_vec3 point, float max_d2, const aw_spatial_filter *f,
                           uint32_t mask, uint32_t layers, aw_physics_nearest_set *set) {
     nearest1 n = {.lim = max_d2, .mask = mask, .f = f};
     near1_slots(&n, p, p->n_small, p->n_valid, point);
-    if (p->n_small) {
+    if (p->n_small && !near1_box(&n, p, point, layers)) {
         rows_out r = rows_out_start(p, point.z);
         int64_t y;
         double gz2;

@@ -32,6 +32,13 @@ slots_d2_avx2(const aw_physics *p, uint32_t s, __m256 px, __m256 py, __m256 pz) 
     return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), _mm256_mul_ps(dz, dz));
 }
 
+/* `hits` (one bit per lane of the block at slot s) without the lanes at or past the run's end e,
+ * without a branch: whether a run ends inside a block depends on the cells' counts. */
+__attribute__((target("bmi2"), always_inline)) static inline uint32_t
+lanes_before_end(uint32_t hits, uint32_t s, uint32_t e) {
+    return _bzhi_u32(hits, e - s < 8 ? e - s : 8);
+}
+
 /* Lanes of slots [s, s + 8) whose layer meets none of `mask`'s bits: all ones. */
 __attribute__((target("avx2"), always_inline)) static inline __m256
 slots_off_layer_avx2(const aw_physics *p, uint32_t s, __m256i mask) {
