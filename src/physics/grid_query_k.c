@@ -106,22 +106,16 @@ __attribute__((target("avx2,bmi2,popcnt"))) static void append_run(nearestk *n, 
 }
 
 /* One grid row, as the general walk's walk_row: the cells the reach's disc covers at the row's gap,
- * whole or in runs broken at cells without a wanted layer. */
+ * whole or in the runs of next_run(). */
 static void append_row(nearestk *n, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
     uint32_t c0, c1;
     row_cells(p, y, gz2, reach2(n->lim), pt, &c0, &c1);
-    const uint32_t *cs = p->cell_start, *cl = p->cell_layers;
+    const uint32_t *cs = p->cell_start;
     if (!layers || whole_row(p, c0, c1)) {
         append_run(n, p, cs[c0], cs[c1 + 1], pt);
         return;
     }
-    for (uint32_t c = c0;;) {
-        while (c <= c1 && !(cl[c] & layers)) c++;
-        if (c > c1) return;
-        uint32_t first = c++;
-        while (c <= c1 && ((cl[c] & layers) || cs[c] == cs[c + 1])) c++;
-        append_run(n, p, cs[first], cs[c], pt);
-    }
+    for (uint32_t c = c0, b, e; next_run(p, layers, &c, c1, &b, &e);) append_run(n, p, b, e, pt);
 }
 
 void phys_nearestk_walk(const aw_physics *p, aw_vec3 point, float max_d2, const aw_spatial_filter *f,

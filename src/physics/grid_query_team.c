@@ -118,11 +118,9 @@ static inline void offer_slots(sets_walk *w, const aw_physics *p, uint32_t b, ui
 
 /* One grid row: the cells the reach's disc covers at this row's gap, as contiguous slot runs.
  * Cells of a row are consecutive in the CSR arrays, so neighbouring cells form one slot range: the
- * whole row's when whole_row() says so, else, with a per-cell layer union, runs broken only at a
- * cell holding colliders but no wanted layer (empty cells add no slots and join the run), so the
- * slot test gets long blocks instead of one call per cell. Colliders sit within the margin of
- * their cell and border cells hold the ones clamped into them, so the clamped cell range of
- * x +- (half width + margin) holds every candidate. */
+ * whole row's when whole_row() says so, else the runs of next_run(). Colliders sit within the
+ * margin of their cell and border cells hold the ones clamped into them, so the clamped cell range
+ * of x +- (half width + margin) holds every candidate. */
 static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, uint32_t layers, aw_vec3 pt) {
     uint32_t c0, c1;
     row_cells(p, y, gz2, reach2(w->lim), pt, &c0, &c1);
@@ -131,14 +129,7 @@ static void walk_row(sets_walk *w, const aw_physics *p, int64_t y, double gz2, u
         offer_slots(w, p, cs[c0], cs[c1 + 1], pt);
         return;
     }
-    const uint32_t *cl = p->cell_layers;
-    for (uint32_t c = c0;;) {
-        while (c <= c1 && !(cl[c] & layers)) c++; /* cells with nothing wanted (or nothing at all) */
-        if (c > c1) return;
-        uint32_t first = c++;
-        while (c <= c1 && ((cl[c] & layers) || cs[c] == cs[c + 1])) c++;
-        offer_slots(w, p, cs[first], cs[c], pt);
-    }
+    for (uint32_t c = c0, b, e; next_run(p, layers, &c, c1, &b, &e);) offer_slots(w, p, b, e, pt);
 }
 
 /* ---- one set with k = 1 (perception's nearest enemy, a projectile's hit): the same rows and the

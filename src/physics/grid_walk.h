@@ -142,6 +142,22 @@ static inline void row_cells(const aw_physics *p, int64_t y, double gz2, double 
     *c0 = (uint32_t)y * p->width + a, *c1 = (uint32_t)y * p->width + b;
 }
 
+/* The next slot run of a row's cells [*c, c1] by the per-cell layer unions: cells holding a wanted
+ * layer, broken only at a cell holding colliders but no wanted layer (empty cells add no slots and
+ * join the run), so the slot test gets long blocks instead of one call per cell. Its slots are
+ * [*b, *e) and *c moves past it; false when no run is left. */
+static inline bool next_run(const aw_physics *p, uint32_t layers, uint32_t *c, uint32_t c1, uint32_t *b,
+                            uint32_t *e) {
+    const uint32_t *cs = p->cell_start, *cl = p->cell_layers;
+    uint32_t i = *c;
+    while (i <= c1 && !(cl[i] & layers)) i++; /* cells with nothing wanted (or nothing at all) */
+    if (i > c1) return false;
+    *b = cs[i++];
+    while (i <= c1 && ((cl[i] & layers) || cs[i] == cs[i + 1])) i++;
+    *e = cs[i], *c = i;
+    return true;
+}
+
 #if PHYS_HAVE_AVX2
 /* One set with 2 <= k <= PHYS_NEARK_MAX on AVX2 (grid_query_k.c): the planners' allies and enemies.
  * `mask`: the layers a slot must meet (the set's and the filter's, folded); `layers`: the cell union
