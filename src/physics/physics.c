@@ -722,6 +722,13 @@ static void respond(aw_physics *p, uint32_t keep) {
                 body bi = body_of(p, i), bj = body_of(p, j);
                 float wsum = bi.w + bj.w;
                 if (bi.sensor || bj.sensor || !(wsum > 0.0f)) continue;
+                /* Listed for the write-back in the first pass whether they overlap now or not: a
+                 * pair an earlier contact pulled apart can be pushed together, and corrected, in a
+                 * later pass. */
+                if (it == 0) {
+                    if (bi.w > 0.0f) p->touched[p->touched_count++] = i;
+                    if (bj.w > 0.0f) p->touched[p->touched_count++] = j;
+                }
                 float dx = X[j] - X[i], dy = Y[j] - Y[i], dz = Z[j] - Z[i];
                 float rs = R[i] + R[j], d2 = dx * dx + dy * dy + dz * dz;
                 if (!(d2 < rs * rs)) continue;
@@ -762,8 +769,6 @@ static void respond(aw_physics *p, uint32_t keep) {
                             bj.vel->z += nz * jimp * bj.w;
                         }
                     }
-                    if (bi.w > 0.0f) p->touched[p->touched_count++] = i;
-                    if (bj.w > 0.0f) p->touched[p->touched_count++] = j;
                 }
             }
         }

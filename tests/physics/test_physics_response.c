@@ -110,6 +110,46 @@ static void test_pile_settles_and_conserves_momentum(void **state) {
     ptw_free(&t);
 }
 
+/* With several passes, a pair that an earlier contact pulled apart in the first pass can be pushed
+ * together and corrected in a later one: that correction must reach the ECS too. Checked two
+ * ways: every body is found at its ECS position by a centre query (the grid's copy is the ECS's),
+ * and the mass-weighted displacements sum to zero (each correction moves a pair equally and
+ * oppositely; a lost one leaves its partner's share unbalanced). */
+static void test_every_pass_writes_back(void **state) {
+    (void)state;
+    for (uint32_t iterations = 1; iterations <= 8; iterations *= 2) {
+        ptw t = ptw_new(1, &(aw_physics_desc){.min_x = -20, .max_x = 20, .min_z = -20, .max_z = 20,
+                                              .iterations = iterations, .no_events = true});
+        aw_rng rng;
+        aw_rng_seed(&rng, 12);
+        enum { N = 400 };
+        aw_entity ids[N];
+        aw_vec3 before[N];
+        for (int i = 0; i < N; i++) {
+            before[i] = (aw_vec3){aw_rng_float_range(&rng, -6, 6), 0, aw_rng_float_range(&rng, -6, 6)};
+            ids[i] = body(&t, before[i], 0.5f, aw_rng_float_range(&rng, 0.5f, 2), 0, (aw_vec3){0, 0, 0});
+        }
+        ASSERT_OK(aw_physics_step(t.p, 0));
+        double mx = 0, mz = 0, scale = 0;
+        for (int i = 0; i < N; i++) {
+            aw_vec3 q = pos_of(&t, ids[i]);
+            aw_entity found[16];
+            uint32_t n = 0;
+            ASSERT_OK(aw_physics_query_radius(t.p, q, 0, &(aw_spatial_filter){.flags = AW_QUERY_CENTERS}, found, 16, &n));
+            bool here = false;
+            for (uint32_t k = 0; k < n && k < 16; k++) here |= found[k] == ids[i];
+            if (!here) fail_msg("%u passes: body %d is not where its ECS position says", iterations, i);
+            float m = 1.0f / AW_GET(t.w, ids[i], t.ids.rigid_body, aw_rigid_body)->inv_mass;
+            mx += m * (double)(q.x - before[i].x);
+            mz += m * (double)(q.z - before[i].z);
+            scale += m * (fabs((double)(q.x - before[i].x)) + fabs((double)(q.z - before[i].z)));
+        }
+        assert_true(scale > 1.0); /* the pile did move */
+        assert_true(fabs(mx) < 1e-4 * scale && fabs(mz) < 1e-4 * scale);
+        ptw_free(&t);
+    }
+}
+
 static void test_height_matters(void **state) {
     (void)state;
     ptw t = ptw_new(1, NULL);
@@ -205,6 +245,7 @@ int main(void) {
         cmocka_unit_test(test_head_on),
         cmocka_unit_test(test_mass_weighting_static_sensor),
         cmocka_unit_test(test_pile_settles_and_conserves_momentum),
+        cmocka_unit_test(test_every_pass_writes_back),
         cmocka_unit_test(test_height_matters),
         cmocka_unit_test(test_system_under_scheduler),
         cmocka_unit_test(test_zero_allocations_steady_state),
