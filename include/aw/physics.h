@@ -38,17 +38,22 @@ typedef aw_vec3 aw_velocity; /* "Velocity", 12 bytes; optional: without it a bod
  * both non-zero, after the zero defaults below are applied. An entity with a Collider and no
  * RigidBody (or inv_mass 0) is static: infinite mass, never moved by physics. */
 typedef struct aw_collider {
-    float radius;   /* >= 0 and finite; negative or NaN radii are skipped and counted */
+    float radius;   /* 0 ... AW_PHYSICS_MAX_RADIUS; others (negative, NaN, larger) are skipped and counted */
     uint32_t layer; /* category bits; 0 means AW_LAYER_DEFAULT */
     uint32_t mask;  /* categories this collider meets; 0 means all */
     uint32_t flags; /* AW_COLLIDER_* */
 } aw_collider;
 #define AW_LAYER_DEFAULT 0x1u
 
+/* Limits on finite values, so that a step's arithmetic stays finite: two radii's sum squared, and
+ * the impulse of two opposite velocities. Colliders beyond them are skipped like non-finite ones. */
+#define AW_PHYSICS_MAX_RADIUS 1e18f /* collider radius */
+#define AW_PHYSICS_MAX_SPEED  1e18f /* each velocity component's magnitude, where the step uses it */
+
 /* "RigidBody": what the response needs. inv_mass 0 makes the body static (infinite mass). */
 typedef struct aw_rigid_body {
-    float inv_mass;    /* 1 / mass, >= 0 */
-    float restitution; /* 0: inelastic ... 1: elastic; a pair uses the larger of the two */
+    float inv_mass;    /* 1 / mass, >= 0 and finite */
+    float restitution; /* 0: inelastic ... 1: elastic (others skip the body); a pair uses the larger */
 } aw_rigid_body;
 
 /* A contact: a and b overlap (3D distance < radius sum). a < b by entity id; normal is the unit
@@ -124,8 +129,9 @@ aw_system *aw_physics_register_system(aw_physics *physics, const aw_system_desc 
  * narrowphase, respond, write back, send events. Makes no structural change, so it may run
  * inside a system; nothing else may write Position, Velocity, Collider or RigidBody meanwhile.
  * Returns AW_OK, or AW_ERR_INVALID_ARG after a completed step in which some colliders were
- * skipped (non-finite position, a negative or non-finite radius, or non-finite velocity or body
- * values where the step uses them, that is with integrate or a response: see the stats; they are
+ * skipped (non-finite position, a radius outside 0 ... AW_PHYSICS_MAX_RADIUS, or, where the step
+ * uses them (with integrate or a response), a velocity component beyond AW_PHYSICS_MAX_SPEED, a
+ * negative or non-finite inverse mass or a restitution outside 0 ... 1: see the stats; they are
  * left out, never inserted), or a failure
  * (out of memory: no response applied). */
 aw_status aw_physics_step(aw_physics *physics, float dt);
@@ -138,7 +144,7 @@ typedef struct aw_physics_stats {
     uint32_t colliders;      /* valid colliders in the grid (small and large) */
     uint32_t large;          /* colliders too big for a cell, kept in the separate list */
     uint32_t outside;        /* colliders outside the bounds (kept in border cells) */
-    uint32_t skipped;        /* colliders refused this step: non-finite position or radius < 0 */
+    uint32_t skipped;        /* colliders refused this step (see aw_physics_step) */
     aw_entity first_skipped; /* one of them, for the log */
     uint32_t grid_width, grid_height;
     float cell_size;

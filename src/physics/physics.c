@@ -2,6 +2,7 @@
  * contacts, apply the mass-weighted response in a fixed order, write back, send events. */
 #include "physics/physics_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ aw_status phys_reserve_u32(aw_physics *p, void **ptr, uint32_t *capacity, size_t
 
 static inline bool finite3(float a, float b, float c) {
     return isfinite(a) && isfinite(b) && isfinite(c);
+}
+
+/* False for NaN too. */
+static inline bool speed_ok(float v) {
+    return fabsf(v) <= AW_PHYSICS_MAX_SPEED;
 }
 
 /* ---- lifetime: the world owns the context through a resource whose dtor frees it */
@@ -304,11 +310,14 @@ static inline void gather_row(gather_acc *a, const phys_chunk *ch, uint32_t ci, 
     const float r = cl.radius;
     /* x * 0 is 0 for finite x and NaN otherwise: one compare covers all four. */
     const float probe = (pos.x * 0.0f + pos.y * 0.0f) + (pos.z * 0.0f + r * 0.0f);
-    bool ok = probe == 0.0f && r >= 0.0f && !(cl.flags & AW_COLLIDER_DISABLED);
+    bool ok = probe == 0.0f && r >= 0.0f && r <= AW_PHYSICS_MAX_RADIUS && !(cl.flags & AW_COLLIDER_DISABLED);
     if (a->check_extra) {
         const aw_velocity *vel = ch->vel;
-        if (vel) ok = ok && finite3(vel[k].x, vel[k].y, vel[k].z);
-        if (ch->rb) ok = ok && isfinite(ch->rb[k].inv_mass) && ch->rb[k].inv_mass >= 0.0f && isfinite(ch->rb[k].restitution);
+        if (vel) ok = ok && speed_ok(vel[k].x) && speed_ok(vel[k].y) && speed_ok(vel[k].z);
+        if (ch->rb) {
+            const aw_rigid_body b = ch->rb[k];
+            ok = ok && b.inv_mass >= 0.0f && b.inv_mass <= FLT_MAX && b.restitution >= 0.0f && b.restitution <= 1.0f;
+        }
         if (ok && a->integrate && vel) {
             aw_position moved = {pos.x + vel[k].x * a->dt, pos.y + vel[k].y * a->dt, pos.z + vel[k].z * a->dt};
             ok = finite3(moved.x, moved.y, moved.z);
@@ -349,11 +358,13 @@ __attribute__((target("avx2"), always_inline)) static inline void put8(void *dst
     _mm256_storeu_si256((__m256i *)dst, v);
 }
 
-/* Every float of v is finite: v * 0 is 0 for finite lanes and NaN otherwise. */
-__attribute__((target("avx2"), always_inline)) static inline bool all_finite_avx2(__m256 v0, __m256 v1, __m256 v2) {
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256 probe = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(v0, zero), _mm256_mul_ps(v1, zero)), _mm256_mul_ps(v2, zero));
-    return _mm256_movemask_ps(_mm256_cmp_ps(probe, zero, _CMP_EQ_OQ)) == 0xff;
+/* Every float of v0, v1 and v2 within AW_PHYSICS_MAX_SPEED in magnitude (NaN is not). */
+__attribute__((target("avx2"), always_inline)) static inline bool all_speeds_ok_avx2(__m256 v0, __m256 v1, __m256 v2) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), limit = _mm256_set1_ps(AW_PHYSICS_MAX_SPEED);
+    const __m256 ok0 = _mm256_cmp_ps(_mm256_andnot_ps(sign, v0), limit, _CMP_LE_OQ);
+    const __m256 ok1 = _mm256_cmp_ps(_mm256_andnot_ps(sign, v1), limit, _CMP_LE_OQ);
+    const __m256 ok2 = _mm256_cmp_ps(_mm256_andnot_ps(sign, v2), limit, _CMP_LE_OQ);
+    return _mm256_movemask_ps(_mm256_and_ps(_mm256_and_ps(ok0, ok1), ok2)) == 0xff;
 }
 
 /* Eight rows at a time: positions (12-byte records) and colliders (16-byte records) are loaded
@@ -393,18 +404,21 @@ gather_rows_avx2_body(gather_acc *a, const phys_chunk *ch, uint32_t ci, const bo
         if (extra && vel) {
             const __m256 v0 = _mm256_loadu_ps(vel + 3 * k), v1 = _mm256_loadu_ps(vel + 3 * k + 8);
             const __m256 v2 = _mm256_loadu_ps(vel + 3 * k + 16);
-            extra_ok = all_finite_avx2(v0, v1, v2);
+            extra_ok = all_speeds_ok_avx2(v0, v1, v2);
             if (integrate) {
                 a0 = _mm256_add_ps(a0, _mm256_mul_ps(v0, dt));
                 a1 = _mm256_add_ps(a1, _mm256_mul_ps(v1, dt));
                 a2 = _mm256_add_ps(a2, _mm256_mul_ps(v2, dt));
             }
         }
-        if (extra && rb) { /* {inv_mass, restitution} x 8: both finite, inv_mass (even lanes) >= 0 */
+        if (extra && rb) { /* {inv_mass, restitution} x 8: 0 <= inv_mass <= FLT_MAX, 0 <= restitution <= 1 */
             const __m256 b0 = _mm256_loadu_ps(rb + 2 * k), b1 = _mm256_loadu_ps(rb + 2 * k + 8);
-            const int nonneg = _mm256_movemask_ps(_mm256_cmp_ps(b0, zero, _CMP_GE_OQ)) &
-                               _mm256_movemask_ps(_mm256_cmp_ps(b1, zero, _CMP_GE_OQ));
-            extra_ok = extra_ok && all_finite_avx2(b0, b1, zero) && (nonneg & 0x55) == 0x55;
+            const __m256 top = _mm256_setr_ps(FLT_MAX, 1, FLT_MAX, 1, FLT_MAX, 1, FLT_MAX, 1);
+            const int in_range = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(b0, zero, _CMP_GE_OQ),
+                                                                  _mm256_cmp_ps(b0, top, _CMP_LE_OQ))) &
+                                 _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(b1, zero, _CMP_GE_OQ),
+                                                                  _mm256_cmp_ps(b1, top, _CMP_LE_OQ)));
+            extra_ok = extra_ok && in_range == 0xff;
         }
         /* x: lanes 0,3,6 of a0, 1,4,7 of a1, 2,5 of a2; y and z likewise, then one permute each. */
         const __m256 x = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a0, a1, 0x92), a2, 0x24), px);
@@ -940,8 +954,8 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     note_step_time(p, t4 - t0);
     if (s->skipped)
         return aw_error(AW_ERR_INVALID_ARG,
-                        "aw_physics_step: %u collider(s) skipped (non-finite position, velocity or body, or negative "
-                        "radius), first entity 0x%llx",
+                        "aw_physics_step: %u collider(s) skipped (a non-finite position, a radius, velocity or body "
+                        "value out of range), first entity 0x%llx",
                         s->skipped, (unsigned long long)s->first_skipped);
     return AW_OK;
 }
