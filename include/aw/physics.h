@@ -132,7 +132,8 @@ aw_system *aw_physics_register_system(aw_physics *physics, const aw_system_desc 
  * skipped (non-finite position, a radius outside 0 ... AW_PHYSICS_MAX_RADIUS, or, where the step
  * uses them (with integrate or a response), a velocity component beyond AW_PHYSICS_MAX_SPEED, a
  * negative or non-finite inverse mass or a restitution outside 0 ... 1: see the stats; they are
- * left out, never inserted), or a failure
+ * left out, never inserted), or, after a completed step, the failure of sending its contact events
+ * (out of memory: the message says how many were not sent), or a failure
  * (out of memory: no response applied). */
 aw_status aw_physics_step(aw_physics *physics, float dt);
 

@@ -933,9 +933,13 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     uint64_t t3 = aw_time_ns();
 
     if (!p->desc.no_response && keep) respond(p, keep);
+    /* The queue grows as needed; where it cannot (out of memory), the rest would fail alike. */
+    uint32_t sent = 0;
+    aw_status send_st = AW_OK;
     if (!p->desc.no_events)
-        for (uint32_t i = 0; i < keep; i++)
-            aw_event_send(p->world, p->ids.contact_event, &p->contacts[i], sizeof(aw_contact));
+        for (; sent < keep; sent++)
+            if ((send_st = aw_event_send(p->world, p->ids.contact_event, &p->contacts[sent], sizeof(aw_contact))))
+                break;
     uint64_t t4 = aw_time_ns();
 
     s->colliders = p->n_valid;
@@ -952,6 +956,9 @@ aw_status aw_physics_step(aw_physics *p, float dt) {
     s->response_ns = t4 - t3;
     s->step_ns = t4 - t0;
     note_step_time(p, t4 - t0);
+    if (send_st)
+        return aw_error(send_st, "aw_physics_step: %u of %u contact events not sent (the step itself completed)",
+                        keep - sent, keep);
     if (s->skipped)
         return aw_error(AW_ERR_INVALID_ARG,
                         "aw_physics_step: %u collider(s) skipped (a non-finite position, a radius, velocity or body "

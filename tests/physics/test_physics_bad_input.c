@@ -181,6 +181,38 @@ static void test_out_of_memory(void **state) {
     }
 }
 
+/* Contact events the world cannot queue (its allocator fails) are a status after the step, with
+ * the number lost; the step's contacts and response are complete, and the next step with memory
+ * sends them all. */
+static void test_unsent_events_are_reported(void **state) {
+    (void)state;
+    count_alloc ca;
+    count_alloc_init(&ca);
+    aw_world *w = aw_world_create(&(aw_world_desc){.threads = 1, .allocator = &ca.iface});
+    assert_non_null(w);
+    aw_physics *p = aw_physics_create(w, &(aw_physics_desc){.min_x = -40, .max_x = 40, .min_z = -40, .max_z = 40});
+    assert_non_null(p);
+    aw_physics_ids ids = aw_physics_get_ids(p);
+    for (int i = 0; i < 300; i++) { /* 150 overlapping pairs, far apart */
+        aw_vec3 at = {(float)(i / 2 % 15) * 5.0f - 35.0f, 0, (float)(i / 30) * 5.0f - 35.0f + (float)(i % 2) * 0.5f};
+        aw_collider c = {.radius = 0.5f};
+        aw_entity e = aw_entity_create(w);
+        ASSERT_OK(aw_entity_set(w, e, ids.position, &at, sizeof at));
+        ASSERT_OK(aw_entity_set(w, e, ids.collider, &c, sizeof c));
+    }
+    atomic_store(&ca.fail_after, 0);
+    aw_status st = aw_physics_step(p, 0);
+    atomic_store(&ca.fail_after, -1);
+    assert_int_equal(st, AW_ERR_OUT_OF_MEMORY);
+    assert_non_null(strstr(aw_last_error(), "150 of 150 contact events not sent"));
+    uint32_t n;
+    aw_physics_contacts(p, &n);
+    assert_int_equal(n, 150);
+    ASSERT_OK(aw_physics_step(p, 0));
+    assert_int_equal(aw_event_count(w, ids.contact_event), 150);
+    aw_world_destroy(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_colliders_are_skipped),
@@ -188,6 +220,7 @@ int main(void) {
         cmocka_unit_test(test_pairs_exact_despite_bad_ones),
         cmocka_unit_test(test_bad_desc_and_setup),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_unsent_events_are_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
