@@ -22,7 +22,6 @@
 #define AI_MAX_OBSTACLES    1024u
 #define AI_MAX_POIS         256u
 #define AI_GOAP_MAX_NODES   4096u /* A* search nodes per plan */
-#define AI_GOAP_MAX_DEPTH   AW_AI_MAX_STEPS
 #define AI_GOAP_CACHE_SIZE  1024u /* entries per thread, direct mapped */
 
 /* ---- senses: boolean facts (GOAP state, BT conditions, rules) and numeric inputs (utility) */
@@ -185,16 +184,17 @@ typedef struct ai_goap_domain {
     uint64_t id; /* hash of the name and position, part of cache keys */
 } ai_goap_domain;
 
-/* A* over the domain from `start` to a state matching the goal. Writes up to max_len action
- * indices to out and returns their count, -1 if no plan within the depth and node limits.
- * *cost gets the plan's cost. scratch: ai_goap_scratch. */
+/* A* over the domain from `start` to a state matching the goal: the cheapest plan of at most max_len
+ * actions (the depth limit; capped at AW_AI_MAX_STEPS, what one intent holds). Writes its action
+ * indices to out and returns their count, or -1: no plan within max_len actions, or the search
+ * would pass AI_GOAP_MAX_NODES nodes. *cost gets the plan's cost. scratch: ai_goap_scratch. */
 typedef struct ai_goap_scratch ai_goap_scratch;
 ai_goap_scratch *ai_goap_scratch_create(const aw_allocator *a);
 void ai_goap_scratch_destroy(ai_goap_scratch *s, const aw_allocator *a);
 int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t goal_mask, uint64_t goal_value,
                    uint32_t max_len, ai_goap_scratch *s, uint8_t *out, float *cost);
 uint32_t ai_goap_last_nodes(const ai_goap_scratch *s); /* search nodes the last search created */
-/* The same through the scratch's plan cache keyed by (domain, state, goal). */
+/* The same with max_len AW_AI_MAX_STEPS through the scratch's plan cache keyed by (domain, state, goal). */
 int ai_goap_plan_cached(const ai_goap_domain *d, uint64_t start, uint32_t goal, ai_goap_scratch *s, uint8_t *out,
                         float *cost, bool *hit);
 void ai_goap_cache_clear(ai_goap_scratch *s);

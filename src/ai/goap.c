@@ -12,13 +12,19 @@ typedef struct goap_node {
     float g, f;
     int32_t parent;
     uint8_t action;
+    uint8_t depth; /* actions from the start */
 } goap_node;
 
 typedef struct goap_slot {
     uint64_t state;
-    uint32_t stamp; /* slot is in use when stamp == the search's stamp */
-    int32_t node;   /* best node for this state */
+    uint32_t stamp;         /* slot is in use when stamp == the search's stamp */
+    int16_t node;           /* cheapest node for this state */
+    uint8_t expanded_depth; /* least depth the state was expanded at; NOT_EXPANDED: none */
 } goap_slot;
+
+#define NOT_EXPANDED UINT8_MAX
+_Static_assert(AI_GOAP_MAX_NODES <= INT16_MAX, "slots hold node indices in 16 bits");
+_Static_assert(AW_AI_MAX_STEPS < NOT_EXPANDED, "depths fit 8 bits below NOT_EXPANDED");
 
 typedef struct goap_cache_entry {
     const ai_goap_domain *domain;
@@ -188,6 +194,7 @@ static goap_slot *slot_for(ai_goap_scratch *s, uint64_t state) {
             slot->stamp = s->stamp;
             slot->state = state;
             slot->node = -1;
+            slot->expanded_depth = NOT_EXPANDED;
             return slot;
         }
         if (slot->state == state) return slot;
@@ -195,9 +202,12 @@ static goap_slot *slot_for(ai_goap_scratch *s, uint64_t state) {
     }
 }
 
+/* A* over (state, depth): a state reached again is kept unless an earlier path there was as cheap and
+ * no longer, since a dearer but shorter path may be the only one that still fits max_len. */
 int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_t gv, uint32_t max_len,
                    ai_goap_scratch *s, uint8_t *out, float *cost) {
     gv &= gm;
+    if (max_len > AW_AI_MAX_STEPS) max_len = AW_AI_MAX_STEPS;
     if (++s->stamp == 0) {
         memset(s->slots, 0, sizeof s->slots);
         s->stamp = 1;
@@ -212,35 +222,39 @@ int ai_goap_search(const ai_goap_domain *d, uint64_t start, uint64_t gm, uint64_
         s->last_nodes = node_count;
         int32_t cur = heap_pop(s, &heap_n);
         goap_node n = s->nodes[cur];
-        if (slot_for(s, n.state)->node != cur) continue; /* a cheaper path to this state came later */
+        /* A state's nodes pop in order of rising g (the heuristic is consistent): one expanded at no
+         * greater depth was no dearer and had as many steps left. */
+        goap_slot *here = slot_for(s, n.state);
+        if (here->expanded_depth <= n.depth) continue;
+        here->expanded_depth = n.depth;
         if ((n.state & gm) == gv) {
-            uint32_t len = 0;
-            for (int32_t k = cur; s->nodes[k].parent >= 0; k = s->nodes[k].parent) len++;
-            /* Walk back once more to write the first max_len actions in order. */
-            uint32_t i = len;
-            for (int32_t k = cur; s->nodes[k].parent >= 0; k = s->nodes[k].parent) {
-                i--;
-                if (i < max_len) out[i] = s->nodes[k].action;
-            }
+            uint32_t i = n.depth;
+            for (int32_t k = cur; s->nodes[k].parent >= 0; k = s->nodes[k].parent)
+                out[--i] = s->nodes[k].action;
             if (cost) *cost = n.g;
-            return (int)len;
+            return (int)n.depth;
         }
+        if (n.depth >= max_len) continue; /* the depth limit: a plan must fit one intent */
+        uint8_t depth = (uint8_t)(n.depth + 1);
         for (uint32_t i = 0; i < rel.count; i++) {
             uint32_t a = rel.actions[i];
             const ai_goap_action *act = &d->actions[a];
             if ((n.state & act->pre_mask) != act->pre_value) continue;
             uint64_t next = (n.state & ~act->effect_mask) | act->effect_value;
             if (next == n.state) continue;
+            if (depth == max_len && (next & gm) != gv) continue; /* could not be expanded */
             float g = n.g + act->cost;
             goap_slot *slot = slot_for(s, next);
-            if (slot->node >= 0 && s->nodes[slot->node].g <= g) continue;
-            float h = slot->node >= 0 ? s->nodes[slot->node].f - s->nodes[slot->node].g : heuristic(d, &rel, next, gm, gv);
+            if (slot->expanded_depth <= depth) continue; /* as above: this path is no cheaper */
+            const goap_node *best = slot->node >= 0 ? &s->nodes[slot->node] : NULL;
+            if (best && best->g <= g && best->depth <= depth) continue;
+            float h = best ? best->f - best->g : heuristic(d, &rel, next, gm, gv);
             if (isinf(h)) continue; /* a goal bit nothing can set */
             if (node_count == AI_GOAP_MAX_NODES) return -1; /* search too large: no plan */
             int32_t k = (int32_t)node_count++;
-            s->nodes[k] = (goap_node){.state = next, .g = g, .f = g + h, .parent = cur,
-                                      .action = (uint8_t)a};
-            slot->node = k;
+            s->nodes[k] = (goap_node){.state = next, .g = g, .f = g + h, .parent = cur, .action = (uint8_t)a,
+                                      .depth = depth};
+            if (!best || g <= best->g) slot->node = (int16_t)k;
             heap_push(s, &heap_n, k);
         }
     }
@@ -257,7 +271,7 @@ int ai_goap_plan_cached(const ai_goap_domain *d, uint64_t start, uint32_t goal, 
     goap_cache_entry *e = &s->cache[key & (AI_GOAP_CACHE_SIZE - 1)];
     if (e->domain == d && e->state == start && e->goal == goal) {
         *hit = true;
-        if (e->len > 0) memcpy(out, e->actions, (size_t)(e->len < (int)AW_AI_MAX_STEPS ? e->len : (int)AW_AI_MAX_STEPS));
+        if (e->len > 0) memcpy(out, e->actions, (size_t)e->len);
         if (cost) *cost = e->cost;
         return e->len;
     }
@@ -270,7 +284,7 @@ int ai_goap_plan_cached(const ai_goap_domain *d, uint64_t start, uint32_t goal, 
     e->goal = goal;
     e->len = (int16_t)len;
     e->cost = c;
-    if (len > 0) memcpy(e->actions, out, (size_t)(len < (int)AW_AI_MAX_STEPS ? len : (int)AW_AI_MAX_STEPS));
+    if (len > 0) memcpy(e->actions, out, (size_t)len); /* the search's limit: len <= AW_AI_MAX_STEPS */
     if (cost) *cost = c;
     return len;
 }

@@ -68,11 +68,11 @@ aw_plan_status ai_plan_goap(void *ctx, const aw_plan_request *req, aw_plan_inten
         int len = ai_goap_plan_cached(d, state, g, w->goap, actions, NULL, &hit);
         if (hit) w->stats.goap_cache_hits++;
         else w->stats.goap_cache_misses++;
-        if (len <= 0) continue;
+        /* A plan cut to fit the intent would stop short of the goal: a longer one counts as none. */
+        if (len <= 0 || len > (int)AW_AI_MAX_STEPS) continue;
         ai_step_template steps[AW_AI_MAX_STEPS];
-        uint32_t n = (uint32_t)len < AW_AI_MAX_STEPS ? (uint32_t)len : AW_AI_MAX_STEPS;
-        for (uint32_t i = 0; i < n; i++) steps[i] = d->actions[actions[i]].step;
-        if (bind_all(steps, n, req, &senses, out)) return AW_PLAN_READY;
+        for (int i = 0; i < len; i++) steps[i] = d->actions[actions[i]].step;
+        if (bind_all(steps, (uint32_t)len, req, &senses, out)) return AW_PLAN_READY;
     }
     return AW_PLAN_FAILED;
 }

@@ -1,5 +1,5 @@
-/* GOAP: the cheapest plan on hand-made domains, randomized domains against brute-force search,
- * the plan cache, and the orchestrator on snapshots. */
+/* GOAP: the cheapest plan on hand-made domains, the depth limit (a plan fits one intent), randomized
+ * domains against brute-force search, the plan cache, and the orchestrator on snapshots. */
 #include "ai_test_util.h"
 
 #include "../../src/ai/ai_internal.h"
@@ -55,7 +55,96 @@ static void test_cheapest_of_two_routes(void **state) {
     assert_int_equal(ai_goap_search(&d, 0, 8, 8, AW_AI_MAX_STEPS, scratch, plan, &cost), -1);
 }
 
-/* Brute force: every action sequence up to `depth`, the cheapest reaching the goal. */
+/* A chain of `length` actions of cost 1 from nothing to bit `length - 1`, actions 0 to length - 1. */
+static void add_chain(ai_goap_domain *d, uint32_t length) {
+    add_action(d, 0, 0, 1, 1, 1.0f);
+    for (uint32_t i = 1; i < length; i++) {
+        uint64_t prev = 1ull << (i - 1), next = 1ull << i;
+        add_action(d, prev, prev, next, next, 1.0f);
+    }
+}
+
+/* Ten cheap steps cannot fit one intent: the single dear action is the cheapest plan that does. */
+static void test_long_cheap_chain_loses_to_short_plan(void **state) {
+    (void)state;
+    static ai_goap_domain d;
+    memset(&d, 0, sizeof d);
+    const uint64_t goal = 1ull << 9;
+    add_chain(&d, 10);
+    add_action(&d, 0, 0, goal, goal, 100.0f); /* 10: straight to the goal */
+    ai_goap_domain_finish(&d);
+    uint8_t plan[AW_AI_MAX_STEPS];
+    float cost = 0;
+    assert_int_equal(ai_goap_search(&d, 0, goal, goal, AW_AI_MAX_STEPS, scratch, plan, &cost), 1);
+    assert_int_equal(plan[0], 10);
+    assert_float_equal(cost, 100.0f, 1e-6f);
+    /* A chain exactly as long as the limit fits, and wins. */
+    const uint64_t last = 1ull << (AW_AI_MAX_STEPS - 1);
+    int n = ai_goap_search(&d, 0, last, last, AW_AI_MAX_STEPS, scratch, plan, &cost);
+    assert_int_equal(n, AW_AI_MAX_STEPS);
+    for (uint32_t i = 0; i < AW_AI_MAX_STEPS; i++) assert_int_equal(plan[i], i);
+    assert_float_equal(cost, (float)AW_AI_MAX_STEPS, 1e-6f);
+}
+
+/* The only plan is longer than the limit: no plan, from the search and from the cache. */
+static void test_plan_beyond_the_limit_is_none(void **state) {
+    (void)state;
+    static ai_goap_domain d;
+    memset(&d, 0, sizeof d);
+    add_chain(&d, AW_AI_MAX_STEPS + 1);
+    const uint64_t goal = 1ull << AW_AI_MAX_STEPS;
+    d.goal_count = 1;
+    d.goals[0].goal_mask = d.goals[0].goal_value = goal;
+    ai_goap_domain_finish(&d);
+    uint8_t plan[AW_AI_MAX_STEPS];
+    float cost = 0;
+    assert_int_equal(ai_goap_search(&d, 0, goal, goal, AW_AI_MAX_STEPS, scratch, plan, &cost), -1);
+    bool hit = true;
+    ai_goap_cache_clear(scratch);
+    assert_int_equal(ai_goap_plan_cached(&d, 0, 0, scratch, plan, &cost, &hit), -1);
+    assert_false(hit);
+    assert_int_equal(ai_goap_plan_cached(&d, 0, 0, scratch, plan, &cost, &hit), -1);
+    assert_true(hit);
+    /* One step in: the rest fits. A smaller limit cuts shorter chains the same way. */
+    int n = ai_goap_search(&d, 1, goal, goal, AW_AI_MAX_STEPS, scratch, plan, &cost);
+    assert_int_equal(n, AW_AI_MAX_STEPS);
+    assert_int_equal(ai_goap_search(&d, 0, 4, 4, 3, scratch, plan, &cost), 3);
+    assert_int_equal(ai_goap_search(&d, 0, 4, 4, 2, scratch, plan, &cost), -1);
+}
+
+/* The cheap way to a state takes too many steps to finish from there: the dear, short way to it must
+ * survive the cheap one reaching it later. */
+static void test_dearer_shorter_path_to_a_state_is_kept(void **state) {
+    (void)state;
+    static ai_goap_domain d;
+    memset(&d, 0, sizeof d);
+    enum { P1 = 1, P2 = 2, X = 4 };
+    add_action(&d, 0, 0, P1, P1, 1.0f);           /* 0 */
+    add_action(&d, P1, P1, P2, P2, 1.0f);         /* 1 */
+    add_action(&d, P2, P2, X | P1 | P2, X, 1.0f); /* 2: only x, in 3 steps, cost 3 */
+    add_action(&d, 0, 0, X, X, 10.0f);            /* 3: only x, in 1 step, cost 10 */
+    const uint32_t tail = AW_AI_MAX_STEPS - 2; /* steps from x to the goal: 3 + tail is one too many */
+    uint64_t prev = X;
+    for (uint32_t i = 0; i < tail; i++) {
+        uint64_t next = (uint64_t)8 << i;
+        add_action(&d, prev, prev, next, next, 1.0f);
+        prev = next;
+    }
+    ai_goap_domain_finish(&d);
+    uint8_t plan[AW_AI_MAX_STEPS];
+    float cost = 0;
+    int n = ai_goap_search(&d, 0, prev, prev, AW_AI_MAX_STEPS, scratch, plan, &cost);
+    assert_int_equal(n, 1 + (int)tail);
+    assert_int_equal(plan[0], 3);
+    assert_float_equal(cost, 10.0f + (float)tail, 1e-6f);
+    /* With one step less to go, the cheap way fits. */
+    prev >>= 1;
+    n = ai_goap_search(&d, 0, prev, prev, AW_AI_MAX_STEPS, scratch, plan, &cost);
+    assert_int_equal(n, AW_AI_MAX_STEPS);
+    assert_int_equal(plan[0], 0);
+    assert_float_equal(cost, (float)AW_AI_MAX_STEPS, 1e-6f);
+}
+
 /* Actions that only set bits neither the goal nor any useful precondition reads (cheap ones, which
  * A* would otherwise combine on every plateau) never enter the plan nor grow the search. */
 static void test_irrelevant_actions_are_cut(void **state) {
@@ -83,6 +172,7 @@ static void test_irrelevant_actions_are_cut(void **state) {
     assert_int_equal(nodes[0], nodes[1]);
 }
 
+/* Brute force: every action sequence of at most `depth` actions, the cheapest reaching the goal. */
 static float best_cost;
 static void brute(const ai_goap_domain *d, uint64_t s, uint64_t gm, uint64_t gv, uint32_t depth, float g) {
     if (g >= best_cost) return;
@@ -93,48 +183,57 @@ static void brute(const ai_goap_domain *d, uint64_t s, uint64_t gm, uint64_t gv,
     if (!depth) return;
     for (uint32_t a = 0; a < d->action_count; a++) {
         const ai_goap_action *act = &d->actions[a];
-        if ((s & act->pre_mask) != act->pre_value) continue;
-        brute(d, (s & ~act->effect_mask) | act->effect_value, gm, gv, depth - 1, g + act->cost);
+        uint64_t next = (s & ~act->effect_mask) | act->effect_value;
+        if ((s & act->pre_mask) != act->pre_value || next == s) continue; /* a no-op only adds cost */
+        brute(d, next, gm, gv, depth - 1, g + act->cost);
     }
 }
 
+/* At every limit from 0 to AW_AI_MAX_STEPS, the search's plan replays to the goal within the limit at
+ * the cost brute force finds, and there is none exactly when brute force finds none. Every other
+ * domain is a cheap chain through all its facts with a few dear shortcuts: long plans, some past
+ * the limit, and limits that cost a cheaper plan. */
 static void test_random_domains_match_brute_force(void **state) {
     (void)state;
     static ai_goap_domain d;
     aw_rng rng;
     aw_rng_seed(&rng, 1234);
-    const uint32_t depth = 6;
-    uint32_t solved = 0, unsolved = 0;
-    for (int round = 0; round < 300; round++) {
+    uint32_t solved = 0, unsolved = 0, full_length = 0, binding_limits = 0;
+    for (int round = 0; round < 1000; round++) {
         memset(&d, 0, sizeof d);
-        uint32_t facts = 4 + aw_rng_range(&rng, 5), actions = 4 + aw_rng_range(&rng, 9);
+        bool chained = round & 1;
+        uint32_t facts = chained ? 6 + aw_rng_range(&rng, 5) : 4 + aw_rng_range(&rng, 5);
+        uint32_t random_actions = chained ? 2 + aw_rng_range(&rng, 3) : 4 + aw_rng_range(&rng, 9);
         uint64_t all = (1ull << facts) - 1;
-        for (uint32_t a = 0; a < actions; a++) {
+        if (chained) add_chain(&d, facts); /* long plans: cheap, and often past the limit */
+        for (uint32_t a = 0; a < random_actions; a++) {
             uint64_t pm = aw_rng_u64(&rng) & aw_rng_u64(&rng) & all;
             uint64_t em = aw_rng_u64(&rng) & aw_rng_u64(&rng) & all;
+            if (chained) pm &= aw_rng_u64(&rng), em &= aw_rng_u64(&rng); /* shortcuts: dear, few bits */
             if (!em) em = 1ull << aw_rng_range(&rng, facts);
-            float cost = (float)(1 + aw_rng_range(&rng, 8)) * 0.5f;
+            float cost = (float)(1 + aw_rng_range(&rng, 8)) * (chained ? 1.5f : 0.5f);
             add_action(&d, pm, aw_rng_u64(&rng), em, aw_rng_u64(&rng), cost);
         }
         ai_goap_domain_finish(&d);
         uint64_t start = aw_rng_u64(&rng) & all;
         uint64_t gm = aw_rng_u64(&rng) & all;
+        if (chained) start &= aw_rng_u64(&rng), gm = (gm & aw_rng_u64(&rng)) | 1ull << (facts - 1);
         if (!gm) gm = 1;
         uint64_t gv = aw_rng_u64(&rng) & gm;
-        uint8_t plan[AW_AI_MAX_STEPS];
-        float cost = -1;
-        int n = ai_goap_search(&d, start, gm, gv, AW_AI_MAX_STEPS, scratch, plan, &cost);
-        best_cost = INFINITY;
-        brute(&d, start, gm, gv, depth, 0.0f);
-        if (n < 0) {
-            /* No plan at all means no sequence of any length reaches it. */
-            assert_true(isinf(best_cost));
-            unsolved++;
-            continue;
-        }
-        solved++;
-        /* The plan replays to the goal at the reported cost. */
-        if ((uint32_t)n <= AW_AI_MAX_STEPS) {
+        if (chained) gv |= 1ull << (facts - 1);
+        float shallower_cost = INFINITY; /* brute force's cost one limit down */
+        for (uint32_t limit = 0; limit <= AW_AI_MAX_STEPS; limit++) {
+            uint8_t plan[AW_AI_MAX_STEPS];
+            float cost = -1;
+            int n = ai_goap_search(&d, start, gm, gv, limit, scratch, plan, &cost);
+            best_cost = INFINITY;
+            brute(&d, start, gm, gv, limit, 0.0f);
+            if (isinf(best_cost)) {
+                assert_int_equal(n, -1);
+                if (limit == AW_AI_MAX_STEPS) unsolved++;
+                continue;
+            }
+            assert_true(n >= 0 && (uint32_t)n <= limit);
             uint64_t s = start;
             float g = 0;
             for (int i = 0; i < n; i++) {
@@ -145,13 +244,18 @@ static void test_random_domains_match_brute_force(void **state) {
             }
             assert_true((s & gm) == gv);
             assert_float_equal(g, cost, 1e-4f);
+            assert_float_equal(cost, best_cost, 1e-4f);
+            if (limit == AW_AI_MAX_STEPS) solved++;
+            if ((uint32_t)n == AW_AI_MAX_STEPS) full_length++;
+            if (!isinf(shallower_cost) && best_cost < shallower_cost) binding_limits++;
+            shallower_cost = best_cost;
         }
-        /* Never dearer than any sequence brute force found; as cheap when it fits the depth. */
-        if (!isinf(best_cost)) assert_true(cost <= best_cost + 1e-4f);
-        if ((uint32_t)n <= depth) assert_float_equal(cost, best_cost, 1e-4f);
     }
-    assert_true(solved > 100);
-    assert_true(unsolved > 0);
+    /* Enough of each kind: plans, none, plans of the full length, limits that cost a cheaper plan. */
+    assert_true(solved > 300);
+    assert_true(unsolved > 100);
+    assert_true(full_length >= 5);
+    assert_true(binding_limits >= 20);
 }
 
 static void test_plan_cache(void **state) {
@@ -211,13 +315,78 @@ static void test_default_domain_on_snapshots(void **state) {
     fixture_fini(&f);
 }
 
+/* A domain in JSON: ten Scan steps of cost 1 from nothing to `done`, then `more` actions (each with
+ * its leading comma), then `goals`. */
+static int chain_json(char *out, size_t size, const char *name, const char *more, const char *goals) {
+    int n = snprintf(out, size, "{\"name\": \"%s\", \"actions\": [", name);
+    for (int i = 0; i < 10; i++) {
+        char pre[32] = "";
+        if (i) snprintf(pre, sizeof pre, "\"p%d\": true", i - 1);
+        char effect[32];
+        if (i < 9) snprintf(effect, sizeof effect, "\"p%d\": true", i);
+        else snprintf(effect, sizeof effect, "\"done\": true");
+        n += snprintf(out + n, size - (size_t)n, "%s{\"name\": \"c%d\", \"cost\": 1, \"pre\": {%s}, "
+                      "\"effect\": {%s}, \"step\": \"Scan\"}", i ? ", " : "", i, pre, effect);
+    }
+    return n + snprintf(out + n, size - (size_t)n, "%s], \"goals\": [%s]}", more, goals);
+}
+
+/* Through the orchestrator: ten cheap steps would not fit one intent, and the first eight of them
+ * would not reach the goal. The dear single step wins; with none, the next goal is planned; with no
+ * other goal there is no plan. */
+static void test_orchestrator_plans_reach_the_goal(void **state) {
+    (void)state;
+    static char json[8192];
+    int n = snprintf(json, sizeof json, "{\"goap_domains\": [");
+    n += chain_json(json + n, sizeof json - (size_t)n, "chain_or_direct",
+                    ", {\"name\": \"direct\", \"cost\": 100, \"effect\": {\"done\": true}, "
+                    "\"step\": \"Wait\"}",
+                    "{\"name\": \"finish\", \"priority\": 1, \"goal\": {\"done\": true}}");
+    n += snprintf(json + n, sizeof json - (size_t)n, ", ");
+    n += chain_json(json + n, sizeof json - (size_t)n, "chain_then_look",
+                    ", {\"name\": \"look\", \"cost\": 1, \"effect\": {\"looked\": true}, "
+                    "\"step\": \"Reload\"}",
+                    "{\"name\": \"finish\", \"priority\": 2, \"goal\": {\"done\": true}}, "
+                    "{\"name\": \"look\", \"priority\": 1, \"goal\": {\"looked\": true}}");
+    n += snprintf(json + n, sizeof json - (size_t)n, ", ");
+    n += chain_json(json + n, sizeof json - (size_t)n, "chain_only", "",
+                    "{\"name\": \"finish\", \"priority\": 1, \"goal\": {\"done\": true}}");
+    n += snprintf(json + n, sizeof json - (size_t)n,
+                  "], \"types\": ["
+                  "{\"name\": \"direct\", \"orchestrator\": \"goap\", \"domain\": \"chain_or_direct\"}, "
+                  "{\"name\": \"looker\", \"orchestrator\": \"goap\", \"domain\": \"chain_then_look\"}, "
+                  "{\"name\": \"stuck\", \"orchestrator\": \"goap\", \"domain\": \"chain_only\"}]}");
+    assert_true(n > 0 && (size_t)n < sizeof json);
+    ai_fixture f;
+    fixture_init(&f, 1);
+    ASSERT_OK(aw_ai_load_string(f.ai, json, (size_t)n, "chains.json"));
+    ASSERT_OK(aw_ai_set_fallback(f.ai, AW_ORCHESTRATOR_GOAP, AW_ORCHESTRATOR_KIND_COUNT));
+    aw_world_snapshot s;
+    aw_plan_intent plan;
+    base_snapshot(&s, type_index(f.ai, "direct"));
+    assert_int_equal(aw_ai_plan_once(f.ai, AW_ORCHESTRATOR_GOAP, &s, &plan), AW_PLAN_READY);
+    assert_int_equal(plan.step_count, 1);
+    assert_int_equal(plan.steps[0].kind, AW_ACTION_WAIT);
+    base_snapshot(&s, type_index(f.ai, "looker"));
+    assert_int_equal(aw_ai_plan_once(f.ai, AW_ORCHESTRATOR_GOAP, &s, &plan), AW_PLAN_READY);
+    assert_int_equal(plan.step_count, 1);
+    assert_int_equal(plan.steps[0].kind, AW_ACTION_RELOAD);
+    base_snapshot(&s, type_index(f.ai, "stuck"));
+    assert_int_equal(aw_ai_plan_once(f.ai, AW_ORCHESTRATOR_GOAP, &s, &plan), AW_PLAN_FAILED);
+    fixture_fini(&f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cheapest_of_two_routes),
+        cmocka_unit_test(test_long_cheap_chain_loses_to_short_plan),
+        cmocka_unit_test(test_plan_beyond_the_limit_is_none),
+        cmocka_unit_test(test_dearer_shorter_path_to_a_state_is_kept),
         cmocka_unit_test(test_irrelevant_actions_are_cut),
         cmocka_unit_test(test_random_domains_match_brute_force),
         cmocka_unit_test(test_plan_cache),
         cmocka_unit_test(test_default_domain_on_snapshots),
+        cmocka_unit_test(test_orchestrator_plans_reach_the_goal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
