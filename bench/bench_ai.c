@@ -196,7 +196,9 @@ static void bench_trees_and_utility(run *r, aw_ai *ai) {
         }
         bt[rep] = (double)(aw_time_ns() - t0) / loops;
         t0 = aw_time_ns();
-        for (uint32_t l = 0; l < loops; l++) sink += (uint64_t)ai_utility_select(&ai->lib->utility[type->utility], &senses, NULL);
+        float scores[AI_MAX_OPTIONS]; /* kept, as the orchestrator keeps them to fall through */
+        const ai_utility_set *set = &ai->lib->utility[type->utility];
+        for (uint32_t l = 0; l < loops; l++) sink += (uint64_t)ai_utility_select(set, &senses, scores);
         util[rep] = (double)(aw_time_ns() - t0) / loops;
         t0 = aw_time_ns();
         for (uint32_t l = 0; l < loops; l++) {

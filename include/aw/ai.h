@@ -152,7 +152,7 @@ typedef struct aw_world_snapshot {
 /* Step kinds. Names (aw_action_kind_name) are the CamelCase of the identifier: "MoveTo". */
 typedef enum aw_action_kind {
     AW_ACTION_NONE = 0,
-    AW_ACTION_MOVE_TO,         /* position; speed (0: run speed) */
+    AW_ACTION_MOVE_TO,         /* position; amount = speed, at most the type's (0: the type's) */
     AW_ACTION_APPROACH,        /* target; distance = stop distance (0: weapon range * 0.8) */
     AW_ACTION_RETREAT,         /* target (from whom, or null: nearest enemy); distance (0: 10 m) */
     AW_ACTION_TAKE_COVER,      /* position of the cover (zero vector: nearest cover point) */
@@ -162,7 +162,7 @@ typedef enum aw_action_kind {
     AW_ACTION_AIMED_SHOT,      /* target; slower, more damage, needs line of sight */
     AW_ACTION_THROW_EXPLOSIVE, /* position (or target's); spawns a projectile */
     AW_ACTION_COVER_FIRE,      /* target or position; duration: suppress for that long */
-    AW_ACTION_HEAL,            /* target (null: self); amount (0: type's heal amount) */
+    AW_ACTION_HEAL,            /* target (null: self); amount = hp, at most the type's heal (0: the type's) */
     AW_ACTION_RELOAD,          /* no parameters */
     AW_ACTION_REVIVE,          /* target: a downed ally */
     AW_ACTION_SCAN,            /* duration; position = direction to look (zero: all around) */
@@ -182,7 +182,7 @@ typedef struct aw_action_step {
     aw_entity target;  /* the entity the step is about, or AW_ENTITY_NULL */
     aw_vec3 position;  /* the place the step is about */
     float duration;    /* Wait, Scan, CoverFire seconds */
-    float amount;      /* Heal amount, MoveTo speed */
+    float amount;      /* MoveTo speed, Heal hp: capped at the type's speed and heal amount when run */
 } aw_action_step;
 
 /* Which orchestrator made a plan (also the kind of a plug-in orchestrator). */

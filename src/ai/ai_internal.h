@@ -233,8 +233,12 @@ typedef struct ai_utility_set {
 } ai_utility_set;
 
 float ai_curve_eval(const ai_consideration *c, float x);
-/* Index of the best-scoring option whose steps bind (ties: the first), -1 if none. */
-int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *score);
+/* Scores every option (into scores[i] when scores is not NULL) and returns the best's index (ties:
+ * the first), -1 if none scores above 0. Binding is the caller's: the utility orchestrator zeroes the
+ * score of an option whose steps do not bind and asks ai_utility_next for the one after it. */
+int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *scores);
+/* The index of the highest of scores[0..count) above 0 (ties: the first), -1 if none. */
+int ai_utility_next(const float *scores, uint32_t count);
 
 /* ---- behavior trees */
 

@@ -13,7 +13,7 @@ static const char SYSTEM_PROMPT[] =
     "first), \"A1\"..\"A8\" the allies, \"self\", \"commander\". Positions are [x, y, z] in metres inside the "
     "bounds. distance in metres (0..1000), duration in seconds (0..60).\n"
     "Kinds:\n"
-    "MoveTo {position, amount: speed (optional)}\n"
+    "MoveTo {position, amount: speed (optional, at most your own)}\n"
     "Approach {target, distance: stop distance (optional)}\n"
     "Retreat {target: enemy (optional), distance (optional)}\n"
     "TakeCover {position (optional: nearest cover)}\n"

@@ -44,10 +44,16 @@ aw_plan_status ai_plan_utility(void *ctx, const aw_plan_request *req, aw_plan_in
     ai_senses senses;
     ai_sense(req->snapshot, t, &senses);
     begin(out, req, AW_ORCHESTRATOR_UTILITY);
-    int best = ai_utility_select(set, &senses, NULL);
-    if (best < 0) return AW_PLAN_FAILED;
-    const ai_utility_option *o = &set->options[best];
-    return bind_all(o->steps, o->step_count, req, &senses, out) ? AW_PLAN_READY : AW_PLAN_FAILED;
+    float scores[AI_MAX_OPTIONS];
+    /* Best first; an option whose steps do not bind (Revive with nobody down) gives way to the next. */
+    int i = ai_utility_select(set, &senses, scores);
+    while (i >= 0) {
+        const ai_utility_option *o = &set->options[i];
+        if (bind_all(o->steps, o->step_count, req, &senses, out)) return AW_PLAN_READY;
+        scores[i] = 0.0f; /* tried */
+        i = ai_utility_next(scores, set->option_count);
+    }
+    return AW_PLAN_FAILED;
 }
 
 aw_plan_status ai_plan_goap(void *ctx, const aw_plan_request *req, aw_plan_intent *out) {

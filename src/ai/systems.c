@@ -607,7 +607,8 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     case AW_ACTION_RETREAT:
     case AW_ACTION_TAKE_COVER: {
         s->stance = AW_STANCE_STAND;
-        if (st->kind == AW_ACTION_MOVE_TO && st->amount > 0.0f) speed = st->amount;
+        /* A plan may ask for a slower move, never for one faster than the type can run. */
+        if (st->kind == AW_ACTION_MOVE_TO && st->amount > 0.0f && st->amount < speed) speed = st->amount;
         bool done = steer(pos, st->position, speed, MOVE_EPSILON, v) || p->step_time > STEP_TIMEOUT;
         if (done && st->kind == AW_ACTION_TAKE_COVER) s->stance = AW_STANCE_IN_COVER;
         if (done) *v = (aw_velocity){0, 0, 0};
@@ -667,8 +668,10 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         *v = (aw_velocity){0, 0, 0};
         if (s->medkits) {
             s->medkits--;
+            /* A plan may ask for less than one medkit gives, never for more. */
+            float heal = st->amount > 0.0f && st->amount < t->heal_amount ? st->amount : t->heal_amount;
             ai_record r = {.kind = AI_RECORD_HEAL, .source = self, .target = st->target ? st->target : self,
-                           .amount = st->amount > 0.0f ? st->amount : t->heal_amount, .action = AW_ACTION_HEAL};
+                           .amount = heal, .action = AW_ACTION_HEAL};
             push(a, &r);
         }
         s->cooldowns[AW_COOLDOWN_HEAL] = t->heal_interval;

@@ -44,13 +44,21 @@ static float option_score(const ai_utility_option *o, const ai_senses *senses) {
     return o->weight * (wsum > 0.0f ? sum / wsum : 1.0f);
 }
 
-int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *score) {
+int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *scores) {
     int best = -1;
     float best_score = 0.0f;
     for (uint32_t i = 0; i < set->option_count; i++) {
         float s = option_score(&set->options[i], senses);
+        if (scores) scores[i] = s;
         if (s > best_score) best_score = s, best = (int)i;
     }
-    if (score) *score = best_score;
+    return best;
+}
+
+int ai_utility_next(const float *scores, uint32_t count) {
+    int best = -1;
+    float best_score = 0.0f;
+    for (uint32_t i = 0; i < count; i++)
+        if (scores[i] > best_score) best_score = scores[i], best = (int)i;
     return best;
 }

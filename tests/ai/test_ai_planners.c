@@ -100,6 +100,45 @@ static void test_utility_choices(void **state) {
     expect_kinds(&p, (aw_action_kind[]){AW_ACTION_WAIT}, 1);
 }
 
+/* The best option whose steps bind wins: a Revive that outscores everything gives way when nobody is
+ * down, to the next best (equal scores: the first listed); no option binding fails the plan. */
+static void test_utility_falls_through(void **state) {
+    (void)state;
+    ai_fixture g;
+    fixture_init(&g, 1);
+    const char *json = "{\"utility_sets\":["
+                       "{\"name\":\"carer\",\"options\":["
+                       "{\"name\":\"scan\",\"weight\":0.5,\"steps\":[{\"kind\":\"Scan\",\"duration\":1}]},"
+                       "{\"name\":\"revive\",\"weight\":2,\"steps\":[\"Revive\"]},"
+                       "{\"name\":\"wait\",\"weight\":1,\"steps\":[{\"kind\":\"Wait\",\"duration\":1}]},"
+                       "{\"name\":\"wait_longer\",\"weight\":1,"
+                       "\"steps\":[{\"kind\":\"Wait\",\"duration\":2}]}]},"
+                       "{\"name\":\"stuck\",\"options\":["
+                       "{\"name\":\"revive\",\"weight\":2,\"steps\":[\"Revive\"]},"
+                       "{\"name\":\"approach\",\"weight\":1,"
+                       "\"steps\":[{\"kind\":\"Approach\",\"target\":\"nearest_enemy\"}]}]}],"
+                       "\"types\":[{\"name\":\"carer\",\"orchestrator\":\"utility\",\"utility\":\"carer\"},"
+                       "{\"name\":\"stuck\",\"orchestrator\":\"utility\",\"utility\":\"stuck\"}]}";
+    ASSERT_OK(aw_ai_load_string(g.ai, json, strlen(json), "fall_through.json"));
+    aw_world_snapshot s;
+    aw_plan_intent p;
+    base_snapshot(&s, type_index(g.ai, "carer"));
+    assert_int_equal(aw_ai_plan_once(g.ai, AW_ORCHESTRATOR_UTILITY, &s, &p), AW_PLAN_READY);
+    assert_int_equal(p.source, AW_ORCHESTRATOR_UTILITY);
+    assert_int_equal(p.fallback, 0);
+    expect_kinds(&p, (aw_action_kind[]){AW_ACTION_WAIT}, 1);
+    assert_float_equal(p.steps[0].duration, 1.0f, 0);
+    /* With somebody down the Revive binds and wins as before. */
+    add_contact(&s, false, ALLY, (aw_vec3){5, 0, 0}, 0.0f);
+    assert_int_equal(aw_ai_plan_once(g.ai, AW_ORCHESTRATOR_UTILITY, &s, &p), AW_PLAN_READY);
+    expect_kinds(&p, (aw_action_kind[]){AW_ACTION_REVIVE}, 1);
+    /* Nobody down, nobody to approach: nothing binds, and the plan fails (no fallback to hide it). */
+    ASSERT_OK(aw_ai_set_fallback(g.ai, AW_ORCHESTRATOR_UTILITY, AW_ORCHESTRATOR_KIND_COUNT));
+    base_snapshot(&s, type_index(g.ai, "stuck"));
+    assert_int_equal(aw_ai_plan_once(g.ai, AW_ORCHESTRATOR_UTILITY, &s, &p), AW_PLAN_FAILED);
+    fixture_fini(&g);
+}
+
 static void test_curves(void **state) {
     (void)state;
     ai_consideration lin = {.curve = AI_CURVE_LINEAR, .m = -1, .b = 1};
@@ -260,6 +299,7 @@ static void test_death_respawn_and_forget(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bt_branches),         cmocka_unit_test(test_utility_choices),
+        cmocka_unit_test(test_utility_falls_through),
         cmocka_unit_test(test_curves),              cmocka_unit_test(test_rules),
         cmocka_unit_test(test_goap_domain_from_file), cmocka_unit_test(test_async_orchestrator_with_fallback),
         cmocka_unit_test(test_death_respawn_and_forget),

@@ -1,7 +1,9 @@
 /* Tool validation, one category at a time, against a real world (targets, ranges, physics line of
  * sight, obstacles, bounds), and the systems' side: a refused step raises an event with its category
- * and never runs. */
+ * and never runs, and a step's amount never lifts its type's limits (MoveTo speed, Heal hp). */
 #include "ai_test_util.h"
+
+#include "aw/ai_llm.h"
 
 #include "../../src/ai/ai_internal.h" /* the type's perception radius */
 
@@ -206,6 +208,87 @@ static void test_refusal_event_and_no_execution(void **state) {
     fixture_fini(&g);
 }
 
+/* A plug-in orchestrator that answers with a canned LLM answer (none: no plan). */
+static aw_plan_status canned_plan(void *ctx, const aw_plan_request *req, aw_plan_intent *out) {
+    const char **answer = ctx;
+    if (!*answer) return AW_PLAN_FAILED;
+    aw_status st = aw_llm_parse_plan(*answer, strlen(*answer), req->snapshot, out);
+    return st == AW_OK ? AW_PLAN_READY : AW_PLAN_FAILED;
+}
+
+/* A world with one agent of a type that runs at 4 m/s and heals 30 hp a medkit, planned by `answer`. */
+static aw_entity canned_world(ai_fixture *g, const char **answer) {
+    fixture_init(g, 1);
+    ASSERT_OK(aw_ai_set_orchestrator(g->ai, &(aw_orchestrator){.kind = AW_ORCHESTRATOR_LLM, .ctx = answer,
+                                                                .plan = canned_plan,
+                                                                .fallback = AW_ORCHESTRATOR_KIND_COUNT}));
+    const char *json = "{\"types\":[{\"name\":\"runner\",\"orchestrator\":\"llm\",\"speed\":4,"
+                       "\"heal_amount\":30,\"medkits\":4}]}";
+    ASSERT_OK(aw_ai_load_string(g->ai, json, strlen(json), "runner.json"));
+    ASSERT_OK(aw_ai_register_systems(g->ai));
+    ASSERT_OK(aw_physics_register_system(g->physics, NULL) ? AW_OK : aw_last_status());
+    aw_entity e = aw_ai_spawn(g->ai, (uint32_t)aw_ai_type_find(g->ai, "runner"), 0, (aw_vec3){0, 0, 0});
+    assert_true(e != AW_ENTITY_NULL);
+    return e;
+}
+
+/* The agent's horizontal speed a frame into the MoveTo that `answer` plans. */
+static float move_speed(const char *answer) {
+    ai_fixture g;
+    aw_entity e = canned_world(&g, &answer);
+    aw_ai_ids ids = aw_ai_get_ids(g.ai);
+    ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    const aw_ai_plan *plan = aw_entity_get_const(g.world, e, ids.plan);
+    assert_int_equal(plan->intent.steps[0].kind, AW_ACTION_MOVE_TO);
+    const aw_velocity *v = aw_entity_get_const(g.world, e, ids.velocity);
+    float speed = sqrtf(v->x * v->x + v->z * v->z);
+    fixture_fini(&g);
+    return speed;
+}
+
+/* A MoveTo runs at the speed it asks for up to the type's, and no faster. */
+static void test_move_speed_capped(void **state) {
+    (void)state;
+    const char *fast = "{\"steps\":[{\"kind\":\"MoveTo\",\"position\":[40,0,0],\"amount\":1000}]}";
+    const char *slow = "{\"steps\":[{\"kind\":\"MoveTo\",\"position\":[40,0,0],\"amount\":2}]}";
+    const char *unset = "{\"steps\":[{\"kind\":\"MoveTo\",\"position\":[40,0,0]}]}";
+    assert_float_equal(move_speed(fast), 4.0f, 1e-4f);
+    assert_float_equal(move_speed(slow), 2.0f, 1e-4f);
+    assert_float_equal(move_speed(unset), 4.0f, 1e-4f);
+}
+
+/* The hp of an agent hurt to 10 after the Heal that `heal` plans. */
+static float healed_hp(const char *heal) {
+    ai_fixture g;
+    const char *answer = NULL; /* no plan on the first frame, at full health */
+    aw_entity e = canned_world(&g, &answer);
+    aw_ai_ids ids = aw_ai_get_ids(g.ai);
+    ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    aw_ai_agent *a = aw_entity_get(g.world, e, ids.agent);
+    a->hp = 10.0f;
+    answer = heal;
+    aw_ai_plan *plan = aw_entity_get(g.world, e, ids.plan);
+    plan->trigger = AW_TRIGGER_SCHEDULED + 1; /* plan now rather than at its turn */
+    ASSERT_OK(aw_world_progress(g.world, 1.0f / 60.0f));
+    a = aw_entity_get(g.world, e, ids.agent);
+    assert_int_equal(a->medkits, 3); /* one used */
+    float hp = a->hp;
+    fixture_fini(&g);
+    return hp;
+}
+
+/* A Heal restores what it asks for up to the type's heal amount, and no more. */
+static void test_heal_capped(void **state) {
+    (void)state;
+    const char *big = "{\"steps\":[{\"kind\":\"Heal\",\"target\":\"self\",\"amount\":1000}]}";
+    const char *small = "{\"steps\":[{\"kind\":\"Heal\",\"target\":\"self\",\"amount\":5}]}";
+    const char *unset = "{\"steps\":[{\"kind\":\"Heal\"}]}";
+    assert_float_equal(healed_hp(big), 40.0f, 0);
+    assert_float_equal(healed_hp(small), 15.0f, 0);
+    assert_float_equal(healed_hp(unset), 40.0f, 0);
+}
+
 /* Nearest points of interest and boxes in a snapshot, against a scan of the whole lists sorted by
  * (distance, index): the snapshot reads x-sorted windows, which must not change the answer, ties
  * and boxes wider than the reach included. */
@@ -291,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_no_line_of_sight),  cmocka_unit_test(test_insufficient_resource),
         cmocka_unit_test(test_invalid_target),    cmocka_unit_test(test_physics_blocked),
         cmocka_unit_test(test_no_path),           cmocka_unit_test(test_refusal_event_and_no_execution),
+        cmocka_unit_test(test_move_speed_capped), cmocka_unit_test(test_heal_capped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
