@@ -322,7 +322,7 @@ typedef struct aw_ai_agent {
     float hp, max_hp;
     float morale;
     float cooldowns[AW_COOLDOWN_COUNT];
-    float damage_taken; /* since the last planning, a replan trigger */
+    float damage_taken; /* hp lost to hits since spawn (a hit also sets the plan's replan trigger) */
     uint16_t ammo, reserve_ammo;
     uint8_t explosives, medkits;
     uint8_t stance; /* aw_ai_stance */
@@ -361,7 +361,8 @@ typedef struct aw_ai_plan {
     float memory[AW_AI_MEMORY_SLOTS]; /* orchestrator memory (behavior-tree cooldown timestamps) */
 } aw_ai_plan;
 
-/* "AiProjectile": a thrown explosive or a slow round, moved by physics' integration. */
+/* "AiProjectile": a thrown explosive or a slow round; the ai_projectiles system moves it by its
+ * Velocity (it has no Collider, so physics leaves it alone). */
 typedef struct aw_ai_projectile {
     aw_entity owner;
     float damage, radius; /* splash radius (0: direct hit only) */
