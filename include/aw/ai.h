@@ -383,7 +383,7 @@ typedef struct aw_ai aw_ai;
 
 typedef struct aw_ai_desc {
     uint32_t replan_interval;  /* K: frames between scheduled replans, staggered by entity index (0: 30) */
-    uint32_t plan_budget;      /* plans made per frame at most, over all agents (0: unlimited) */
+    uint32_t plan_budget;      /* agents that plan per frame at most, over all agents (0: unlimited) */
     uint32_t worker_count;     /* per-thread scratch slots (0: the world's job-system thread count) */
     aw_aabb bounds;            /* navigable area on x/z; all zero: physics bounds or +-512 */
     uint32_t grain;            /* rows per parallel piece in the systems (0: 512) */
@@ -477,7 +477,7 @@ typedef struct aw_ai_stats {
     uint64_t refusals[AW_VALIDATION_COUNT]; /* refused steps per category ([0] unused) */
     uint64_t shots, projectiles_spawned, projectiles_expired, deaths, respawns;
     uint64_t goap_cache_hits, goap_cache_misses;
-    uint32_t last_frame_plans;
+    uint32_t last_frame_plans; /* agents that planned in the last frame (at most plan_budget) */
 } aw_ai_stats;
 aw_ai_stats aw_ai_get_stats(const aw_ai *ai);
 

@@ -327,6 +327,8 @@ typedef struct aw_system_ctx {
     aw_cmd_buffer *commands;
     uint32_t worker; /* thread index in the job system */
     uint32_t task;   /* task index for chunk systems (deterministic), else 0 */
+    uint32_t row;    /* chunk systems: the piece's first row in the query's order (the rows of the
+                        pieces before it; all pieces cover 0 .. aw_query_count - 1), else 0 */
     float dt;
     uint64_t frame;
     void *user;

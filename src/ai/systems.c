@@ -356,59 +356,139 @@ static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t 
 #define PLAN_ACT_AHEAD    12u
 #define PLAN_CHOOSE_AHEAD 16u /* choosing: a few nanoseconds an agent, so further ahead */
 
-/* The first pass (the ai_plan_choose system), one piece: who plans, within the piece's share of the
- * budget. The chosen go to the worker's list; one that does not fit (out of memory) plans here, in
- * ECS order. */
+/* The budget as B slots on the ring of the query's N rows, at floor(m * N / B) for m < B, all moved one
+ * row on each frame. A piece plans as many agents as slots lie on its rows, so the pieces' shares
+ * add up to exactly B whatever the split, and depend only on the piece's place in the query's fixed
+ * order, never on the thread count. A slot goes to the first agent that wants to plan at or after
+ * it; slots left at the piece's end go to the agents passed over, in row order. A slot reaches
+ * every row within ceil(N / B) frames: an agent that keeps wanting to plan (on a row that stays put)
+ * waits at most that long. Rounding each piece's share of the rows up to one instead would let many
+ * small pieces pass the budget. */
+typedef struct plan_slots {
+    uint64_t rows, budget; /* N, B (B < N) */
+    uint64_t base;         /* the piece's first row on the slots' ring, in [0, N) */
+    uint64_t next;         /* index of the next slot at or after base (may pass B: the ring's next turn) */
+} plan_slots;
+
+/* Ring position of slot m, from 0 up to 2N: a slot past B is on the ring's next turn. */
+static inline uint64_t plan_slot_at(const plan_slots *s, uint64_t m) {
+    return m < s->budget ? m * s->rows / s->budget : (m - s->budget) * s->rows / s->budget + s->rows;
+}
+
+/* The piece row of the next slot, or UINT32_MAX when none is left on the piece's `count` rows. */
+static inline uint32_t plan_slot_next(plan_slots *s, uint32_t count) {
+    uint64_t at = plan_slot_at(s, s->next) - s->base;
+    if (at >= count) return UINT32_MAX;
+    s->next++;
+    return (uint32_t)at;
+}
+
+#define PLAN_PASSED_MAX 64u /* agents passed over a piece keeps for its leftover slots */
+
+typedef struct plan_choice {
+    aw_ai *ai;
+    ai_worker *w;
+    const aw_iter *it;
+    const aw_position *pos;
+    const aw_velocity *vel;
+    const aw_ai_agent *agents;
+    aw_ai_plan *plans;
+    aw_ai_perception *per;
+    uint32_t worker;
+    uint64_t frame;
+} plan_choice;
+
+/* Row i plans this frame: into the worker's list, or at once when the list cannot grow. */
+static void plan_take(const plan_choice *c, uint32_t i, int trigger) {
+    aw_ai *ai = c->ai;
+    ai_worker *w = c->w;
+    const aw_ai_perception *per = &c->per[i];
+    const aw_position *pos = &c->pos[i];
+    w->stats.last_frame_plans++;
+    /* Perception found no enemy within reach at its last look: skip the enemy query (a contact
+     * appearing since then raises AW_TRIGGER_CONTACT at the next look). */
+    bool enemies = ai->desc.perception_interval <= 1 || per->nearest_enemy != AW_ENTITY_NULL ||
+                   (per->threat_flags & AW_AI_THREAT_CONTACT_CHANGED) || trigger == AW_TRIGGER_DAMAGED;
+    ai_plan_job j = {.entity = c->it->entities[i], .trigger = trigger, .enemies = enemies, .position = pos,
+                     .velocity = &c->vel[i], .agent = &c->agents[i], .plan = &c->plans[i],
+                     .perception = &c->per[i]};
+    if (w->plan_job_count == w->plan_job_capacity &&
+        !plan_jobs_reserve(ai->allocator, &w->plan_jobs, &w->plan_job_capacity, w->plan_job_count + 1)) {
+        plan_one(ai, &j, c->worker, c->frame);
+        return;
+    }
+    w->plan_jobs[w->plan_job_count++] = j;
+    aw_vec3 *lo = &w->plan_min, *hi = &w->plan_max;
+    lo->x = pos->x < lo->x ? pos->x : lo->x, hi->x = pos->x > hi->x ? pos->x : hi->x;
+    lo->z = pos->z < lo->z ? pos->z : lo->z, hi->z = pos->z > hi->z ? pos->z : hi->z;
+}
+
+/* Row i wants to plan and waits: it keeps its trigger for a later frame. */
+static inline void plan_defer(const plan_choice *c, uint32_t i, int trigger) {
+    aw_ai_plan *p = &c->plans[i];
+    if (!p->trigger) p->trigger = (uint8_t)(trigger + 1);
+    c->w->stats.deferred++;
+}
+
+/* The first pass (the ai_plan_choose system), one piece: who plans, within the piece's slots. The
+ * chosen go to the worker's list; one that does not fit (out of memory) plans here, in ECS order. */
 static void plan_choose_piece(aw_system_ctx *ctx, const aw_iter *it) {
     aw_ai *ai = ctx->user;
-    uint32_t worker = ctx->worker;
-    const aw_position *pos = AW_COLUMN(it, aw_position, 0);
-    const aw_velocity *vel = AW_COLUMN(it, aw_velocity, 1);
-    const aw_ai_agent *agents = AW_COLUMN(it, aw_ai_agent, 2);
-    aw_ai_plan *plans = AW_COLUMN(it, aw_ai_plan, 3);
-    aw_ai_perception *per = AW_COLUMN(it, aw_ai_perception, 4);
-    ai_worker *w = ai_worker_of(ai, worker);
-    uint64_t frame = ctx->frame;
-    uint32_t k = ai->desc.replan_interval;
-    uint32_t share = UINT32_MAX;
-    if (ai->desc.plan_budget) {
-        uint32_t total = aw_query_count(ctx->query);
-        uint64_t s = total ? (uint64_t)ai->desc.plan_budget * it->count / total : 0;
-        share = s ? (uint32_t)s : 1;
+    plan_choice c = {.ai = ai, .w = ai_worker_of(ai, ctx->worker), .it = it,
+                     .pos = AW_COLUMN(it, aw_position, 0), .vel = AW_COLUMN(it, aw_velocity, 1),
+                     .agents = AW_COLUMN(it, aw_ai_agent, 2), .plans = AW_COLUMN(it, aw_ai_plan, 3),
+                     .per = AW_COLUMN(it, aw_ai_perception, 4), .worker = ctx->worker, .frame = ctx->frame};
+    const aw_ai_agent *agents = c.agents;
+    aw_ai_plan *plans = c.plans;
+    const aw_ai_perception *per = c.per;
+    ai_due turn = ai_due_make(ai->desc.replan_interval, ctx->frame);
+    uint64_t total = aw_query_count(ctx->query), budget = ai->desc.plan_budget;
+    /* Slots in hand; with no budget that binds (each agent plans once a frame at most), every row. */
+    uint32_t credit = it->count, slot = UINT32_MAX;
+    plan_slots slots = {0};
+    if (budget && budget < total) {
+        slots = (plan_slots){.rows = total, .budget = budget,
+                             .base = ((uint64_t)ctx->row % total + total - ctx->frame % total) % total};
+        slots.next = (slots.base * budget + total - 1) / total; /* the first slot at or after base */
+        credit = 0;
+        slot = plan_slot_next(&slots, it->count);
     }
-    uint32_t used = 0;
+    struct {
+        uint32_t row;
+        int trigger;
+    } passed[PLAN_PASSED_MAX];
+    uint32_t passed_count = 0;
     for (uint32_t i = 0; i < it->count; i++) {
         aw_ai_plan *p = &plans[i];
         if (i + PLAN_CHOOSE_AHEAD < it->count) __builtin_prefetch(&plans[i + PLAN_CHOOSE_AHEAD], 1);
+        if (i == slot) {
+            credit++;
+            slot = plan_slot_next(&slots, it->count);
+        }
         if (agents[i].hp <= 0.0f) continue;
-        aw_entity e = it->entities[i];
         int trigger = -1;
         if (p->trigger) trigger = p->trigger - 1;
         else if (p->waiting) trigger = AW_TRIGGER_PENDING;
         else if (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) trigger = AW_TRIGGER_CONTACT;
-        else if ((AW_ENTITY_INDEX(e) + frame) % k == 0) trigger = AW_TRIGGER_SCHEDULED;
+        else if (ai_due_now(&turn, AW_ENTITY_INDEX(it->entities[i]))) trigger = AW_TRIGGER_SCHEDULED;
         if (trigger < 0) continue;
-        if (used >= share) {
-            if (!p->trigger) p->trigger = (uint8_t)(trigger + 1);
-            w->stats.deferred++;
-            continue;
+        if (credit) {
+            credit--;
+            plan_take(&c, i, trigger);
+        } else if (passed_count < PLAN_PASSED_MAX) {
+            passed[passed_count].row = i;
+            passed[passed_count++].trigger = trigger;
+        } else {
+            plan_defer(&c, i, trigger);
         }
-        used++;
-        /* Perception found no enemy within reach at its last look: skip the enemy query (a contact
-         * appearing since then raises AW_TRIGGER_CONTACT at the next look). */
-        bool enemies = ai->desc.perception_interval <= 1 || per[i].nearest_enemy != AW_ENTITY_NULL ||
-                       (per[i].threat_flags & AW_AI_THREAT_CONTACT_CHANGED) || trigger == AW_TRIGGER_DAMAGED;
-        ai_plan_job j = {.entity = e, .trigger = trigger, .enemies = enemies, .position = &pos[i],
-                         .velocity = &vel[i], .agent = &agents[i], .plan = p, .perception = &per[i]};
-        if (w->plan_job_count == w->plan_job_capacity &&
-            !plan_jobs_reserve(ai->allocator, &w->plan_jobs, &w->plan_job_capacity, w->plan_job_count + 1)) {
-            plan_one(ai, &j, worker, frame);
-            continue;
+    }
+    for (uint32_t k = 0; k < passed_count; k++) {
+        if (credit) {
+            credit--;
+            plan_take(&c, passed[k].row, passed[k].trigger);
+        } else {
+            plan_defer(&c, passed[k].row, passed[k].trigger);
         }
-        w->plan_jobs[w->plan_job_count++] = j;
-        aw_vec3 *lo = &w->plan_min, *hi = &w->plan_max;
-        lo->x = pos[i].x < lo->x ? pos[i].x : lo->x, hi->x = pos[i].x > hi->x ? pos[i].x : hi->x;
-        lo->z = pos[i].z < lo->z ? pos[i].z : lo->z, hi->z = pos[i].z > hi->z ? pos[i].z : hi->z;
     }
 }
 
@@ -500,6 +580,13 @@ static void plan_in_order(aw_system_ctx *ctx, aw_ai *ai) {
 
 static void planning_run(aw_system_ctx *ctx) {
     aw_ai *ai = ctx->user;
+    /* The first pass counted its choices per worker; the frame's total is the stat. */
+    uint32_t chosen = 0;
+    for (uint32_t k = 0; k < ai->worker_count; k++) {
+        chosen += ai->workers[k].stats.last_frame_plans;
+        ai->workers[k].stats.last_frame_plans = 0;
+    }
+    ai->stats.last_frame_plans = chosen;
     plan_in_order(ctx, ai);
     plan_jobs_clear(ai);
 }

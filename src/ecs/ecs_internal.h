@@ -126,6 +126,7 @@ typedef struct ecs_piece {
     uint32_t chunk;
     uint32_t begin;
     uint32_t count;
+    uint32_t row; /* rows of the query before this piece, in piece order */
 } ecs_piece;
 
 struct aw_system {

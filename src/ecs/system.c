@@ -207,11 +207,12 @@ aw_status ecs_check_resource_access(const aw_world *w, aw_resource r, const char
 /* ---- running */
 
 /* Splits a query into pieces of at most `grain` rows, never crossing a chunk. The split depends
- * only on the world's contents, so piece k (and its command buffer) is the same for any thread
- * count. */
+ * only on the world's contents, so piece k (and its command buffer, and its first row) is the same
+ * for any thread count. */
 aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_piece **pieces,
                            uint32_t *count, uint32_t *capacity) {
     *count = 0;
+    uint32_t row = 0;
     for (uint32_t m = 0; m < q->match_count; m++) {
         const ecs_table *t = w->tables[q->matches[m].table];
         for (uint32_t k = 0; k < t->chunk_count; k++) {
@@ -221,7 +222,9 @@ aw_status ecs_build_pieces(aw_world *w, const aw_query *q, uint32_t grain, ecs_p
                     ecs_grow(&w->allocator, (void **)pieces, capacity, *count + 1, sizeof(ecs_piece)))
                     return AW_ERR_OUT_OF_MEMORY;
                 uint32_t n = rows - begin < grain ? rows - begin : grain;
-                (*pieces)[(*count)++] = (ecs_piece){.match = m, .chunk = k, .begin = begin, .count = n};
+                (*pieces)[(*count)++] =
+                    (ecs_piece){.match = m, .chunk = k, .begin = begin, .count = n, .row = row};
+                row += n;
             }
         }
     }
@@ -278,6 +281,7 @@ static void run_pieces(uint32_t begin, uint32_t end, uint32_t worker, void *arg)
                              .commands = s->piece_buffers[k],
                              .worker = worker,
                              .task = k,
+                             .row = s->pieces[k].row,
                              .dt = pr->dt,
                              .frame = s->world->frame,
                              .user = s->user};
