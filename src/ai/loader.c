@@ -81,6 +81,22 @@ static aw_status get_number(const loader *l, json_t *obj, const char *key, const
     return AW_OK;
 }
 
+/* Optional integer in [lo, hi]; absent: *out unchanged. 2.0 counts, 2.5 does not: a count or an index
+ * is never rounded. */
+static aw_status get_integer(const loader *l, json_t *obj, const char *key, const char *path, long lo,
+                             long hi, long *out) {
+    json_t *v = json_object_get(obj, key);
+    if (!v) return AW_OK;
+    char p[PATH_SIZE];
+    sub(p, path, key);
+    if (!json_is_number(v)) return fail(l, p, "expected an integer");
+    double d = json_number_value(v);
+    if (!isfinite(d) || d != floor(d)) return fail(l, p, "%.9g is not an integer", d);
+    if (d < (double)lo || d > (double)hi) return fail(l, p, "%.9g is outside [%ld, %ld]", d, lo, hi);
+    *out = (long)d;
+    return AW_OK;
+}
+
 static aw_status get_name(const loader *l, json_t *obj, const char *key, const char *path, bool required,
                           char out[AW_AI_NAME_SIZE]) {
     json_t *v = json_object_get(obj, key);
@@ -131,6 +147,73 @@ static void default_refs(ai_step_template *t) {
     }
 }
 
+/* The template fields each step kind reads when it binds, validates and runs (execute() in
+ * systems.c); any other field in a step would be ignored, so it is refused. */
+enum {
+    USE_TARGET = 1u << 0,
+    USE_PLACE = 1u << 1,
+    USE_DISTANCE = 1u << 2,
+    USE_DURATION = 1u << 3,
+    USE_AMOUNT = 1u << 4,
+    USE_DIRECTION = 1u << 5,
+};
+static const char *const step_fields[] = {"target", "place", "distance", "duration", "amount", "direction"};
+
+static unsigned step_uses(aw_action_kind kind) {
+    switch (kind) {
+    case AW_ACTION_MOVE_TO: return USE_PLACE | USE_AMOUNT;
+    case AW_ACTION_APPROACH: return USE_TARGET | USE_DISTANCE;
+    case AW_ACTION_RETREAT: return USE_TARGET | USE_PLACE; /* the target: from whom (validation) */
+    case AW_ACTION_TAKE_COVER:
+    case AW_ACTION_PATROL:
+    case AW_ACTION_REGROUP:
+    case AW_ACTION_THROW_EXPLOSIVE: return USE_PLACE;
+    case AW_ACTION_STRAFE: return USE_TARGET | USE_DISTANCE | USE_DIRECTION;
+    case AW_ACTION_ATTACK:
+    case AW_ACTION_AIMED_SHOT:
+    case AW_ACTION_REVIVE:
+    case AW_ACTION_MARK_TARGET: return USE_TARGET;
+    case AW_ACTION_COVER_FIRE: return USE_TARGET | USE_DURATION;
+    case AW_ACTION_HEAL: return USE_TARGET | USE_AMOUNT;
+    case AW_ACTION_SCAN:
+    case AW_ACTION_WAIT: return USE_DURATION;
+    default: return 0; /* Reload */
+    }
+}
+
+/* Whom a target reference names, and whom each kind may aim at: validation refuses any other
+ * (an Attack on an ally, a Revive on an enemy), so such a step could never run. */
+enum { SIDE_NONE = 1u, SIDE_SELF = 2u, SIDE_ENEMY = 4u, SIDE_ALLY = 8u, SIDE_DOWNED = 16u, SIDE_ANY = 32u };
+
+static unsigned target_side(ai_target_ref ref) {
+    switch (ref) {
+    case AI_TARGET_NONE: return SIDE_NONE;
+    case AI_TARGET_SELF: return SIDE_SELF;
+    case AI_TARGET_NEAREST_ENEMY:
+    case AI_TARGET_WEAKEST_ENEMY:
+    case AI_TARGET_ORDER_TARGET: return SIDE_ENEMY;
+    case AI_TARGET_NEAREST_ALLY:
+    case AI_TARGET_WOUNDED_ALLY:
+    case AI_TARGET_COMMANDER: return SIDE_ALLY;
+    case AI_TARGET_DOWNED_ALLY: return SIDE_DOWNED;
+    default: return SIDE_ANY; /* the objective's entity: whatever the level says */
+    }
+}
+
+static unsigned target_sides(aw_action_kind kind) {
+    switch (kind) {
+    case AW_ACTION_APPROACH:
+    case AW_ACTION_STRAFE:
+    case AW_ACTION_ATTACK:
+    case AW_ACTION_AIMED_SHOT:
+    case AW_ACTION_MARK_TARGET: return SIDE_ENEMY | SIDE_ANY;
+    case AW_ACTION_COVER_FIRE: return SIDE_NONE | SIDE_ENEMY | SIDE_ANY; /* none: suppress */
+    case AW_ACTION_REVIVE: return SIDE_DOWNED | SIDE_ANY;
+    case AW_ACTION_HEAL: return SIDE_NONE | SIDE_SELF | SIDE_ALLY | SIDE_ANY; /* none: self */
+    default: return ~0u;
+    }
+}
+
 static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_step_template *t) {
     memset(t, 0, sizeof *t);
     aw_action_kind kind;
@@ -150,6 +233,7 @@ static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_ste
         sub(p, path, "kind");
         return fail(l, p, "unknown step kind \"%s\"", name);
     }
+    const char *kname = aw_action_kind_name(kind);
     t->kind = (uint8_t)kind;
     default_refs(t);
     name[0] = '\0';
@@ -168,13 +252,42 @@ static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_ste
         if (r < 0) return fail(l, p, "unknown place \"%s\"", name);
         t->place = (uint8_t)r;
     }
-    float dir = 0.0f;
+    long dir = 0;
     if (get_number(l, v, "distance", path, 0.0f, 1e4f, &t->distance) ||
         get_number(l, v, "duration", path, 0.0f, 3600.0f, &t->duration) ||
         get_number(l, v, "amount", path, 0.0f, 1e6f, &t->amount) ||
-        get_number(l, v, "direction", path, -1.0f, 1.0f, &dir))
+        get_integer(l, v, "direction", path, -1, 1, &dir))
         return aw_last_status();
-    t->direction = (int8_t)(dir < 0 ? -1 : dir > 0 ? 1 : 0);
+    sub(p, path, "direction");
+    if (json_object_get(v, "direction") && !dir) return fail(l, p, "expected -1 (left) or 1 (right)");
+    t->direction = (int8_t)dir;
+
+    /* A place kind binds "target" against the step's target and "away" with its distance. */
+    unsigned uses = step_uses(kind);
+    if (uses & USE_PLACE) {
+        if (t->place == AI_PLACE_TARGET) uses |= USE_TARGET;
+        if (t->place == AI_PLACE_AWAY) uses |= USE_DISTANCE;
+    }
+    for (unsigned f = 0; f < sizeof step_fields / sizeof step_fields[0]; f++) {
+        if (!json_object_get(v, step_fields[f]) || (uses & (1u << f))) continue;
+        sub(p, path, step_fields[f]);
+        if ((step_uses(kind) & USE_PLACE) && (1u << f) == USE_TARGET)
+            return fail(l, p, "not used by %s steps unless their place is \"target\"", kname);
+        if ((step_uses(kind) & USE_PLACE) && (1u << f) == USE_DISTANCE)
+            return fail(l, p, "not used by %s steps unless their place is \"away\"", kname);
+        return fail(l, p, "not used by %s steps", kname);
+    }
+    if ((uses & USE_PLACE) && t->place == AI_PLACE_NONE) {
+        sub(p, path, "place");
+        return fail(l, p, "%s needs a place, not \"none\"", kname);
+    }
+    sub(p, path, "target");
+    if (!(target_sides(kind) & target_side((ai_target_ref)t->target)))
+        return fail(l, p, "%s cannot target \"%s\"", kname, ai_target_name((ai_target_ref)t->target));
+    if ((uses & USE_PLACE) && t->place == AI_PLACE_TARGET && t->target == AI_TARGET_NONE) {
+        sub(p, path, json_object_get(v, "place") ? "place" : "target"); /* the field the file gave */
+        return fail(l, p, "place \"target\" needs a target, and this %s step has none", kname);
+    }
     return AW_OK;
 }
 
@@ -219,10 +332,16 @@ static aw_status parse_facts(const loader *l, json_t *obj, const char *key, cons
 
 /* ---- GOAP domains */
 
-static int domain_fact(ai_goap_domain *d, const char *name) {
+static int domain_fact_find(const ai_goap_domain *d, const char *name) {
     for (uint32_t i = 0; i < d->fact_count; i++)
         if (strcmp(d->facts[i], name) == 0) return (int)i;
-    if (d->fact_count == AI_MAX_FACTS || strlen(name) >= AW_AI_NAME_SIZE) return -1;
+    return -1;
+}
+
+static int domain_fact(ai_goap_domain *d, const char *name) {
+    int found = domain_fact_find(d, name);
+    if (found >= 0) return found;
+    if (d->fact_count == AI_MAX_FACTS) return -1;
     uint32_t i = d->fact_count++;
     snprintf(d->facts[i], AW_AI_NAME_SIZE, "%s", name);
     d->fact_sense[i] = (int8_t)ai_fact_find(name);
@@ -242,10 +361,64 @@ static aw_status parse_domain_facts(const loader *l, ai_goap_domain *d, json_t *
     json_object_foreach(v, name, b) {
         sub(q, p, name);
         if (!json_is_boolean(b)) return fail(l, q, "expected true or false");
+        size_t n = strlen(name);
+        if (!n || n >= AW_AI_NAME_SIZE)
+            return fail(l, q, "length %zu is outside [1, %u]", n, AW_AI_NAME_SIZE - 1);
         int f = domain_fact(d, name);
-        if (f < 0) return fail(l, q, "more than %u facts, or a name of %u bytes or more", AI_MAX_FACTS, AW_AI_NAME_SIZE);
+        if (f < 0) return fail(l, q, "more than %u facts in the domain", AI_MAX_FACTS);
         *mask |= 1ull << f;
         if (json_is_true(b)) *value |= 1ull << f;
+    }
+    return AW_OK;
+}
+
+/* A fact no built-in sense feeds is a planning symbol (`target_down`): it starts false and changes
+ * only through effects. So a symbol that no effect sets, or that is wanted true when no effect sets
+ * it true, can never hold, and one that is set but never read does nothing: each is a misspelling
+ * (`enemy_visble`) more often than a design. A goal's `when` is checked against the senses before
+ * planning, where every symbol is false, so it takes senses only. Walks the file's text (not the
+ * sorted goals) so errors name the first place in file order. */
+static aw_status check_domain_facts(const loader *l, const ai_goap_domain *d, json_t *actions, json_t *goals,
+                                    const char *path) {
+    uint64_t set = 0, set_true = 0, wanted = 0;
+    for (uint32_t i = 0; i < d->action_count; i++) {
+        set |= d->actions[i].effect_mask;
+        set_true |= d->actions[i].effect_mask & d->actions[i].effect_value;
+        wanted |= d->actions[i].pre_mask;
+    }
+    for (uint32_t i = 0; i < d->goal_count; i++) wanted |= d->goals[i].goal_mask;
+    /* (array, key, role) in file order: 0 a precondition or goal, 1 a when, 2 an effect. */
+    static const struct {
+        const char *array, *key;
+        int role;
+    } reads[] = {{"actions", "pre", 0}, {"goals", "when", 1}, {"goals", "goal", 0}, {"actions", "effect", 2}};
+    char p[PATH_SIZE], q[PATH_SIZE], r[PATH_SIZE], s[PATH_SIZE];
+    for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+        json_t *arr = strcmp(reads[k].array, "actions") == 0 ? actions : goals, *o;
+        size_t i;
+        sub(p, path, reads[k].array);
+        json_array_foreach(arr, i, o) {
+            item(q, p, i);
+            sub(r, q, reads[k].key);
+            const char *name;
+            json_t *b;
+            json_t *facts = json_object_get(o, reads[k].key);
+            if (facts) json_object_foreach(facts, name, b) {
+                int f = domain_fact_find(d, name);
+                if (f < 0 || d->fact_sense[f] >= 0) continue;
+                uint64_t bit = 1ull << f;
+                sub(s, r, name);
+                if (reads[k].role == 1)
+                    return fail(l, s, "not a built-in sense (a goal's when is checked before planning, where "
+                                      "planning facts are false)");
+                if (reads[k].role == 2 && !(wanted & bit))
+                    return fail(l, s, "not a built-in sense, and no precondition or goal reads it");
+                if (reads[k].role == 0 && !(set & bit))
+                    return fail(l, s, "not a built-in sense, and no action's effect sets it");
+                if (reads[k].role == 0 && json_is_true(b) && !(set_true & bit))
+                    return fail(l, s, "no action's effect sets it true (planning facts start false)");
+            }
+        }
     }
     return AW_OK;
 }
@@ -267,15 +440,20 @@ static aw_status parse_domain(const loader *l, json_t *v, const char *path, ai_g
     json_array_foreach(actions, i, a) {
         item(q, p, i);
         ai_goap_action *act = &d->actions[i];
+        char sp[PATH_SIZE];
         static const char *const akeys[] = {"name", "cost", "pre", "effect", "step", NULL};
         if (get_object(l, a, q) || check_keys(l, a, q, akeys) || get_name(l, a, "name", q, true, act->name))
             return aw_last_status();
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(d->actions[j].name, act->name) == 0) {
+                sub(sp, q, "name");
+                return fail(l, sp, "actions[%zu] already has the name \"%s\"", j, act->name);
+            }
         act->cost = 1.0f;
         if (get_number(l, a, "cost", q, 0.001f, 1e6f, &act->cost) ||
             parse_domain_facts(l, d, a, "pre", q, &act->pre_mask, &act->pre_value) ||
             parse_domain_facts(l, d, a, "effect", q, &act->effect_mask, &act->effect_value))
             return aw_last_status();
-        char sp[PATH_SIZE];
         sub(sp, q, "step");
         if (!act->effect_mask) return fail(l, q, "an action needs at least one effect");
         json_t *step = json_object_get(a, "step");
@@ -296,10 +474,16 @@ static aw_status parse_domain(const loader *l, json_t *v, const char *path, ai_g
             parse_domain_facts(l, d, g, "goal", q, &goal->goal_mask, &goal->goal_value))
             return aw_last_status();
         char gp[PATH_SIZE];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(d->goals[j].name, goal->name) == 0) {
+                sub(gp, q, "name");
+                return fail(l, gp, "goals[%zu] already has the name \"%s\"", j, goal->name);
+            }
         sub(gp, q, "goal");
         if (!goal->goal_mask) return fail(l, gp, "a goal needs at least one fact");
     }
     d->goal_count = (uint32_t)json_array_size(goals);
+    if (check_domain_facts(l, d, actions, goals, path)) return aw_last_status();
     /* Highest priority first; stable, so equal priorities keep file order. */
     for (uint32_t a1 = 1; a1 < d->goal_count; a1++) {
         ai_goap_goal x = d->goals[a1];
@@ -339,6 +523,11 @@ static aw_status parse_utility(const loader *l, json_t *v, const char *path, ai_
             get_array(l, o, "considerations", q, AI_MAX_CONSIDER, &cons) ||
             parse_steps(l, o, q, opt->steps, &opt->step_count))
             return aw_last_status();
+        for (size_t m = 0; m < i; m++)
+            if (strcmp(u->options[m].name, opt->name) == 0) {
+                sub(r, q, "name");
+                return fail(l, r, "options[%zu] already has the name \"%s\"", m, opt->name);
+            }
         sub(r, q, "considerations");
         if (cons) json_array_foreach(cons, j, c) {
             item(s, r, j);
@@ -358,10 +547,16 @@ static aw_status parse_utility(const loader *l, json_t *v, const char *path, ai_
             int cv = -1;
             for (int m = 0; m < AI_CURVE_COUNT; m++)
                 if (strcmp(curves[m], name) == 0) cv = m;
-            if (strcmp(name, "quadratic") == 0) cv = AI_CURVE_POLYNOMIAL, k->k = 2.0f;
+            bool quadratic = strcmp(name, "quadratic") == 0;
+            if (quadratic) cv = AI_CURVE_POLYNOMIAL, k->k = 2.0f;
             sub(t, s, "curve");
             if (cv < 0) return fail(l, t, "unknown curve \"%s\" (linear, polynomial, quadratic, logistic, step)", name);
             k->curve = (uint8_t)cv;
+            /* k is the polynomial's exponent and the logistic's height: elsewhere it would be ignored,
+             * and on "quadratic" it would silently replace the 2. */
+            sub(t, s, "k");
+            if (json_object_get(c, "k") && (cv == AI_CURVE_LINEAR || cv == AI_CURVE_STEP || quadratic))
+                return fail(l, t, "not used by %s curves", name);
             if (get_number(l, c, "m", s, -1e4f, 1e4f, &k->m) || get_number(l, c, "k", s, -1e4f, 1e4f, &k->k) ||
                 get_number(l, c, "b", s, -1e4f, 1e4f, &k->b) || get_number(l, c, "c", s, -1e4f, 1e4f, &k->c) ||
                 get_number(l, c, "weight", s, 0.0f, 1e4f, &k->weight))
@@ -399,6 +594,21 @@ static aw_status parse_node(const loader *l, ai_bt *tree, json_t *v, const char 
         if (strcmp(kinds[k], type) == 0) kind = k;
     sub(p, path, "type");
     if (kind < 0) return fail(l, p, "unknown node type \"%s\"", type);
+    /* Each type's own fields: another type's field would be ignored (`times` on an action). */
+    static const char *const own[AI_BT_KIND_COUNT][4] = {
+        [AI_BT_SEQUENCE] = {"children"},           [AI_BT_SELECTOR] = {"children"},
+        [AI_BT_PARALLEL] = {"children", "needed"}, [AI_BT_INVERTER] = {"child"},
+        [AI_BT_REPEAT] = {"child", "times"},       [AI_BT_COOLDOWN] = {"child", "seconds", "slot"},
+        [AI_BT_ACTION] = {"step"},                 [AI_BT_CONDITION] = {"fact", "value"},
+    };
+    const char *key;
+    json_t *field;
+    json_object_foreach(v, key, field) {
+        bool ok = strcmp(key, "type") == 0;
+        for (int k = 0; k < 4 && own[kind][k] && !ok; k++) ok = strcmp(own[kind][k], key) == 0;
+        sub(p, path, key);
+        if (!ok) return fail(l, p, "not used by %s nodes", type);
+    }
     n.kind = (uint8_t)kind;
     switch ((ai_bt_kind)kind) {
     case AI_BT_SEQUENCE:
@@ -408,8 +618,15 @@ static aw_status parse_node(const loader *l, ai_bt *tree, json_t *v, const char 
         if (get_array(l, v, "children", path, AI_MAX_BT_CHILDREN, &children)) return aw_last_status();
         sub(p, path, "children");
         if (!children || !json_array_size(children)) return fail(l, p, "at least one child is required");
-        if (kind == AI_BT_PARALLEL && get_number(l, v, "needed", path, 0.0f, (float)AI_MAX_BT_CHILDREN, &n.param))
-            return aw_last_status();
+        if (kind == AI_BT_PARALLEL) {
+            long needed = 0;
+            if (get_integer(l, v, "needed", path, 0, AI_MAX_BT_CHILDREN, &needed)) return aw_last_status();
+            sub(q, path, "needed");
+            if ((size_t)needed > json_array_size(children))
+                return fail(l, q, "%ld successes needed of %zu %s: it can never succeed", needed,
+                            json_array_size(children), json_array_size(children) == 1 ? "child" : "children");
+            n.param = (float)needed;
+        }
         size_t i;
         json_t *c;
         json_array_foreach(children, i, c) {
@@ -426,15 +643,18 @@ static aw_status parse_node(const loader *l, ai_bt *tree, json_t *v, const char 
         sub(p, path, "child");
         if (!c) return fail(l, p, "missing");
         if (kind == AI_BT_REPEAT) {
-            n.param = 1.0f;
-            if (get_number(l, v, "times", path, 1.0f, (float)AW_AI_MAX_STEPS, &n.param)) return aw_last_status();
+            long times = 1;
+            if (get_integer(l, v, "times", path, 1, AW_AI_MAX_STEPS, &times)) return aw_last_status();
+            n.param = (float)times;
         }
         if (kind == AI_BT_COOLDOWN) {
-            float slot = 0.0f;
-            if (get_number(l, v, "seconds", path, 0.0f, 3600.0f, &n.param) ||
-                get_number(l, v, "slot", path, 0.0f, (float)(AW_AI_MEMORY_SLOTS - 1), &slot))
-                return aw_last_status();
+            long slot = 0;
+            if (get_integer(l, v, "slot", path, 0, AW_AI_MEMORY_SLOTS - 1, &slot)) return aw_last_status();
             n.slot = (uint8_t)slot;
+            /* Without seconds the cooldown would never hold its child back. */
+            sub(q, path, "seconds");
+            if (!json_object_get(v, "seconds")) return fail(l, q, "missing");
+            if (get_number(l, v, "seconds", path, 0.001f, 3600.0f, &n.param)) return aw_last_status();
         }
         if (parse_node(l, tree, c, p, depth + 1, &n.children[0])) return aw_last_status();
         n.child_count = 1;
@@ -584,6 +804,8 @@ static aw_status parse_type(const loader *l, json_t *v, const char *path, aw_age
     if (actions) {
         t->action_mask = 0;
         sub(p, path, "actions");
+        /* An empty set would refuse every step the type plans. */
+        if (!json_array_size(actions)) return fail(l, p, "at least one step kind is required");
         size_t i;
         json_t *a;
         json_array_foreach(actions, i, a) {
@@ -592,6 +814,7 @@ static aw_status parse_type(const loader *l, json_t *v, const char *path, aw_age
             if (!json_is_string(a)) return fail(l, q, "expected a step kind name");
             if (!aw_action_kind_parse(json_string_value(a), json_string_length(a), &k))
                 return fail(l, q, "unknown step kind \"%s\"", json_string_value(a));
+            if (t->action_mask & (1u << k)) return fail(l, q, "%s is listed twice", aw_action_kind_name(k));
             t->action_mask |= 1u << k;
         }
     }
@@ -601,7 +824,7 @@ static aw_status parse_type(const loader *l, json_t *v, const char *path, aw_age
     t->explosive_damage = 60.0f, t->explosive_radius = 4.0f, t->throw_range = 20.0f, t->explosive_interval = 5.0f;
     t->heal_amount = 40.0f, t->heal_interval = 3.0f, t->scan_interval = 2.0f, t->strafe_interval = 1.0f;
     t->low_hp = 0.35f, t->respawn_time = 3.0f;
-    float magazine = 30.0f, reserve = 90.0f, explosives = 2.0f, medkits = 1.0f;
+    long magazine = 30, reserve = 90, explosives = 2, medkits = 1;
     if (get_number(l, v, "max_hp", path, 1.0f, 1e6f, &t->max_hp) ||
         get_number(l, v, "speed", path, 0.0f, 1e3f, &t->speed) ||
         get_number(l, v, "radius", path, 0.01f, 100.0f, &t->radius) ||
@@ -612,10 +835,10 @@ static aw_status parse_type(const loader *l, json_t *v, const char *path, aw_age
         get_number(l, v, "aimed_multiplier", path, 0.0f, 100.0f, &t->aimed_multiplier) ||
         get_number(l, v, "aimed_interval", path, 0.0f, 3600.0f, &t->aimed_interval) ||
         get_number(l, v, "projectile_speed", path, 0.0f, 1e4f, &t->projectile_speed) ||
-        get_number(l, v, "magazine", path, 0.0f, 65535.0f, &magazine) ||
-        get_number(l, v, "reserve_ammo", path, 0.0f, 65535.0f, &reserve) ||
-        get_number(l, v, "explosives", path, 0.0f, 255.0f, &explosives) ||
-        get_number(l, v, "medkits", path, 0.0f, 255.0f, &medkits) ||
+        get_integer(l, v, "magazine", path, 0, 65535, &magazine) ||
+        get_integer(l, v, "reserve_ammo", path, 0, 65535, &reserve) ||
+        get_integer(l, v, "explosives", path, 0, 255, &explosives) ||
+        get_integer(l, v, "medkits", path, 0, 255, &medkits) ||
         get_number(l, v, "explosive_damage", path, 0.0f, 1e6f, &t->explosive_damage) ||
         get_number(l, v, "explosive_radius", path, 0.0f, 1e3f, &t->explosive_radius) ||
         get_number(l, v, "throw_range", path, 0.0f, 1e4f, &t->throw_range) ||
