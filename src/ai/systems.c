@@ -682,7 +682,41 @@ static void shoot(act *a, aw_entity self, aw_ai_agent *s, const aw_agent_type *t
     }
 }
 
-/* Runs one frame of a step; true when the step is complete. */
+/* A step refused: the refusal record (its event) and counters, the plan dropped, a replan asked for. */
+static void refuse(act *a, aw_entity self, aw_ai_plan *p, const aw_action_step *st, aw_velocity *v,
+                   aw_validation why) {
+    ai_record r = {.kind = AI_RECORD_REFUSAL, .source = self, .target = st->target, .category = (uint8_t)why,
+                   .action = st->kind, .plan_id = p->intent.plan_id, .step_index = p->step,
+                   .source_kind = p->intent.source};
+    push(a, &r);
+    a->w->stats.refusals[why]++;
+    p->last_refusal = (uint8_t)why;
+    p->refusals++;
+    p->intent.step_count = 0;
+    p->step = 0;
+    p->trigger = AW_TRIGGER_STEP_REFUSED + 1;
+    *v = (aw_velocity){0, 0, 0};
+}
+
+/* The step checked against the world as it is at this frame's start; refused when it fails. */
+static bool check(act *a, aw_entity self, const aw_position *pos, aw_velocity *v, const aw_ai_agent *s,
+                  aw_ai_plan *p, const aw_action_step *st, const aw_agent_type *t) {
+    ai_snapshot_self(a->ai, self, pos, v, s, a->ai->time, a->ctx->frame, &a->w->snapshot);
+    aw_validation why = ai_validate(a->ai, &a->w->snapshot, t, st, true);
+    if (why == AW_VALID) return true;
+    refuse(a, self, p, st, v, why);
+    return false;
+}
+
+/* A frame after the first that is about to act (a volley, a heal, a revive, a reload's end): the start
+ * check covered only the first frame, and the target may have moved, hidden or died since, so the step
+ * is checked again. Frames that only move need no check. */
+static inline bool recheck(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, const aw_ai_agent *s,
+                           aw_ai_plan *p, const aw_action_step *st, const aw_agent_type *t) {
+    return p->step_time == 0.0f || check(a, self, &pos, v, s, p, st, t);
+}
+
+/* Runs one frame of a step; true when the step is over (complete, or refused: the plan is gone). */
 static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_agent *s, aw_ai_plan *p,
                     const aw_action_step *st, const aw_agent_type *t, float dt) {
     float speed = t->speed;
@@ -731,6 +765,7 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     case AW_ACTION_COVER_FIRE: {
         *v = (aw_velocity){0, 0, 0};
         if (s->cooldowns[AW_COOLDOWN_ATTACK] <= 0.0f && s->ammo) {
+            if (!recheck(a, self, pos, v, s, p, st, t)) return true;
             if (st->target) shoot(a, self, s, t, pos, st->target, t->weapon_damage * 0.5f, AW_ACTION_COVER_FIRE);
             else s->ammo--, a->w->stats.shots++; /* suppressing a place: rounds spent, nobody hit */
             s->cooldowns[AW_COOLDOWN_ATTACK] = t->fire_interval;
@@ -749,8 +784,12 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         return true;
     case AW_ACTION_HEAL: {
         if (st->target && st->target != self) {
-            if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+            if (!target_position_now(a, st->target, &tp)) {
+                refuse(a, self, p, st, v, AW_INVALID_TARGET); /* gone since the start, where it was found */
+                return true;
+            }
             if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
+            if (!recheck(a, self, pos, v, s, p, st, t)) return true;
         }
         *v = (aw_velocity){0, 0, 0};
         if (s->medkits) {
@@ -765,8 +804,12 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
         return true;
     }
     case AW_ACTION_REVIVE: {
-        if (!target_position_now(a, st->target, &tp)) return *v = (aw_velocity){0, 0, 0}, true;
+        if (!target_position_now(a, st->target, &tp)) {
+            refuse(a, self, p, st, v, AW_INVALID_TARGET); /* gone since the start, where it was found */
+            return true;
+        }
         if (!steer(pos, tp, speed, TOUCH_RANGE, v) && p->step_time <= STEP_TIMEOUT) return false;
+        if (!recheck(a, self, pos, v, s, p, st, t)) return true;
         *v = (aw_velocity){0, 0, 0};
         ai_record r = {.kind = AI_RECORD_REVIVE, .source = self, .target = st->target, .action = AW_ACTION_REVIVE};
         push(a, &r);
@@ -776,6 +819,7 @@ static bool execute(act *a, aw_entity self, aw_vec3 pos, aw_velocity *v, aw_ai_a
     case AW_ACTION_RELOAD:
         *v = (aw_velocity){0, 0, 0};
         if (p->step_time + dt < RELOAD_TIME) return false;
+        if (!recheck(a, self, pos, v, s, p, st, t)) return true;
         {
             uint32_t need = t->magazine > s->ammo ? (uint32_t)(t->magazine - s->ammo) : 0u;
             uint32_t take = need < s->reserve_ammo ? need : s->reserve_ammo;
@@ -860,27 +904,12 @@ static void action_piece(aw_system_ctx *ctx, const aw_iter *it) {
                 vel[i] = (aw_velocity){0, 0, 0}; /* the next shot of a burst: wait for the trigger */
                 continue;
             }
-            ai_snapshot_self(ai, e, &pos[i], &vel[i], s, ai->time, ctx->frame, &a.w->snapshot);
-            aw_validation v = ai_validate(ai, &a.w->snapshot, t, st, true);
-            if (v != AW_VALID) {
-                ai_record r = {.kind = AI_RECORD_REFUSAL, .source = e, .target = st->target, .category = (uint8_t)v,
-                               .action = st->kind, .plan_id = p->intent.plan_id, .step_index = p->step,
-                               .source_kind = p->intent.source};
-                push(&a, &r);
-                a.w->stats.refusals[v]++;
-                p->last_refusal = (uint8_t)v;
-                p->refusals++;
-                p->intent.step_count = 0;
-                p->step = 0;
-                p->trigger = AW_TRIGGER_STEP_REFUSED + 1;
-                vel[i] = (aw_velocity){0, 0, 0};
-                continue;
-            }
+            if (!check(&a, e, &pos[i], &vel[i], s, p, st, t)) continue;
             a.w->stats.steps_run++;
         }
         bool done = execute(&a, e, pos[i], &vel[i], s, p, st, t, dt);
         if (done) {
-            p->step++;
+            if (p->intent.step_count) p->step++; /* else refused on a later frame: the plan is gone */
             p->step_time = 0.0f;
         } else {
             p->step_time += dt > 0.0f ? dt : 1e-6f;
