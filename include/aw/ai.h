@@ -154,30 +154,43 @@ typedef enum aw_action_kind {
     AW_ACTION_NONE = 0,
     AW_ACTION_MOVE_TO,         /* position; amount = speed, at most the type's (0: the type's) */
     AW_ACTION_APPROACH,        /* target; distance = stop distance (0: weapon range * 0.8) */
-    AW_ACTION_RETREAT,         /* target (from whom, or null: nearest enemy); distance (0: 10 m) */
-    AW_ACTION_TAKE_COVER,      /* position of the cover (zero vector: nearest cover point) */
+    AW_ACTION_RETREAT,         /* target (from whom, or null: nearest enemy); distance (0: 10 m);
+                                  position (zero: that far straight away from it) */
+    AW_ACTION_TAKE_COVER,      /* position of the cover (zero: nearest cover point, else the far
+                                  side of the nearest obstacle) */
     AW_ACTION_STRAFE,          /* target to face; distance; direction: +1 right, -1 left */
-    AW_ACTION_PATROL,          /* position = next waypoint (zero: the agent's route) */
+    AW_ACTION_PATROL,          /* position = next waypoint (zero: the agent's route, the nearest
+                                  waypoint over 2 m off; none in reach: a point 10 m off) */
     AW_ACTION_ATTACK,          /* target; hitscan shot */
     AW_ACTION_AIMED_SHOT,      /* target; slower, more damage, needs line of sight */
-    AW_ACTION_THROW_EXPLOSIVE, /* position (or target's); spawns a projectile */
+    AW_ACTION_THROW_EXPLOSIVE, /* position (zero: target's); spawns a projectile */
     AW_ACTION_COVER_FIRE,      /* target or position; duration: suppress for that long */
     AW_ACTION_HEAL,            /* target (null: self); amount = hp, at most the type's heal (0: the type's) */
     AW_ACTION_RELOAD,          /* no parameters */
     AW_ACTION_REVIVE,          /* target: a downed ally */
     AW_ACTION_SCAN,            /* duration; position = direction to look (zero: all around) */
     AW_ACTION_WAIT,            /* duration */
-    AW_ACTION_REGROUP,         /* position (zero: commander's or squad's centre) */
+    AW_ACTION_REGROUP,         /* position (zero: the commander's, else the squad's centre) */
     AW_ACTION_MARK_TARGET,     /* target: an enemy to share with the team */
     AW_ACTION_KIND_COUNT
 } aw_action_kind;
 
 /* One step of a plan: 40 bytes, every parameter of every kind in one flat struct (the comments
- * above say which fields a kind reads; the others must be zero). */
+ * above say which fields a kind reads; the others must be zero).
+ *
+ * Positions: the zero vector means "unset". Retreat, TakeCover, Patrol, Regroup and
+ * ThrowExplosive with an unset position get the default place above when the plan is accepted,
+ * from the planning agent's snapshot, whichever orchestrator (built-in, plug-in, LLM) made it. A
+ * default that cannot be found (no enemy to retreat from, no cover in reach, no commander and no
+ * allies, no target to throw at) leaves the step unset and validation refuses it: InvalidTarget
+ * when the step names a target that cannot be found, else NoPath. It never walks to the origin.
+ * A step that means the world origin itself sets AW_STEP_ORIGIN (a default found at exactly the
+ * origin gets it too). MoveTo reads zero as the origin; Scan's zero means all around. */
+#define AW_STEP_ORIGIN 0x1u /* flags: a zero position is the world origin, not unset */
 typedef struct aw_action_step {
     uint8_t kind;      /* aw_action_kind */
     int8_t direction;  /* Strafe: +1 right, -1 left */
-    uint16_t flags;    /* reserved, 0 */
+    uint16_t flags;    /* AW_STEP_ORIGIN; other bits reserved, 0 */
     float distance;    /* Approach stop distance, Retreat/Strafe distance */
     aw_entity target;  /* the entity the step is about, or AW_ENTITY_NULL */
     aw_vec3 position;  /* the place the step is about */
@@ -458,13 +471,14 @@ aw_entity aw_ai_spawn(aw_ai *ai, uint32_t type, uint8_t team, aw_vec3 position);
 aw_status aw_ai_build_snapshot(const aw_ai *ai, aw_entity agent, aw_world_snapshot *out);
 
 /* Checks one step against the snapshot and the world: target valid and alive, range, line of
- * sight (physics ray cast), cooldown, ammo and other resources, navigable bounds. Pure: changes
- * nothing, raises no event (the action system raises them). */
+ * sight (physics ray cast), cooldown, ammo and other resources, navigable bounds. An unset place is
+ * first given its default from the snapshot, as an accepted plan's is. Pure: changes nothing, raises
+ * no event (the action system raises them). */
 aw_validation aw_ai_validate_step(const aw_ai *ai, const aw_world_snapshot *snapshot,
                                   const aw_action_step *step);
 
 /* Plans once with an orchestrator kind (and its fallback) outside the systems, for tests and
- * tools. */
+ * tools; unset places get their defaults as the planning system gives them. */
 aw_plan_status aw_ai_plan_once(aw_ai *ai, aw_orchestrator_kind kind, const aw_world_snapshot *snapshot,
                                aw_plan_intent *out);
 

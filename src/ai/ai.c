@@ -507,5 +507,6 @@ aw_plan_status aw_ai_plan_once(aw_ai *ai, aw_orchestrator_kind kind, const aw_wo
                            .memory_count = AW_AI_MEMORY_SLOTS};
     bool fb;
     aw_plan_status st = ai_plan_with_fallback(ai, kind, &req, out, &fb, &ai->workers[0], false);
+    if (st == AW_PLAN_READY || fb) ai_plan_resolve(ai, snapshot, req.type, out, false); /* as planning does */
     return st == AW_PLAN_FAILED && fb ? AW_PLAN_READY : st;
 }

@@ -105,7 +105,7 @@ typedef enum ai_target_ref {
 } ai_target_ref;
 
 typedef enum ai_place_ref {
-    AI_PLACE_NONE = 0,
+    AI_PLACE_NONE = 0,  /* none named: the kind's default place, if it has one (ai_step_resolve) */
     AI_PLACE_TARGET,    /* the bound target's position */
     AI_PLACE_COVER,     /* nearest cover point, or the far side of the nearest obstacle */
     AI_PLACE_AWAY,      /* `distance` away from the nearest enemy */
@@ -130,9 +130,38 @@ int ai_target_find(const char *name);
 const char *ai_place_name(ai_place_ref ref);
 int ai_place_find(const char *name);
 
-/* Binds a template into a concrete step; false if a needed target or place is missing. */
+/* Binds a template into a concrete step; false if a needed target or place is missing. A template
+ * without a place gets its kind's default place (ai_step_resolve). */
 bool ai_bind_step(const ai_step_template *t, const aw_world_snapshot *snap, const ai_senses *senses,
                   const aw_agent_type *type, aw_action_step *out);
+
+/* ---- places (places.c): where steps go, shared by binding and every accepted plan */
+
+/* Nearest cover point of interest, else the side of the nearest obstacle facing away from the
+ * nearest enemy (snapshot index, -1: none; then the obstacle's -x side); false: neither in reach. */
+bool ai_place_cover(const aw_world_snapshot *snap, int nearest_enemy, const aw_agent_type *type,
+                    aw_vec3 *out);
+/* `distance` (0: 10 m) from self, straight away from `from` on x/z, inside the bounds. */
+aw_vec3 ai_place_away(const aw_world_snapshot *snap, aw_vec3 from, float distance);
+/* Nearest waypoint point of interest over 2 m off, else a point 10 m away chosen by entity and frame. */
+aw_vec3 ai_place_waypoint(const aw_world_snapshot *snap);
+/* Centre of the snapshot's allies; false: none. */
+bool ai_place_squad(const aw_world_snapshot *snap, aw_vec3 *out);
+/* Sets a found position, marking it AW_STEP_ORIGIN when it is the zero vector. */
+void ai_step_set_place(aw_action_step *step, aw_vec3 position);
+/* Fills an unset place (zero position without AW_STEP_ORIGIN) of Retreat, TakeCover, Patrol,
+ * Regroup and ThrowExplosive with its kind's default (include/aw/ai.h) from the snapshot; ai (may
+ * be NULL) finds targets beyond the snapshot, through this frame's vitals when in_frame. Returns
+ * AW_VALID when the place is set (or the kind has none), else what validation will refuse the
+ * unchanged step with. */
+aw_validation ai_step_resolve(const aw_ai *ai, const aw_world_snapshot *snap, const aw_agent_type *type,
+                              aw_action_step *step, bool in_frame);
+/* ai_step_resolve on each step of a plan, once, when the plan is accepted. */
+void ai_plan_resolve(const aw_ai *ai, const aw_world_snapshot *snap, const aw_agent_type *type,
+                     aw_plan_intent *plan, bool in_frame);
+/* For validation: AW_VALID, or the category of a step whose place is still unset (its default
+ * was not found): InvalidTarget for a Retreat or ThrowExplosive that names a target, else NoPath. */
+aw_validation ai_step_place_missing(const aw_action_step *step);
 
 /* ---- agent types */
 

@@ -28,7 +28,7 @@ static const char SYSTEM_PROMPT[] =
     "Revive {target: downed ally}\n"
     "Scan {duration, position: direction to look (optional)}\n"
     "Wait {duration}\n"
-    "Regroup {position (optional: squad centre)}\n"
+    "Regroup {position (optional: commander, else squad centre)}\n"
     "MarkTarget {target: enemy}\n"
     "Only use targets that are listed. Keep plans short and sensible: reload when empty, heal when hurt, "
     "take cover under fire, follow the commander's orders.";

@@ -134,13 +134,12 @@ static void default_refs(ai_step_template *t) {
     case AW_ACTION_MARK_TARGET:
     case AW_ACTION_STRAFE: t->target = AI_TARGET_NEAREST_ENEMY; break;
     case AW_ACTION_THROW_EXPLOSIVE: t->target = AI_TARGET_NEAREST_ENEMY, t->place = AI_PLACE_TARGET; break;
-    case AW_ACTION_RETREAT: t->target = AI_TARGET_NEAREST_ENEMY, t->place = AI_PLACE_AWAY; break;
+    /* Retreat, TakeCover, Patrol and Regroup leave the place unset: binding fills in the kind's
+     * default through ai_step_resolve, the same rules as for any other orchestrator's plan. */
+    case AW_ACTION_RETREAT: t->target = AI_TARGET_NEAREST_ENEMY; break;
     case AW_ACTION_REVIVE: t->target = AI_TARGET_DOWNED_ALLY; break;
     case AW_ACTION_HEAL: t->target = AI_TARGET_SELF; break;
-    case AW_ACTION_TAKE_COVER: t->place = AI_PLACE_COVER; break;
-    case AW_ACTION_MOVE_TO:
-    case AW_ACTION_PATROL: t->place = AI_PLACE_WAYPOINT; break;
-    case AW_ACTION_REGROUP: t->place = AI_PLACE_SQUAD; break;
+    case AW_ACTION_MOVE_TO: t->place = AI_PLACE_WAYPOINT; break;
     case AW_ACTION_SCAN: t->duration = 1.0f; break;
     case AW_ACTION_WAIT: t->duration = 0.5f; break;
     default: break;

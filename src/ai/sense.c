@@ -104,57 +104,6 @@ void ai_sense(const aw_world_snapshot *snap, const aw_agent_type *type, ai_sense
 
 /* ---- binding */
 
-static aw_vec3 clamp_bounds(aw_vec3 p, const aw_aabb *b) {
-    const float margin = 1.0f;
-    if (b->max.x - b->min.x > 2 * margin) {
-        if (p.x < b->min.x + margin) p.x = b->min.x + margin;
-        if (p.x > b->max.x - margin) p.x = b->max.x - margin;
-    }
-    if (b->max.z - b->min.z > 2 * margin) {
-        if (p.z < b->min.z + margin) p.z = b->min.z + margin;
-        if (p.z > b->max.z - margin) p.z = b->max.z - margin;
-    }
-    return p;
-}
-
-/* Cover: the nearest cover point, else the side of the nearest obstacle facing away from the
- * nearest enemy (or the obstacle's -x side when no enemy is known). */
-static bool find_cover(const aw_world_snapshot *snap, const ai_senses *senses, const aw_agent_type *type,
-                       aw_vec3 *out) {
-    float best = INFINITY;
-    for (uint32_t i = 0; i < snap->poi_count; i++) {
-        if (snap->pois[i].kind != AW_POI_COVER) continue;
-        float d = dist3(snap->pois[i].position, snap->self.position);
-        if (d < best) {
-            best = d;
-            *out = snap->pois[i].position;
-        }
-    }
-    if (isfinite(best)) return true;
-    if (!snap->obstacle_count) return false;
-    const aw_aabb *o = &snap->obstacles[0];
-    aw_vec3 c = {(o->min.x + o->max.x) * 0.5f, snap->self.position.y, (o->min.z + o->max.z) * 0.5f};
-    float dx = -1.0f, dz = 0.0f;
-    if (senses->nearest_enemy >= 0) {
-        aw_vec3 e = snap->enemies[senses->nearest_enemy].position;
-        dx = c.x - e.x;
-        dz = c.z - e.z;
-        float len = sqrtf(dx * dx + dz * dz);
-        if (len > 1e-4f) {
-            dx /= len;
-            dz /= len;
-        } else {
-            dx = -1.0f;
-            dz = 0.0f;
-        }
-    }
-    /* Past the box's half-diagonal plus the body radius and a little. */
-    float hx = (o->max.x - o->min.x) * 0.5f, hz = (o->max.z - o->min.z) * 0.5f;
-    float reach = sqrtf(hx * hx + hz * hz) + type->radius + 0.5f;
-    *out = clamp_bounds((aw_vec3){c.x + dx * reach, c.y, c.z + dz * reach}, &snap->bounds);
-    return true;
-}
-
 bool ai_bind_step(const ai_step_template *t, const aw_world_snapshot *snap, const ai_senses *senses,
                   const aw_agent_type *type, aw_action_step *out) {
     memset(out, 0, sizeof *out);
@@ -201,62 +150,38 @@ bool ai_bind_step(const ai_step_template *t, const aw_world_snapshot *snap, cons
         tpos = list[idx].position;
     }
 
+    aw_vec3 place;
     switch ((ai_place_ref)t->place) {
     case AI_PLACE_NONE: break;
-    case AI_PLACE_TARGET: out->position = tpos; break;
+    case AI_PLACE_TARGET: ai_step_set_place(out, tpos); break;
     case AI_PLACE_COVER:
-        if (!find_cover(snap, senses, type, &out->position)) return false;
+        if (!ai_place_cover(snap, senses->nearest_enemy, type, &place)) return false;
+        ai_step_set_place(out, place);
         break;
-    case AI_PLACE_AWAY: {
+    case AI_PLACE_AWAY:
         if (senses->nearest_enemy < 0) return false;
-        aw_vec3 e = snap->enemies[senses->nearest_enemy].position, s = snap->self.position;
-        float dx = s.x - e.x, dz = s.z - e.z, len = sqrtf(dx * dx + dz * dz);
-        if (len < 1e-4f) dx = 1.0f, dz = 0.0f, len = 1.0f;
-        float d = t->distance > 0 ? t->distance : 10.0f;
-        out->position = clamp_bounds((aw_vec3){s.x + dx / len * d, s.y, s.z + dz / len * d}, &snap->bounds);
+        place = snap->enemies[senses->nearest_enemy].position;
+        ai_step_set_place(out, ai_place_away(snap, place, t->distance));
         break;
-    }
     case AI_PLACE_OBJECTIVE:
         if (snap->objective.kind == AW_OBJECTIVE_NONE) return false;
-        out->position = snap->objective.position;
+        ai_step_set_place(out, snap->objective.position);
         break;
     case AI_PLACE_COMMANDER:
         if (!snap->commander.id) return false;
-        out->position = snap->commander.position;
+        ai_step_set_place(out, snap->commander.position);
         break;
     case AI_PLACE_ORDER:
         if (snap->commander.order == AW_ORDER_NONE) return false;
-        out->position = snap->commander.order_position;
+        ai_step_set_place(out, snap->commander.order_position);
         break;
-    case AI_PLACE_WAYPOINT: {
-        float best = INFINITY;
-        for (uint32_t i = 0; i < snap->poi_count; i++) {
-            if (snap->pois[i].kind != AW_POI_WAYPOINT) continue;
-            float d = dist3(snap->pois[i].position, snap->self.position);
-            if (d > 2.0f && d < best) best = d, out->position = snap->pois[i].position;
-        }
-        if (!isfinite(best)) {
-            /* No route: a point 10 m away in a direction that depends on who and when. */
-            uint64_t h = aw_hash_u64(snap->self.id ^ (snap->frame / 64u));
-            float a = (float)(h & 0xffff) * (6.2831853f / 65536.0f);
-            aw_vec3 s = snap->self.position;
-            out->position = clamp_bounds((aw_vec3){s.x + cosf(a) * 10.0f, s.y, s.z + sinf(a) * 10.0f}, &snap->bounds);
-        }
+    case AI_PLACE_WAYPOINT: ai_step_set_place(out, ai_place_waypoint(snap)); break;
+    case AI_PLACE_SQUAD:
+        if (!ai_place_squad(snap, &place)) return false;
+        ai_step_set_place(out, place);
         break;
-    }
-    case AI_PLACE_SQUAD: {
-        if (!snap->ally_count) return false;
-        aw_vec3 c = {0, 0, 0};
-        for (uint32_t i = 0; i < snap->ally_count; i++) {
-            c.x += snap->allies[i].position.x;
-            c.y += snap->allies[i].position.y;
-            c.z += snap->allies[i].position.z;
-        }
-        float n = (float)snap->ally_count;
-        out->position = (aw_vec3){c.x / n, c.y / n, c.z / n};
-        break;
-    }
     default: return false;
     }
-    return true;
+    /* No place named: the kind's own default, as for any plan (nowhere to be found: no binding). */
+    return ai_step_resolve(NULL, snap, type, out, false) == AW_VALID;
 }

@@ -335,6 +335,8 @@ static void plan_one(aw_ai *ai, const ai_plan_job *j, uint32_t worker, uint64_t 
     aw_plan_status st = ai_plan_with_fallback(ai, t->orchestrator, &req, &intent, &fallback, w,
                                               j->trigger == AW_TRIGGER_PENDING);
     if (st == AW_PLAN_READY || fallback) {
+        /* Unset places get their kind's default from this snapshot, whoever made the plan. */
+        ai_plan_resolve(ai, &w->snapshot, t, &intent, true);
         p->intent = intent;
         p->step = 0;
         p->step_time = 0.0f;

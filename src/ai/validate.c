@@ -63,14 +63,12 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
 
     /* Places. */
     if (moves_to_position(kind) || kind == AW_ACTION_THROW_EXPLOSIVE) {
-        if (!(kind == AW_ACTION_RETREAT && !step->target && step->position.x == 0 && step->position.y == 0 &&
-              step->position.z == 0)) {
-            if (!inside_bounds(&snap->bounds, step->position)) return AW_INVALID_OUT_OF_BOUNDS;
-            if (kind != AW_ACTION_THROW_EXPLOSIVE && blocked(ai, snap, step->position, type->radius))
-                return AW_INVALID_PHYSICS_BLOCKED;
-        } else {
-            return AW_INVALID_NO_PATH; /* a retreat from nothing, to nowhere */
-        }
+        /* Still unset: its default was not found when the plan was accepted (a retreat from nothing). */
+        aw_validation missing = ai_step_place_missing(step);
+        if (missing != AW_VALID) return missing;
+        if (!inside_bounds(&snap->bounds, step->position)) return AW_INVALID_OUT_OF_BOUNDS;
+        if (kind != AW_ACTION_THROW_EXPLOSIVE && blocked(ai, snap, step->position, type->radius))
+            return AW_INVALID_PHYSICS_BLOCKED;
     }
     if (kind == AW_ACTION_THROW_EXPLOSIVE && dist3(self->position, step->position) > type->throw_range)
         return AW_INVALID_TARGET;
@@ -151,5 +149,8 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
 
 aw_validation aw_ai_validate_step(const aw_ai *ai, const aw_world_snapshot *snapshot, const aw_action_step *step) {
     if (!ai || !snapshot || !step) return AW_INVALID_NO_PATH;
-    return ai_validate(ai, snapshot, ai_type_of(ai, snapshot->self.agent_type), step, false);
+    const aw_agent_type *type = ai_type_of(ai, snapshot->self.agent_type);
+    aw_action_step placed = *step; /* as an accepted plan would hold it */
+    ai_step_resolve(ai, snapshot, type, &placed, false);
+    return ai_validate(ai, snapshot, type, &placed, false);
 }

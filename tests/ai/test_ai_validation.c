@@ -150,8 +150,11 @@ static void test_no_path(void **state) {
     aw_world_snapshot s = snap();
     aw_action_step st = step_at(AW_ACTION_NONE, 0, (aw_vec3){0, 0, 0});
     assert_int_equal(aw_ai_validate_step(f.ai, &s, &st), AW_INVALID_NO_PATH);
-    st = step_at(AW_ACTION_RETREAT, 0, (aw_vec3){0, 0, 0}); /* from nothing, to nowhere */
-    assert_int_equal(aw_ai_validate_step(f.ai, &s, &st), AW_INVALID_NO_PATH);
+    st = step_at(AW_ACTION_RETREAT, 0, (aw_vec3){0, 0, 0}); /* from the nearest enemy */
+    assert_int_equal(aw_ai_validate_step(f.ai, &s, &st), AW_VALID);
+    aw_world_snapshot lone = s;
+    lone.enemy_count = 0; /* from nothing, to nowhere */
+    assert_int_equal(aw_ai_validate_step(f.ai, &lone, &st), AW_INVALID_NO_PATH);
     s.self.agent_type = type_index(f.ai, "follower"); /* its action set has no Heal */
     st = step_at(AW_ACTION_HEAL, 0, (aw_vec3){0, 0, 0});
     assert_int_equal(aw_ai_validate_step(f.ai, &s, &st), AW_INVALID_NO_PATH);
