@@ -158,6 +158,12 @@ enum {
 };
 static const char *const step_fields[] = {"target", "place", "distance", "duration", "amount", "direction"};
 
+/* The kinds whose steps find a place of their own when none is named (ai_step_resolve). */
+static bool has_default_place(aw_action_kind kind) {
+    return kind == AW_ACTION_RETREAT || kind == AW_ACTION_TAKE_COVER || kind == AW_ACTION_PATROL ||
+           kind == AW_ACTION_REGROUP;
+}
+
 static unsigned step_uses(aw_action_kind kind) {
     switch (kind) {
     case AW_ACTION_MOVE_TO: return USE_PLACE | USE_AMOUNT;
@@ -261,11 +267,15 @@ static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_ste
     if (json_object_get(v, "direction") && !dir) return fail(l, p, "expected -1 (left) or 1 (right)");
     t->direction = (int8_t)dir;
 
-    /* A place kind binds "target" against the step's target and "away" with its distance. */
+    /* A place kind binds "target" against the step's target and "away" with its distance. With no
+     * place named, a kind that has a default place finds it (ai_step_resolve): a Retreat goes its
+     * distance away from its target. */
+    const bool default_place = t->place == AI_PLACE_NONE && has_default_place(kind);
     unsigned uses = step_uses(kind);
     if (uses & USE_PLACE) {
         if (t->place == AI_PLACE_TARGET) uses |= USE_TARGET;
         if (t->place == AI_PLACE_AWAY) uses |= USE_DISTANCE;
+        if (default_place && kind == AW_ACTION_RETREAT) uses |= USE_TARGET | USE_DISTANCE;
     }
     for (unsigned f = 0; f < sizeof step_fields / sizeof step_fields[0]; f++) {
         if (!json_object_get(v, step_fields[f]) || (uses & (1u << f))) continue;
@@ -276,7 +286,7 @@ static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_ste
             return fail(l, p, "not used by %s steps unless their place is \"away\"", kname);
         return fail(l, p, "not used by %s steps", kname);
     }
-    if ((uses & USE_PLACE) && t->place == AI_PLACE_NONE) {
+    if ((uses & USE_PLACE) && t->place == AI_PLACE_NONE && !default_place) {
         sub(p, path, "place");
         return fail(l, p, "%s needs a place, not \"none\"", kname);
     }
