@@ -3,8 +3,9 @@
  * hash after every step for 1, 2, 3 and 8 threads, through aw_physics_step and through the
  * scheduler (24,000 rows: the counting sort splits into 1, 2, 3 and 4 tasks, as many as threads up
  * to one per 5,000 rows, and must give the same order), with every step split (always_parallel)
- * and with the automatic choice, whose probe runs steps 0-7 split and 8-15 on the caller; and
- * queries from many threads at once (readers share the grid). */
+ * and with the automatic choice, whose probe runs steps 0-7 split and 8-15 on the caller; the same
+ * at 40,000 rows, where the band sort runs; and queries from many threads at once (readers share
+ * the grid). */
 #include "physics_test_util.h"
 
 enum { N = 24000, STEPS = 18, PROBE = 16 }; /* PROBE: PHYS_PROBE_STEPS */
@@ -16,12 +17,12 @@ typedef struct run_result {
     bool on_caller[STEPS];
 } run_result;
 
-static void populate(ptw *t) {
+static void populate(ptw *t, uint32_t rows, float half) {
     aw_rng rng;
     aw_rng_seed(&rng, 4242);
-    for (uint32_t i = 0; i < N; i++) {
-        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -80, 80), aw_rng_float_range(&rng, -0.5f, 0.5f),
-                                aw_rng_float_range(&rng, -80, 80)},
+    for (uint32_t i = 0; i < rows; i++) {
+        spawn_desc s = {.pos = {aw_rng_float_range(&rng, -half, half), aw_rng_float_range(&rng, -0.5f, 0.5f),
+                                aw_rng_float_range(&rng, -half, half)},
                         .col = {.radius = aw_rng_float_range(&rng, 0.2f, 0.6f)}};
         if (i % 500 == 0) s.col.radius = 6.0f; /* a few large ones */
         if (i % 5 != 0) {
@@ -35,13 +36,15 @@ static void populate(ptw *t) {
     }
 }
 
-static void run(uint32_t threads, bool scheduler, bool always_parallel, run_result *out) {
-    ptw t = ptw_new(threads, &(aw_physics_desc){.min_x = -80, .max_x = 80, .min_z = -80, .max_z = 80,
+static void run_rows(uint32_t threads, bool scheduler, bool always_parallel, uint32_t rows, int steps,
+                     run_result *out) {
+    const float half = 80.0f * sqrtf((float)rows / N); /* the same density at any size */
+    ptw t = ptw_new(threads, &(aw_physics_desc){.min_x = -half, .max_x = half, .min_z = -half, .max_z = half,
                                                 .integrate = true, .iterations = 2,
                                                 .always_parallel = always_parallel});
-    populate(&t);
+    populate(&t, rows, half);
     if (scheduler) assert_non_null(aw_physics_register_system(t.p, NULL));
-    for (int s = 0; s < STEPS; s++) {
+    for (int s = 0; s < steps; s++) {
         if (scheduler)
             ASSERT_OK(aw_world_progress(t.w, 0.05f));
         else
@@ -55,6 +58,10 @@ static void run(uint32_t threads, bool scheduler, bool always_parallel, run_resu
         if (!scheduler) aw_world_end_frame(t.w);
     }
     ptw_free(&t);
+}
+
+static void run(uint32_t threads, bool scheduler, bool always_parallel, run_result *out) {
+    run_rows(threads, scheduler, always_parallel, N, STEPS, out);
 }
 
 static void test_same_result_any_thread_count(void **state) {
@@ -83,6 +90,25 @@ static void test_same_result_any_thread_count(void **state) {
     }
 }
 
+/* Above PHYS_SMALL_SORT rows the grid takes the band sort (bands sorted in parallel, records
+ * copied band by band): the same contacts, response and world hash for 1, 2 and 3 threads there too,
+ * every step split. */
+static void test_band_sort_same_result(void **state) {
+    (void)state;
+    enum { BIG = 40000, BIG_STEPS = 5 };
+    run_result ref, got;
+    run_rows(1, false, false, BIG, BIG_STEPS, &ref);
+    assert_true(ref.contacts[0] > 1000);
+    for (uint32_t threads = 2; threads <= 3; threads++) {
+        run_rows(threads, false, true, BIG, BIG_STEPS, &got);
+        for (int s = 0; s < BIG_STEPS; s++)
+            if (got.contacts[s] != ref.contacts[s] || got.contacts_hash[s] != ref.contacts_hash[s] ||
+                got.hash[s] != ref.hash[s])
+                fail_msg("band sort, %u threads, step %d: %u contacts vs %u, hashes differ", threads, s,
+                         got.contacts[s], ref.contacts[s]);
+    }
+}
+
 typedef struct reader_ctx {
     const aw_physics *p;
     uint64_t sums[64];
@@ -108,7 +134,7 @@ static void read_many(uint32_t begin, uint32_t end, uint32_t worker, void *arg) 
 static void test_concurrent_readers(void **state) {
     (void)state;
     ptw t = ptw_new(4, &(aw_physics_desc){.min_x = -80, .max_x = 80, .min_z = -80, .max_z = 80});
-    populate(&t);
+    populate(&t, N, 80.0f);
     ASSERT_OK(aw_physics_step(t.p, 0.05f));
     reader_ctx serial = {.p = t.p}, parallel = {.p = t.p};
     read_many(0, 64, 0, &serial);
@@ -120,6 +146,7 @@ static void test_concurrent_readers(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_result_any_thread_count),
+        cmocka_unit_test(test_band_sort_same_result),
         cmocka_unit_test(test_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
