@@ -401,6 +401,23 @@ aw_status aw_ai_set_objective(aw_ai *ai, uint8_t team, const aw_ai_objective *ob
 /* ---- agents */
 
 
+bool ai_agent_state(const aw_ai *ai, aw_entity e, uint64_t frame, bool in_frame, aw_vec3 *pos, uint8_t *team,
+                    float *hp) {
+    const ai_vital *v = in_frame ? ai_vital_of(ai, e, frame) : NULL; /* no lookup */
+    if (v) {
+        *pos = v->position, *team = v->team, *hp = v->hp;
+        return true;
+    }
+    const aw_ai_agent *a = aw_entity_get_const(ai->world, e, ai->ids.agent);
+    const aw_position *p = a ? aw_entity_get_const(ai->world, e, ai->ids.position) : NULL;
+    if (!a || !p) {
+        aw_clear_error();
+        return false;
+    }
+    *pos = *p, *team = a->team, *hp = a->hp;
+    return true;
+}
+
 void ai_agent_init(const aw_agent_type *t, uint32_t type, uint8_t team, aw_ai_agent *out) {
     memset(out, 0, sizeof *out);
     out->hp = out->max_hp = t->max_hp;

@@ -162,6 +162,9 @@ void ai_plan_resolve(const aw_ai *ai, const aw_world_snapshot *snap, const aw_ag
 /* For validation: AW_VALID, or the category of a step whose place is still unset (its default
  * was not found): InvalidTarget for a Retreat or ThrowExplosive that names a target, else NoPath. */
 aw_validation ai_step_place_missing(const aw_action_step *step);
+/* Retreat, TakeCover, Patrol and Regroup: kinds whose steps find a place of their own when none is
+ * named (ai_step_resolve). */
+bool ai_kind_has_default_place(aw_action_kind kind);
 
 /* ---- agent types */
 
@@ -262,7 +265,7 @@ typedef struct ai_utility_set {
 } ai_utility_set;
 
 float ai_curve_eval(const ai_consideration *c, float x);
-/* Scores every option (into scores[i] when scores is not NULL) and returns the best's index (ties:
+/* Scores every option into scores[i] and returns the best's index (ties:
  * the first), -1 if none scores above 0. Binding is the caller's: the utility orchestrator zeroes the
  * score of an option whose steps do not bind and asks ai_utility_next for the one after it. */
 int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *scores);
@@ -511,6 +514,10 @@ static inline const ai_vital *ai_vital_of(const aw_ai *ai, aw_entity e, uint64_t
     const ai_vital *v = &ai->vitals[i];
     return v->entity == e && v->frame == (uint32_t)frame ? v : NULL;
 }
+/* Where agent e stands, its team and hp: this frame's vitals entry (when in_frame and it has one),
+ * else its components. False when e is no agent. */
+bool ai_agent_state(const aw_ai *ai, aw_entity e, uint64_t frame, bool in_frame, aw_vec3 *pos, uint8_t *team,
+                    float *hp);
 /* Asks for e's vitals entry ahead of an ai_vital_of (the table is by entity index: a miss). */
 static inline void ai_vital_prefetch(const aw_ai *ai, aw_entity e) {
     uint32_t i = AW_ENTITY_INDEX(e);

@@ -158,12 +158,6 @@ enum {
 };
 static const char *const step_fields[] = {"target", "place", "distance", "duration", "amount", "direction"};
 
-/* The kinds whose steps find a place of their own when none is named (ai_step_resolve). */
-static bool has_default_place(aw_action_kind kind) {
-    return kind == AW_ACTION_RETREAT || kind == AW_ACTION_TAKE_COVER || kind == AW_ACTION_PATROL ||
-           kind == AW_ACTION_REGROUP;
-}
-
 static unsigned step_uses(aw_action_kind kind) {
     switch (kind) {
     case AW_ACTION_MOVE_TO: return USE_PLACE | USE_AMOUNT;
@@ -270,7 +264,7 @@ static aw_status parse_step(const loader *l, json_t *v, const char *path, ai_ste
     /* A place kind binds "target" against the step's target and "away" with its distance. With no
      * place named, a kind that has a default place finds it (ai_step_resolve): a Retreat goes its
      * distance away from its target. */
-    const bool default_place = t->place == AI_PLACE_NONE && has_default_place(kind);
+    const bool default_place = t->place == AI_PLACE_NONE && ai_kind_has_default_place(kind);
     unsigned uses = step_uses(kind);
     if (uses & USE_PLACE) {
         if (t->place == AI_PLACE_TARGET) uses |= USE_TARGET;

@@ -119,22 +119,19 @@ static bool entity_position(const aw_ai *ai, const aw_world_snapshot *snap, aw_e
         if (snap->allies[i].id == e) return *out = snap->allies[i].position, true;
     if (snap->commander.id == e) return *out = snap->commander.position, true;
     if (snap->self.id == e) return *out = snap->self.position, true;
-    if (!ai) return false;
-    const ai_vital *v = in_frame ? ai_vital_of(ai, e, snap->frame) : NULL;
-    if (v) return *out = v->position, true;
-    const aw_ai_agent *a = aw_entity_get_const(ai->world, e, ai->ids.agent);
-    const aw_position *p = a ? aw_entity_get_const(ai->world, e, ai->ids.position) : NULL;
-    if (!p) {
-        aw_clear_error();
-        return false;
-    }
-    *out = *p;
-    return true;
+    uint8_t team;
+    float hp;
+    return ai && ai_agent_state(ai, e, snap->frame, in_frame, out, &team, &hp);
 }
 
-static bool takes_default_place(aw_action_kind kind) {
+bool ai_kind_has_default_place(aw_action_kind kind) {
     return kind == AW_ACTION_RETREAT || kind == AW_ACTION_TAKE_COVER || kind == AW_ACTION_PATROL ||
-           kind == AW_ACTION_REGROUP || kind == AW_ACTION_THROW_EXPLOSIVE;
+           kind == AW_ACTION_REGROUP;
+}
+
+/* Those, and a ThrowExplosive, which goes where its target stands. */
+static bool takes_default_place(aw_action_kind kind) {
+    return ai_kind_has_default_place(kind) || kind == AW_ACTION_THROW_EXPLOSIVE;
 }
 
 aw_validation ai_step_place_missing(const aw_action_step *step) {

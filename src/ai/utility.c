@@ -45,14 +45,8 @@ static float option_score(const ai_utility_option *o, const ai_senses *senses) {
 }
 
 int ai_utility_select(const ai_utility_set *set, const ai_senses *senses, float *scores) {
-    int best = -1;
-    float best_score = 0.0f;
-    for (uint32_t i = 0; i < set->option_count; i++) {
-        float s = option_score(&set->options[i], senses);
-        if (scores) scores[i] = s;
-        if (s > best_score) best_score = s, best = (int)i;
-    }
-    return best;
+    for (uint32_t i = 0; i < set->option_count; i++) scores[i] = option_score(&set->options[i], senses);
+    return ai_utility_next(scores, set->option_count);
 }
 
 int ai_utility_next(const float *scores, uint32_t count) {

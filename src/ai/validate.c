@@ -81,18 +81,7 @@ aw_validation ai_validate(const aw_ai *ai, const aw_world_snapshot *snap, const 
         if (!ai) return AW_INVALID_TARGET;
         uint8_t team;
         float hp;
-        const ai_vital *v = in_frame ? ai_vital_of(ai, step->target, snap->frame) : NULL; /* no lookup */
-        if (v) {
-            tpos = v->position, team = v->team, hp = v->hp;
-        } else {
-            const aw_ai_agent *t = aw_entity_get_const(ai->world, step->target, ai->ids.agent);
-            const aw_position *p = t ? aw_entity_get_const(ai->world, step->target, ai->ids.position) : NULL;
-            if (!t || !p) {
-                aw_clear_error();
-                return AW_INVALID_TARGET;
-            }
-            tpos = *p, team = t->team, hp = t->hp;
-        }
+        if (!ai_agent_state(ai, step->target, snap->frame, in_frame, &tpos, &team, &hp)) return AW_INVALID_TARGET;
         bool same = team == self->team, up = hp > 0.0f;
         if (need == NEED_ENEMY && (same || !up)) return AW_INVALID_TARGET;
         if (need == NEED_ALLY_UP && (!same || !up)) return AW_INVALID_TARGET;
